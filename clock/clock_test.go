@@ -1,0 +1,52 @@
+package clock
+
+import (
+	"testing"
+	"time"
+)
+
+func TestFakeFiresInOrder(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := NewFake(start)
+	var got []time.Duration
+	c.AfterFunc(48*time.Hour, func() { got = append(got, c.Now().Sub(start)) })
+	c.AfterFunc(24*time.Hour, func() {
+		got = append(got, c.Now().Sub(start))
+		c.AfterFunc(time.Hour, func() { got = append(got, c.Now().Sub(start)) })
+	})
+	stopped := c.AfterFunc(30*time.Hour, func() { t.Error("stopped timer fired") })
+	if !stopped.Stop() {
+		t.Fatal("Stop of a pending timer reported false")
+	}
+	c.Advance(72 * time.Hour)
+	want := []time.Duration{24 * time.Hour, 25 * time.Hour, 48 * time.Hour}
+	if len(got) != len(want) {
+		t.Fatalf("fired %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("fired %v, want %v", got, want)
+		}
+	}
+	if c.Now().Sub(start) != 72*time.Hour {
+		t.Fatalf("clock at %v, want 72h", c.Now().Sub(start))
+	}
+	if c.Pending() != 0 {
+		t.Fatalf("%d timers pending, want 0", c.Pending())
+	}
+}
+
+func TestFakeBackwardsFiresNothing(t *testing.T) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	c := NewFake(start)
+	fired := false
+	c.AfterFunc(time.Hour, func() { fired = true })
+	c.Set(start.Add(-24 * time.Hour))
+	if fired {
+		t.Fatal("timer fired when the clock moved back")
+	}
+	c.Set(start.Add(time.Hour))
+	if !fired {
+		t.Fatal("timer did not fire at its absolute due time")
+	}
+}
