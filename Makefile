@@ -1,0 +1,47 @@
+# vxway: build the appliance image, boot it, test it.
+# `make image` and `make test` are the two commands a newcomer runs.
+
+GO          ?= go
+CONFIG      ?= appliance.toml
+IMAGE       ?= out/vxway.img
+VXWAY       := out/bin/vxway
+TEST_TIMEOUT ?= 75m
+FUZZTIME    ?= 60s
+
+.PHONY: all image run test check bench fuzz test-powercut host-deps build-deps clean vxway
+
+all: image
+
+# The host tool is rebuilt only when Go sources change (go build caches).
+vxway:
+	@mkdir -p out/bin
+	$(GO) build -o $(VXWAY) ./cmd/vxway
+
+build-deps:
+	@bash ci/host-deps.sh --build-only
+
+host-deps:
+	@bash ci/host-deps.sh
+
+image: build-deps vxway
+	$(VXWAY) build -c $(CONFIG) -o $(IMAGE)
+
+run: image
+	$(VXWAY) run $(IMAGE)
+
+# Every test, the VM tests included (they build the image themselves).
+test: host-deps
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+# gofmt, go vet, staticcheck and a tidy go.mod.
+check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+	@cp go.mod /tmp/vxway-go.mod.bak; cp go.sum /tmp/vxway-go.sum.bak; \
+	$(GO) mod tidy; \
+	if ! git diff --quiet -- go.mod go.sum; then echo "go mod tidy changes go.mod/go.sum:"; git diff -- go.mod go.sum | head -40; \
+	  cp /tmp/vxway-go.mod.bak go.mod; cp /tmp/vxway-go.sum.bak go.sum; exit 1; fi
+
+clean:
+	rm -rf out
