@@ -1,0 +1,274 @@
+package boot
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fakeSystem records the system calls and makes "filesystems" by writing
+// the ext4 magic into the device file.
+type fakeSystem struct {
+	calls      []string
+	unmountErr map[string]error
+	haltErr    error
+	hostname   string
+}
+
+func (f *fakeSystem) Mount(source, target, fstype string, flags uintptr, data string) error {
+	f.calls = append(f.calls, fmt.Sprintf("mount %s %s %s %#x %s", source, target, fstype, flags, data))
+	return nil
+}
+
+func (f *fakeSystem) Unmount(target string) error {
+	f.calls = append(f.calls, "umount "+target)
+	return f.unmountErr[target]
+}
+
+func (f *fakeSystem) MakeExt4(device, label string) error {
+	f.calls = append(f.calls, "mkfs "+device+" "+label)
+	return writeMagic(device)
+}
+
+func (f *fakeSystem) Sync() { f.calls = append(f.calls, "sync") }
+
+func (f *fakeSystem) Halt(how Halt) error {
+	f.calls = append(f.calls, "halt "+how.String())
+	return f.haltErr
+}
+
+func (f *fakeSystem) SetHostname(name string) error {
+	f.hostname = name
+	return nil
+}
+
+func writeMagic(device string) error {
+	f, err := os.OpenFile(device, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = f.WriteAt([]byte{0x53, 0xEF}, magicOffset)
+	return err
+}
+
+// newRoot makes a root with vda1 (ESP), vda2 (persist, formatted) and vda3
+// (data, blank).
+func newRoot(t *testing.T) string {
+	t.Helper()
+	root := t.TempDir()
+	parts := []struct{ dev, name string }{{"vda1", "ESP"}, {"vda2", "persist"}, {"vda3", "data"}}
+	for _, p := range parts {
+		dir := filepath.Join(root, "sys/class/block", p.dev)
+		mustWrite(t, filepath.Join(dir, "uevent"), fmt.Sprintf("MAJOR=254\nMINOR=1\nDEVNAME=%s\nDEVTYPE=partition\nPARTN=1\nPARTNAME=%s\n", p.dev, p.name))
+		mustWrite(t, filepath.Join(root, "dev", p.dev), strings.Repeat("\x00", 4096))
+	}
+	mustWrite(t, filepath.Join(root, "sys/class/block/vda/uevent"), "MAJOR=254\nMINOR=0\nDEVNAME=vda\nDEVTYPE=disk\n")
+	if err := writeMagic(filepath.Join(root, "dev/vda2")); err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+func mustWrite(t *testing.T, path, s string) {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBootSequence(t *testing.T) {
+	root := newRoot(t)
+	sys := &fakeSystem{}
+	var log strings.Builder
+	b := &Boot{Root: root, Sys: sys, Log: &log}
+	if err := b.MountEarly(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.MountVolumes(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Shutdown(PowerOff); err != nil {
+		t.Fatal(err)
+	}
+	r := root
+	want := []string{
+		"mount proc " + r + "/proc proc 0xe ",
+		"mount sysfs " + r + "/sys sysfs 0xe ",
+		"mount devtmpfs " + r + "/dev devtmpfs 0x2 mode=0755",
+		"mount devpts " + r + "/dev/pts devpts 0xa mode=0620,ptmxmode=0666",
+		"mount tmpfs " + r + "/run tmpfs 0x6 mode=0755",
+		"mount tmpfs " + r + "/tmp tmpfs 0x6 mode=1777",
+		"mount " + r + "/dev/vda2 " + r + "/persist ext4 0x400 ",
+		"mkfs " + r + "/dev/vda3 data",
+		"mount " + r + "/dev/vda3 " + r + "/data ext4 0x400 ",
+		"sync",
+		"umount " + r + "/data",
+		"umount " + r + "/persist",
+		"sync",
+		"halt power-off",
+	}
+	if diff := diffLines(want, sys.calls); diff != "" {
+		t.Errorf("system calls (-want +got):\n%s", diff)
+	}
+	if !strings.Contains(log.String(), "init: data (vda3) is blank: making an ext4 filesystem") {
+		t.Errorf("console did not say data was made; got:\n%s", log.String())
+	}
+	for _, d := range []string{"proc", "sys", "dev/pts", "run", "tmp", "persist", "data"} {
+		if fi, err := os.Stat(filepath.Join(root, d)); err != nil || !fi.IsDir() {
+			t.Errorf("mount point %s not made: %v", d, err)
+		}
+	}
+}
+
+func TestSecondBootDoesNotRemake(t *testing.T) {
+	root := newRoot(t)
+	if err := writeMagic(filepath.Join(root, "dev/vda3")); err != nil {
+		t.Fatal(err)
+	}
+	sys := &fakeSystem{}
+	b := &Boot{Root: root, Sys: sys}
+	if err := b.MountVolumes(); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range sys.calls {
+		if strings.HasPrefix(c, "mkfs") {
+			t.Errorf("formatted partition was made again: %s", c)
+		}
+	}
+}
+
+func TestMissingPartition(t *testing.T) {
+	root := newRoot(t)
+	if err := os.RemoveAll(filepath.Join(root, "sys/class/block/vda3")); err != nil {
+		t.Fatal(err)
+	}
+	sys := &fakeSystem{}
+	var slept time.Duration
+	b := &Boot{Root: root, Sys: sys, Wait: time.Second, Sleep: func(d time.Duration) { slept += d }}
+	err := b.MountVolumes()
+	if !errors.Is(err, ErrNoPartition) {
+		t.Fatalf("MountVolumes = %v, want ErrNoPartition", err)
+	}
+	if !strings.Contains(err.Error(), `"data"`) {
+		t.Errorf("error %q does not name the partition", err)
+	}
+	if slept < time.Second {
+		t.Errorf("waited %v for the partition, want at least 1s", slept)
+	}
+}
+
+func TestRemake(t *testing.T) {
+	root := newRoot(t)
+	sys := &fakeSystem{}
+	b := &Boot{Root: root, Sys: sys}
+	if err := b.MountVolumes(); err != nil {
+		t.Fatal(err)
+	}
+	sys.calls = nil
+	if err := b.Remake(Volume{PartName: "data", Target: "data"}); err != nil {
+		t.Fatal(err)
+	}
+	r := root
+	want := []string{
+		"sync",
+		"umount " + r + "/data",
+		"mkfs " + r + "/dev/vda3 data",
+		"mount " + r + "/dev/vda3 " + r + "/data ext4 0x400 ",
+	}
+	if diff := diffLines(want, sys.calls); diff != "" {
+		t.Errorf("system calls (-want +got):\n%s", diff)
+	}
+	if got := b.Mounted(); len(got) != 2 || got[1] != r+"/data" {
+		t.Errorf("Mounted = %v, want persist then data", got)
+	}
+}
+
+func TestShutdownBusyRemountsReadOnly(t *testing.T) {
+	root := newRoot(t)
+	sys := &fakeSystem{}
+	b := &Boot{Root: root, Sys: sys}
+	if err := b.MountVolumes(); err != nil {
+		t.Fatal(err)
+	}
+	sys.unmountErr = map[string]error{root + "/data": errors.New("device or resource busy")}
+	sys.calls = nil
+	if err := b.Shutdown(Reboot); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"sync",
+		"umount " + root + "/data",
+		"mount  " + root + "/data  0x21 ",
+		"umount " + root + "/persist",
+		"sync",
+		"halt reboot",
+	}
+	if diff := diffLines(want, sys.calls); diff != "" {
+		t.Errorf("system calls (-want +got):\n%s", diff)
+	}
+}
+
+func TestHostname(t *testing.T) {
+	tests := []struct {
+		name    string
+		files   map[string]string
+		want    string
+		wantErr bool
+	}{
+		{"nothing", nil, DefaultHostname, false},
+		{"image only", map[string]string{"etc/vxway/image.json": `{"hostname":"expe"}`}, "expe", false},
+		{"config wins", map[string]string{
+			"etc/vxway/image.json":    `{"hostname":"expe"}`,
+			"data/config/system.json": `{"hostname":"edge1","domain":"example.com"}`,
+		}, "edge1", false},
+		{"config without hostname", map[string]string{
+			"etc/vxway/image.json":    `{"hostname":"expe"}`,
+			"data/config/system.json": `{"domain":"example.com"}`,
+		}, "expe", false},
+		{"broken config falls back", map[string]string{
+			"etc/vxway/image.json":    `{"hostname":"expe"}`,
+			"data/config/system.json": `{"hostname":`,
+		}, "expe", true},
+		{"invalid name refused", map[string]string{
+			"data/config/system.json": `{"hostname":"bad name!"}`,
+		}, DefaultHostname, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			for p, s := range tt.files {
+				mustWrite(t, filepath.Join(root, p), s)
+			}
+			got, err := Hostname(root)
+			if got != tt.want || (err != nil) != tt.wantErr {
+				t.Errorf("Hostname = %q, %v; want %q, error %v", got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
+
+func diffLines(want, got []string) string {
+	var b strings.Builder
+	n := max(len(want), len(got))
+	for i := 0; i < n; i++ {
+		var w, g string
+		if i < len(want) {
+			w = want[i]
+		}
+		if i < len(got) {
+			g = got[i]
+		}
+		if w != g {
+			fmt.Fprintf(&b, "%d: -%q\n%d: +%q\n", i, w, i, g)
+		}
+	}
+	return b.String()
+}
