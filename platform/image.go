@@ -1,0 +1,93 @@
+package platform
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// ImageInfoPath is where the build writes the image facts, below the root.
+const ImageInfoPath = "etc/vxway/image.json"
+
+// ImageInfo is /etc/vxway/image.json: the facts of the build, read-only on
+// the device. The host build tool writes it with these JSON names.
+type ImageInfo struct {
+	SoftwareVersion string         `json:"software_version"`
+	BuildTime       time.Time      `json:"build_time"`
+	Hostname        string         `json:"hostname"`
+	Brand           string         `json:"brand"`
+	Type            string         `json:"type"`
+	PasswordHashes  PasswordHashes `json:"password_hashes"`
+	Licensing       ImageLicensing `json:"licensing"`
+}
+
+// PasswordHashes are the default password hashes of the two accounts.
+type PasswordHashes struct {
+	Root  string `json:"root"`
+	Admin string `json:"admin"`
+}
+
+// ImageLicensing holds the licensing facts of the build.
+type ImageLicensing struct {
+	// DirectURL is the manager URL of the Direct transport.
+	DirectURL string `json:"direct_url"`
+}
+
+// ErrNoImageInfo marks a root without /etc/vxway/image.json.
+var ErrNoImageInfo = errors.New("image facts missing")
+
+// LoadImageInfo reads root/etc/vxway/image.json. A missing file is
+// ErrNoImageInfo; a file that does not parse or lacks a default password
+// hash is an error naming the file.
+func LoadImageInfo(root string) (*ImageInfo, error) {
+	p := filepath.Join(root, ImageInfoPath)
+	b, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("%w: %s does not exist", ErrNoImageInfo, p)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", p, err)
+	}
+	var info ImageInfo
+	if err := json.Unmarshal(b, &info); err != nil {
+		return nil, fmt.Errorf("parsing %s: %w", p, err)
+	}
+	var problems []error
+	if info.PasswordHashes.Root == "" {
+		problems = append(problems, fmt.Errorf("%s: password_hashes.root is empty", p))
+	}
+	if info.PasswordHashes.Admin == "" {
+		problems = append(problems, fmt.Errorf("%s: password_hashes.admin is empty", p))
+	}
+	if info.Brand != "" {
+		if _, err := ParseBrand(info.Brand); err != nil {
+			problems = append(problems, fmt.Errorf("%s: %w", p, err))
+		}
+	}
+	if info.Type != "" {
+		if _, err := ParseType(info.Type); err != nil {
+			problems = append(problems, fmt.Errorf("%s: %w", p, err))
+		}
+	}
+	if err := errors.Join(problems...); err != nil {
+		return nil, err
+	}
+	return &info, nil
+}
+
+// WriteImageInfo writes info to root/etc/vxway/image.json atomically; the
+// host build tool and tests use it.
+func WriteImageInfo(root string, info *ImageInfo) error {
+	p := filepath.Join(root, ImageInfoPath)
+	b, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding %s: %w", p, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", filepath.Dir(p), err)
+	}
+	return writeFile(p, append(b, '\n'), 0o644)
+}
