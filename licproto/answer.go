@@ -1,0 +1,216 @@
+package licproto
+
+import (
+	"crypto/ecdsa"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Signer signs manager answers. It is safe for concurrent use.
+type Signer struct {
+	key   *ecdsa.PrivateKey
+	chain [][]byte
+}
+
+// NewSigner returns a Signer for key, whose certificate chain (signing
+// certificate first, DER) is sent with every answer.
+func NewSigner(key *ecdsa.PrivateKey, chain [][]byte) (*Signer, error) {
+	if key == nil || len(chain) == 0 {
+		return nil, fmt.Errorf("answer signer needs a key and its certificate")
+	}
+	if len(chain) > MaxChain {
+		return nil, fmt.Errorf("answer signer chain has %d certificates, more than %d", len(chain), MaxChain)
+	}
+	cert, err := x509.ParseCertificate(chain[0])
+	if err != nil {
+		return nil, fmt.Errorf("parsing answer signing certificate: %w", err)
+	}
+	pub, ok := cert.PublicKey.(*ecdsa.PublicKey)
+	if !ok || !pub.Equal(&key.PublicKey) {
+		return nil, fmt.Errorf("answer signing certificate does not match the signing key")
+	}
+	return &Signer{key: key, chain: chain}, nil
+}
+
+// Answer builds the answer to req (which may be nil when the request could
+// not be parsed) with the result payload or the error, stamped with now,
+// and returns the signed wire body and the HTTP status to send.
+func (s *Signer) Answer(req *Request, now time.Time, result any, aerr error) ([]byte, int, error) {
+	a := Answer{Version: Version, Timestamp: now.UnixMilli()}
+	if req != nil {
+		a.Type, a.Nonce, a.UDI = req.Type, req.Nonce, req.UDI
+	}
+	status := 200
+	if aerr != nil {
+		e, ok := aerr.(*Error)
+		if !ok {
+			e = &Error{Code: CodeInternal, Message: "internal error in the license manager; see the manager log"}
+		}
+		if len(e.Message) > MaxMessage {
+			e = &Error{Code: e.Code, Message: e.Message[:MaxMessage]}
+		}
+		a.Status, a.Error = StatusError, e
+		status = e.HTTPStatus()
+	} else {
+		p, err := json.Marshal(result)
+		if err != nil {
+			return nil, 0, fmt.Errorf("encoding %s result: %w", a.Type, err)
+		}
+		a.Status, a.Payload = StatusOK, p
+	}
+	ab, err := json.Marshal(&a)
+	if err != nil {
+		return nil, 0, fmt.Errorf("encoding answer: %w", err)
+	}
+	sig, err := ecdsa.SignASN1(rand.Reader, s.key, answerDigest(ab))
+	if err != nil {
+		return nil, 0, fmt.Errorf("signing answer: %w", err)
+	}
+	body, err := json.Marshal(&SignedAnswer{Answer: ab, Signature: sig, Chain: s.chain})
+	if err != nil {
+		return nil, 0, fmt.Errorf("encoding signed answer: %w", err)
+	}
+	return body, status, nil
+}
+
+// Verifier checks manager answers on the device. It pins the manager CA
+// pool and caches signing chains it has verified. It is safe for
+// concurrent use.
+type Verifier struct {
+	roots  *x509.CertPool
+	window time.Duration
+
+	mu    sync.Mutex
+	cache map[[32]byte]verifiedKey
+}
+
+type verifiedKey struct {
+	pub      *ecdsa.PublicKey
+	notAfter time.Time
+}
+
+// NewVerifier returns a Verifier trusting only roots. window is the
+// freshness window; zero means DefaultWindow.
+func NewVerifier(roots *x509.CertPool, window time.Duration) *Verifier {
+	if window <= 0 {
+		window = DefaultWindow
+	}
+	return &Verifier{roots: roots, window: window, cache: map[[32]byte]verifiedKey{}}
+}
+
+// Verified is a checked answer.
+type Verified struct {
+	Answer
+	// Skew is the manager's clock minus the device's at the time of the
+	// answer (answer timestamp minus now).
+	Skew time.Duration
+}
+
+// Verify checks body as the answer to req at device time now, expecting the
+// manager's clock to be skew ahead of the device's (0 when unknown). It
+// checks size, signature, chain to the pinned CAs, nonce, type, UDI and
+// timestamp. It returns the answer even when it carries an error status;
+// call Err on it.
+func (v *Verifier) Verify(req *Request, body []byte, now time.Time, skew time.Duration) (*Verified, error) {
+	if len(body) > MaxBody {
+		return nil, fmt.Errorf("%w: %d bytes, more than the limit of %d", ErrMalformedAnswer, len(body), MaxBody)
+	}
+	var sa SignedAnswer
+	if err := decodeStrict(body, &sa); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformedAnswer, err)
+	}
+	if len(sa.Chain) == 0 || len(sa.Chain) > MaxChain {
+		return nil, fmt.Errorf("%w: %d certificates in the chain, want 1..%d", ErrMalformedAnswer, len(sa.Chain), MaxChain)
+	}
+	if len(sa.Signature) == 0 || len(sa.Signature) > MaxSignature {
+		return nil, fmt.Errorf("%w: signature of %d bytes", ErrMalformedAnswer, len(sa.Signature))
+	}
+	pub, err := v.signingKey(sa.Chain, now.Add(skew))
+	if err != nil {
+		return nil, err
+	}
+	if !ecdsa.VerifyASN1(pub, answerDigest(sa.Answer), sa.Signature) {
+		return nil, fmt.Errorf("%w: the signature does not verify", ErrUntrustedAnswer)
+	}
+	var a Answer
+	if err := decodeStrict(sa.Answer, &a); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrMalformedAnswer, err)
+	}
+	if a.Version != Version {
+		return nil, fmt.Errorf("%w: version %d", ErrMalformedAnswer, a.Version)
+	}
+	if a.Status != StatusOK && a.Status != StatusError {
+		return nil, fmt.Errorf("%w: status %.20q", ErrMalformedAnswer, a.Status)
+	}
+	if a.Error != nil && (len(a.Error.Message) > MaxMessage || len(a.Error.Code) > 64) {
+		return nil, fmt.Errorf("%w: error message too long", ErrMalformedAnswer)
+	}
+	if a.Nonce != req.Nonce || a.Type != req.Type || a.UDI != req.UDI {
+		return nil, fmt.Errorf("%w (nonce, type or UDI differ): a replayed or misrouted answer", ErrAnswerMismatch)
+	}
+	measured := a.Time().Sub(now)
+	if d := measured - skew; d > v.window || d < -v.window {
+		return nil, fmt.Errorf("%w: manager time %s is %s away from device time %s; check NTP on the device and the manager",
+			ErrClockSkew, a.Time().UTC().Format(time.RFC3339), measured.Round(time.Second), now.UTC().Format(time.RFC3339))
+	}
+	return &Verified{Answer: a, Skew: measured}, nil
+}
+
+// signingKey verifies chain against the pinned roots at time t and returns
+// the signing key, caching the result per chain.
+func (v *Verifier) signingKey(chain [][]byte, t time.Time) (*ecdsa.PublicKey, error) {
+	h := sha256.New()
+	for _, c := range chain {
+		if len(c) > MaxCertificate {
+			return nil, fmt.Errorf("%w: certificate of %d bytes", ErrMalformedAnswer, len(c))
+		}
+		sum := sha256.Sum256(c)
+		h.Write(sum[:])
+	}
+	var id [32]byte
+	copy(id[:], h.Sum(nil))
+	v.mu.Lock()
+	k, ok := v.cache[id]
+	v.mu.Unlock()
+	if ok && t.Before(k.notAfter) {
+		return k.pub, nil
+	}
+	leaf, err := x509.ParseCertificate(chain[0])
+	if err != nil {
+		return nil, fmt.Errorf("%w: parsing signing certificate: %v", ErrUntrustedAnswer, err)
+	}
+	inter := x509.NewCertPool()
+	for _, c := range chain[1:] {
+		ic, err := x509.ParseCertificate(c)
+		if err != nil {
+			return nil, fmt.Errorf("%w: parsing intermediate certificate: %v", ErrUntrustedAnswer, err)
+		}
+		inter.AddCert(ic)
+	}
+	if v.roots == nil {
+		return nil, fmt.Errorf("%w: no manager CA is trusted", ErrUntrustedAnswer)
+	}
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: v.roots, Intermediates: inter, CurrentTime: t,
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+		return nil, fmt.Errorf("%w: Unknown CA: %v", ErrUntrustedAnswer, err)
+	}
+	if leaf.IsCA || leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
+		return nil, fmt.Errorf("%w: the signing certificate is not for signing answers", ErrUntrustedAnswer)
+	}
+	pub, ok := leaf.PublicKey.(*ecdsa.PublicKey)
+	if !ok || pub.Curve.Params().Name != "P-256" {
+		return nil, fmt.Errorf("%w: the signing key is not ECDSA P-256", ErrUntrustedAnswer)
+	}
+	v.mu.Lock()
+	if len(v.cache) > 64 {
+		clear(v.cache)
+	}
+	v.cache[id] = verifiedKey{pub: pub, notAfter: leaf.NotAfter}
+	v.mu.Unlock()
+	return pub, nil
+}
