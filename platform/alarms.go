@@ -23,10 +23,19 @@ type Severity string
 
 // Severities.
 const (
-	SeverityCritical Severity = "Critical"
-	SeverityError    Severity = "Error"
-	SeverityWarning  Severity = "Warning"
+	SeverityCritical Severity = "critical"
+	SeverityError    Severity = "error"
+	SeverityWarning  Severity = "warning"
+	SeverityInfo     Severity = "info"
 )
+
+// String reports the severity capitalised, as the alarm list shows it.
+func (s Severity) String() string {
+	if s == "" {
+		return ""
+	}
+	return strings.ToUpper(string(s[:1])) + strings.ToLower(string(s[1:]))
+}
 
 // Alarm ids the device raises (the vendor's alarm reference numbers).
 const (
@@ -42,8 +51,8 @@ const (
 	AlarmSmartAuthorizationRenewFail = 30044
 	AlarmSmartRegistrationRenewFail  = 30045
 	AlarmSmartRegistrationExpiring   = 30046
-	AlarmExportControlWarning        = 30047
-	AlarmExportControlApproaching    = 30048
+	AlarmExportControlApproaching    = 30047
+	AlarmExportControlReached        = 30048
 	AlarmFactoryResetStarted         = 15009
 	AlarmFactoryResetFailed          = 15013
 	AlarmDefaultRootPassword         = 40003
@@ -54,40 +63,63 @@ const (
 type AlarmInfo struct {
 	Severity Severity
 	Title    string
+	// Action tells the administrator what to do about it.
+	Action string
+}
+
+// alarmComponent names the part of the device that owns an alarm id.
+func alarmComponent(id int) string {
+	switch id / 1000 {
+	case 30:
+		return "licensing"
+	case 15:
+		return "factory-reset"
+	case 40:
+		return "security"
+	}
+	return "platform"
 }
 
 // KnownAlarms lists the alarms the device can raise, by id.
 func KnownAlarms() map[int]AlarmInfo {
+	const (
+		register = "Register the device: xcommand License Smart Register Token: \"<token>\""
+		connect  = "Check the network path and transport settings to the license manager"
+		reduce   = "Reduce encrypted calls and registrations"
+	)
 	return map[int]AlarmInfo{
-		AlarmSmartEvaluation:             {SeverityWarning, "Smart Licensing is in evaluation mode"},
-		AlarmSmartOutOfCompliance:        {SeverityError, "Smart Licensing overage: out of compliance"},
-		AlarmSmartReservationExpired:     {SeverityError, "Reserved license expired: its functionality is stopped"},
-		AlarmSmartEvaluationExpired:      {SeverityCritical, "Smart Licensing evaluation period expired: no license provisioned"},
-		AlarmSmartAuthorizationExpired:   {SeverityCritical, "Smart Licensing authorization expired"},
-		AlarmSmartAuthorizationExpired2:  {SeverityCritical, "Smart Licensing authorization expired"},
-		AlarmSmartRegistrationExpired:    {SeverityCritical, "Smart Licensing registration expired"},
-		AlarmSmartCommunicationError:     {SeverityError, "Smart Licensing communication error with the license manager"},
-		AlarmSmartAuthorizationExpiring:  {SeverityWarning, "Smart Licensing authorization expiring soon"},
-		AlarmSmartAuthorizationRenewFail: {SeverityError, "Smart Licensing authorization renewal failed"},
-		AlarmSmartRegistrationRenewFail:  {SeverityError, "Smart Licensing registration renewal failed"},
-		AlarmSmartRegistrationExpiring:   {SeverityWarning, "Smart Licensing registration expiring soon"},
-		AlarmExportControlWarning:        {SeverityWarning, "Export control: encrypted session capacity reached"},
-		AlarmExportControlApproaching:    {SeverityWarning, "Export control: encrypted session capacity approaching its limit"},
-		AlarmFactoryResetStarted:         {SeverityWarning, "Factory reset in progress"},
-		AlarmFactoryResetFailed:          {SeverityCritical, "Factory reset failed"},
-		AlarmDefaultRootPassword:         {SeverityCritical, "Security alert: the root user has the default password set"},
-		AlarmDefaultAdminPassword:        {SeverityCritical, "Security alert: the admin user has the default password set"},
+		AlarmSmartEvaluation:             {SeverityInfo, "Smart Licensing is in evaluation mode", register},
+		AlarmSmartOutOfCompliance:        {SeverityError, "Smart Licensing overage: out of compliance", "Add licenses to the virtual account on the manager"},
+		AlarmSmartReservationExpired:     {SeverityError, "Reserved license expired: its functionality is stopped", "Install an updated reservation authorization code"},
+		AlarmSmartEvaluationExpired:      {SeverityError, "Smart Licensing evaluation expired: no license provisioned", register},
+		AlarmSmartAuthorizationExpired:   {SeverityError, "Smart Licensing authorization expired", connect},
+		AlarmSmartAuthorizationExpired2:  {SeverityError, "Smart Licensing authorization expired while licenses are in use", connect},
+		AlarmSmartRegistrationExpired:    {SeverityError, "Smart Licensing registration expired", "Register the device again with a new token"},
+		AlarmSmartCommunicationError:     {SeverityWarning, "Smart Licensing communication error with the license manager", connect},
+		AlarmSmartAuthorizationExpiring:  {SeverityWarning, "Smart Licensing authorization expiring soon", connect},
+		AlarmSmartAuthorizationRenewFail: {SeverityWarning, "Smart Licensing authorization renewal failed", connect},
+		AlarmSmartRegistrationRenewFail:  {SeverityWarning, "Smart Licensing registration renewal failed", connect},
+		AlarmSmartRegistrationExpiring:   {SeverityWarning, "Smart Licensing registration expiring soon", connect},
+		AlarmExportControlApproaching:    {SeverityWarning, "Export control: encrypted sessions have reached 90% of the limit", reduce},
+		AlarmExportControlReached:        {SeverityError, "Export control: encrypted sessions have reached the limit", reduce},
+		AlarmFactoryResetStarted:         {SeverityWarning, "Factory reset in progress", "Wait for the device to restart"},
+		AlarmFactoryResetFailed:          {SeverityError, "Factory reset failed", "Read the detail, then run factory-reset again from the console"},
+		AlarmDefaultRootPassword:         {SeverityCritical, "Security alert: the root user has the default password set", "Log in as root and run passwd root"},
+		AlarmDefaultAdminPassword:        {SeverityCritical, "Security alert: the admin user has the default password set", "Log in as root and run passwd admin"},
 	}
 }
 
-// Alarm is one raised alarm, as stored in /data/alarms/<id>.json.
+// Alarm is one raised alarm, as stored in /data/alarms/<id>.json. Every
+// raising component writes this JSON shape.
 type Alarm struct {
-	ID       int       `json:"id"`
-	Severity Severity  `json:"severity"`
-	Title    string    `json:"title"`
-	Detail   string    `json:"detail,omitempty"`
-	Raised   time.Time `json:"raised"`
-	Updated  time.Time `json:"updated"`
+	ID        int       `json:"id"`
+	Component string    `json:"component,omitempty"`
+	Severity  Severity  `json:"severity"`
+	Title     string    `json:"description"`
+	Action    string    `json:"action,omitempty"`
+	Detail    string    `json:"detail,omitempty"`
+	Raised    time.Time `json:"raised"`
+	Updated   time.Time `json:"updated,omitzero"`
 }
 
 // ErrUnknownAlarm marks an alarm id missing from KnownAlarms.
@@ -121,7 +153,7 @@ func (a *Alarms) Raise(id int, detail string) error {
 		return fmt.Errorf("%w: %d", ErrUnknownAlarm, id)
 	}
 	now := a.clock.Now().UTC()
-	al := Alarm{ID: id, Severity: info.Severity, Title: info.Title, Detail: detail, Raised: now, Updated: now}
+	al := Alarm{ID: id, Component: alarmComponent(id), Severity: info.Severity, Title: info.Title, Action: info.Action, Detail: detail, Raised: now, Updated: now}
 	if old, ok, err := a.Get(id); err == nil && ok {
 		if old.Detail == detail {
 			return nil
@@ -199,7 +231,7 @@ func (a *Alarms) List() ([]Alarm, error) {
 		al, ok, err := a.Get(id)
 		if err != nil {
 			info := known[id]
-			al = Alarm{ID: id, Severity: info.Severity, Title: info.Title, Detail: err.Error()}
+			al = Alarm{ID: id, Component: alarmComponent(id), Severity: info.Severity, Title: info.Title, Action: info.Action, Detail: err.Error()}
 			ok = true
 		}
 		if ok {

@@ -31,7 +31,7 @@ func TestAlarmRaiseKeepsFirstTime(t *testing.T) {
 	if !got.Updated.Equal(clk.Now()) {
 		t.Errorf("updated %v, want %v", got.Updated, clk.Now())
 	}
-	if got.Detail != "connection refused" || got.Title == "" || got.Severity != SeverityError {
+	if got.Detail != "connection refused" || got.Title == "" || got.Severity != SeverityWarning {
 		t.Errorf("alarm = %+v", got)
 	}
 	// A second store on the same root (another process) sees it.
@@ -122,5 +122,26 @@ func TestAlarmsConcurrentStores(t *testing.T) {
 	}
 	if len(list) != len(ids)+1 {
 		t.Errorf("%d alarms, want %d", len(list), len(ids)+1)
+	}
+}
+
+// TestAlarmReadsOtherWriters checks that an alarm file written by another
+// component with the shared JSON shape lists with its own text.
+func TestAlarmReadsOtherWriters(t *testing.T) {
+	root := t.TempDir()
+	dir := filepath.Join(root, AlarmDir)
+	os.MkdirAll(dir, 0o755)
+	const f = `{"id": 30035, "component": "licensing", "severity": "info",
+  "description": "Smart Licensing is in evaluation mode", "action": "Register",
+  "raised": "2026-03-01T10:00:00Z"}`
+	if err := os.WriteFile(filepath.Join(dir, "30035.json"), []byte(f), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	list, err := NewAlarms(root, nil).List()
+	if err != nil || len(list) != 1 {
+		t.Fatalf("List = %v, %v", list, err)
+	}
+	if al := list[0]; al.Title != "Smart Licensing is in evaluation mode" || al.Severity.String() != "Info" || al.Action != "Register" {
+		t.Errorf("alarm = %+v", al)
 	}
 }
