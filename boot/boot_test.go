@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"vxway/platform"
 )
 
 // fakeSystem records the system calls and makes "filesystems" by writing
@@ -217,29 +219,30 @@ func TestShutdownBusyRemountsReadOnly(t *testing.T) {
 }
 
 func TestHostname(t *testing.T) {
+	const image = `{"hostname":"expe","password_hashes":{"root":"$6$x$y","admin":"$6$x$y"}}`
 	tests := []struct {
 		name    string
 		files   map[string]string
 		want    string
 		wantErr bool
 	}{
-		{"nothing", nil, DefaultHostname, false},
-		{"image only", map[string]string{"etc/vxway/image.json": `{"hostname":"expe"}`}, "expe", false},
+		{"nothing", nil, platform.DefaultHostname, false},
+		{"image only", map[string]string{"etc/vxway/image.json": image}, "expe", false},
 		{"config wins", map[string]string{
-			"etc/vxway/image.json":    `{"hostname":"expe"}`,
-			"data/config/system.json": `{"hostname":"edge1","domain":"example.com"}`,
+			"etc/vxway/image.json":    image,
+			"data/config/system.json": `{"hostname":"edge1","domain":"example.com","brand":"VCS","type":"Expressway-C"}`,
 		}, "edge1", false},
 		{"config without hostname", map[string]string{
-			"etc/vxway/image.json":    `{"hostname":"expe"}`,
-			"data/config/system.json": `{"domain":"example.com"}`,
+			"etc/vxway/image.json":    image,
+			"data/config/system.json": `{"brand":"VCS","type":"Expressway-C"}`,
 		}, "expe", false},
 		{"broken config falls back", map[string]string{
-			"etc/vxway/image.json":    `{"hostname":"expe"}`,
+			"etc/vxway/image.json":    image,
 			"data/config/system.json": `{"hostname":`,
 		}, "expe", true},
 		{"invalid name refused", map[string]string{
-			"data/config/system.json": `{"hostname":"bad name!"}`,
-		}, DefaultHostname, true},
+			"data/config/system.json": `{"hostname":"bad name!","brand":"VCS","type":"Expressway-C"}`,
+		}, platform.DefaultHostname, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -250,6 +253,11 @@ func TestHostname(t *testing.T) {
 			got, err := Hostname(root)
 			if got != tt.want || (err != nil) != tt.wantErr {
 				t.Errorf("Hostname = %q, %v; want %q, error %v", got, err, tt.want, tt.wantErr)
+			}
+			sys := &fakeSystem{}
+			b := &Boot{Root: root, Sys: sys}
+			if name, err := b.SetHostname(); err != nil || name != tt.want || sys.hostname != tt.want {
+				t.Errorf("SetHostname = %q, %v; kernel got %q; want %q", name, err, sys.hostname, tt.want)
 			}
 		})
 	}
