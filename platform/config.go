@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"vxway/atomicfile"
 )
@@ -75,6 +76,9 @@ type SystemConfig struct {
 	// and is never cleared except by a factory reset that drops brand and
 	// type. The licensing agent reads it through SmartLicensingEnabled.
 	SmartLicensingEnabled bool `json:"smart_licensing_enabled"`
+	// SmartLicensingEnabledAt is when a VCS was converted to Expressway;
+	// zero for a device that was an Expressway from the start.
+	SmartLicensingEnabledAt time.Time `json:"smart_licensing_enabled_at,omitzero"`
 }
 
 // LoadSystemConfig reads the device configuration. When the file does not
@@ -171,7 +175,7 @@ func ResetServiceSelect(root string) error {
 	if err != nil {
 		return err
 	}
-	c.Brand, c.Type, c.SmartLicensingEnabled = DefaultBrand, DefaultType, false
+	c.Brand, c.Type, c.SmartLicensingEnabled, c.SmartLicensingEnabledAt = DefaultBrand, DefaultType, false, time.Time{}
 	return SaveSystemConfig(root, c)
 }
 

@@ -1,0 +1,227 @@
+package platform_test
+
+import (
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"vxway/clock"
+	"vxway/platform"
+	"vxway/platform/vendorkey"
+)
+
+func deviceRoot(t *testing.T, brand string) (string, platform.Identity) {
+	t.Helper()
+	root := t.TempDir()
+	h, err := platform.HashPassword("TANDBERG", "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := platform.WriteImageInfo(root, &platform.ImageInfo{Brand: brand, Type: "Expressway-C", PasswordHashes: platform.PasswordHashes{Root: h, Admin: h}}); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(root, "sys/class/dmi/id/product_uuid")
+	os.MkdirAll(filepath.Dir(p), 0o755)
+	os.WriteFile(p, []byte("4c4c4544-0042-3510-8056-b4c04f4e3132\n"), 0o644)
+	id, err := platform.LoadIdentity(root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root, id
+}
+
+func mustSign(t *testing.T, serial, option string, count int) string {
+	t.Helper()
+	k, err := vendorkey.Sign(serial, option, count)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func TestVendorKeyMatchesBuiltIn(t *testing.T) {
+	if !vendorkey.PrivateKey().Public().(ed25519.PublicKey).Equal(platform.VendorPublicKey()) {
+		t.Fatal("the demo vendor key is not the one the device trusts")
+	}
+}
+
+func TestOptionKeyParse(t *testing.T) {
+	good := mustSign(t, "0B070519", "RichMediaSessions", 100)
+	k, err := platform.ParseOptionKey(good, platform.VendorPublicKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k.Serial != "0B070519" || k.Option != "RichMediaSessions" || k.Count != 100 {
+		t.Errorf("parsed %+v", k)
+	}
+	// Lower case and without dashes is the same key.
+	if _, err := platform.ParseOptionKey(strings.ToLower(strings.ReplaceAll(good, "-", " ")), platform.VendorPublicKey()); err == nil {
+		t.Errorf("the prefix must keep its dash")
+	}
+	relaxed := "vxok1-" + strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(good, "VXOK1-"), "-", ""))
+	if _, err := platform.ParseOptionKey(relaxed, platform.VendorPublicKey()); err != nil {
+		t.Errorf("relaxed spelling refused: %v", err)
+	}
+
+	_, otherPriv, _ := ed25519.GenerateKey(rand.Reader)
+	forged, err := platform.SignOptionKey(otherPriv, platform.OptionKey{Serial: "0B070519", Option: "HSM"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := strings.TrimPrefix(good, "VXOK1-")
+	flip := []byte(body)
+	if flip[3] == 'A' {
+		flip[3] = 'B'
+	} else {
+		flip[3] = 'A'
+	}
+	for _, c := range []struct{ name, key string }{
+		{"empty", ""},
+		{"no prefix", body},
+		{"other vendor", forged},
+		{"one character changed", "VXOK1-" + string(flip)},
+		{"truncated", good[:len(good)-5]},
+		{"not base32", "VXOK1-!!!!"},
+		{"huge", "VXOK1-" + strings.Repeat("A", 10000)},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			if _, err := platform.ParseOptionKey(c.key, platform.VendorPublicKey()); !errors.Is(err, platform.ErrBadOptionKey) {
+				t.Errorf("err = %v, want ErrBadOptionKey", err)
+			}
+		})
+	}
+}
+
+func TestOptionKeyInstallRules(t *testing.T) {
+	root, id := deviceRoot(t, "VCS")
+	clk := clock.NewFake(time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC))
+	ok := platform.NewOptionKeys(root, clk)
+
+	interop := mustSign(t, id.Serial, platform.OptionMSInterop, 0)
+	rms := mustSign(t, id.Serial, "RichMediaSessions", 50)
+	aas := mustSign(t, id.Serial, platform.OptionAdvancedAccountSecurity, 0)
+	foreign := mustSign(t, "DEADBEEF", "RichMediaSessions", 50)
+
+	if _, err := ok.Add(foreign); !errors.Is(err, platform.ErrForeignOptionKey) || !strings.Contains(err.Error(), id.Serial) {
+		t.Errorf("foreign key err = %v, want ErrForeignOptionKey naming %s", err, id.Serial)
+	}
+	for _, k := range []string{interop, rms, aas} {
+		clk.Advance(time.Minute)
+		if _, err := ok.Add(k); err != nil {
+			t.Fatalf("Add: %v", err)
+		}
+	}
+	if _, err := ok.Add(rms); !errors.Is(err, platform.ErrOptionKeyExists) {
+		t.Errorf("duplicate err = %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, platform.PersistOptionKeyDir)); err != nil {
+		t.Errorf("MS Interop key not on persist: %v", err)
+	}
+	for _, f := range []string{platform.OptionAdvancedAccountSecurity, platform.OptionHSM, platform.OptionMSInterop} {
+		avail, why, err := ok.Feature(f)
+		want := f != platform.OptionHSM
+		if err != nil || avail != want {
+			t.Errorf("VCS Feature(%s) = %v %q %v, want %v", f, avail, why, err, want)
+		}
+	}
+
+	// Remove by index and by text.
+	if _, err := ok.Remove("3"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ok.Remove(rms); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ok.Remove(rms); !errors.Is(err, platform.ErrNoOptionKey) {
+		t.Errorf("second remove err = %v", err)
+	}
+	if _, err := ok.Remove("7"); !errors.Is(err, platform.ErrNoOptionKey) {
+		t.Errorf("bad index err = %v", err)
+	}
+	if _, err := ok.Add(rms); err != nil {
+		t.Fatal(err)
+	}
+
+	// Convert to Expressway: keys locked, MS Interop kept and active,
+	// the others inactive, AAS and HSM unavailable.
+	if err := platform.SetBrand(root, platform.BrandExpressway, clk); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ok.Add(mustSign(t, id.Serial, platform.OptionHSM, 0)); !errors.Is(err, platform.ErrOptionKeysLocked) {
+		t.Errorf("add on Expressway err = %v", err)
+	}
+	if _, err := ok.Remove("1"); !errors.Is(err, platform.ErrOptionKeysLocked) {
+		t.Errorf("remove on Expressway err = %v", err)
+	}
+	list, err := ok.List()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) != 2 || list[0].Option != platform.OptionMSInterop || !list[0].Active || list[1].Active {
+		t.Errorf("keys after conversion: %+v", list)
+	}
+	for _, f := range []string{platform.OptionAdvancedAccountSecurity, platform.OptionHSM, platform.OptionMSInterop} {
+		avail, why, _ := ok.Feature(f)
+		if want := f == platform.OptionMSInterop; avail != want {
+			t.Errorf("Expressway Feature(%s) = %v %q, want %v", f, avail, why, want)
+		}
+	}
+
+	// A factory reset wipes data: the MS Interop key on persist remains.
+	if err := os.RemoveAll(filepath.Join(root, "data")); err != nil {
+		t.Fatal(err)
+	}
+	list, _ = ok.List()
+	if len(list) != 1 || list[0].Option != platform.OptionMSInterop {
+		t.Errorf("after wiping data: %+v", list)
+	}
+}
+
+func TestOptionKeyRefusedOnExpressway(t *testing.T) {
+	root, id := deviceRoot(t, "Expressway")
+	_, err := platform.NewOptionKeys(root, nil).Add(mustSign(t, id.Serial, platform.OptionMSInterop, 0))
+	if !errors.Is(err, platform.ErrOptionKeysLocked) {
+		t.Errorf("err = %v, want ErrOptionKeysLocked", err)
+	}
+}
+
+func FuzzParseOptionKey(f *testing.F) {
+	priv := vendorkey.PrivateKey()
+	for _, k := range []platform.OptionKey{
+		{Serial: "0B070519", Option: "MSInterop"},
+		{Serial: "04515163", Option: "RoomSystems", Count: 65535, Nonce: 7},
+	} {
+		s, err := platform.SignOptionKey(priv, k)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(s)
+	}
+	f.Add("VXOK1-")
+	f.Add("VXOK1-AAAA-BBBB")
+	f.Add("")
+	pub := platform.VendorPublicKey()
+	f.Fuzz(func(t *testing.T, s string) {
+		k, err := platform.ParseOptionKey(s, pub)
+		if err != nil {
+			if !errors.Is(err, platform.ErrBadOptionKey) {
+				t.Fatalf("error %v is not ErrBadOptionKey", err)
+			}
+			return
+		}
+		// Whatever verifies must re-sign to a key that parses the same.
+		again, err := platform.SignOptionKey(priv, k)
+		if err != nil {
+			t.Fatalf("re-signing %+v: %v", k, err)
+		}
+		k2, err := platform.ParseOptionKey(again, pub)
+		if err != nil || k2 != k {
+			t.Fatalf("round trip %+v -> %+v, %v", k, k2, err)
+		}
+	})
+}
