@@ -1,0 +1,243 @@
+package rootfs
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/klauspost/compress/zstd"
+
+	"vxway/appconfig"
+)
+
+// Program is an on-device Go program built from this module.
+type Program struct {
+	// Pkg is the package directory relative to the module root, e.g. "cmd/xcli".
+	Pkg string
+	// Path is where the binary goes on the device.
+	Path string
+	// Links are extra names (in the binary's directory) that point to it.
+	Links []string
+}
+
+// DevicePrograms lists the vxway programs every image carries.
+func DevicePrograms() []Program {
+	return []Program{
+		{Pkg: "cmd/init", Path: "/init"},
+		{Pkg: "cmd/smartagent", Path: "/bin/smartagent"},
+		{Pkg: "cmd/factory-reset", Path: "/bin/factory-reset"},
+		{Pkg: "cmd/xcli", Path: "/bin/xcli", Links: []string{"xcommand", "xconfiguration", "xstatus", "xshell", "passwd"}},
+	}
+}
+
+// CoreCommands lists the u-root commands of the root shell, built into one
+// busybox binary /bin/bb with a link per command in /bin.
+func CoreCommands() []string {
+	core := []string{"cat", "chmod", "cp", "date", "df", "dmesg", "echo", "free", "gosh", "grep",
+		"head", "hostname", "ip", "kill", "ln", "ls", "mkdir", "mount", "mv", "ps", "rm",
+		"sleep", "sync", "tail", "touch", "umount", "uname", "wc", "pwd", "find", "more",
+		"readlink", "sort", "tee", "uptime", "dd", "du", "md5sum", "shasum", "hexdump", "which"}
+	var out []string
+	for _, c := range core {
+		out = append(out, "github.com/u-root/u-root/cmds/core/"+c)
+	}
+	return append(out, "github.com/u-root/u-root/cmds/exp/ed")
+}
+
+// Options configure Build.
+type Options struct {
+	// ModuleDir is the root of the vxway module (holds go.mod and cmd/).
+	ModuleDir string
+	// CacheDir keeps slow results keyed by their inputs (the busybox).
+	CacheDir string
+	// WorkDir is an empty scratch directory.
+	WorkDir string
+	// Config is the build configuration.
+	Config *appconfig.Config
+	// BuildTime stamps every file and image.json.
+	BuildTime time.Time
+	// Mke2fs is the host's mke2fs (default /usr/sbin/mke2fs); it and its
+	// libraries are copied into the image.
+	Mke2fs string
+	// Log receives one line per stage.
+	Log io.Writer
+}
+
+// Result is a built initramfs.
+type Result struct {
+	Entries []Entry
+	// CPIOSize is the size of the uncompressed archive.
+	CPIOSize int
+	// Initramfs is the zstd-compressed archive the kernel loads.
+	Initramfs []byte
+}
+
+// ErrMissingProgram reports device programs whose source is not there.
+var ErrMissingProgram = errors.New("device program missing")
+
+// Build compiles the device programs and the busybox, gathers mke2fs and the
+// build facts, and returns the compressed initramfs.
+func Build(ctx context.Context, o Options) (*Result, error) {
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	if o.Mke2fs == "" {
+		o.Mke2fs = "/usr/sbin/mke2fs"
+	}
+	progs := DevicePrograms()
+	if err := CheckPrograms(o.ModuleDir, progs); err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	binDir := filepath.Join(o.WorkDir, "bin")
+	if err := BuildPrograms(ctx, o.ModuleDir, binDir, progs); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(o.Log, "  device programs built (%s)\n", since(t0))
+
+	t0 = time.Now()
+	bbPath, cached, err := Busybox(ctx, o.ModuleDir, o.CacheDir, CoreCommands())
+	if err != nil {
+		return nil, err
+	}
+	how := "built"
+	if cached {
+		how = "cached"
+	}
+	fmt.Fprintf(o.Log, "  u-root busybox %s (%s)\n", how, since(t0))
+
+	var entries []Entry
+	for _, p := range progs {
+		entries = append(entries, Entry{Kind: File, Path: p.Path, Mode: 0o755, Source: filepath.Join(binDir, filepath.Base(p.Pkg))})
+		for _, l := range p.Links {
+			entries = append(entries, Entry{Kind: Symlink, Path: filepath.Join(filepath.Dir(p.Path), l), Target: filepath.Base(p.Path)})
+		}
+	}
+	entries = append(entries, Entry{Kind: File, Path: "/bin/bb", Mode: 0o755, Source: bbPath})
+	for _, c := range CoreCommands() {
+		entries = append(entries, Entry{Kind: Symlink, Path: "/bin/" + filepath.Base(c), Target: "bb"})
+	}
+	entries = append(entries, Entry{Kind: Symlink, Path: "/bin/sh", Target: "gosh"})
+
+	native, err := NativeFiles(ctx, o.Mke2fs, "/sbin/mke2fs")
+	if err != nil {
+		return nil, err
+	}
+	entries = append(entries, native...)
+	if _, err := os.Stat("/etc/mke2fs.conf"); err == nil {
+		entries = append(entries, Entry{Kind: File, Path: "/etc/mke2fs.conf", Mode: 0o644, Source: "/etc/mke2fs.conf"})
+	}
+
+	facts, err := Facts(o.Config, o.BuildTime)
+	if err != nil {
+		return nil, err
+	}
+	entries = append(entries, facts...)
+	for _, d := range []string{"/data", "/dev", "/etc", "/persist", "/proc", "/root", "/run", "/sys", "/tmp", "/var"} {
+		mode := uint32(0o755)
+		if d == "/tmp" {
+			mode = 0o1777
+		}
+		entries = append(entries, Entry{Kind: Dir, Path: d, Mode: mode})
+	}
+
+	sorted, err := Sort(entries)
+	if err != nil {
+		return nil, err
+	}
+	var raw bytes.Buffer
+	if err := WriteCPIO(&raw, sorted, o.BuildTime); err != nil {
+		return nil, err
+	}
+	z, err := Compress(raw.Bytes())
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Entries: sorted, CPIOSize: raw.Len(), Initramfs: z}, nil
+}
+
+// Compress returns b as one zstd frame (deterministic: one encoder
+// goroutine, fixed level). The kernel's CONFIG_RD_ZSTD reads it.
+func Compress(b []byte) ([]byte, error) {
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1), zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithWindowSize(1<<22))
+	if err != nil {
+		return nil, fmt.Errorf("starting zstd: %w", err)
+	}
+	defer enc.Close()
+	return enc.EncodeAll(b, make([]byte, 0, len(b)/2)), nil
+}
+
+// CheckPrograms reports every device program whose package directory has
+// no Go source yet, so a build stops with a list instead of shipping an
+// image without them.
+func CheckPrograms(moduleDir string, progs []Program) error {
+	var errs []error
+	for _, p := range progs {
+		matches, _ := filepath.Glob(filepath.Join(moduleDir, p.Pkg, "*.go"))
+		n := 0
+		for _, m := range matches {
+			if !strings.HasSuffix(m, "_test.go") {
+				n++
+			}
+		}
+		if n == 0 {
+			errs = append(errs, fmt.Errorf("%w: %s has no Go source (the image needs %s at %s; build again once it exists)", ErrMissingProgram, p.Pkg, filepath.Base(p.Pkg), p.Path))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// deviceEnv is the environment of every device build.
+func deviceEnv() []string {
+	return append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOAMD64=v1", "GOFLAGS=")
+}
+
+// BuildPrograms compiles progs (static, stripped, -trimpath, GOAMD64=v1)
+// into outDir, one binary per package named after its directory.
+func BuildPrograms(ctx context.Context, moduleDir, outDir string, progs []Program) error {
+	if err := os.MkdirAll(outDir, 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", outDir, err)
+	}
+	args := []string{"build", "-trimpath", "-buildvcs=false", "-ldflags=-s -w -buildid=", "-o", outDir + string(filepath.Separator)}
+	for _, p := range progs {
+		args = append(args, "./"+p.Pkg)
+	}
+	cmd := exec.CommandContext(ctx, goTool(), args...)
+	cmd.Dir = moduleDir
+	cmd.Env = deviceEnv()
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("building device programs (fix the compile errors below, then build again): %w\n%s", err, bytes.TrimSpace(out))
+	}
+	return nil
+}
+
+// goTool is the go command; the GOTOOL environment variable overrides the
+// one on PATH.
+func goTool() string {
+	if g := os.Getenv("GOTOOL"); g != "" {
+		return g
+	}
+	return "go"
+}
+
+func since(t time.Time) string {
+	return time.Since(t).Round(10 * time.Millisecond).String()
+}
+
+func hashStrings(parts ...string) string {
+	h := sha256.New()
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}

@@ -1,0 +1,123 @@
+package rootfs
+
+import (
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"vxway/appconfig"
+	"vxway/platform"
+)
+
+// ImageInfo is /etc/vxway/image.json: the build facts the device reads.
+type ImageInfo struct {
+	SoftwareVersion string            `json:"software_version"`
+	BuildTime       string            `json:"build_time"`
+	Hostname        string            `json:"hostname"`
+	Brand           string            `json:"brand"`
+	Type            string            `json:"type"`
+	PasswordHashes  map[string]string `json:"password_hashes"`
+	Licensing       LicensingInfo     `json:"licensing"`
+}
+
+// LicensingInfo is the licensing part of ImageInfo.
+type LicensingInfo struct {
+	DirectURL string `json:"direct_url"`
+}
+
+// Salt derives the sha512-crypt salt of user from the build seed: 16
+// characters of the crypt alphabet, the same for the same seed.
+func Salt(seed, user string) string {
+	const alphabet = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	sum := sha256.Sum256([]byte("vxway password salt\x00" + seed + "\x00" + user))
+	b := make([]byte, 16)
+	for i := range b {
+		b[i] = alphabet[int(sum[i])%len(alphabet)]
+	}
+	return string(b)
+}
+
+// NewImageInfo makes the image.json contents of a config.
+func NewImageInfo(c *appconfig.Config, buildTime time.Time) (ImageInfo, error) {
+	info := ImageInfo{
+		SoftwareVersion: c.Build.SoftwareVersion,
+		BuildTime:       buildTime.UTC().Format(time.RFC3339),
+		Hostname:        c.System.Hostname,
+		Brand:           c.System.Brand,
+		Type:            c.System.Type,
+		PasswordHashes:  map[string]string{},
+		Licensing:       LicensingInfo{DirectURL: c.Licensing.DirectURL},
+	}
+	for _, u := range []struct{ name, pw string }{{"root", c.Users.RootPassword}, {"admin", c.Users.AdminPassword}} {
+		h, err := platform.HashPassword(u.pw, Salt(c.Build.Seed, u.name))
+		if err != nil {
+			return ImageInfo{}, fmt.Errorf("hashing the %s password: %w", u.name, err)
+		}
+		info.PasswordHashes[u.name] = h
+	}
+	return info, nil
+}
+
+// Facts returns the /etc/vxway entries: image.json and the trusted manager
+// CA certificates. A trust file that holds no PEM certificate is an error.
+func Facts(c *appconfig.Config, buildTime time.Time) ([]Entry, error) {
+	info, err := NewImageInfo(c, buildTime)
+	if err != nil {
+		return nil, err
+	}
+	js, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encoding image.json: %w", err)
+	}
+	entries := []Entry{
+		{Kind: File, Path: "/etc/vxway/image.json", Mode: 0o644, Data: append(js, '\n')},
+		{Kind: Dir, Path: "/etc/vxway/trust", Mode: 0o755},
+	}
+	var errs []error
+	for _, p := range c.Licensing.TrustedCAFiles {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("reading trusted CA: %w", err))
+			continue
+		}
+		if err := checkCerts(b); err != nil {
+			errs = append(errs, fmt.Errorf("trusted CA %s: %w", p, err))
+			continue
+		}
+		entries = append(entries, Entry{Kind: File, Path: "/etc/vxway/trust/" + filepath.Base(p), Mode: 0o644, Data: b})
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return entries, nil
+}
+
+// checkCerts reports whether b holds at least one PEM certificate and
+// nothing else.
+func checkCerts(b []byte) error {
+	n := 0
+	for {
+		var blk *pem.Block
+		blk, b = pem.Decode(b)
+		if blk == nil {
+			break
+		}
+		if blk.Type != "CERTIFICATE" {
+			return fmt.Errorf("holds a PEM %q block; only CERTIFICATE blocks belong in the trust store", blk.Type)
+		}
+		if _, err := x509.ParseCertificate(blk.Bytes); err != nil {
+			return fmt.Errorf("parsing certificate %d: %w", n+1, err)
+		}
+		n++
+	}
+	if n == 0 {
+		return errors.New("holds no PEM certificate")
+	}
+	return nil
+}
