@@ -77,4 +77,3 @@ func busyboxKey(ctx context.Context, moduleDir string, cmds []string) (string, e
 	}
 	return hashStrings("busybox-v1", string(gv), string(mods), strings.Join(cmds, " "), "linux/amd64/v1"), nil
 }
-
