@@ -1,0 +1,347 @@
+package netconf
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"vxway/clock"
+)
+
+// Link changes the kernel's network interfaces (netlink on the device).
+type Link interface {
+	// SetUp brings the named interface up.
+	SetUp(name string) error
+	// SetAddress makes p the only IPv4 address of the interface.
+	SetAddress(name string, p netip.Prefix) error
+	// ClearAddresses removes every IPv4 address of the interface.
+	ClearAddresses(name string) error
+	// SetDefaultRoute points the IPv4 default route at gw through the
+	// interface; a zero gw removes the default route.
+	SetDefaultRoute(name string, gw netip.Addr) error
+}
+
+// DHCPClient obtains a lease for an interface.
+type DHCPClient interface {
+	Lease(ctx context.Context, ifname string) (Lease, time.Duration, error)
+}
+
+// Timings of the network service.
+const (
+	// PollInterval is how often the service looks for a changed
+	// network.json.
+	PollInterval = 500 * time.Millisecond
+	// LeaseTimeout bounds one DHCP attempt.
+	LeaseTimeout = 8 * time.Second
+	// RetryMin and RetryMax bound the wait between failed DHCP attempts.
+	RetryMin = 5 * time.Second
+	RetryMax = 60 * time.Second
+	// MinRenew is the shortest wait before renewing a lease.
+	MinRenew = 30 * time.Second
+)
+
+type leaseResult struct {
+	gen   int
+	lease Lease
+	dur   time.Duration
+	err   error
+}
+
+// service applies network.json to one interface and keeps it applied.
+type service struct {
+	root   string
+	ifname string
+	log    io.Writer
+	link   Link
+	dhcp   DHCPClient
+	clock  clock.Clock
+	poll   time.Duration
+	// notify is told when the resolver configuration changed (the
+	// licensing agent retries at once); nil for none.
+	notify func(ctx context.Context) error
+
+	cfg      Config
+	cfgHash  string
+	badHash  string // content of a rejected network.json, logged once
+	lease    *Lease
+	leaseEnd time.Time
+	leaseGen int // bumped on every attempt; stale results are dropped
+	inFlight context.CancelFunc
+	retry    time.Duration
+	timer    clock.Timer
+	timerC   chan struct{}
+	leaseC   chan leaseResult
+
+	readyOnce sync.Once
+	ready     chan struct{} // closed once the interface has an address
+	started   bool
+}
+
+func newService(root, ifname string, log io.Writer, link Link, dhcp DHCPClient, clk clock.Clock) *service {
+	return &service{
+		root: root, ifname: ifname, log: log, link: link, dhcp: dhcp, clock: clk,
+		poll:   PollInterval,
+		timerC: make(chan struct{}, 1),
+		leaseC: make(chan leaseResult, 1),
+		ready:  make(chan struct{}),
+	}
+}
+
+func (s *service) logf(format string, args ...any) {
+	fmt.Fprintf(s.log, "netconf: "+format+"\n", args...)
+}
+
+// run applies the configuration, then follows changes of network.json and
+// the DHCP lease until ctx ends.
+func (s *service) run(ctx context.Context) {
+	s.reload(ctx)
+	tick := time.NewTicker(s.poll)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			s.stopDHCP()
+			return
+		case <-tick.C:
+			s.reload(ctx)
+		case r := <-s.leaseC:
+			s.onLease(ctx, r)
+		case <-s.timerC:
+			if s.cfg.DHCP && s.inFlight == nil {
+				s.startDHCP(ctx)
+			}
+		}
+	}
+}
+
+// reload reads network.json and applies it when it changed. A missing file
+// means the defaults; a bad one is reported once and the configuration in
+// force stays.
+func (s *service) reload(ctx context.Context) {
+	cfg, err := Load(s.root)
+	if err != nil && !errors.Is(err, ErrNotConfigured) {
+		p := filepath.Join(s.root, ConfigPath)
+		b, _ := os.ReadFile(p)
+		h := string(b)
+		if h != s.badHash {
+			s.badHash = h
+			s.logf("%v; keeping the configuration in force", err)
+		}
+		if !s.started {
+			cfg = Default()
+			s.logf("using DHCP until %s is fixed", ConfigPath)
+		} else {
+			return
+		}
+	}
+	h := Hash(cfg)
+	if s.started && h == s.cfgHash {
+		return
+	}
+	s.apply(ctx, cfg, h)
+}
+
+func (s *service) apply(ctx context.Context, cfg Config, hash string) {
+	old, first := s.cfg, !s.started
+	s.cfg, s.cfgHash, s.started = cfg, hash, true
+	if err := s.link.SetUp(s.ifname); err != nil {
+		s.logf("bringing up %s: %v", s.ifname, err)
+		s.report(err)
+		return
+	}
+	if !cfg.DHCP {
+		s.stopDHCP()
+		s.lease = nil
+		p, gw := cfg.Static()
+		if err := s.setAddr(p, gw); err != nil {
+			s.report(err)
+			return
+		}
+		s.logf("%s %s static, gateway %s", s.ifname, p, gwString(gw))
+		s.publish(ctx, nil)
+		s.markReady()
+		return
+	} else if first || !old.DHCP {
+		if !first {
+			if err := s.link.ClearAddresses(s.ifname); err != nil {
+				s.logf("clearing %s: %v", s.ifname, err)
+			}
+		}
+		s.lease = nil
+		s.retry = 0
+		s.startDHCP(ctx)
+	}
+	s.publish(ctx, nil)
+}
+
+func gwString(gw netip.Addr) string {
+	if !gw.IsValid() {
+		return "none"
+	}
+	return gw.String()
+}
+
+func (s *service) setAddr(p netip.Prefix, gw netip.Addr) error {
+	if err := s.link.SetAddress(s.ifname, p); err != nil {
+		return fmt.Errorf("setting %s on %s: %w", p, s.ifname, err)
+	}
+	if err := s.link.SetDefaultRoute(s.ifname, gw); err != nil {
+		return fmt.Errorf("setting the default route via %s: %w", gwString(gw), err)
+	}
+	return nil
+}
+
+func (s *service) startDHCP(ctx context.Context) {
+	s.stopDHCP()
+	s.leaseGen++
+	gen := s.leaseGen
+	lctx, cancel := context.WithTimeout(ctx, LeaseTimeout)
+	s.inFlight = cancel
+	go func() {
+		defer cancel()
+		l, d, err := s.dhcp.Lease(lctx, s.ifname)
+		select {
+		case s.leaseC <- leaseResult{gen: gen, lease: l, dur: d, err: err}:
+		case <-ctx.Done():
+		}
+	}()
+}
+
+func (s *service) stopDHCP() {
+	if s.inFlight != nil {
+		s.inFlight()
+		s.inFlight = nil
+	}
+	if s.timer != nil {
+		s.timer.Stop()
+		s.timer = nil
+	}
+}
+
+func (s *service) after(d time.Duration) {
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+	s.timer = s.clock.AfterFunc(d, func() {
+		select {
+		case s.timerC <- struct{}{}:
+		default:
+		}
+	})
+}
+
+func (s *service) onLease(ctx context.Context, r leaseResult) {
+	if r.gen != s.leaseGen || !s.cfg.DHCP {
+		return // an attempt for a configuration no longer in force
+	}
+	s.inFlight = nil
+	if r.err != nil {
+		if s.lease != nil && s.clock.Now().Before(s.leaseEnd) {
+			s.logf("renewing the DHCP lease: %v; keeping %s until %s", r.err, s.lease.Address, s.leaseEnd.UTC().Format(time.RFC3339))
+		} else {
+			if s.lease != nil {
+				s.logf("DHCP lease on %s expired", s.ifname)
+				if err := s.link.ClearAddresses(s.ifname); err != nil {
+					s.logf("clearing %s: %v", s.ifname, err)
+				}
+				s.lease = nil
+				s.publish(ctx, nil)
+			}
+			s.retry = min(max(2*s.retry, RetryMin), RetryMax)
+			s.logf("no DHCP lease on %s: %v; trying again in %s", s.ifname, r.err, s.retry)
+		}
+		s.after(max(s.retry, RetryMin))
+		return
+	}
+	s.retry = 0
+	l := r.lease
+	if err := s.setAddr(l.Address, l.Gateway); err != nil {
+		s.logf("%v", err)
+		s.report(err)
+		s.after(RetryMin)
+		return
+	}
+	if s.lease == nil || s.lease.Address != l.Address || s.lease.Gateway != l.Gateway {
+		s.logf("%s %s by DHCP from %s, gateway %s, lease %s", s.ifname, l.Address, l.Server, gwString(l.Gateway), r.dur)
+	}
+	s.lease = &l
+	s.leaseEnd = s.clock.Now().Add(r.dur)
+	s.after(max(r.dur/2, MinRenew))
+	s.publish(ctx, nil)
+	s.markReady()
+}
+
+func (s *service) markReady() {
+	s.readyOnce.Do(func() { close(s.ready) })
+}
+
+// publish writes resolv.conf and the status for the settings in force, and
+// tells the agent when the resolver configuration changed.
+func (s *service) publish(ctx context.Context, applyErr error) {
+	e := Merge(s.cfg, s.lease)
+	changed, err := WriteResolv(s.root, e)
+	if err != nil {
+		s.logf("%v", err)
+		applyErr = errors.Join(applyErr, err)
+	}
+	if changed {
+		s.logf("DNS %v, search domain %q", e.DNSServers, e.SearchDomain)
+	}
+	st := Status{
+		ConfigHash:   s.cfgHash,
+		State:        StateUp,
+		Interface:    s.ifname,
+		DHCP:         s.cfg.DHCP,
+		DNSServers:   e.DNSServers,
+		DNSFromDHCP:  e.DNSFromDHCP,
+		SearchDomain: e.SearchDomain,
+		NTPServers:   e.NTPServers,
+		Updated:      s.clock.Now().UTC(),
+	}
+	if st.DNSServers == nil {
+		st.DNSServers = []string{}
+	}
+	if st.NTPServers == nil {
+		st.NTPServers = []string{}
+	}
+	if e.Address.IsValid() {
+		st.Address = e.Address.String()
+	}
+	if e.Gateway.IsValid() {
+		st.Gateway = e.Gateway.String()
+	}
+	if s.cfg.DHCP {
+		if s.lease == nil {
+			st.State = StateWaitingDHCP
+		} else {
+			st.DHCPServer = s.lease.Server.String()
+			st.LeaseExpires = s.leaseEnd.UTC()
+		}
+	}
+	if applyErr != nil {
+		st.State, st.Error = StateError, applyErr.Error()
+	}
+	if err := writeStatus(s.root, st); err != nil {
+		s.logf("%v", err)
+	}
+	if changed && s.notify != nil {
+		go func() {
+			nctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			if err := s.notify(nctx); err != nil && !errors.Is(err, ErrAgentNotRunning) {
+				s.logf("telling the licensing agent the DNS changed: %v", err)
+			}
+		}()
+	}
+}
+
+// report publishes a failure to apply.
+func (s *service) report(err error) {
+	s.publish(context.Background(), err)
+}

@@ -1,0 +1,315 @@
+package netconf
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"vxway/clock"
+)
+
+// fakeLink records what the service asked of the kernel: the kernel's
+// netlink cannot be changed from a unit test.
+type fakeLink struct {
+	mu    sync.Mutex
+	up    map[string]bool
+	addr  netip.Prefix
+	gw    netip.Addr
+	fail  error
+	calls int
+}
+
+func (l *fakeLink) SetUp(name string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.up == nil {
+		l.up = map[string]bool{}
+	}
+	l.up[name] = true
+	return nil
+}
+
+func (l *fakeLink) SetAddress(_ string, p netip.Prefix) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.calls++
+	if l.fail != nil {
+		return l.fail
+	}
+	l.addr = p
+	return nil
+}
+
+func (l *fakeLink) ClearAddresses(string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.addr = netip.Prefix{}
+	return nil
+}
+
+func (l *fakeLink) SetDefaultRoute(_ string, gw netip.Addr) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.gw = gw
+	return nil
+}
+
+func (l *fakeLink) state() (netip.Prefix, netip.Addr) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.addr, l.gw
+}
+
+// fakeDHCP answers with lease, or err; it counts the attempts.
+type fakeDHCP struct {
+	mu     sync.Mutex
+	lease  Lease
+	dur    time.Duration
+	err    error
+	leases int
+}
+
+func (d *fakeDHCP) Lease(ctx context.Context, _ string) (Lease, time.Duration, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.leases++
+	return d.lease, d.dur, d.err
+}
+
+func (d *fakeDHCP) set(l Lease, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.lease, d.err = l, err
+}
+
+func (d *fakeDHCP) count() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.leases
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+var qemuLease = Lease{
+	Address:    netip.MustParsePrefix("10.0.2.15/24"),
+	Gateway:    netip.MustParseAddr("10.0.2.2"),
+	DNSServers: []netip.Addr{netip.MustParseAddr("10.0.2.3")},
+	Server:     netip.MustParseAddr("10.0.2.2"),
+}
+
+// waitFor polls cond until it holds, failing the test after a generous
+// bound (this checks an outcome, not a speed).
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+type testService struct {
+	*service
+	link     *fakeLink
+	dhcp     *fakeDHCP
+	clk      *clock.Fake
+	log      *syncBuffer
+	notified chan struct{}
+}
+
+func startService(t *testing.T, root string) *testService {
+	t.Helper()
+	ts := &testService{
+		link:     &fakeLink{},
+		dhcp:     &fakeDHCP{lease: qemuLease, dur: time.Hour},
+		clk:      clock.NewFake(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)),
+		log:      &syncBuffer{},
+		notified: make(chan struct{}, 16),
+	}
+	ts.service = newService(root, "eth0", ts.log, ts.link, ts.dhcp, ts.clk)
+	ts.service.poll = 10 * time.Millisecond
+	ts.service.notify = func(context.Context) error {
+		ts.notified <- struct{}{}
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		ts.run(ctx)
+		close(done)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return ts
+}
+
+func readResolv(t *testing.T, root string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, ResolvPath))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func TestServiceDHCPThenStaticThenDHCP(t *testing.T) {
+	root := t.TempDir()
+	ts := startService(t, root)
+	<-ts.ready
+	if a, gw := ts.link.state(); a != qemuLease.Address || gw != qemuLease.Gateway {
+		t.Fatalf("after DHCP: address %v gw %v, want %v via %v", a, gw, qemuLease.Address, qemuLease.Gateway)
+	}
+	if !ts.link.up["eth0"] {
+		t.Error("eth0 was not brought up")
+	}
+	waitFor(t, "resolv.conf from DHCP", func() bool { return strings.Contains(readResolv(t, root), "nameserver 10.0.2.3\n") })
+	st, err := ReadStatus(root)
+	if err != nil || st.State != StateUp || st.Address != "10.0.2.15/24" || !st.DNSFromDHCP {
+		t.Fatalf("status = %+v, %v", st, err)
+	}
+
+	static := Config{Address: "192.0.2.10", PrefixLength: 24, Gateway: "192.0.2.1", DNSServers: []string{"192.0.2.53"}, SearchDomain: "example.test"}
+	if err := Save(root, static); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "static address", func() bool {
+		a, gw := ts.link.state()
+		return a.String() == "192.0.2.10/24" && gw.String() == "192.0.2.1"
+	})
+	waitFor(t, "static resolv.conf", func() bool {
+		r := readResolv(t, root)
+		return strings.Contains(r, "search example.test\nnameserver 192.0.2.53\n") && !strings.Contains(r, "10.0.2.3")
+	})
+	waitFor(t, "status of the static config", func() bool {
+		st, err := ReadStatus(root)
+		return err == nil && st.ConfigHash == Hash(static) && !st.DHCP
+	})
+
+	// A broken file keeps the configuration in force and says why.
+	if err := os.WriteFile(filepath.Join(root, ConfigPath), []byte(`{"dhcp": false, "address": "nope"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the bad file reported", func() bool { return strings.Contains(ts.log.String(), `"nope" is not an IPv4 address`) })
+	if a, _ := ts.link.state(); a.String() != "192.0.2.10/24" {
+		t.Fatalf("a bad network.json changed the address to %v", a)
+	}
+
+	back := Default()
+	if err := Save(root, back); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "DHCP address again", func() bool { a, _ := ts.link.state(); return a == qemuLease.Address })
+	waitFor(t, "DHCP resolv.conf again", func() bool { return strings.Contains(readResolv(t, root), "nameserver 10.0.2.3\n") })
+}
+
+func TestServiceDNSChangeNotifiesAgent(t *testing.T) {
+	root := t.TempDir()
+	ts := startService(t, root)
+	<-ts.ready
+	drain := func() int {
+		n := 0
+		for {
+			select {
+			case <-ts.notified:
+				n++
+			case <-time.After(50 * time.Millisecond):
+				return n
+			}
+		}
+	}
+	waitFor(t, "first resolv.conf", func() bool { return readResolv(t, root) != "" })
+	drain()
+	c := Default()
+	c.DNSServers = []string{"10.0.2.2"}
+	if err := Save(root, c); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ts.notified:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the agent was not told about the DNS change")
+	}
+	// A change that leaves resolv.conf alone tells nobody.
+	c.NTPServers = []string{"10.0.2.2"}
+	if err := Save(root, c); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "NTP applied", func() bool { st, _ := ReadStatus(root); return st.ConfigHash == Hash(c) })
+	if n := drain(); n != 0 {
+		t.Fatalf("agent told %d times about an NTP-only change", n)
+	}
+}
+
+func TestServiceDHCPRetryAndRenew(t *testing.T) {
+	root := t.TempDir()
+	ts := startService(t, root)
+	<-ts.ready
+	if n := ts.dhcp.count(); n != 1 {
+		t.Fatalf("%d DHCP attempts at start, want 1", n)
+	}
+	// Renewal at half the lease: the clock moves, nothing sleeps.
+	ts.clk.Advance(29 * time.Minute)
+	time.Sleep(30 * time.Millisecond)
+	if n := ts.dhcp.count(); n != 1 {
+		t.Fatalf("renewed before half the lease: %d attempts", n)
+	}
+	ts.dhcp.set(Lease{}, errors.New("no answer"))
+	ts.clk.Advance(time.Minute)
+	waitFor(t, "renewal attempt", func() bool { return ts.dhcp.count() == 2 })
+	waitFor(t, "renewal failure logged", func() bool { return strings.Contains(ts.log.String(), "keeping 10.0.2.15/24") })
+	if a, _ := ts.link.state(); a != qemuLease.Address {
+		t.Fatalf("a failed renewal before expiry dropped the address: %v", a)
+	}
+	// Past the lease's end the address goes and the service keeps trying.
+	waitFor(t, "retry timer", func() bool { return ts.clk.Pending() > 0 })
+	ts.clk.Advance(31 * time.Minute)
+	waitFor(t, "expiry", func() bool { a, _ := ts.link.state(); return !a.IsValid() })
+	waitFor(t, "status waiting", func() bool { st, _ := ReadStatus(root); return st.State == StateWaitingDHCP })
+	ts.dhcp.set(qemuLease, nil)
+	n := ts.dhcp.count()
+	waitFor(t, "retry timer", func() bool { return ts.clk.Pending() > 0 })
+	ts.clk.Advance(RetryMax)
+	waitFor(t, "retry", func() bool { return ts.dhcp.count() > n })
+	waitFor(t, "address back", func() bool { a, _ := ts.link.state(); return a == qemuLease.Address })
+}
+
+func TestServiceLinkFailureReported(t *testing.T) {
+	root := t.TempDir()
+	if err := Save(root, Config{Address: "192.0.2.10", PrefixLength: 24}); err != nil {
+		t.Fatal(err)
+	}
+	ts := &fakeLink{fail: fmt.Errorf("operation not permitted")}
+	s := newService(root, "eth0", &syncBuffer{}, ts, &fakeDHCP{}, clock.NewFake(time.Unix(0, 0)))
+	s.reload(context.Background())
+	st, err := ReadStatus(root)
+	if err != nil || st.State != StateError || !strings.Contains(st.Error, "operation not permitted") {
+		t.Fatalf("status = %+v, %v; want the failure", st, err)
+	}
+}

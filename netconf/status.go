@@ -1,0 +1,86 @@
+package netconf
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"vxway/atomicfile"
+)
+
+// StatusPath is where the running network service reports what it applied,
+// relative to the device root. It lives on the RAM-backed /run: it describes
+// this boot only.
+const StatusPath = "run/vxway/network.json"
+
+// State values of Status.
+const (
+	StateUp          = "Up"
+	StateWaitingDHCP = "WaitingForDHCP"
+	StateError       = "Error"
+)
+
+// Status is what the network service applied, for `xstatus Network` and for
+// xconfiguration to confirm a change took effect.
+type Status struct {
+	// ConfigHash is Hash of the configuration applied.
+	ConfigHash   string    `json:"config_hash"`
+	State        string    `json:"state"`
+	Error        string    `json:"error,omitempty"`
+	Interface    string    `json:"interface"`
+	DHCP         bool      `json:"dhcp"`
+	Address      string    `json:"address,omitempty"` // CIDR form
+	Gateway      string    `json:"gateway,omitempty"`
+	DNSServers   []string  `json:"dns_servers"`
+	DNSFromDHCP  bool      `json:"dns_from_dhcp,omitempty"`
+	SearchDomain string    `json:"search_domain,omitempty"`
+	NTPServers   []string  `json:"ntp_servers"`
+	DHCPServer   string    `json:"dhcp_server,omitempty"`
+	LeaseExpires time.Time `json:"lease_expires,omitzero"`
+	Updated      time.Time `json:"updated"`
+}
+
+// Hash identifies a configuration: the network service records the hash
+// of what it applied, and a writer waits for its own.
+func Hash(c Config) string {
+	sum := sha256.Sum256(c.Marshal())
+	return hex.EncodeToString(sum[:8])
+}
+
+// ErrNoStatus marks a device whose network service has not reported yet
+// (not started, or not running on this root).
+var ErrNoStatus = errors.New("the network service has not reported a status")
+
+// ReadStatus reads the network service's report under root.
+func ReadStatus(root string) (Status, error) {
+	p := filepath.Join(root, StatusPath)
+	b, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return Status{}, ErrNoStatus
+	}
+	if err != nil {
+		return Status{}, fmt.Errorf("reading %s: %w", p, err)
+	}
+	var s Status
+	if err := json.Unmarshal(b, &s); err != nil {
+		return Status{}, fmt.Errorf("decoding %s: %w", p, err)
+	}
+	return s, nil
+}
+
+func writeStatus(root string, s Status) error {
+	p := filepath.Join(root, StatusPath)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", filepath.Dir(p), err)
+	}
+	b, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding network status: %w", err)
+	}
+	return atomicfile.WriteFile(p, append(b, '\n'), 0o644)
+}

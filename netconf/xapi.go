@@ -1,0 +1,352 @@
+package netconf
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"vxway/xapi"
+)
+
+// ApplyWait bounds how long an xconfiguration change waits for the network
+// service to confirm it applied the change.
+const ApplyWait = 10 * time.Second
+
+// RegisterXAPI adds the network commands to t, for the device under root:
+//
+//	xconfiguration IP [DHCP: On|Off] [Address: <ipv4>[/<len>]] [PrefixLength: <n>] [Gateway: <ipv4>]
+//	xconfiguration DNS Server <1-5> Address: <ip>   (empty value clears)
+//	xconfiguration DNS Domain Name: <name>
+//	xconfiguration NTP Server <1-5> Address: <ip or host name>
+//	xstatus Network
+//
+// A change is validated, written atomically to network.json, and waited for
+// until the running network service has applied it.
+func RegisterXAPI(t *xapi.Tree, root string) {
+	h := &handlers{root: root, wait: ApplyWait}
+	t.Handle(xapi.Configuration, "IP", h.ip)
+	t.Handle(xapi.Configuration, "DNS", h.dns)
+	t.Handle(xapi.Configuration, "NTP", h.ntp)
+	t.Handle(xapi.Status, "Network", h.status)
+}
+
+type handlers struct {
+	root string
+	wait time.Duration
+}
+
+// ErrBadRequest marks a request naming a node or value that does not
+// exist.
+var ErrBadRequest = errors.New("bad request")
+
+func onOff(b bool) string {
+	if b {
+		return "On"
+	}
+	return "Off"
+}
+
+func (h *handlers) load() (Config, error) {
+	c, err := Load(h.root)
+	if err != nil && !errors.Is(err, ErrNotConfigured) {
+		return Config{}, fmt.Errorf("%w; fix or remove the file, then try again", err)
+	}
+	return c, nil
+}
+
+func (h *handlers) ip(ctx context.Context, req *xapi.Request, rel []string, out *xapi.Writer) error {
+	c, err := h.load()
+	if err != nil {
+		return err
+	}
+	if len(req.Args) == 0 {
+		if len(rel) > 0 && !xapi.PathIs(rel, "DHCP") && !xapi.PathIs(rel, "Address") && !xapi.PathIs(rel, "PrefixLength") && !xapi.PathIs(rel, "Gateway") {
+			return fmt.Errorf("%w: no IP %s; the nodes are DHCP, Address, PrefixLength and Gateway", ErrBadRequest, strings.Join(rel, " "))
+		}
+		show := func(leaf, v string) {
+			if len(rel) == 0 || strings.EqualFold(rel[0], leaf) {
+				out.Config("IP "+leaf, v)
+			}
+		}
+		show("DHCP", onOff(c.DHCP))
+		show("Address", c.Address)
+		pl := ""
+		if c.PrefixLength != 0 {
+			pl = strconv.Itoa(c.PrefixLength)
+		}
+		show("PrefixLength", pl)
+		show("Gateway", c.Gateway)
+		return nil
+	}
+	if len(rel) != 0 {
+		return fmt.Errorf("%w: write xconfiguration IP %s: <value>", ErrBadRequest, strings.Join(rel, " "))
+	}
+	a := req.Args[0]
+	v := strings.TrimSpace(a.Value)
+	switch strings.ToLower(a.Name) {
+	case "dhcp":
+		switch strings.ToLower(v) {
+		case "on":
+			c.DHCP = true
+		case "off":
+			if c.Address == "" || c.PrefixLength == 0 {
+				return fmt.Errorf("%w: set the static address first: xconfiguration IP Address: <ipv4>/<prefix length>, then xconfiguration IP DHCP: Off", ErrBadRequest)
+			}
+			c.DHCP = false
+		default:
+			return fmt.Errorf("%w: DHCP is On or Off, not %q", ErrBadRequest, v)
+		}
+	case "address":
+		addr, plen, hasLen := strings.Cut(v, "/")
+		if v == "" {
+			if !c.DHCP {
+				return fmt.Errorf("%w: the address is in use while DHCP is Off; turn DHCP On first", ErrBadRequest)
+			}
+			c.Address, c.PrefixLength, c.Gateway = "", 0, ""
+			break
+		}
+		if err := CheckAddress(addr); err != nil {
+			return fmt.Errorf("%w: IP Address: %w", ErrBadRequest, err)
+		}
+		c.Address = addr
+		if hasLen {
+			n, err := strconv.Atoi(plen)
+			if err != nil || CheckPrefixLength(n) != nil {
+				return fmt.Errorf("%w: IP Address: %q is not a prefix length; use 1 to 32", ErrBadRequest, plen)
+			}
+			c.PrefixLength = n
+		} else if c.PrefixLength == 0 {
+			c.PrefixLength = 24
+		}
+	case "prefixlength":
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return fmt.Errorf("%w: IP PrefixLength: %q is not a number; use 1 to 32", ErrBadRequest, v)
+		}
+		if err := CheckPrefixLength(n); err != nil {
+			return fmt.Errorf("%w: IP PrefixLength: %w", ErrBadRequest, err)
+		}
+		c.PrefixLength = n
+	case "gateway":
+		if v != "" {
+			if err := CheckGateway(v, c.Address, c.PrefixLength); err != nil {
+				return fmt.Errorf("%w: IP Gateway: %w", ErrBadRequest, err)
+			}
+		}
+		c.Gateway = v
+	default:
+		return fmt.Errorf("%w: no IP %s; the settings are DHCP, Address, PrefixLength and Gateway", ErrBadRequest, a.Name)
+	}
+	return h.save(ctx, c, out)
+}
+
+// slot parses the N of `Server N`.
+func slot(rel []string, what string, max int) (int, error) {
+	if len(rel) != 2 || !strings.EqualFold(rel[0], "Server") {
+		return 0, fmt.Errorf("%w: write xconfiguration %s Server <1-%d> Address: <value>", ErrBadRequest, what, max)
+	}
+	n, err := strconv.Atoi(rel[1])
+	if err != nil || n < 1 || n > max {
+		return 0, fmt.Errorf("%w: %s Server %s: the server number is 1 to %d", ErrBadRequest, what, rel[1], max)
+	}
+	return n, nil
+}
+
+func setSlot(slots []string, n int, v string) []string {
+	for len(slots) < n {
+		slots = append(slots, "")
+	}
+	slots[n-1] = v
+	for len(slots) > 0 && slots[len(slots)-1] == "" {
+		slots = slots[:len(slots)-1]
+	}
+	return slots
+}
+
+func slotValue(slots []string, n int) string {
+	if n <= len(slots) {
+		return slots[n-1]
+	}
+	return ""
+}
+
+func (h *handlers) dns(ctx context.Context, req *xapi.Request, rel []string, out *xapi.Writer) error {
+	c, err := h.load()
+	if err != nil {
+		return err
+	}
+	if len(req.Args) == 0 {
+		return showServers(out, "DNS", c.DNSServers, MaxDNSServers, rel, func() {
+			out.Config("DNS Domain Name", c.SearchDomain)
+		})
+	}
+	a := req.Args[0]
+	v := strings.TrimSpace(a.Value)
+	switch {
+	case xapi.PathIs(rel, "Domain") && strings.EqualFold(a.Name, "Name"):
+		if v != "" {
+			if err := CheckDomain(v); err != nil {
+				return fmt.Errorf("%w: DNS Domain Name: %w", ErrBadRequest, err)
+			}
+		}
+		c.SearchDomain = v
+	case strings.EqualFold(a.Name, "Address"):
+		n, err := slot(rel, "DNS", MaxDNSServers)
+		if err != nil {
+			return err
+		}
+		if v != "" {
+			if err := CheckNameServer(v); err != nil {
+				return fmt.Errorf("%w: DNS Server %d Address: %w", ErrBadRequest, n, err)
+			}
+			for i, s := range c.DNSServers {
+				if s == v && i != n-1 {
+					return fmt.Errorf("%w: DNS Server %d Address: %s is already DNS Server %d", ErrBadRequest, n, v, i+1)
+				}
+			}
+		}
+		c.DNSServers = setSlot(c.DNSServers, n, v)
+	default:
+		return fmt.Errorf("%w: write xconfiguration DNS Server <1-%d> Address: <ip> or xconfiguration DNS Domain Name: <name>", ErrBadRequest, MaxDNSServers)
+	}
+	return h.save(ctx, c, out)
+}
+
+func (h *handlers) ntp(ctx context.Context, req *xapi.Request, rel []string, out *xapi.Writer) error {
+	c, err := h.load()
+	if err != nil {
+		return err
+	}
+	if len(req.Args) == 0 {
+		return showServers(out, "NTP", c.NTPServers, MaxNTPServers, rel, nil)
+	}
+	a := req.Args[0]
+	if !strings.EqualFold(a.Name, "Address") {
+		return fmt.Errorf("%w: write xconfiguration NTP Server <1-%d> Address: <ip or host name>", ErrBadRequest, MaxNTPServers)
+	}
+	n, err := slot(rel, "NTP", MaxNTPServers)
+	if err != nil {
+		return err
+	}
+	v := strings.TrimSpace(a.Value)
+	if v != "" {
+		if err := CheckNTPServer(v); err != nil {
+			return fmt.Errorf("%w: NTP Server %d Address: %w", ErrBadRequest, n, err)
+		}
+	}
+	c.NTPServers = setSlot(c.NTPServers, n, v)
+	return h.save(ctx, c, out)
+}
+
+// showServers prints the numbered server slots (all, or the one rel
+// names), then extra when the whole node is shown.
+func showServers(out *xapi.Writer, what string, slots []string, max int, rel []string, extra func()) error {
+	if len(rel) == 0 {
+		for i := 1; i <= max; i++ {
+			out.Config(fmt.Sprintf("%s Server %d Address", what, i), slotValue(slots, i))
+		}
+		if extra != nil {
+			extra()
+		}
+		return nil
+	}
+	if extra != nil && xapi.PathIs(rel, "Domain") {
+		extra()
+		return nil
+	}
+	n, err := slot(rel, what, max)
+	if err != nil {
+		return err
+	}
+	out.Config(fmt.Sprintf("%s Server %d Address", what, n), slotValue(slots, n))
+	return nil
+}
+
+// save persists c and waits until the network service applied it.
+func (h *handlers) save(ctx context.Context, c Config, out *xapi.Writer) error {
+	if err := c.Validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadRequest, err)
+	}
+	if err := Save(h.root, c); err != nil {
+		return err
+	}
+	want := Hash(c)
+	deadline := time.Now().Add(h.wait)
+	for {
+		st, err := ReadStatus(h.root)
+		if err == nil && st.ConfigHash == want {
+			if st.State == StateError {
+				return fmt.Errorf("saved, but applying it failed: %s", st.Error)
+			}
+			return nil
+		}
+		if time.Now().After(deadline) {
+			if errors.Is(err, ErrNoStatus) {
+				out.Result("Network Applied", "saved; the network service is not running, it applies at next boot")
+			} else {
+				out.Result("Network Applied", "saved; the network service has not applied it yet")
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+func (h *handlers) status(ctx context.Context, req *xapi.Request, rel []string, out *xapi.Writer) error {
+	st, err := ReadStatus(h.root)
+	if errors.Is(err, ErrNoStatus) {
+		c, lerr := h.load()
+		if lerr != nil {
+			return lerr
+		}
+		e := Merge(c, nil)
+		st = Status{State: "NotRunning", Interface: "eth0", DHCP: c.DHCP, DNSServers: e.DNSServers,
+			SearchDomain: e.SearchDomain, NTPServers: e.NTPServers}
+		if e.Address.IsValid() {
+			st.Address = e.Address.String()
+		}
+		if e.Gateway.IsValid() {
+			st.Gateway = e.Gateway.String()
+		}
+	} else if err != nil {
+		return err
+	}
+	out.Status("Network Interface", st.Interface)
+	out.Status("Network State", st.State)
+	if st.Error != "" {
+		out.Status("Network Error", st.Error)
+	}
+	out.Status("Network IPv4 DHCP", onOff(st.DHCP))
+	addr, plen := "", int64(0)
+	if p, err := netip.ParsePrefix(st.Address); err == nil {
+		addr, plen = p.Addr().String(), int64(p.Bits())
+	}
+	out.Status("Network IPv4 Address", addr)
+	out.StatusInt("Network IPv4 PrefixLength", plen)
+	out.Status("Network IPv4 Gateway", st.Gateway)
+	if st.DHCPServer != "" {
+		out.Status("Network IPv4 DHCPServer", st.DHCPServer)
+		out.Status("Network IPv4 LeaseExpires", st.LeaseExpires.Format(time.RFC3339))
+	}
+	src := "Configured"
+	if st.DNSFromDHCP {
+		src = "DHCP"
+	}
+	out.Status("Network DNS Source", src)
+	for i, s := range st.DNSServers {
+		out.Status(fmt.Sprintf("Network DNS Server %d Address", i+1), s)
+	}
+	out.Status("Network DNS Domain Name", st.SearchDomain)
+	for i, s := range st.NTPServers {
+		out.Status(fmt.Sprintf("Network NTP Server %d Address", i+1), s)
+	}
+	return nil
+}
