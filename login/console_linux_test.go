@@ -1,0 +1,95 @@
+package login
+
+import (
+	"errors"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+func TestConsoleLogin(t *testing.T) {
+	master, slave, err := OpenPTY("/dev")
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	defer master.Close()
+	var slept time.Duration
+	c := &Console{
+		Accounts:  testAccounts(),
+		Checker:   newUsers(t),
+		Hostname:  func() string { return "vx1" },
+		FailDelay: 2 * time.Second,
+		Sleep:     func(d time.Duration) { slept += d },
+	}
+	done := make(chan error, 1)
+	go func() { done <- c.Session(slave); slave.Close() }()
+	tr := newTranscript(master)
+
+	// A wrong password is refused and the prompt comes back.
+	at := tr.waitFor(t, 0, "vx1 login: ")
+	io.WriteString(master, "root\n")
+	at = tr.waitFor(t, at, "Password: ")
+	io.WriteString(master, "wrongpass\n")
+	at = tr.waitFor(t, at, "Login incorrect")
+	if slept != 2*time.Second {
+		t.Errorf("paused %v after the wrong password, want 2s", slept)
+	}
+	// An unknown user gets the same answer.
+	at = tr.waitFor(t, at, "login: ")
+	io.WriteString(master, "guest\n")
+	at = tr.waitFor(t, at, "Password: ")
+	io.WriteString(master, "rootpass1\n")
+	at = tr.waitFor(t, at, "Login incorrect")
+
+	at = tr.waitFor(t, at, "login: ")
+	io.WriteString(master, "admin\n")
+	at = tr.waitFor(t, at, "Password: ")
+	// The password is typed with echo off.
+	tio, err := getTermios(slave)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tio.Lflag&unix.ECHO != 0 {
+		t.Error("echo is on at the Password: prompt")
+	}
+	io.WriteString(master, "adminpass1\n")
+	io.WriteString(master, "echo logged-in-as-$USER-$SHELL; exit\n")
+	end := tr.waitFor(t, at, "logged-in-as-admin-/bin/sh")
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Session = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("Session did not end after the shell exited; transcript:\n%s", tr)
+	}
+	if out := tr.String(); strings.Contains(out, "adminpass1") || strings.Contains(out, "wrongpass") {
+		t.Errorf("a password was echoed:\n%s", out)
+	}
+	_ = end
+}
+
+func TestConsoleEOF(t *testing.T) {
+	master, slave, err := OpenPTY("/dev")
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	c := &Console{Accounts: testAccounts(), Checker: newUsers(t)}
+	done := make(chan error, 1)
+	go func() { done <- c.Session(slave) }()
+	tr := newTranscript(master)
+	tr.waitFor(t, 0, "login: ")
+	master.Close() // hang up
+	select {
+	case err := <-done:
+		if !errors.Is(err, io.EOF) {
+			t.Errorf("Session after hang-up = %v, want io.EOF", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Session did not notice the hang-up")
+	}
+	slave.Close()
+}
