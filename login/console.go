@@ -90,10 +90,12 @@ func (c *Console) Session(tty *os.File) error {
 		if user == "" {
 			continue
 		}
-		io.WriteString(tty, "Password: ")
+		// Echo goes off before the prompt shows, so nothing typed after
+		// the prompt is echoed.
 		if err := setEcho(tty, false); err != nil {
 			return err
 		}
+		io.WriteString(tty, "Password: ")
 		password, err := readLine(tty)
 		setEcho(tty, true)
 		io.WriteString(tty, "\n")
