@@ -1,0 +1,245 @@
+package agent
+
+import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"vxway/atomicfile"
+)
+
+// Paths below the device root (docs/device-layout.md).
+const (
+	stateDir    = "data/licensing"
+	stateFile   = "data/licensing/state.json"
+	configFile  = "data/licensing/config.json"
+	keyFile     = "data/licensing/device.key"
+	anchorDir   = "persist/licensing"
+	anchorFile  = "persist/licensing/anchor.json"
+	trustDir    = "etc/vxway/trust"
+	imageFile   = "etc/vxway/image.json"
+	systemFile  = "data/config/system.json"
+	identityFil = "persist/identity.json"
+)
+
+// stateVersion is the version of state.json this code writes.
+const stateVersion = 1
+
+// State is the agent's licensing state, /data/licensing/state.json.
+type State struct {
+	Version int  `json:"version"`
+	Enabled bool `json:"enabled"`
+	// Registration is set while the device is registered.
+	Registration *Registration `json:"registration,omitempty"`
+	// Pending is a registration that could not reach the manager and is
+	// retried every 15 minutes. It holds the token, which never leaves
+	// this file.
+	Pending *Pending `json:"pending,omitempty"`
+	// Failed is the manager's reason for refusing the last registration
+	// (Unregistered: Registration Failed).
+	Failed string `json:"failed,omitempty"`
+	// RegistrationExpired is set when the identity certificate ran out
+	// without renewal (Unregistered: Registration Expired).
+	RegistrationExpired bool `json:"registration_expired,omitempty"`
+	// Usage is the licenses in use per type, as call control reported.
+	Usage map[string]int `json:"usage,omitempty"`
+	// Warning is the last deregistration warning shown to the user.
+	Warning string `json:"warning,omitempty"`
+}
+
+// Registration is the registered identity and its renewals.
+type Registration struct {
+	InstanceID       string `json:"instance_id"`
+	SmartAccount     string `json:"smart_account"`
+	VirtualAccount   string `json:"virtual_account"`
+	ExportControlled bool   `json:"export_controlled"`
+	CertPEM          []byte `json:"cert_pem"`
+	// CertNotAfter is in manager time.
+	CertNotAfter time.Time `json:"cert_not_after"`
+	// RegisteredAt and RenewedAt are local times of the last register and
+	// registration renewal.
+	RegisteredAt time.Time `json:"registered_at"`
+	RenewedAt    time.Time `json:"renewed_at"`
+	// Skew is manager time minus local time, measured at the last contact.
+	Skew time.Duration `json:"skew"`
+	// Auth is the last successful authorization; nil while Waiting.
+	Auth *Authorization `json:"auth,omitempty"`
+	// AuthFailure and RenewFailure are set while the last automatic or
+	// manual attempt failed.
+	AuthFailure  *Failure `json:"auth_failure,omitempty"`
+	RenewFailure *Failure `json:"renew_failure,omitempty"`
+}
+
+// Authorization is one successful authorization answer.
+type Authorization struct {
+	// At is manager time, AtLocal the local time of the answer.
+	At      time.Time         `json:"at"`
+	AtLocal time.Time         `json:"at_local"`
+	Results map[string]string `json:"results"`
+	// Reported is the usage the answer covers.
+	Reported map[string]int `json:"reported"`
+}
+
+// Failure is a failed contact: its reason and when it began.
+type Failure struct {
+	Reason string    `json:"reason"`
+	Since  time.Time `json:"since"`
+}
+
+// Pending is a registration waiting for the manager.
+type Pending struct {
+	Token      string    `json:"token"`
+	Reregister bool      `json:"reregister,omitempty"`
+	Since      time.Time `json:"since"`
+	Reason     string    `json:"reason"`
+}
+
+// Anchor is the evaluation anchor on persist: when Smart Licensing was
+// first enabled and the latest time the device has seen since. It survives
+// factory reset and deletion of /data/licensing.
+type Anchor struct {
+	Start  time.Time `json:"start"`
+	Latest time.Time `json:"latest"`
+}
+
+// ErrCorrupt marks a state file that does not parse.
+var ErrCorrupt = errors.New("corrupt licensing state")
+
+// LoadState reads root's state file; a missing file is a fresh state.
+func LoadState(root string) (*State, error) {
+	p := filepath.Join(root, stateFile)
+	b, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return &State{Version: stateVersion}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", p, err)
+	}
+	var s State
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("%w: parsing %s: %v", ErrCorrupt, p, err)
+	}
+	if s.Version != stateVersion {
+		return nil, fmt.Errorf("%w: %s has version %d, this agent reads %d", ErrCorrupt, p, s.Version, stateVersion)
+	}
+	return &s, nil
+}
+
+// marshalState is the exact bytes SaveState writes.
+func marshalState(s *State) ([]byte, error) {
+	s.Version = stateVersion
+	return json.MarshalIndent(s, "", "  ")
+}
+
+// SaveState writes s to root's state file atomically.
+func SaveState(root string, s *State) error {
+	b, err := marshalState(s)
+	if err != nil {
+		return fmt.Errorf("encoding licensing state: %w", err)
+	}
+	return writeFile(root, stateFile, b)
+}
+
+func writeFile(root, rel string, b []byte) error {
+	p := filepath.Join(root, rel)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return fmt.Errorf("creating %s: %w", filepath.Dir(p), err)
+	}
+	return atomicfile.WriteFile(p, b, 0o600)
+}
+
+// loadConfig reads the configuration; a missing file is the default.
+func loadConfig(root string) (Config, error) {
+	p := filepath.Join(root, configFile)
+	b, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return DefaultConfig(), nil
+	}
+	if err != nil {
+		return Config{}, fmt.Errorf("reading %s: %w", p, err)
+	}
+	c := DefaultConfig()
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return Config{}, fmt.Errorf("parsing %s: %w", p, err)
+	}
+	if err := c.validate(); err != nil {
+		return Config{}, fmt.Errorf("checking %s: %w", p, err)
+	}
+	return c, nil
+}
+
+func saveConfig(root string, c Config) error {
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding licensing configuration: %w", err)
+	}
+	return writeFile(root, configFile, b)
+}
+
+// loadAnchor reads the evaluation anchor; ok is false when there is none.
+func loadAnchor(root string) (a Anchor, ok bool, err error) {
+	p := filepath.Join(root, anchorFile)
+	b, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return Anchor{}, false, nil
+	}
+	if err != nil {
+		return Anchor{}, false, fmt.Errorf("reading %s: %w", p, err)
+	}
+	if err := json.Unmarshal(b, &a); err != nil || a.Start.IsZero() {
+		return Anchor{}, false, fmt.Errorf("%w: parsing %s: %v", ErrCorrupt, p, err)
+	}
+	return a, true, nil
+}
+
+func saveAnchor(root string, a Anchor) error {
+	b, err := json.MarshalIndent(a, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding evaluation anchor: %w", err)
+	}
+	return writeFile(root, anchorFile, b)
+}
+
+// loadOrMakeKey reads the device identity key, making and storing a new
+// ECDSA P-256 key when there is none.
+func loadOrMakeKey(root string) (*ecdsa.PrivateKey, error) {
+	p := filepath.Join(root, keyFile)
+	b, err := os.ReadFile(p)
+	if err == nil {
+		blk, _ := pem.Decode(b)
+		if blk == nil {
+			return nil, fmt.Errorf("%w: %s holds no PEM block", ErrCorrupt, p)
+		}
+		k, err := x509.ParseECPrivateKey(blk.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("%w: parsing %s: %v", ErrCorrupt, p, err)
+		}
+		return k, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("reading %s: %w", p, err)
+	}
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("making the device key: %w", err)
+	}
+	der, err := x509.MarshalECPrivateKey(k)
+	if err != nil {
+		return nil, fmt.Errorf("encoding the device key: %w", err)
+	}
+	if err := writeFile(root, keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
