@@ -1,0 +1,5 @@
+//go:build !linux
+
+package platform
+
+func applyHostname(root, name string) error { return nil }
