@@ -121,3 +121,16 @@ func getTermios(f *os.File) (*unix.Termios, error) {
 	})
 	return t, err
 }
+
+// hangup is the signal a shell gets when its SSH channel closes.
+const hangup = syscall.SIGHUP
+
+// signalCode is the shell convention for the exit status of a process a
+// signal ended: 128 plus the signal number.
+func signalCode(ws any) (int, bool) {
+	w, ok := ws.(syscall.WaitStatus)
+	if !ok || !w.Signaled() {
+		return 0, false
+	}
+	return 128 + int(w.Signal()), true
+}
