@@ -10,12 +10,17 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"vxway/agent"
 )
 
 // AgentSocket is the licensing agent's local API, relative to the root.
-const AgentSocket = "run/vxway/smartagent.sock"
+const AgentSocket = agent.SocketPath
 
 // agentRetryPath is the agent's "the network changed, retry now" call.
+// An agent without it answers 404; NotifyAgent then asks a registered
+// agent to renew its authorization, which is the retry that clears the
+// offline alarms (30042, 30044).
 const agentRetryPath = "/v1/retry"
 
 // ErrAgentNotRunning marks a device whose licensing agent has no socket
@@ -47,8 +52,28 @@ func NotifyAgent(ctx context.Context, root string) error {
 	}
 	defer resp.Body.Close()
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode == http.StatusNotFound {
+		return renewInstead(ctx, sock)
+	}
 	if resp.StatusCode/100 != 2 {
 		return fmt.Errorf("licensing agent answered %s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	return nil
+}
+
+// renewInstead is the retry through the agent's older API: a registered
+// agent renews its authorization now.
+func renewInstead(ctx context.Context, sock string) error {
+	c := agent.NewClient(sock)
+	st, err := c.Status(ctx)
+	if err != nil {
+		return fmt.Errorf("reading the licensing status: %w", err)
+	}
+	if st.Registration != agent.RegRegistered {
+		return nil
+	}
+	if _, err := c.RenewAuthorization(ctx); err != nil {
+		return fmt.Errorf("renewing the authorization: %w", err)
 	}
 	return nil
 }

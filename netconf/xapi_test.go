@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -147,9 +148,20 @@ func TestNotifyAgent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got := make(chan string, 1)
+	got := make(chan string, 4)
+	var retryKnown atomic.Bool
+	retryKnown.Store(true)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got <- r.Method + " " + r.URL.Path
+		switch {
+		case r.URL.Path == agentRetryPath && retryKnown.Load():
+		case r.URL.Path == "/v1/status":
+			w.Write([]byte(`{"registration": "Registered"}`))
+		case r.URL.Path == "/v1/renew-authorization":
+			w.Write([]byte(`{}`))
+		default:
+			http.NotFound(w, r)
+		}
 	})}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
@@ -158,5 +170,15 @@ func TestNotifyAgent(t *testing.T) {
 	}
 	if g := <-got; g != "POST "+agentRetryPath {
 		t.Fatalf("agent got %q", g)
+	}
+	// An agent without the retry call renews its authorization instead.
+	retryKnown.Store(false)
+	if err := NotifyAgent(context.Background(), sockRoot); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"POST " + agentRetryPath, "GET /v1/status", "POST /v1/renew-authorization"} {
+		if g := <-got; g != want {
+			t.Fatalf("agent got %q, want %q", g, want)
+		}
 	}
 }
