@@ -6,6 +6,7 @@
 package boot
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -331,4 +332,59 @@ func (b *Boot) isVolume(target string) bool {
 		}
 	}
 	return false
+}
+
+// dataVolume is the data partition of Volumes.
+func (b *Boot) dataVolume() Volume { return Volume{PartName: "data", Target: "data"} }
+
+// isMounted reports whether this Boot has target mounted.
+func (b *Boot) isMounted(target string) bool {
+	for _, m := range b.mounted {
+		if m == target {
+			return true
+		}
+	}
+	return false
+}
+
+// UnmountData unmounts data; data not mounted is not an error. With the
+// methods MakeData and MountData, Boot is the factory reset's Disk.
+func (b *Boot) UnmountData(ctx context.Context) error {
+	target := b.path(b.dataVolume().Target)
+	if !b.isMounted(target) {
+		return nil
+	}
+	b.Sys.Sync()
+	if err := b.Sys.Unmount(target); err != nil {
+		return fmt.Errorf("unmounting %s: %w", target, err)
+	}
+	b.forget(target)
+	return nil
+}
+
+// MakeData makes a new empty ext4 filesystem on the data partition.
+func (b *Boot) MakeData(ctx context.Context) error {
+	v := b.dataVolume()
+	dev, err := b.findPartitionWaiting(v.PartName)
+	if err != nil {
+		return err
+	}
+	if b.isMounted(b.path(v.Target)) {
+		return fmt.Errorf("making the data filesystem: %s is still mounted", b.path(v.Target))
+	}
+	b.logf("making a new data filesystem on %s", filepath.Base(dev))
+	if err := b.Sys.MakeExt4(dev, v.PartName); err != nil {
+		return fmt.Errorf("making the %s filesystem on %s: %w", v.PartName, dev, err)
+	}
+	return nil
+}
+
+// MountData mounts data, making the filesystem first when the partition is
+// blank; data already mounted is not an error.
+func (b *Boot) MountData(ctx context.Context) error {
+	v := b.dataVolume()
+	if b.isMounted(b.path(v.Target)) {
+		return nil
+	}
+	return b.MountVolume(v)
 }

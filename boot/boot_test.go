@@ -1,6 +1,7 @@
 package boot
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -279,4 +280,47 @@ func diffLines(want, got []string) string {
 		}
 	}
 	return b.String()
+}
+
+func TestDataDiskForFactoryReset(t *testing.T) {
+	root := newRoot(t)
+	if err := writeMagic(filepath.Join(root, "dev/vda3")); err != nil {
+		t.Fatal(err)
+	}
+	sys := &fakeSystem{}
+	b := &Boot{Root: root, Sys: sys}
+	ctx := context.Background()
+	if err := b.MountVolume(Volume{PartName: "persist", Target: "persist"}); err != nil {
+		t.Fatal(err)
+	}
+	// Unmounting data that is not mounted is fine (a resumed reset).
+	if err := b.UnmountData(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.MakeData(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.MountData(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.MountData(ctx); err != nil { // already mounted: no-op
+		t.Fatal(err)
+	}
+	if err := b.MakeData(ctx); err == nil {
+		t.Error("MakeData while data is mounted succeeded")
+	}
+	if err := b.UnmountData(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r := root
+	want := []string{
+		"mount " + r + "/dev/vda2 " + r + "/persist ext4 0x400 ",
+		"mkfs " + r + "/dev/vda3 data",
+		"mount " + r + "/dev/vda3 " + r + "/data ext4 0x400 ",
+		"sync",
+		"umount " + r + "/data",
+	}
+	if diff := diffLines(want, sys.calls); diff != "" {
+		t.Errorf("system calls (-want +got):\n%s", diff)
+	}
 }
