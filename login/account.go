@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os/exec"
 	"path/filepath"
+	"strings"
 )
 
 // Account is a user who may log in, and the shell they get.
@@ -16,6 +17,10 @@ type Account struct {
 	Name  string
 	Shell string // program path on the running system
 	Home  string
+	// ExecOnStdin runs `ssh host cmd` by feeding cmd to the shell's
+	// standard input instead of `shell -c cmd`; the xAPI shell reads its
+	// requests that way.
+	ExecOnStdin bool
 }
 
 // DefaultPath is the PATH a login shell gets.
@@ -25,8 +30,8 @@ const DefaultPath = "/bin:/sbin:/usr/bin:/usr/sbin"
 // xAPI shell.
 func DefaultAccounts() []Account {
 	return []Account{
-		{Name: "root", Shell: "/bin/gosh", Home: "/"},
-		{Name: "admin", Shell: "/bin/xshell", Home: "/"},
+		{Name: "root", Shell: "/bin/gosh", Home: "/root"},
+		{Name: "admin", Shell: "/bin/xshell", Home: "/", ExecOnStdin: true},
 	}
 }
 
@@ -69,7 +74,7 @@ func authenticate(accounts []Account, c Checker, user, password string) (Account
 // running script as `shell -c script`.
 func (a Account) command(script string, term string, extraEnv []string) *exec.Cmd {
 	var cmd *exec.Cmd
-	if script == "" {
+	if script == "" || a.ExecOnStdin {
 		cmd = exec.Command(a.Shell)
 	} else {
 		cmd = exec.Command(a.Shell, "-c", script)
@@ -78,6 +83,9 @@ func (a Account) command(script string, term string, extraEnv []string) *exec.Cm
 	cmd.Args[0] = "-" + filepath.Base(a.Shell)
 	if script != "" {
 		cmd.Args[0] = filepath.Base(a.Shell)
+		if a.ExecOnStdin {
+			cmd.Stdin = strings.NewReader(script + "\n")
+		}
 	}
 	cmd.Dir = a.Home
 	cmd.Env = append([]string{

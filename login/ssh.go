@@ -276,7 +276,7 @@ func (s *SSH) session(acct Account, ch ssh.Channel, reqs <-chan *ssh.Request) {
 // waits for it, sends its exit status and closes the channel.
 func (ss *session) start(script string) error {
 	cmd := ss.acct.command(script, ss.term, ss.env)
-	if !ss.pty {
+	if !ss.pty || cmd.Stdin != nil {
 		return ss.startPipes(cmd)
 	}
 	master, slave, err := OpenPTY(ss.s.Dev)
@@ -318,15 +318,18 @@ func (ss *session) start(script string) error {
 }
 
 func (ss *session) startPipes(cmd *exec.Cmd) error {
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return err
+	var stdin io.WriteCloser
+	if cmd.Stdin == nil {
+		var err error
+		if stdin, err = cmd.StdinPipe(); err != nil {
+			return err
+		}
 	}
 	cmd.Stdout, cmd.Stderr = ss.ch, ss.ch.Stderr()
 	cmd.WaitDelay = 2 * time.Second
 	cmd.SysProcAttr = sessionAttr(false)
 	ss.mu.Lock()
-	err = ss.s.runner().Start(cmd)
+	err := ss.s.runner().Start(cmd)
 	if err == nil {
 		ss.cmd = cmd
 	}
@@ -334,10 +337,12 @@ func (ss *session) startPipes(cmd *exec.Cmd) error {
 	if err != nil {
 		return fmt.Errorf("starting %s: %w", ss.acct.Shell, err)
 	}
-	go func() {
-		io.Copy(stdin, ss.ch)
-		stdin.Close()
-	}()
+	if stdin != nil {
+		go func() {
+			io.Copy(stdin, ss.ch)
+			stdin.Close()
+		}()
+	}
 	go func() { ss.finish(ss.s.runner().Wait(cmd)) }()
 	return nil
 }

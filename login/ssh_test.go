@@ -22,7 +22,8 @@ func startSSH(t *testing.T) (string, ssh.PublicKey, *SSH) {
 		t.Fatalf("LoadOrMakeHostKey = %v, made %v", err, made)
 	}
 	users := newUsers(t)
-	srv := &SSH{HostKey: key, Accounts: testAccounts(), Checker: users, Keys: users, Dev: "/dev"}
+	accounts := append(testAccounts(), Account{Name: "stdin-admin", Shell: "/bin/sh", Home: "/", ExecOnStdin: true})
+	srv := &SSH{HostKey: key, Accounts: accounts, Checker: stdinAdmin{users}, Keys: users, Dev: "/dev"}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -51,6 +52,8 @@ func TestSSHExec(t *testing.T) {
 		{"root", "rootpass1", "echo hello $USER $HOME; echo oops >&2; exit 3", "hello root /\n", "oops\n", 3},
 		{"admin", "adminpass1", "echo $USER:$PATH", "admin:" + DefaultPath + "\n", "", 0},
 		{"root", "rootpass1", "read x; echo got $x", "got fed-by-stdin\n", "", 0},
+		// admin's shell takes the command on its standard input.
+		{"stdin-admin", "adminpass1", "echo via-stdin", "via-stdin\n", "", 0},
 	}
 	for _, tt := range tests {
 		t.Run(tt.user+" "+tt.cmd, func(t *testing.T) {
@@ -187,4 +190,14 @@ func TestHostKeyKept(t *testing.T) {
 	if _, _, err := LoadOrMakeHostKey(dir); err == nil {
 		t.Error("a corrupt host key was accepted")
 	}
+}
+
+// stdinAdmin lets stdin-admin in with admin's password.
+type stdinAdmin struct{ Checker }
+
+func (c stdinAdmin) Check(user, password string) error {
+	if user == "stdin-admin" {
+		user = "admin"
+	}
+	return c.Checker.Check(user, password)
 }
