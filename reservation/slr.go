@@ -261,6 +261,9 @@ func parseSLR(s string) (*AuthorizationCode, error) {
 	if err != nil {
 		return nil, fmt.Errorf("SLR code <udi>: %w", err)
 	}
+	if u.String() != leafText(top["udi"]) {
+		return nil, fmt.Errorf("%w: SLR code <udi> is not written as %s", ErrMalformed, u)
+	}
 	c.UDI = u
 	c.r, c.s, err = readSignature(leafText(top["signature"]))
 	if err != nil {
@@ -422,7 +425,7 @@ func readAuthorization(n *node, c *AuthorizationCode) error {
 	}
 	ts := leafText(f["timestamp"])
 	ms, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil || ms <= 0 || ms > maxTimestamp || ts[0] == '+' {
+	if err != nil || ms <= 0 || ms > maxTimestamp || strconv.FormatInt(ms, 10) != ts {
 		return fmt.Errorf("%w: SLR code <timestamp> %q is not a time in milliseconds", ErrMalformed, ts)
 	}
 	c.Issued = time.UnixMilli(ms)
@@ -456,8 +459,8 @@ func readEntitlement(n *node) (Entitlement, error) {
 	}
 	cs := leafText(f["count"])
 	e.Count, err = strconv.Atoi(cs)
-	if err != nil || cs[0] == '+' || cs[0] == '-' {
-		return Entitlement{}, fmt.Errorf("%w: <count> %q is not a whole number", ErrMalformed, cs)
+	if err != nil || strconv.Itoa(e.Count) != cs {
+		return Entitlement{}, fmt.Errorf("%w: <count> %q is not a whole number (digits only, no leading zeros)", ErrMalformed, cs)
 	}
 	if e.Start, err = parseDate("startDate", leafText(f["startDate"])); err != nil {
 		return Entitlement{}, err
@@ -473,7 +476,7 @@ func parseDate(what, s string) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	t, err := time.Parse(dateLayout, s)
-	if err != nil {
+	if err != nil || t.Format(dateLayout) != s {
 		return time.Time{}, fmt.Errorf("%w: <%s> %q is not a date like 2021-May-11 UTC", ErrMalformed, what, s)
 	}
 	return t, nil
