@@ -77,13 +77,6 @@ func writeFiltered(out *xapi.Writer, prefix string, rel []string, lines []status
 	return nil
 }
 
-func onOff(b bool) string {
-	if b {
-		return "On"
-	}
-	return "Off"
-}
-
 // Uptime reads the seconds since boot from root/proc/uptime.
 func Uptime(root string) (time.Duration, error) {
 	p := filepath.Join(root, "proc/uptime")

@@ -1,0 +1,17 @@
+package xshell
+
+import (
+	"vxway/clock"
+	"vxway/netconf"
+	"vxway/platform"
+	"vxway/xapi"
+)
+
+// NewTree builds the device's xAPI: every component registers its nodes
+// here, one line each.
+func NewTree(root string, c clock.Clock) *xapi.Tree {
+	t := &xapi.Tree{}
+	platform.RegisterXAPI(t, root, c)
+	netconf.RegisterXAPI(t, root)
+	return t
+}
