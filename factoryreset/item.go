@@ -129,6 +129,22 @@ func ItemsFor(brand platform.Brand) []Item {
 	return items
 }
 
+// Usage is the item's flag help line.
+func (i Item) Usage() string {
+	switch i {
+	case BrandType:
+		return "keep brand and type of the device (not kept: brand VCS, type Expressway-C)"
+	case Licensing:
+		return "keep smart licensing settings and registration (not kept: transport Direct on an Expressway)"
+	case OptionKeys:
+		return "keep option keys (VCS only: removed from the Expressway factory reset)"
+	case Logs:
+		return "save log files"
+	}
+	p := i.Prompt()
+	return strings.ToLower(p[:1]) + p[1:]
+}
+
 // Name is the item's stable name in request and result files.
 func (i Item) Name() string { return i.info().name }
 
