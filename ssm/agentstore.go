@@ -1,0 +1,423 @@
+package ssm
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"vxway/licproto"
+)
+
+// instanceRow is the part of an instance the agent operations need.
+type instanceRow struct {
+	id, vaID  int64
+	udi       string
+	publicKey string // base64 PKIX DER
+}
+
+func (s *Store) lockInstance(ctx context.Context, tx *sql.Tx, udi string) (*instanceRow, error) {
+	q := `SELECT id, va_id, public_key FROM instances WHERE udi = ?`
+	if s.pg {
+		q += ` FOR UPDATE`
+	}
+	in := &instanceRow{udi: udi}
+	err := tx.QueryRowContext(ctx, s.q(q), udi).Scan(&in.id, &in.vaID, &in.publicKey)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("%w: product instance %q", ErrNotFound, udi)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading instance: %w", err)
+	}
+	return in, nil
+}
+
+// agentInstance is lockInstance for agent requests: an unknown instance or
+// a key that is not the one that signed the request are protocol errors.
+func (s *Store) agentInstance(ctx context.Context, tx *sql.Tx, udi, signedBy string) (*instanceRow, error) {
+	in, err := s.lockInstance(ctx, tx, udi)
+	if errors.Is(err, ErrNotFound) {
+		return nil, licproto.Errorf(licproto.CodeNotRegistered, "product instance %s is not registered with this manager; register it again with a token", udi)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if in.publicKey != signedBy {
+		return nil, licproto.Errorf(licproto.CodeBadSignature, "request is signed by a key that is not the one registered for %s", udi)
+	}
+	return in, nil
+}
+
+// InstanceKey returns the registered public key (base64 PKIX DER) of udi.
+func (s *Store) InstanceKey(ctx context.Context, udi string) (string, error) {
+	var k string
+	err := s.db.QueryRowContext(ctx, s.q(`SELECT public_key FROM instances WHERE udi = ?`), udi).Scan(&k)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", licproto.Errorf(licproto.CodeNotRegistered, "product instance %s is not registered with this manager; register it again with a token", udi)
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading key of %s: %w", udi, err)
+	}
+	return k, nil
+}
+
+// TokenGrant is what a valid token grants, with the names answered to the
+// device.
+type TokenGrant struct {
+	ID               int64
+	VAID             int64
+	SmartAccount     string
+	VirtualAccount   string
+	ExportControlled bool
+}
+
+// CheckToken looks a token up without using it and returns what it grants,
+// or the licproto error saying why it is refused.
+func (s *Store) CheckToken(ctx context.Context, token string, now time.Time) (*TokenGrant, error) {
+	g, err := s.checkToken(ctx, s.db, token, now)
+	if err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// checkToken returns the grant of a known token, and also the refusal when
+// it is revoked, expired or used up (the grant is nil only for unknown
+// tokens and database errors).
+
+func (s *Store) checkToken(ctx context.Context, q queryer, token string, now time.Time) (*TokenGrant, error) {
+	var g TokenGrant
+	var expires, maxUses, uses, revoked int64
+	var exp int
+	err := q.QueryRowContext(ctx, s.q(`SELECT t.id, t.va_id, a.name, v.name, t.export_controlled, t.expires_at, t.max_uses, t.uses, t.revoked_at
+		FROM tokens t JOIN virtual_accounts v ON v.id = t.va_id JOIN accounts a ON a.id = v.account_id WHERE t.hash = ?`), hashToken(token)).
+		Scan(&g.ID, &g.VAID, &g.SmartAccount, &g.VirtualAccount, &exp, &expires, &maxUses, &uses, &revoked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, licproto.Errorf(licproto.CodeUnknownToken, "the registration token is not known to this manager; check it or create a new one")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading token: %w", err)
+	}
+	g.ExportControlled = exp != 0
+	switch {
+	case revoked != 0:
+		return &g, licproto.Errorf(licproto.CodeTokenRevoked, "the registration token was revoked on %s; create a new one", time.UnixMilli(revoked).UTC().Format("2006-01-02"))
+	case now.UnixMilli() >= expires:
+		return &g, licproto.Errorf(licproto.CodeTokenExpired, "the registration token expired on %s; create a new one", time.UnixMilli(expires).UTC().Format(time.RFC3339))
+	case maxUses > 0 && uses >= maxUses:
+		return &g, licproto.Errorf(licproto.CodeTokenUsedUp, "the registration token has been used %d of %d times; create a new one", uses, maxUses)
+	}
+	return &g, nil
+}
+
+// Registration is the data a register request stores.
+type Registration struct {
+	Token        string
+	UDI          string
+	PublicKey    string // base64 PKIX DER
+	CertSerial   string
+	CertNotAfter time.Time
+	Hostname     string
+	IP           string
+	Reregister   bool
+}
+
+// Register stores a registration (or a reregistration to the token's
+// virtual account) and uses the token once. A repeated registration of the
+// same instance with the same key to the same virtual account (a device
+// retrying after a lost answer) only renews the certificate.
+func (s *Store) Register(ctx context.Context, r *Registration, now time.Time) (*TokenGrant, error) {
+	var grant *TokenGrant
+	err := s.batch.do(ctx, func(tx *sql.Tx) error {
+		in, err := s.lockInstance(ctx, tx, r.UDI)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		g, err := s.checkToken(ctx, tx, r.Token, now)
+		if g == nil {
+			return err
+		}
+		retry := in != nil && in.publicKey == r.PublicKey && in.vaID == g.VAID
+		if in != nil && !retry && !r.Reregister {
+			var va string
+			tx.QueryRowContext(ctx, s.q(`SELECT name FROM virtual_accounts WHERE id = ?`), in.vaID).Scan(&va)
+			return licproto.Errorf(licproto.CodeAlreadyRegistered,
+				"product instance %s is already registered to virtual account %q; use reregister, or remove the instance on the manager first", r.UDI, va)
+		}
+		// A retry after a lost answer may find the token used up by the
+		// registration it repeats.
+		if err != nil && !(retry && errors.Is(err, licproto.ErrTokenUsedUp)) {
+			return err
+		}
+		if !retry {
+			res, err := tx.ExecContext(ctx, s.q(`UPDATE tokens SET uses = uses + 1 WHERE id = ? AND revoked_at = 0 AND (max_uses = 0 OR uses < max_uses)`), g.ID)
+			if err != nil {
+				return fmt.Errorf("using token: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n != 1 {
+				return licproto.Errorf(licproto.CodeTokenUsedUp, "the registration token has no uses left; create a new one")
+			}
+		}
+		ms := now.UnixMilli()
+		if in == nil {
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO instances (udi, va_id, public_key, cert_serial, cert_not_after, hostname, ip, export_controlled, token_id, registered_at, renewed_at, last_seen)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+				r.UDI, g.VAID, r.PublicKey, r.CertSerial, r.CertNotAfter.UnixMilli(), r.Hostname, r.IP, b2i(g.ExportControlled), g.ID, ms, ms, ms); err != nil {
+				return fmt.Errorf("storing instance: %w", err)
+			}
+			grant = g
+			return s.event(ctx, tx, g.VAID, now, EventRegistered, r.UDI, hostDetail(r.Hostname, r.IP))
+		}
+		if from := in.vaID; from != g.VAID {
+			if err := s.moveInstance(ctx, tx, in, g.VAID); err != nil {
+				return err
+			}
+			if err := s.event(ctx, tx, from, now, EventReregistered, r.UDI, "moved to virtual account "+g.VirtualAccount); err != nil {
+				return err
+			}
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE instances SET public_key = ?, cert_serial = ?, cert_not_after = ?, hostname = ?, ip = ?, export_controlled = ?, token_id = ?,
+			registered_at = ?, renewed_at = ?, last_seen = ? WHERE id = ?`),
+			r.PublicKey, r.CertSerial, r.CertNotAfter.UnixMilli(), r.Hostname, r.IP, b2i(g.ExportControlled), g.ID, ms, ms, ms, in.id); err != nil {
+			return fmt.Errorf("updating instance: %w", err)
+		}
+		grant = g
+		kind := EventReregistered
+		if retry {
+			kind = EventRegistered
+		}
+		return s.event(ctx, tx, g.VAID, now, kind, r.UDI, hostDetail(r.Hostname, r.IP))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return grant, nil
+}
+
+func hostDetail(host, ip string) string {
+	if host == "" && ip == "" {
+		return "hostname and IP withheld"
+	}
+	return strings.TrimSpace("hostname " + host + " ip " + ip)
+}
+
+// moveInstance moves an instance's usage to virtual account to.
+func (s *Store) moveInstance(ctx context.Context, tx *sql.Tx, in *instanceRow, to int64) error {
+	usage, err := s.instanceUsage(ctx, tx, in.id)
+	if err != nil {
+		return err
+	}
+	if err := ensureLicenseRows(ctx, s, tx, to); err != nil {
+		return err
+	}
+	for t, n := range usage {
+		if n == 0 {
+			continue
+		}
+		if err := s.addInUse(ctx, tx, in.vaID, t, -n); err != nil {
+			return err
+		}
+		if err := s.addInUse(ctx, tx, to, t, n); err != nil {
+			return err
+		}
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE instances SET va_id = ? WHERE id = ?`), to, in.id); err != nil {
+		return fmt.Errorf("moving instance: %w", err)
+	}
+	in.vaID = to
+	return nil
+}
+
+func (s *Store) addInUse(ctx context.Context, tx *sql.Tx, vaID int64, t licproto.LicenseType, d int64) error {
+	if _, err := tx.ExecContext(ctx, s.q(`UPDATE licenses SET in_use = in_use + ? WHERE va_id = ? AND type = ?`), d, vaID, string(t)); err != nil {
+		return fmt.Errorf("updating licenses in use: %w", err)
+	}
+	return nil
+}
+
+func (s *Store) instanceUsage(ctx context.Context, tx *sql.Tx, id int64) (map[licproto.LicenseType]int64, error) {
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT type, in_use FROM instance_usage WHERE instance_id = ?`), id)
+	if err != nil {
+		return nil, fmt.Errorf("reading instance usage: %w", err)
+	}
+	defer rows.Close()
+	out := map[licproto.LicenseType]int64{}
+	for rows.Next() {
+		var t string
+		var n int64
+		if err := rows.Scan(&t, &n); err != nil {
+			return nil, fmt.Errorf("reading instance usage: %w", err)
+		}
+		out[licproto.LicenseType(t)] = n
+	}
+	return out, rows.Err()
+}
+
+func (s *Store) deleteInstance(ctx context.Context, tx *sql.Tx, in *instanceRow) error {
+	usage, err := s.instanceUsage(ctx, tx, in.id)
+	if err != nil {
+		return err
+	}
+	for t, n := range usage {
+		if n != 0 {
+			if err := s.addInUse(ctx, tx, in.vaID, t, -n); err != nil {
+				return err
+			}
+		}
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM instance_usage WHERE instance_id = ?`), in.id); err != nil {
+		return fmt.Errorf("deleting instance usage: %w", err)
+	}
+	if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM instances WHERE id = ?`), in.id); err != nil {
+		return fmt.Errorf("deleting instance: %w", err)
+	}
+	return nil
+}
+
+// Renewal is the data a renew_registration request stores.
+type Renewal struct {
+	UDI          string
+	SignedBy     string // base64 PKIX DER of the key that signed the request
+	NewKey       string // replacement key, or empty
+	CertSerial   string
+	CertNotAfter time.Time
+	Hostname     string
+	IP           string
+}
+
+// Renew records a renewed registration and returns the instance's names.
+func (s *Store) Renew(ctx context.Context, r *Renewal, now time.Time) (*TokenGrant, error) {
+	var g TokenGrant
+	err := s.batch.do(ctx, func(tx *sql.Tx) error {
+		in, err := s.agentInstance(ctx, tx, r.UDI, r.SignedBy)
+		if err != nil {
+			return err
+		}
+		key := in.publicKey
+		if r.NewKey != "" {
+			key = r.NewKey
+		}
+		ms := now.UnixMilli()
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE instances SET public_key = ?, cert_serial = ?, cert_not_after = ?, hostname = ?, ip = ?, renewed_at = ?, last_seen = ? WHERE id = ?`),
+			key, r.CertSerial, r.CertNotAfter.UnixMilli(), r.Hostname, r.IP, ms, ms, in.id); err != nil {
+			return fmt.Errorf("renewing instance: %w", err)
+		}
+		var exp int
+		if err := tx.QueryRowContext(ctx, s.q(`SELECT a.name, v.name, i.export_controlled FROM instances i JOIN virtual_accounts v ON v.id = i.va_id JOIN accounts a ON a.id = v.account_id WHERE i.id = ?`), in.id).
+			Scan(&g.SmartAccount, &g.VirtualAccount, &exp); err != nil {
+			return fmt.Errorf("reading instance names: %w", err)
+		}
+		g.VAID, g.ExportControlled = in.vaID, exp != 0
+		return s.event(ctx, tx, in.vaID, now, EventRenewed, r.UDI, hostDetail(r.Hostname, r.IP))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &g, nil
+}
+
+// Authorize records the usage an instance reports and judges each type in
+// use: authorized while the instance's usage fits in what the virtual
+// account has left after every other instance's usage and reservations,
+// out of compliance otherwise.
+func (s *Store) Authorize(ctx context.Context, udi, signedBy string, usage map[licproto.LicenseType]int, now time.Time) (*licproto.AuthorizeResult, error) {
+	var res licproto.AuthorizeResult
+	err := s.batch.do(ctx, func(tx *sql.Tx) error {
+		res = licproto.AuthorizeResult{State: licproto.StateAuthorized, Licenses: []licproto.LicenseResult{}}
+		in, err := s.agentInstance(ctx, tx, udi, signedBy)
+		if err != nil {
+			return err
+		}
+		old, err := s.instanceUsage(ctx, tx, in.id)
+		if err != nil {
+			return err
+		}
+		type counts struct{ purchased, inUse, reserved int64 }
+		lic := map[licproto.LicenseType]*counts{}
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT type, purchased, in_use, reserved FROM licenses WHERE va_id = ?`), in.vaID)
+		if err != nil {
+			return fmt.Errorf("reading licenses: %w", err)
+		}
+		for rows.Next() {
+			var t string
+			c := &counts{}
+			if err := rows.Scan(&t, &c.purchased, &c.inUse, &c.reserved); err != nil {
+				rows.Close()
+				return fmt.Errorf("reading licenses: %w", err)
+			}
+			lic[licproto.LicenseType(t)] = c
+		}
+		rows.Close()
+		if len(lic) < len(licproto.LicenseTypes()) {
+			if err := ensureLicenseRows(ctx, s, tx, in.vaID); err != nil {
+				return err
+			}
+		}
+		var detail []string
+		for _, t := range licproto.LicenseTypes() {
+			n, was := int64(usage[t]), old[t]
+			c := lic[t]
+			if c == nil {
+				c = &counts{}
+			}
+			if n != was {
+				if err := s.addInUse(ctx, tx, in.vaID, t, n-was); err != nil {
+					return err
+				}
+				c.inUse += n - was
+			}
+			if n == 0 {
+				if _, has := old[t]; has {
+					if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM instance_usage WHERE instance_id = ? AND type = ?`), in.id, string(t)); err != nil {
+						return fmt.Errorf("clearing usage: %w", err)
+					}
+				}
+				continue
+			}
+			left := c.purchased - c.reserved - (c.inUse - n)
+			state := licproto.StateAuthorized
+			if n > left {
+				state = licproto.StateOutOfCompliance
+				res.State = licproto.StateOutOfCompliance
+			}
+			res.Licenses = append(res.Licenses, licproto.LicenseResult{Type: t, InUse: int(n), State: state})
+			detail = append(detail, fmt.Sprintf("%s %d %s", t, n, state))
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO instance_usage (instance_id, type, in_use, state) VALUES (?, ?, ?, ?)
+				ON CONFLICT (instance_id, type) DO UPDATE SET in_use = excluded.in_use, state = excluded.state`), in.id, string(t), n, string(state)); err != nil {
+				return fmt.Errorf("storing usage: %w", err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE instances SET last_seen = ?, last_state = ? WHERE id = ?`), now.UnixMilli(), string(res.State), in.id); err != nil {
+			return fmt.Errorf("updating instance: %w", err)
+		}
+		kind := EventAuthorized
+		if res.State == licproto.StateOutOfCompliance {
+			kind = EventOutOfCompliance
+		}
+		if len(detail) == 0 {
+			detail = append(detail, "no licenses in use")
+		}
+		return s.event(ctx, tx, in.vaID, now, kind, udi, strings.Join(detail, ", "))
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// Deregister removes an instance at its own request; its licenses return
+// to the virtual account at once.
+func (s *Store) Deregister(ctx context.Context, udi, signedBy string, now time.Time) error {
+	return s.batch.do(ctx, func(tx *sql.Tx) error {
+		in, err := s.agentInstance(ctx, tx, udi, signedBy)
+		if err != nil {
+			return err
+		}
+		if err := s.deleteInstance(ctx, tx, in); err != nil {
+			return err
+		}
+		return s.event(ctx, tx, in.vaID, now, EventDeregistered, udi, "")
+	})
+}

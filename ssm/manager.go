@@ -1,0 +1,279 @@
+// Package ssm is the vxway license manager: the server that plays both the
+// vendor cloud (Direct transport) and the customer's on-prem manager. It
+// holds smart accounts, virtual accounts, purchased licenses, registration
+// tokens and product instances in a database (SQLite or PostgreSQL), issues
+// device identity certificates from its own CA, answers the devices'
+// licproto requests with signed answers, and offers a JSON admin API.
+package ssm
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+
+	"vxway/clock"
+	"vxway/licproto"
+)
+
+// Manager answers agent requests.
+type Manager struct {
+	store  *Store
+	pki    *PKI
+	signer *licproto.Signer
+	replay *licproto.Replay
+	clock  clock.Clock
+	log    *slog.Logger
+
+	mu   sync.Mutex
+	keys map[string]cachedKey // UDI -> registered key
+}
+
+type cachedKey struct {
+	b64 string
+	pub *ecdsa.PublicKey
+}
+
+// maxCachedKeys bounds the parsed-key cache.
+const maxCachedKeys = 100_000
+
+// NewManager returns a Manager over store and pki. log may be nil.
+func NewManager(store *Store, pki *PKI, clk clock.Clock, log *slog.Logger) (*Manager, error) {
+	signer, err := licproto.NewSigner(pki.SignerKey, [][]byte{pki.Signer.Raw})
+	if err != nil {
+		return nil, err
+	}
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &Manager{store: store, pki: pki, signer: signer, replay: licproto.NewReplay(0), clock: clk, log: log,
+		keys: map[string]cachedKey{}}, nil
+}
+
+// Handle answers one request body and returns the signed answer body and
+// its HTTP status. Every refusal leaves the database unchanged.
+func (m *Manager) Handle(ctx context.Context, body []byte) ([]byte, int) {
+	req, result, err := m.handle(ctx, body)
+	now := m.clock.Now()
+	if err != nil {
+		var pe *licproto.Error
+		if !errors.As(err, &pe) {
+			m.log.Error("request failed", "type", typeOf(req), "udi", udiOf(req), "err", err)
+		} else {
+			m.log.Info("request refused", "type", typeOf(req), "udi", udiOf(req), "code", pe.Code, "reason", pe.Message)
+			err = pe
+		}
+	}
+	out, status, serr := m.signer.Answer(req, now, result, err)
+	if serr != nil {
+		m.log.Error("signing answer", "err", serr)
+		return []byte(`{"error":"the manager could not sign its answer"}`), 500
+	}
+	return out, status
+}
+
+func typeOf(r *licproto.Request) string {
+	if r == nil {
+		return ""
+	}
+	return string(r.Type)
+}
+
+func udiOf(r *licproto.Request) string {
+	if r == nil {
+		return ""
+	}
+	return r.UDI
+}
+
+func (m *Manager) handle(ctx context.Context, body []byte) (*licproto.Request, any, error) {
+	req, err := licproto.ParseRequest(body)
+	if err != nil {
+		return nil, nil, err
+	}
+	now := m.clock.Now()
+	// Signatures are checked before the nonce is recorded, so that a forged
+	// request cannot burn a genuine nonce.
+	switch req.Type {
+	case licproto.TypeRegister:
+		var p licproto.RegisterPayload
+		if err := req.DecodePayload(&p); err != nil {
+			return req, nil, err
+		}
+		pub, _ := licproto.ParsePublicKey(p.PublicKey) // checked by DecodePayload
+		if err := req.VerifySignature(pub); err != nil {
+			return req, nil, err
+		}
+		if err := m.replay.Check(req, now); err != nil {
+			return req, nil, err
+		}
+		res, err := m.register(ctx, req, &p, pub)
+		return req, res, err
+	case licproto.TypeRenewRegistration:
+		var p licproto.RenewRegistrationPayload
+		if err := req.DecodePayload(&p); err != nil {
+			return req, nil, err
+		}
+		key, err := m.verify(ctx, req)
+		if err != nil {
+			return req, nil, err
+		}
+		if err := m.replay.Check(req, now); err != nil {
+			return req, nil, err
+		}
+		res, err := m.renew(ctx, req, &p, key)
+		return req, res, err
+	case licproto.TypeAuthorize:
+		var p licproto.AuthorizePayload
+		if err := req.DecodePayload(&p); err != nil {
+			return req, nil, err
+		}
+		key, err := m.verify(ctx, req)
+		if err != nil {
+			return req, nil, err
+		}
+		if err := m.replay.Check(req, now); err != nil {
+			return req, nil, err
+		}
+		res, err := m.store.Authorize(ctx, req.UDI, key.b64, p.Usage, now)
+		if err != nil {
+			m.forget(req.UDI, err)
+			return req, nil, err
+		}
+		return req, res, nil
+	case licproto.TypeDeregister:
+		var p licproto.DeregisterPayload
+		if err := req.DecodePayload(&p); err != nil {
+			return req, nil, err
+		}
+		key, err := m.verify(ctx, req)
+		if err != nil {
+			return req, nil, err
+		}
+		if err := m.replay.Check(req, now); err != nil {
+			return req, nil, err
+		}
+		err = m.store.Deregister(ctx, req.UDI, key.b64, now)
+		m.forget(req.UDI, nil)
+		if err != nil {
+			return req, nil, err
+		}
+		m.log.Info("deregistered", "udi", req.UDI)
+		return req, &licproto.DeregisterResult{}, nil
+	}
+	return req, nil, licproto.Errorf(licproto.CodeBadRequest, "request type %q is not handled", req.Type)
+}
+
+// verify checks a request signature against the instance's registered key,
+// from the cache when possible. A cached key that no longer verifies is
+// reloaded once (the key may have been replaced through another manager).
+func (m *Manager) verify(ctx context.Context, req *licproto.Request) (cachedKey, error) {
+	m.mu.Lock()
+	k, ok := m.keys[req.UDI]
+	m.mu.Unlock()
+	if ok {
+		if err := req.VerifySignature(k.pub); err == nil {
+			return k, nil
+		}
+	}
+	b64, err := m.store.InstanceKey(ctx, req.UDI)
+	if err != nil {
+		return cachedKey{}, err
+	}
+	der, err := base64.StdEncoding.DecodeString(b64)
+	if err != nil {
+		return cachedKey{}, fmt.Errorf("decoding stored key of %s: %w", req.UDI, err)
+	}
+	pub, err := licproto.ParsePublicKey(der)
+	if err != nil {
+		return cachedKey{}, fmt.Errorf("stored key of %s: %w", req.UDI, err)
+	}
+	k = cachedKey{b64: b64, pub: pub}
+	if err := req.VerifySignature(pub); err != nil {
+		return cachedKey{}, err
+	}
+	m.remember(req.UDI, k)
+	return k, nil
+}
+
+func (m *Manager) remember(udi string, k cachedKey) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.keys) >= maxCachedKeys {
+		clear(m.keys)
+	}
+	m.keys[udi] = k
+}
+
+// forget drops a cached key after an error that says it is stale.
+func (m *Manager) forget(udi string, err error) {
+	if err != nil && !errors.Is(err, licproto.ErrBadSignature) && !errors.Is(err, licproto.ErrNotRegistered) {
+		return
+	}
+	m.mu.Lock()
+	delete(m.keys, udi)
+	m.mu.Unlock()
+}
+
+func (m *Manager) register(ctx context.Context, req *licproto.Request, p *licproto.RegisterPayload, pub *ecdsa.PublicKey) (*licproto.RegisterResult, error) {
+	now := m.clock.Now()
+	// A read-only look first: refuse bad tokens before issuing anything.
+	g, err := m.store.CheckToken(ctx, p.Token, now)
+	if err != nil {
+		m.log.Info("registration refused", "udi", req.UDI, "token", licproto.MaskToken(p.Token), "err", err)
+		return nil, err
+	}
+	der, serial, notAfter, err := m.pki.IssueIdentity(pub, req.UDI, g.SmartAccount, g.VirtualAccount, now)
+	if err != nil {
+		return nil, err
+	}
+	b64 := base64.StdEncoding.EncodeToString(p.PublicKey)
+	g, err = m.store.Register(ctx, &Registration{Token: p.Token, UDI: req.UDI, PublicKey: b64, CertSerial: serial, CertNotAfter: notAfter,
+		Hostname: p.Hostname, IP: p.IP, Reregister: p.Reregister}, now)
+	if err != nil {
+		m.log.Info("registration refused", "udi", req.UDI, "token", licproto.MaskToken(p.Token), "err", err)
+		return nil, err
+	}
+	m.remember(req.UDI, cachedKey{b64: b64, pub: pub})
+	m.log.Info("registered", "udi", req.UDI, "va", g.VirtualAccount, "token", licproto.MaskToken(p.Token))
+	return &licproto.RegisterResult{Certificate: der, SmartAccount: g.SmartAccount, VirtualAccount: g.VirtualAccount, ExportControlled: g.ExportControlled}, nil
+}
+
+func (m *Manager) renew(ctx context.Context, req *licproto.Request, p *licproto.RenewRegistrationPayload, key cachedKey) (*licproto.RegisterResult, error) {
+	now := m.clock.Now()
+	pub, b64 := key.pub, ""
+	if len(p.PublicKey) > 0 {
+		pub, _ = licproto.ParsePublicKey(p.PublicKey) // checked by DecodePayload
+		b64 = base64.StdEncoding.EncodeToString(p.PublicKey)
+	}
+	// The certificate names the accounts as they are at issue time; read
+	// them through the instance.
+	in, err := m.store.Instance(ctx, req.UDI)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, licproto.Errorf(licproto.CodeNotRegistered, "product instance %s is not registered with this manager; register it again with a token", req.UDI)
+		}
+		return nil, err
+	}
+	der, serial, notAfter, err := m.pki.IssueIdentity(pub, req.UDI, in.SmartAccount, in.VirtualAccount, now)
+	if err != nil {
+		return nil, err
+	}
+	g, err := m.store.Renew(ctx, &Renewal{UDI: req.UDI, SignedBy: key.b64, NewKey: b64, CertSerial: serial, CertNotAfter: notAfter,
+		Hostname: p.Hostname, IP: p.IP}, now)
+	if err != nil {
+		m.forget(req.UDI, err)
+		return nil, err
+	}
+	if b64 != "" {
+		m.remember(req.UDI, cachedKey{b64: b64, pub: pub})
+	}
+	return &licproto.RegisterResult{Certificate: der, SmartAccount: g.SmartAccount, VirtualAccount: g.VirtualAccount, ExportControlled: g.ExportControlled}, nil
+}

@@ -1,0 +1,431 @@
+package ssm
+
+import (
+	"context"
+	"crypto/subtle"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"vxway/clock"
+	"vxway/licproto"
+)
+
+// Modes of the agent endpoint.
+const (
+	ModeOnPrem = "onprem"
+	ModeCloud  = "cloud"
+)
+
+// AgentPath returns the agent endpoint path for mode; cloudPath overrides
+// the cloud default (licproto.DirectPath).
+func AgentPath(mode, cloudPath string) (string, error) {
+	switch mode {
+	case ModeOnPrem:
+		return licproto.OnPremPath, nil
+	case ModeCloud:
+		if cloudPath == "" {
+			return licproto.DirectPath, nil
+		}
+		if !strings.HasPrefix(cloudPath, "/") || strings.HasPrefix(cloudPath, "/api/") || strings.ContainsAny(cloudPath, " ?#") {
+			return "", fmt.Errorf("%w: cloud path %q must start with / and not be under /api/", ErrInvalid, cloudPath)
+		}
+		return cloudPath, nil
+	}
+	return "", fmt.Errorf("%w: mode %q is not onprem or cloud", ErrInvalid, mode)
+}
+
+// Handler serves the agent endpoint at agentPath and the admin API under
+// /api/v1/.
+func Handler(m *Manager, a *Admin, agentPath string) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc(agentPath, m.serveAgent)
+	mux.Handle("/api/v1/", a)
+	return mux
+}
+
+func (m *Manager) serveAgent(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
+		http.Error(w, "the Smart Transport endpoint takes POST requests with a JSON body", http.StatusMethodNotAllowed)
+		return
+	}
+	// Read one byte past the limit so that ParseRequest sees the excess.
+	body, err := io.ReadAll(io.LimitReader(r.Body, licproto.MaxBody+1))
+	if err != nil {
+		http.Error(w, "reading request body: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	out, status := m.Handle(r.Context(), body)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	w.Write(out)
+}
+
+// ServeOptions configure Serve.
+type ServeOptions struct {
+	Dir       string // data directory (CA, keys, admin token, SQLite file)
+	DB        string // postgres:// URL; empty means the SQLite file in Dir
+	Listen    string // host:port
+	Mode      string // onprem or cloud
+	CloudPath string // cloud endpoint path; empty means licproto.DirectPath
+	Clock     clock.Clock
+	Log       *slog.Logger
+	// Ready, when set, is called with the listening address once the
+	// server accepts connections.
+	Ready func(addr net.Addr, agentPath string)
+}
+
+// DBPath returns the database to use: db when given, else the SQLite file
+// in dir.
+func DBPath(dir, db string) string {
+	if db != "" {
+		return db
+	}
+	return dir + "/" + DBFile
+}
+
+// Serve runs the manager until ctx is done.
+func Serve(ctx context.Context, o ServeOptions) error {
+	path, err := AgentPath(o.Mode, o.CloudPath)
+	if err != nil {
+		return err
+	}
+	pki, err := LoadPKI(o.Dir)
+	if err != nil {
+		return err
+	}
+	store, err := OpenStore(ctx, DBPath(o.Dir, o.DB))
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	m, err := NewManager(store, pki, o.Clock, o.Log)
+	if err != nil {
+		return err
+	}
+	a := NewAdmin(store, pki.AdminToken, o.Clock)
+	ln, err := net.Listen("tcp", o.Listen)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", o.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           Handler(m, a, path),
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{pki.Server}, MinVersion: tls.VersionTLS12},
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          nil,
+	}
+	if o.Ready != nil {
+		o.Ready(ln.Addr(), path)
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ServeTLS(ln, "", "") }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serving: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutting down: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serving: %w", err)
+	}
+	return nil
+}
+
+// Admin is the JSON admin API under /api/v1/, guarded by a bearer token.
+type Admin struct {
+	store *Store
+	token string
+	clock clock.Clock
+	mux   *http.ServeMux
+}
+
+// NewAdmin returns the admin API over store; token is the bearer token
+// requests must carry.
+func NewAdmin(store *Store, token string, clk clock.Clock) *Admin {
+	if clk == nil {
+		clk = clock.Real{}
+	}
+	a := &Admin{store: store, token: token, clock: clk, mux: http.NewServeMux()}
+	a.mux.HandleFunc("GET /api/v1/accounts", a.listAccounts)
+	a.mux.HandleFunc("POST /api/v1/accounts", a.createAccount)
+	a.mux.HandleFunc("POST /api/v1/virtual-accounts", a.createVA)
+	a.mux.HandleFunc("GET /api/v1/licenses", a.listLicenses)
+	a.mux.HandleFunc("POST /api/v1/licenses", a.addLicenses)
+	a.mux.HandleFunc("GET /api/v1/tokens", a.listTokens)
+	a.mux.HandleFunc("POST /api/v1/tokens", a.createToken)
+	a.mux.HandleFunc("POST /api/v1/tokens/revoke", a.revokeToken)
+	a.mux.HandleFunc("GET /api/v1/instances", a.listInstances)
+	a.mux.HandleFunc("GET /api/v1/instance", a.showInstance)
+	a.mux.HandleFunc("DELETE /api/v1/instance", a.removeInstance)
+	a.mux.HandleFunc("POST /api/v1/instance/transfer", a.transferInstance)
+	a.mux.HandleFunc("GET /api/v1/events", a.listEvents)
+	return a
+}
+
+func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(a.token)) != 1 {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="ssm admin"`)
+		writeJSONError(w, http.StatusUnauthorized, "missing or wrong bearer token; it is in the data directory's admin.token")
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
+	a.mux.ServeHTTP(w, r)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.Encode(v)
+}
+
+func writeJSONError(w http.ResponseWriter, status int, msg string) {
+	writeJSON(w, status, map[string]string{"error": msg})
+}
+
+// writeErr maps store errors to HTTP statuses.
+func writeErr(w http.ResponseWriter, err error) {
+	status := http.StatusInternalServerError
+	switch {
+	case errors.Is(err, ErrNotFound):
+		status = http.StatusNotFound
+	case errors.Is(err, ErrExists):
+		status = http.StatusConflict
+	case errors.Is(err, ErrInvalid):
+		status = http.StatusBadRequest
+	}
+	writeJSONError(w, status, err.Error())
+}
+
+func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeJSONError(w, http.StatusBadRequest, "request body is not the expected JSON object: "+err.Error())
+		return false
+	}
+	return true
+}
+
+func needQuery(w http.ResponseWriter, r *http.Request, name string) (string, bool) {
+	v := r.URL.Query().Get(name)
+	if v == "" {
+		writeJSONError(w, http.StatusBadRequest, "query parameter "+name+" is required")
+		return "", false
+	}
+	return v, true
+}
+
+func (a *Admin) listAccounts(w http.ResponseWriter, r *http.Request) {
+	list, err := a.store.Accounts(r.Context())
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, 200, map[string]any{"accounts": list})
+}
+
+func (a *Admin) createAccount(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Name string `json:"name"`
+	}
+	if !decodeBody(w, r, &in) {
+		return
+	}
+	if err := a.store.CreateAccount(r.Context(), in.Name, a.clock.Now()); err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, 201, in)
+}
+
+func (a *Admin) createVA(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Account string `json:"account"`
+		Name    string `json:"name"`
+	}
+	if !decodeBody(w, r, &in) {
+		return
+	}
+	if err := a.store.CreateVA(r.Context(), in.Account, in.Name, a.clock.Now()); err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, 201, in)
+}
+
+func (a *Admin) listLicenses(w http.ResponseWriter, r *http.Request) {
+	va, ok := needQuery(w, r, "va")
+	if !ok {
+		return
+	}
+	list, err := a.store.Licenses(r.Context(), va)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, 200, map[string]any{"virtual_account": va, "licenses": list})
+}
+
+func (a *Admin) addLicenses(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		VA    string `json:"va"`
+		Type  string `json:"type"`
+		Count int    `json:"count"`
+	}
+	if !decodeBody(w, r, &in) {
+		return
+	}
+	if err := a.store.AddLicenses(r.Context(), in.VA, licproto.LicenseType(in.Type), in.Count); err != nil {
+		writeErr(w, err)
+		return
+	}
+	list, err := a.store.Licenses(r.Context(), in.VA)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, 200, map[string]any{"virtual_account": in.VA, "licenses": list})
+}
+
+func (a *Admin) listTokens(w http.ResponseWriter, r *http.Request) {
+	va, ok := needQuery(w, r, "va")
+	if !ok {
+		return
+	}
+	list, err := a.store.Tokens(r.Context(), va)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	type row struct {
+		TokenInfo
+		Status string `json:"status"`
+	}
+	out := []row{}
+	now := a.clock.Now()
+	for _, t := range list {
+		out = append(out, row{t, t.Status(now)})
+	}
+	writeJSON(w, 200, map[string]any{"tokens": out})
+}
+
+func (a *Admin) createToken(w http.ResponseWriter, r *http.Request) {
+	in := struct {
+		VA               string `json:"va"`
+		ExpiresDays      int    `json:"expires_days"`
+		Uses             int    `json:"uses"`
+		ExportControlled *bool  `json:"export_controlled"`
+	}{}
+	if !decodeBody(w, r, &in) {
+		return
+	}
+	exp := in.ExportControlled == nil || *in.ExportControlled
+	tok, info, err := a.store.CreateToken(r.Context(), in.VA, TokenOptions{ExpiresDays: in.ExpiresDays, MaxUses: in.Uses, ExportControlled: exp}, a.clock.Now())
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, 201, map[string]any{"token": tok, "info": info})
+}
+
+func (a *Admin) revokeToken(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Token string `json:"token"`
+	}
+	if !decodeBody(w, r, &in) {
+		return
+	}
+	info, err := a.store.RevokeToken(r.Context(), in.Token, a.clock.Now())
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, 200, info)
+}
+
+func (a *Admin) listInstances(w http.ResponseWriter, r *http.Request) {
+	list, err := a.store.Instances(r.Context(), r.URL.Query().Get("va"))
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	if list == nil {
+		list = []Instance{}
+	}
+	writeJSON(w, 200, map[string]any{"instances": list})
+}
+
+func (a *Admin) showInstance(w http.ResponseWriter, r *http.Request) {
+	udi, ok := needQuery(w, r, "udi")
+	if !ok {
+		return
+	}
+	in, err := a.store.Instance(r.Context(), udi)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, 200, in)
+}
+
+func (a *Admin) removeInstance(w http.ResponseWriter, r *http.Request) {
+	udi, ok := needQuery(w, r, "udi")
+	if !ok {
+		return
+	}
+	if err := a.store.RemoveInstance(r.Context(), udi, a.clock.Now()); err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, 200, map[string]string{"removed": udi})
+}
+
+func (a *Admin) transferInstance(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		UDI string `json:"udi"`
+		VA  string `json:"va"`
+	}
+	if !decodeBody(w, r, &in) {
+		return
+	}
+	if err := a.store.TransferInstance(r.Context(), in.UDI, in.VA, a.clock.Now()); err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, 200, in)
+}
+
+func (a *Admin) listEvents(w http.ResponseWriter, r *http.Request) {
+	va, ok := needQuery(w, r, "va")
+	if !ok {
+		return
+	}
+	list, err := a.store.Events(r.Context(), va, 0)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	if list == nil {
+		list = []Event{}
+	}
+	writeJSON(w, 200, map[string]any{"events": list})
+}

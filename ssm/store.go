@@ -1,0 +1,253 @@
+package ssm
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
+	"modernc.org/sqlite"               // registers the "sqlite" driver
+	sqlite3 "modernc.org/sqlite/lib"
+)
+
+// Admin errors callers branch on.
+var (
+	// ErrNotFound: the named account, virtual account, token or instance
+	// does not exist.
+	ErrNotFound = errors.New("not found")
+	// ErrExists: a name is already taken.
+	ErrExists = errors.New("already exists")
+	// ErrInvalid: an argument is out of range or malformed.
+	ErrInvalid = errors.New("invalid")
+)
+
+// Store is the manager's database: SQLite (one file, WAL) or PostgreSQL,
+// with the same schema. Agent writes go through a group-commit writer so
+// that many requests share one transaction and one fsync.
+type Store struct {
+	db    *sql.DB
+	pg    bool
+	batch *batcher
+}
+
+// OpenStore opens (and migrates) the database at dsn: a postgres:// or
+// postgresql:// URL, or the path of a SQLite file, created if missing.
+func OpenStore(ctx context.Context, dsn string) (*Store, error) {
+	s := &Store{}
+	var err error
+	switch {
+	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
+		s.pg = true
+		s.db, err = sql.Open("pgx", dsn)
+		if err == nil {
+			s.db.SetMaxOpenConns(16)
+			s.db.SetMaxIdleConns(16)
+		}
+	case dsn == "":
+		return nil, fmt.Errorf("opening store: no database given")
+	default:
+		// synchronous(FULL): a commit is on disk when it returns, so an
+		// answer the device has seen is never lost on a power cut.
+		s.db, err = sql.Open("sqlite", "file:"+dsn+"?_pragma=journal_mode(WAL)&_pragma=synchronous(FULL)"+
+			"&_pragma=busy_timeout(20000)&_pragma=foreign_keys(1)&_txlock=immediate")
+		if err == nil {
+			s.db.SetMaxOpenConns(8)
+			s.db.SetMaxIdleConns(8)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("opening database: %w", err)
+	}
+	if err := s.db.PingContext(ctx); err != nil {
+		s.db.Close()
+		return nil, fmt.Errorf("connecting to database %s: %w", redactDSN(dsn), err)
+	}
+	if err := s.migrate(ctx); err != nil {
+		s.db.Close()
+		return nil, err
+	}
+	s.batch = newBatcher(s)
+	return s, nil
+}
+
+// Close stops the writer and closes the database.
+func (s *Store) Close() error {
+	s.batch.close()
+	return s.db.Close()
+}
+
+// Dialect reports "postgres" or "sqlite".
+func (s *Store) Dialect() string {
+	if s.pg {
+		return "postgres"
+	}
+	return "sqlite"
+}
+
+func redactDSN(dsn string) string {
+	if i := strings.Index(dsn, "@"); i > 0 && strings.Contains(dsn[:i], "://") {
+		return dsn[:strings.Index(dsn, "://")+3] + "***" + dsn[i:]
+	}
+	return dsn
+}
+
+// q rewrites ? placeholders to $n for PostgreSQL.
+func (s *Store) q(query string) string {
+	if !s.pg {
+		return query
+	}
+	var b strings.Builder
+	n := 0
+	for i := 0; i < len(query); i++ {
+		if query[i] == '?' {
+			n++
+			b.WriteByte('$')
+			b.WriteString(strconv.Itoa(n))
+			continue
+		}
+		b.WriteByte(query[i])
+	}
+	return b.String()
+}
+
+// migrations returns the schema changes in order; each is a list of
+// statements in which {{ID}} is the auto-increment primary key column type.
+func migrations() [][]string {
+	return [][]string{
+	{
+		`CREATE TABLE accounts (
+			id {{ID}},
+			name TEXT NOT NULL UNIQUE,
+			created_at BIGINT NOT NULL)`,
+		`CREATE TABLE virtual_accounts (
+			id {{ID}},
+			account_id BIGINT NOT NULL REFERENCES accounts(id),
+			name TEXT NOT NULL UNIQUE,
+			created_at BIGINT NOT NULL)`,
+		`CREATE TABLE licenses (
+			va_id BIGINT NOT NULL REFERENCES virtual_accounts(id),
+			type TEXT NOT NULL,
+			purchased BIGINT NOT NULL DEFAULT 0,
+			in_use BIGINT NOT NULL DEFAULT 0,
+			reserved BIGINT NOT NULL DEFAULT 0,
+			PRIMARY KEY (va_id, type))`,
+		`CREATE TABLE tokens (
+			id {{ID}},
+			hash TEXT NOT NULL UNIQUE,
+			hint TEXT NOT NULL,
+			va_id BIGINT NOT NULL REFERENCES virtual_accounts(id),
+			created_at BIGINT NOT NULL,
+			expires_at BIGINT NOT NULL,
+			max_uses BIGINT NOT NULL,
+			uses BIGINT NOT NULL DEFAULT 0,
+			export_controlled INTEGER NOT NULL,
+			revoked_at BIGINT NOT NULL DEFAULT 0)`,
+		`CREATE INDEX tokens_va ON tokens(va_id)`,
+		`CREATE TABLE instances (
+			id {{ID}},
+			udi TEXT NOT NULL UNIQUE,
+			va_id BIGINT NOT NULL REFERENCES virtual_accounts(id),
+			public_key TEXT NOT NULL,
+			cert_serial TEXT NOT NULL,
+			cert_not_after BIGINT NOT NULL,
+			hostname TEXT NOT NULL,
+			ip TEXT NOT NULL,
+			export_controlled INTEGER NOT NULL,
+			token_id BIGINT NOT NULL,
+			registered_at BIGINT NOT NULL,
+			renewed_at BIGINT NOT NULL,
+			last_seen BIGINT NOT NULL,
+			last_state TEXT NOT NULL DEFAULT '')`,
+		`CREATE INDEX instances_va ON instances(va_id)`,
+		`CREATE TABLE instance_usage (
+			instance_id BIGINT NOT NULL REFERENCES instances(id) ON DELETE CASCADE,
+			type TEXT NOT NULL,
+			in_use BIGINT NOT NULL,
+			state TEXT NOT NULL,
+			PRIMARY KEY (instance_id, type))`,
+		`CREATE TABLE events (
+			id {{ID}},
+			va_id BIGINT NOT NULL,
+			at BIGINT NOT NULL,
+			kind TEXT NOT NULL,
+			udi TEXT NOT NULL,
+			detail TEXT NOT NULL)`,
+		`CREATE INDEX events_va ON events(va_id, id)`,
+	},
+	}
+}
+
+func (s *Store) migrate(ctx context.Context) error {
+	idType := "INTEGER PRIMARY KEY"
+	if s.pg {
+		idType = "BIGINT GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY"
+	}
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("migrating database: %w", err)
+	}
+	defer tx.Rollback()
+	if s.pg {
+		// Several managers may start together on one database.
+		if _, err := tx.ExecContext(ctx, `SELECT pg_advisory_xact_lock(7349001)`); err != nil {
+			return fmt.Errorf("locking database for migration: %w", err)
+		}
+	}
+	if _, err := tx.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)`); err != nil {
+		return fmt.Errorf("creating schema_migrations: %w", err)
+	}
+	var have int
+	if err := tx.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&have); err != nil {
+		return fmt.Errorf("reading schema version: %w", err)
+	}
+	migs := migrations()
+	if have > len(migs) {
+		return fmt.Errorf("database schema version %d is newer than this manager knows (%d); upgrade ssm", have, len(migs))
+	}
+	for v := have + 1; v <= len(migs); v++ {
+		for _, stmt := range migs[v-1] {
+			if _, err := tx.ExecContext(ctx, strings.ReplaceAll(stmt, "{{ID}}", idType)); err != nil {
+				return fmt.Errorf("applying migration %d: %w", v, err)
+			}
+		}
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO schema_migrations (version, applied_at) VALUES (?, ?)`), v, time.Now().UnixMilli()); err != nil {
+			return fmt.Errorf("recording migration %d: %w", v, err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("committing migrations: %w", err)
+	}
+	return nil
+}
+
+// SchemaVersion reports the applied schema version.
+func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	var v int
+	err := s.db.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_migrations`).Scan(&v)
+	return v, err
+}
+
+// isUnique reports whether err is a unique-constraint violation.
+func isUnique(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		return pe.Code == "23505"
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		return se.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || se.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY
+	}
+	return false
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
