@@ -1,0 +1,400 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"vxway/boot"
+	"vxway/clock"
+	"vxway/factoryreset"
+	"vxway/login"
+	"vxway/platform"
+	"vxway/supervise"
+	"vxway/webui"
+)
+
+// Paths below the root that init owns or waits for.
+const (
+	agentSocket = "run/vxway/smartagent.sock"
+	logDir      = "data/log"
+	sshDir      = "data/ssh"
+)
+
+// Service log rotation: 1 MiB per file, 4 old files kept per service.
+const (
+	logMaxSize = 1 << 20
+	logKeep    = 4
+)
+
+// device is the running appliance as init sees it.
+type device struct {
+	root      string
+	console   io.Writer // init's own lines, "init: ..."
+	sys       boot.System
+	clock     clock.Clock
+	reaper    *supervise.Reaper
+	accounts  []login.Account
+	tty       string // console login terminal; none when empty
+	sshAddr   string
+	httpsAddr string
+	bootTime  func() time.Duration // time since the kernel started
+	halt      chan boot.Halt
+	links     bool // make /bin/reboot and /bin/poweroff
+	// network brings up the network; nil means bring up lo only.
+	network func(ctx context.Context) error
+	// readyTimeout is how long to wait for the services before saying
+	// which one is late (the wait goes on).
+	readyTimeout time.Duration
+
+	boot      *boot.Boot
+	sup       *supervise.Supervisor
+	mu        sync.Mutex
+	listeners []net.Listener
+	hostname  string
+}
+
+func (d *device) logf(format string, args ...any) {
+	fmt.Fprintf(d.console, "init: "+format+"\n", args...)
+}
+
+func (d *device) path(rel string) string { return filepath.Join(d.root, rel) }
+
+// start runs the boot sequence until every service is up and prints the
+// ready line. Problems along the way are logged and the boot goes on, so
+// the device stays reachable to be repaired.
+func (d *device) start(ctx context.Context) error {
+	t0 := d.bootTime()
+	d.boot = &boot.Boot{Root: d.root, Sys: d.sys, Log: d.console, Wait: 5 * time.Second}
+	if err := d.boot.MountEarly(); err != nil {
+		d.logf("%v", err)
+	}
+	if d.links {
+		d.makeHaltLinks()
+	}
+	if err := d.boot.MountVolume(boot.Volume{PartName: "persist", Target: "persist"}); err != nil {
+		d.logf("%v (device state on persist is unavailable)", err)
+	}
+	// A pending factory reset is carried out before anything uses data; it
+	// also mounts data.
+	if err := factoryreset.Resume(ctx, d.root, d.boot, newPrefixWriter(d.console, "init: ")); err != nil {
+		d.logf("factory reset: %v", err)
+	}
+	if err := d.boot.MountData(ctx); err != nil {
+		d.logf("%v (configuration, keys and logs are unavailable)", err)
+	}
+	if err := platform.Boot(d.root, d.clock); err != nil {
+		d.logf("platform: %v", err)
+	}
+	name, err := d.boot.SetHostname()
+	if err != nil {
+		d.logf("%v", err)
+	}
+	d.hostname = name
+
+	netDone := make(chan error, 1)
+	go func() { netDone <- d.bringUpNetwork(ctx) }()
+
+	if err := d.startServers(); err != nil {
+		d.logf("%v", err)
+	}
+	d.sup = &supervise.Supervisor{
+		LogDir:     d.path(logDir),
+		LogMaxSize: logMaxSize,
+		LogKeep:    logKeep,
+		Clock:      d.clock,
+		Backoff:    supervise.DefaultBackoff,
+		Runner:     d.reaper,
+		Console:    d.console,
+	}
+	svcs := d.services()
+	if err := d.sup.Start(svcs); err != nil {
+		d.logf("%v", err)
+	}
+	if err := d.waitReady(ctx, svcs); err != nil {
+		return err
+	}
+	if err := <-netDone; err != nil {
+		d.logf("network: %v", err)
+	}
+	t1 := d.bootTime()
+	d.logf("services up %dms after init start", (t1 - t0).Milliseconds())
+	fmt.Fprintf(d.console, "vxway: ready in %dms\n", t1.Milliseconds())
+	return nil
+}
+
+// waitReady waits for the supervised services, naming the late ones after
+// readyTimeout and waiting on.
+func (d *device) waitReady(ctx context.Context, svcs []supervise.Service) error {
+	for {
+		wctx, cancel := context.WithTimeout(ctx, d.readyTimeout)
+		err := d.sup.WaitReady(wctx)
+		cancel()
+		if err == nil {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		d.logf("still waiting: %v", err)
+	}
+}
+
+func (d *device) bringUpNetwork(ctx context.Context) error {
+	if d.network != nil {
+		return d.network(ctx)
+	}
+	return bringUpLoopback()
+}
+
+// services are the supervised programs present in the image.
+func (d *device) services() []supervise.Service {
+	env := []string{"PATH=" + login.DefaultPath, "HOME=/"}
+	var svcs []supervise.Service
+	agent := d.path("bin/smartagent")
+	if _, err := os.Stat(agent); err == nil {
+		sock := d.path(agentSocket)
+		svcs = append(svcs, supervise.Service{
+			Name:  "smartagent",
+			Path:  agent,
+			Args:  []string{"--root", d.root},
+			Env:   env,
+			Ready: func(ctx context.Context) error { return waitSocket(ctx, sock) },
+		})
+	} else {
+		d.logf("%s is not in the image: Smart Licensing is not running", agent)
+	}
+	return svcs
+}
+
+// waitSocket returns once the unix socket at path accepts a connection.
+func waitSocket(ctx context.Context, path string) error {
+	var dialer net.Dialer
+	for {
+		c, err := dialer.DialContext(ctx, "unix", path)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+// startServers starts the SSH and HTTPS servers inside init, making their
+// keys on first boot.
+func (d *device) startServers() error {
+	users := platform.NewUsers(d.root, d.clock)
+	var errs []error
+	key, made, err := login.LoadOrMakeHostKey(d.path(sshDir))
+	if err != nil {
+		// A damaged key is moved aside so SSH still comes up.
+		bad := d.path(filepath.Join(sshDir, login.HostKeyFile))
+		if rerr := os.Rename(bad, bad+".bad"); rerr == nil {
+			d.logf("%v; moved it to %s.bad", err, bad)
+			key, made, err = login.LoadOrMakeHostKey(d.path(sshDir))
+		}
+	}
+	if err != nil {
+		errs = append(errs, fmt.Errorf("ssh: %w", err))
+	} else {
+		if made {
+			d.logf("ssh: made the host key %s", d.path(filepath.Join(sshDir, login.HostKeyFile)))
+		}
+		l, err := net.Listen("tcp", d.sshAddr)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("ssh: listening on %s: %w", d.sshAddr, err))
+		} else {
+			d.addListener(l)
+			srv := &login.SSH{
+				HostKey:   key,
+				Accounts:  d.accounts,
+				Checker:   users,
+				Keys:      users,
+				Runner:    d.reaper,
+				Dev:       d.path("dev"),
+				Log:       d.console,
+				FailDelay: 2 * time.Second,
+			}
+			go srv.Serve(l)
+		}
+	}
+
+	cert, made, err := webui.LoadOrMakeCert(d.root, d.hostname, d.clock.Now())
+	if err != nil {
+		errs = append(errs, fmt.Errorf("https: %w", err))
+	} else {
+		if made {
+			d.logf("https: made a self-signed certificate for %s", d.hostname)
+		}
+		l, err := net.Listen("tcp", d.httpsAddr)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("https: listening on %s: %w", d.httpsAddr, err))
+		} else {
+			d.addListener(l)
+			go webui.NewServer(d.status).Serve(l, cert)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (d *device) addListener(l net.Listener) {
+	d.mu.Lock()
+	d.listeners = append(d.listeners, l)
+	d.mu.Unlock()
+}
+
+// addrs reports the bound addresses of the SSH and HTTPS servers.
+func (d *device) addrs() []string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []string
+	for _, l := range d.listeners {
+		out = append(out, l.Addr().String())
+	}
+	return out
+}
+
+// status gathers the web page's figures from the platform's files.
+func (d *device) status() (webui.Status, error) {
+	cfg, err := platform.LoadSystemConfig(d.root)
+	if err != nil {
+		return webui.Status{}, err
+	}
+	id, err := platform.LoadIdentity(d.root, d.clock)
+	if err != nil {
+		return webui.Status{}, err
+	}
+	st := webui.Status{
+		Product:  "Cisco Expressway",
+		Type:     string(cfg.Type),
+		Hostname: cfg.Hostname,
+		Serial:   id.Serial,
+	}
+	if cfg.Brand == platform.BrandVCS {
+		st.Product = "Cisco VCS"
+	}
+	if info, err := platform.LoadImageInfo(d.root); err == nil {
+		st.SoftwareVersion = info.SoftwareVersion
+	}
+	st.Uptime, _ = platform.Uptime(d.root)
+	alarms, err := platform.NewAlarms(d.root, d.clock).List()
+	if err != nil {
+		return webui.Status{}, err
+	}
+	for _, a := range alarms {
+		st.Alarms = append(st.Alarms, webui.Alarm{ID: a.ID, Description: a.Title})
+	}
+	return st, nil
+}
+
+// makeHaltLinks makes /bin/reboot and /bin/poweroff point at /init when
+// the image does not carry them.
+func (d *device) makeHaltLinks() {
+	for _, name := range []string{"reboot", "poweroff"} {
+		p := d.path("bin/" + name)
+		if _, err := os.Lstat(p); err == nil {
+			continue
+		}
+		if err := os.Symlink("/init", p); err != nil {
+			d.logf("linking %s: %v", p, err)
+		}
+	}
+}
+
+// serveForever boots, runs the console login, and stops the device when
+// asked (reboot, poweroff, or their signals). It never returns: PID 1
+// must not exit.
+func (d *device) serveForever(ctx context.Context) {
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, rebootSignal, syscall.SIGINT, poweroffSignal)
+	// Ctrl-Alt-Del becomes SIGINT to init instead of an instant reset.
+	_ = unix.Reboot(unix.LINUX_REBOOT_CMD_CAD_OFF)
+	go d.reaper.Run(ctx)
+	go func() {
+		for s := range signals {
+			how := boot.Reboot
+			if s == poweroffSignal {
+				how = boot.PowerOff
+			}
+			select {
+			case d.halt <- how:
+			default:
+			}
+		}
+	}()
+	if err := d.start(ctx); err != nil {
+		d.logf("%v", err)
+	}
+	d.startConsole(ctx)
+	how := <-d.halt
+	for {
+		err := d.shutdown(how)
+		d.logf("%v; trying again in 5s", err)
+		time.Sleep(5 * time.Second)
+	}
+}
+
+// startConsole runs the login prompt on the console terminal.
+func (d *device) startConsole(ctx context.Context) {
+	if d.tty == "" {
+		return
+	}
+	c := &login.Console{
+		TTY:       d.tty,
+		Accounts:  d.accounts,
+		Checker:   platform.NewUsers(d.root, d.clock),
+		Runner:    d.reaper,
+		Hostname:  func() string { return d.hostname },
+		Term:      "vt100",
+		FailDelay: 2 * time.Second,
+		Log:       d.console,
+	}
+	go func() {
+		if err := c.Serve(ctx); err != nil && ctx.Err() == nil {
+			d.logf("console login: %v", err)
+		}
+	}()
+}
+
+// shutdown stops the services and servers, syncs, unmounts and stops the
+// machine. It returns only when the final system call fails.
+func (d *device) shutdown(how boot.Halt) error {
+	d.logf("%s requested: stopping services", how)
+	if d.sup != nil {
+		d.sup.Stop(5 * time.Second)
+	}
+	d.mu.Lock()
+	for _, l := range d.listeners {
+		l.Close()
+	}
+	d.listeners = nil
+	d.mu.Unlock()
+	// Every other process gets SIGTERM, then SIGKILL, so nothing holds
+	// data open.
+	d.signalAll(syscall.SIGTERM)
+	time.Sleep(200 * time.Millisecond)
+	d.signalAll(syscall.SIGKILL)
+	return d.boot.Shutdown(how)
+}
+
+// signalAll signals every process but init (kill(-1) skips the caller).
+// Off PID 1 (tests) it does nothing.
+func (d *device) signalAll(sig syscall.Signal) {
+	if os.Getpid() == 1 {
+		_ = syscall.Kill(-1, sig)
+	}
+}
