@@ -119,24 +119,24 @@ func (s *Store) q(query string) string {
 // statements in which {{ID}} is the auto-increment primary key column type.
 func migrations() [][]string {
 	return [][]string{
-	{
-		`CREATE TABLE accounts (
+		{
+			`CREATE TABLE accounts (
 			id {{ID}},
 			name TEXT NOT NULL UNIQUE,
 			created_at BIGINT NOT NULL)`,
-		`CREATE TABLE virtual_accounts (
+			`CREATE TABLE virtual_accounts (
 			id {{ID}},
 			account_id BIGINT NOT NULL REFERENCES accounts(id),
 			name TEXT NOT NULL UNIQUE,
 			created_at BIGINT NOT NULL)`,
-		`CREATE TABLE licenses (
+			`CREATE TABLE licenses (
 			va_id BIGINT NOT NULL REFERENCES virtual_accounts(id),
 			type TEXT NOT NULL,
 			purchased BIGINT NOT NULL DEFAULT 0,
 			in_use BIGINT NOT NULL DEFAULT 0,
 			reserved BIGINT NOT NULL DEFAULT 0,
 			PRIMARY KEY (va_id, type))`,
-		`CREATE TABLE tokens (
+			`CREATE TABLE tokens (
 			id {{ID}},
 			hash TEXT NOT NULL UNIQUE,
 			hint TEXT NOT NULL,
@@ -147,8 +147,8 @@ func migrations() [][]string {
 			uses BIGINT NOT NULL DEFAULT 0,
 			export_controlled INTEGER NOT NULL,
 			revoked_at BIGINT NOT NULL DEFAULT 0)`,
-		`CREATE INDEX tokens_va ON tokens(va_id)`,
-		`CREATE TABLE instances (
+			`CREATE INDEX tokens_va ON tokens(va_id)`,
+			`CREATE TABLE instances (
 			id {{ID}},
 			udi TEXT NOT NULL UNIQUE,
 			va_id BIGINT NOT NULL REFERENCES virtual_accounts(id),
@@ -163,22 +163,22 @@ func migrations() [][]string {
 			renewed_at BIGINT NOT NULL,
 			last_seen BIGINT NOT NULL,
 			last_state TEXT NOT NULL DEFAULT '')`,
-		`CREATE INDEX instances_va ON instances(va_id)`,
-		`CREATE TABLE instance_usage (
+			`CREATE INDEX instances_va ON instances(va_id)`,
+			`CREATE TABLE instance_usage (
 			instance_id BIGINT NOT NULL REFERENCES instances(id) ON DELETE CASCADE,
 			type TEXT NOT NULL,
 			in_use BIGINT NOT NULL,
 			state TEXT NOT NULL,
 			PRIMARY KEY (instance_id, type))`,
-		`CREATE TABLE events (
+			`CREATE TABLE events (
 			id {{ID}},
 			va_id BIGINT NOT NULL,
 			at BIGINT NOT NULL,
 			kind TEXT NOT NULL,
 			udi TEXT NOT NULL,
 			detail TEXT NOT NULL)`,
-		`CREATE INDEX events_va ON events(va_id, id)`,
-	},
+			`CREATE INDEX events_va ON events(va_id, id)`,
+		},
 	}
 }
 
