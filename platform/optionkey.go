@@ -153,14 +153,7 @@ func SignOptionKey(priv ed25519.PrivateKey, k OptionKey) (string, error) {
 		return "", err
 	}
 	sig := ed25519.Sign(priv, append([]byte(optionSigContext), body...))
-	enc := optionKeyEncoding().EncodeToString(append(body, sig...))
-	var groups []string
-	for len(enc) > 8 {
-		groups = append(groups, enc[:8])
-		enc = enc[8:]
-	}
-	groups = append(groups, enc)
-	return optionKeyPrefix + strings.Join(groups, "-"), nil
+	return optionKeyPrefix + groupsOf8(optionKeyEncoding().EncodeToString(append(body, sig...))), nil
 }
 
 // ParseOptionKey decodes and verifies key text against the vendor key pub.
@@ -207,16 +200,28 @@ func ParseOptionKey(text string, pub ed25519.PublicKey) (OptionKey, error) {
 	return k, nil
 }
 
-// canonicalKey is the stored spelling and fingerprint of a verified key.
+// canonicalKey is the stored spelling (prefix, upper case, groups of 8)
+// and the fingerprint of key text; spelling variants share both.
 func canonicalKey(text string) (string, string) {
-	s := strings.Map(func(r rune) rune {
+	s := strings.ToUpper(strings.TrimSpace(text))
+	s = strings.TrimPrefix(s, optionKeyPrefix)
+	s = strings.Map(func(r rune) rune {
 		if r == '-' || r == ' ' || r == '\t' || r == '\n' || r == '\r' {
 			return -1
 		}
 		return r
-	}, strings.ToUpper(strings.TrimSpace(text)))
+	}, s)
 	sum := sha256.Sum256([]byte(s))
-	return s, hex.EncodeToString(sum[:6])
+	return optionKeyPrefix + groupsOf8(s), hex.EncodeToString(sum[:6])
+}
+
+func groupsOf8(s string) string {
+	var groups []string
+	for len(s) > 8 {
+		groups = append(groups, s[:8])
+		s = s[8:]
+	}
+	return strings.Join(append(groups, s), "-")
 }
 
 // InstalledKey is one installed option key, as stored.

@@ -225,3 +225,25 @@ func FuzzParseOptionKey(f *testing.F) {
 		}
 	})
 }
+
+func TestOptionKeyStoredSpellingParses(t *testing.T) {
+	root, id := deviceRoot(t, "VCS")
+	ok := platform.NewOptionKeys(root, nil)
+	k := mustSign(t, id.Serial, "TURNRelays", 10)
+	ik, err := ok.Add(" " + strings.ToLower(k) + " ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ik.Key != k {
+		t.Errorf("stored %q, want the issued spelling %q", ik.Key, k)
+	}
+	if _, err := platform.ParseOptionKey(ik.Key, platform.VendorPublicKey()); err != nil {
+		t.Errorf("the stored key does not parse: %v", err)
+	}
+	if _, err := ok.Remove(strings.ReplaceAll(ik.Key, "-", "")); err == nil {
+		t.Errorf("a key without its prefix dash removed something")
+	}
+	if _, err := ok.Remove(ik.Key); err != nil {
+		t.Errorf("removing by the listed key: %v", err)
+	}
+}

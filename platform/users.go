@@ -237,11 +237,7 @@ func (u *Users) SyncAlarms() error {
 			errs = append(errs, err)
 			continue
 		}
-		detail := ""
-		if def {
-			detail = fmt.Sprintf("Change the %s password: log in as root and run passwd %s", user, user)
-		}
-		if err := u.alarms.Set(defaultAlarm(user), def, detail); err != nil {
+		if err := u.alarms.Set(defaultAlarm(user), def, ""); err != nil {
 			errs = append(errs, err)
 		}
 	}
