@@ -19,12 +19,12 @@ import (
 // Mount flags used by the sequence (the Linux values; the package keeps its
 // own copies so the sequence compiles and is tested on any host).
 const (
-	MS_RDONLY  = 0x1
-	MS_NOSUID  = 0x2
-	MS_NODEV   = 0x4
-	MS_NOEXEC  = 0x8
-	MS_REMOUNT = 0x20
-	MS_NOATIME = 0x400
+	msReadOnly = 0x1
+	msNoSUID   = 0x2
+	msNoDev    = 0x4
+	msNoExec   = 0x8
+	msRemount  = 0x20
+	msNoAtime  = 0x400
 )
 
 // Halt says how the device stops.
@@ -84,12 +84,12 @@ func (m Mount) String() string {
 // order.
 func EarlyMounts() []Mount {
 	return []Mount{
-		{Source: "proc", Target: "proc", FSType: "proc", Flags: MS_NOSUID | MS_NODEV | MS_NOEXEC},
-		{Source: "sysfs", Target: "sys", FSType: "sysfs", Flags: MS_NOSUID | MS_NODEV | MS_NOEXEC},
-		{Source: "devtmpfs", Target: "dev", FSType: "devtmpfs", Flags: MS_NOSUID, Data: "mode=0755"},
-		{Source: "devpts", Target: "dev/pts", FSType: "devpts", Flags: MS_NOSUID | MS_NOEXEC, Data: "mode=0620,ptmxmode=0666"},
-		{Source: "tmpfs", Target: "run", FSType: "tmpfs", Flags: MS_NOSUID | MS_NODEV, Data: "mode=0755"},
-		{Source: "tmpfs", Target: "tmp", FSType: "tmpfs", Flags: MS_NOSUID | MS_NODEV, Data: "mode=1777"},
+		{Source: "proc", Target: "proc", FSType: "proc", Flags: msNoSUID | msNoDev | msNoExec},
+		{Source: "sysfs", Target: "sys", FSType: "sysfs", Flags: msNoSUID | msNoDev | msNoExec},
+		{Source: "devtmpfs", Target: "dev", FSType: "devtmpfs", Flags: msNoSUID, Data: "mode=0755"},
+		{Source: "devpts", Target: "dev/pts", FSType: "devpts", Flags: msNoSUID | msNoExec, Data: "mode=0620,ptmxmode=0666"},
+		{Source: "tmpfs", Target: "run", FSType: "tmpfs", Flags: msNoSUID | msNoDev, Data: "mode=0755"},
+		{Source: "tmpfs", Target: "tmp", FSType: "tmpfs", Flags: msNoSUID | msNoDev, Data: "mode=1777"},
 	}
 }
 
@@ -258,7 +258,7 @@ func (b *Boot) MountVolume(v Volume) error {
 			return fmt.Errorf("making the %s filesystem on %s: %w", v.PartName, dev, err)
 		}
 	}
-	return b.mount(Mount{Source: dev, Target: v.Target, FSType: "ext4", Flags: MS_NOATIME, Data: ""})
+	return b.mount(Mount{Source: dev, Target: v.Target, FSType: "ext4", Flags: msNoAtime, Data: ""})
 }
 
 // Remake unmounts the volume, makes a new empty ext4 filesystem on it and
@@ -277,7 +277,7 @@ func (b *Boot) Remake(v Volume) error {
 	if err := b.Sys.MakeExt4(dev, v.PartName); err != nil {
 		return fmt.Errorf("making the %s filesystem on %s: %w", v.PartName, dev, err)
 	}
-	return b.mount(Mount{Source: dev, Target: v.Target, FSType: "ext4", Flags: MS_NOATIME})
+	return b.mount(Mount{Source: dev, Target: v.Target, FSType: "ext4", Flags: msNoAtime})
 }
 
 func (b *Boot) forget(target string) {
@@ -307,7 +307,7 @@ func (b *Boot) Shutdown(how Halt) error {
 		if err := b.Sys.Unmount(target); err != nil {
 			// Something still holds a file open: make the filesystem
 			// read-only so it is clean when the power goes.
-			rerr := b.Sys.Mount("", target, "", MS_REMOUNT|MS_RDONLY, "")
+			rerr := b.Sys.Mount("", target, "", msRemount|msReadOnly, "")
 			if rerr != nil {
 				errs = append(errs, fmt.Errorf("unmounting %s: %w; remounting it read-only: %w", target, err, rerr))
 			}
