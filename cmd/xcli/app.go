@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
 
@@ -86,6 +87,11 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 					sh := &xshell.Shell{Tree: xshell.NewTree(c.String("root"), clock.Real{}), In: stdin, Out: stdout}
 					if c.Bool("prompt") || isTerminal(stdin) {
 						sh.Prompt = xshell.Prompt
+					}
+					if isTerminal(stdin) {
+						// Ctrl-C drops the line being typed (the terminal
+						// does that); it must not end the admin's session.
+						signal.Ignore(os.Interrupt)
 					}
 					return sh.Run(c.Context)
 				},
