@@ -60,7 +60,12 @@ type Shell struct {
 	Out  io.Writer
 	// Prompt is printed before each line; empty means none.
 	Prompt string
+
+	failed int
 }
+
+// Failed reports how many requests of the session answered ERROR.
+func (s *Shell) Failed() int { return s.failed }
 
 // Run reads lines until exit, quit or end of input (Ctrl-D) and answers
 // each. A failed request does not end the session.
@@ -77,6 +82,10 @@ func (s *Shell) Run(ctx context.Context) error {
 		}
 		line, tooLong, err := readLine(r, xapi.MaxLineBytes)
 		if errors.Is(err, io.EOF) && line == "" {
+			if s.Prompt == "" {
+				return nil
+			}
+			// End the prompt's line, as Ctrl-D leaves the cursor on it.
 			_, werr := io.WriteString(s.Out, "\n")
 			return werr
 		}
@@ -84,6 +93,7 @@ func (s *Shell) Run(ctx context.Context) error {
 			return fmt.Errorf("reading input: %w", err)
 		}
 		if tooLong {
+			s.failed++
 			w := xapi.NewWriter(s.Out)
 			w.Fail(fmt.Sprintf("line longer than %d bytes ignored", xapi.MaxLineBytes))
 			continue
@@ -112,12 +122,14 @@ func (s *Shell) line(ctx context.Context, line string) (bool, error) {
 		return false, err
 	}
 	if _, ok := xapi.ParseKind(words[0]); !ok {
+		s.failed++
 		w := xapi.NewWriter(s.Out)
 		w.Fail(fmt.Sprintf("unknown command %q; type help for the commands", words[0]))
 		return false, w.Err()
 	}
 	err := RunLine(ctx, s.Tree, line, s.Out)
 	if errors.Is(err, ErrFailed) {
+		s.failed++
 		return false, nil
 	}
 	return false, err

@@ -23,11 +23,13 @@ import (
 // device tree other than /, for tests on the host.
 const rootEnv = "VXWAY_ROOT"
 
+// progName is the name the program runs under; a login shell's leading
+// "-" (as in "-xshell") is not part of it.
 func progName(args []string) string {
 	if len(args) == 0 {
 		return "xcli"
 	}
-	return filepath.Base(args[0])
+	return strings.TrimPrefix(filepath.Base(args[0]), "-")
 }
 
 // run dispatches on the program name: under xcommand, xconfiguration,
@@ -93,7 +95,15 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 						// does that); it must not end the admin's session.
 						signal.Ignore(os.Interrupt)
 					}
-					return sh.Run(c.Context)
+					if err := sh.Run(c.Context); err != nil {
+						return err
+					}
+					// A script fed on standard input (ssh admin@device
+					// 'xstatus Alarm') fails when one of its requests did.
+					if n := sh.Failed(); n > 0 && sh.Prompt == "" {
+						return fmt.Errorf("%w: %d of the requests answered ERROR", xshell.ErrFailed, n)
+					}
+					return nil
 				},
 			},
 			{

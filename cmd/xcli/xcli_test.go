@@ -275,4 +275,24 @@ func TestInteractiveShell(t *testing.T) {
 	if r.code != 0 || r.out != "*s SystemUnit Hostname: \"vcs-lab\"\nOK\n" {
 		t.Errorf("EOF session: exit %d %q", r.code, r.out)
 	}
+	// A piped script with a failed request exits 1, after answering all.
+	r = runAs(t, bin, root, "xshell", "xstatus Nope\nxstatus SystemUnit ProductBrand\n")
+	if r.code != 1 || !strings.HasSuffix(r.out, "*s SystemUnit ProductBrand: \"VCS\"\nOK\n") {
+		t.Errorf("failing script: exit %d %q", r.code, r.out)
+	}
+}
+
+// TestLoginShellName runs xshell the way login starts a login shell, as
+// "-xshell", with the ssh command on standard input.
+func TestLoginShellName(t *testing.T) {
+	bin := buildXCLI(t)
+	root := device(t, "VCS")
+	cmd := exec.Command(filepath.Join(bin, "xshell"))
+	cmd.Args[0] = "-xshell"
+	cmd.Env = append(os.Environ(), "VXWAY_ROOT="+root)
+	cmd.Stdin = strings.NewReader("xstatus SystemUnit ProductBrand\n")
+	out, err := cmd.Output()
+	if err != nil || string(out) != "*s SystemUnit ProductBrand: \"VCS\"\nOK\n" {
+		t.Errorf("-xshell: %v %q", err, out)
+	}
 }
