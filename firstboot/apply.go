@@ -1,0 +1,428 @@
+package firstboot
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"vxway/atomicfile"
+	"vxway/clock"
+	"vxway/netconf"
+	"vxway/platform"
+)
+
+// ErrRefused marks a seed refused because the device is already
+// provisioned with another instance_id.
+var ErrRefused = errors.New("provisioning seed refused")
+
+// Apply provisions the device under root from its seed, once. Init calls
+// it after mounting data and before setting the hostname and bringing up
+// the network (which then read what the seed wrote). It prints what it
+// does on log (the console): "firstboot: not provisioned (no VXPROV disk)",
+// the seed applied, or every problem of a bad seed. It never stops the
+// boot: its error, already printed, is for the caller's log.
+func Apply(ctx context.Context, root string, log io.Writer) error {
+	p := &provisioner{root: root, log: log, clock: clock.Real{}, sources: []Source{&DiskSource{Root: root}}}
+	return p.apply(ctx)
+}
+
+type provisioner struct {
+	root    string
+	log     io.Writer
+	clock   clock.Clock
+	sources []Source
+}
+
+func (p *provisioner) logf(format string, args ...any) {
+	fmt.Fprintf(p.log, "firstboot: "+format+"\n", args...)
+}
+
+// find reads the first source that holds a seed.
+func (p *provisioner) find(ctx context.Context) (Source, []byte, error) {
+	for _, s := range p.sources {
+		b, err := s.Read(ctx)
+		if errors.Is(err, ErrNoSeed) {
+			continue
+		}
+		return s, b, err
+	}
+	return nil, nil, ErrNoSeed
+}
+
+func (p *provisioner) apply(ctx context.Context) error {
+	if err := p.recover(); err != nil {
+		p.logf("%v", err)
+		return err
+	}
+	st, err := LoadState(p.root)
+	if err != nil {
+		p.logf("%v; not provisioning", err)
+		return err
+	}
+	src, b, err := p.find(ctx)
+	if errors.Is(err, ErrNoSeed) {
+		if st.Provisioned() {
+			p.logf("provisioned as %s on %s", st.InstanceID, st.AppliedAt.Format(time.RFC3339))
+		} else {
+			p.logf("not provisioned (no VXPROV disk)")
+		}
+		return errors.Join(clearAlarm(p.root, AlarmSeedRejected), clearAlarm(p.root, AlarmSeedRefused))
+	}
+	now := p.clock.Now().UTC()
+	if err != nil {
+		return p.reject(st, src.Name(), "", []string{err.Error()}, err)
+	}
+	id := InstanceID(b)
+	if st.Provisioned() {
+		if id == st.InstanceID {
+			p.logf("seed %s from %s was applied on %s; not applying it again", id, src.Name(), st.AppliedAt.Format(time.RFC3339))
+			return errors.Join(clearAlarm(p.root, AlarmSeedRejected), clearAlarm(p.root, AlarmSeedRefused))
+		}
+		msg := fmt.Sprintf("refusing seed %q from %s: this device was provisioned as %q on %s; detach the disk, or factory reset the device to provision it again",
+			id, src.Name(), st.InstanceID, st.AppliedAt.Format(time.RFC3339))
+		p.logf("%s", msg)
+		st.Last = &Attempt{At: now, Source: src.Name(), InstanceID: id, Result: ResultRefused, Problems: []string{msg}}
+		return errors.Join(fmt.Errorf("%w: %s", ErrRefused, msg), raise(p.root, AlarmSeedRefused, msg, now), saveState(p.root, st))
+	}
+	seed, err := Parse(b)
+	if err == nil {
+		var steps []step
+		steps, err = p.stage(seed)
+		if err == nil {
+			return p.commit(st, src.Name(), seed, steps)
+		}
+	}
+	var lines []string
+	for _, pr := range Problems(err) {
+		lines = append(lines, pr.Error())
+	}
+	if len(lines) == 0 {
+		lines = []string{err.Error()}
+	}
+	return p.reject(st, src.Name(), id, lines, err)
+}
+
+// reject reports a seed that cannot be applied, problem by problem.
+func (p *provisioner) reject(st *State, src, id string, problems []string, cause error) error {
+	now := p.clock.Now().UTC()
+	p.logf("seed from %s rejected, nothing applied (%d problems):", src, len(problems))
+	for _, l := range problems {
+		fmt.Fprintf(p.log, "firstboot:   %s\n", l)
+	}
+	st.Last = &Attempt{At: now, Source: src, InstanceID: id, Result: ResultRejected, Problems: problems}
+	detail := fmt.Sprintf("%s: %s", src, problems[0])
+	if len(problems) > 1 {
+		detail += fmt.Sprintf(" (and %d more; see xstatus Provisioning)", len(problems)-1)
+	}
+	return errors.Join(cause, raise(p.root, AlarmSeedRejected, detail, now), saveState(p.root, st))
+}
+
+// step is one change of the device, with the files it may touch (saved
+// in the journal first, so a failure or a power cut can put them back).
+type step struct {
+	name  string
+	files []string
+	do    func() error
+}
+
+func (s step) String() string { return s.name + " (" + strings.Join(s.files, ", ") + ")" }
+
+// pendingLicensing is data/provisioning/licensing.json: what Finish hands to
+// the licensing agent once it runs. It holds the token, so it is 0600 and
+// removed once the agent has it.
+type pendingLicensing struct {
+	InstanceID string     `json:"instance_id"`
+	Licensing  *Licensing `json:"licensing"`
+}
+
+// stage turns a valid seed into steps, after the checks that need the
+// device's state. Nothing is changed yet.
+func (p *provisioner) stage(s *Seed) ([]step, error) {
+	var problems []error
+	var steps []step
+	bad := func(key, format string, args ...any) {
+		problems = append(problems, &Problem{Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
+	if s.System != nil {
+		cur, err := platform.LoadSystemConfig(p.root)
+		if err != nil {
+			return nil, err
+		}
+		_, statErr := os.Stat(filepath.Join(p.root, platform.SystemConfigPath))
+		fresh := errors.Is(statErr, os.ErrNotExist)
+		c := cur
+		if s.System.Hostname != "" {
+			c.Hostname = s.System.Hostname
+		}
+		if s.System.Domain != "" {
+			c.Domain = s.System.Domain
+		}
+		if s.System.Type != "" {
+			c.Type = s.System.Type
+		}
+		switch s.System.Brand {
+		case platform.BrandExpressway:
+			c.Brand, c.SmartLicensingEnabled = platform.BrandExpressway, true
+		case platform.BrandVCS:
+			if cur.SmartLicensingEnabled && !fresh {
+				bad("system.brand", "this device has Smart Licensing on (kept through a factory reset); it cannot become a VCS again")
+			}
+			c.Brand, c.SmartLicensingEnabled, c.SmartLicensingEnabledAt = platform.BrandVCS, false, time.Time{}
+		}
+		if s.Licensing != nil && c.Brand != platform.BrandExpressway {
+			bad("licensing", "Smart Licensing needs an Expressway; this device is a %s (set system.brand = \"Expressway\")", c.Brand)
+		}
+		steps = append(steps, step{name: "system", files: []string{platform.SystemConfigPath}, do: func() error {
+			return platform.SaveSystemConfig(p.root, c)
+		}})
+	} else if s.Licensing != nil {
+		if cur, err := platform.LoadSystemConfig(p.root); err == nil && cur.Brand != platform.BrandExpressway {
+			bad("licensing", "Smart Licensing needs an Expressway; this device is a %s (set system.brand = \"Expressway\")", cur.Brand)
+		}
+	}
+	if s.Network != nil {
+		c := *s.Network
+		steps = append(steps, step{name: "network", files: []string{netconf.ConfigPath}, do: func() error {
+			return netconf.Save(p.root, c)
+		}})
+	}
+	if len(s.Users) > 0 {
+		info, err := platform.LoadImageInfo(p.root)
+		if err != nil && !errors.Is(err, platform.ErrNoImageInfo) {
+			return nil, err
+		}
+		users := platform.NewUsers(p.root, p.clock)
+		names := make([]string, 0, len(s.Users))
+		for n := range s.Users {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		files := []string{platform.PasswdPath,
+			filepath.Join(platform.AlarmDir, fmt.Sprintf("%d.json", platform.AlarmDefaultRootPassword)),
+			filepath.Join(platform.AlarmDir, fmt.Sprintf("%d.json", platform.AlarmDefaultAdminPassword))}
+		for _, name := range names {
+			u := s.Users[name]
+			if u.Password != "" && info != nil {
+				def := info.PasswordHashes.Admin
+				if name == platform.UserRoot {
+					def = info.PasswordHashes.Root
+				}
+				if platform.CheckPassword(def, u.Password) {
+					bad("users."+name+".password", "is the default password of the image; choose another")
+				}
+			}
+			steps = append(steps, step{name: "users." + name, files: files, do: func() error {
+				switch {
+				case u.Password != "":
+					if err := users.SetPassword(name, u.Password); err != nil {
+						return err
+					}
+				case u.Hash != "":
+					if err := setPasswordHash(p.root, name, u.Hash, p.clock.Now()); err != nil {
+						return err
+					}
+				}
+				if u.SetKeys {
+					if err := users.SetAuthorizedKeys(name, u.AuthorizedKeys); err != nil {
+						return err
+					}
+				}
+				return users.SyncAlarms()
+			}})
+		}
+	}
+	if s.Licensing != nil {
+		b, err := json.MarshalIndent(pendingLicensing{InstanceID: s.InstanceID, Licensing: s.Licensing}, "", "  ")
+		if err != nil {
+			return nil, fmt.Errorf("encoding the licensing settings: %w", err)
+		}
+		steps = append(steps, step{name: "licensing", files: []string{LicensingPath}, do: func() error {
+			return writeFile(p.root, LicensingPath, append(b, '\n'), 0o600)
+		}})
+	}
+	if len(problems) > 0 {
+		return nil, fmt.Errorf("%w (%d problems):\n%w", ErrInvalidSeed, len(problems), errors.Join(problems...))
+	}
+	return steps, nil
+}
+
+// setPasswordHash stores a hash given by the seed in the users store, in
+// its passwd.json format.
+func setPasswordHash(root, user, hash string, now time.Time) error {
+	p := filepath.Join(root, platform.PasswdPath)
+	f := struct {
+		Users map[string]platform.UserEntry `json:"users"`
+	}{Users: map[string]platform.UserEntry{}}
+	b, err := os.ReadFile(p)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(b, &f); err != nil {
+			return fmt.Errorf("decoding %s: %w", p, err)
+		}
+		if f.Users == nil {
+			f.Users = map[string]platform.UserEntry{}
+		}
+	case !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("reading %s: %w", p, err)
+	}
+	e := f.Users[user]
+	e.Hash, e.Changed = hash, now.UTC()
+	f.Users[user] = e
+	out, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding %s: %w", p, err)
+	}
+	return writeFile(root, platform.PasswdPath, append(out, '\n'), 0o600)
+}
+
+// journal is the saved content of every file a commit may touch.
+type journal struct {
+	Files []savedFile `json:"files"`
+}
+
+type savedFile struct {
+	Path    string      `json:"path"`
+	Exists  bool        `json:"exists"`
+	Mode    os.FileMode `json:"mode,omitempty"`
+	Content []byte      `json:"content,omitempty"`
+}
+
+func absent(err error) bool {
+	return errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
+}
+
+// commit runs the steps under a journal: every file they may touch is
+// saved first; if a step fails, everything is put back, so the seed is
+// applied whole or not at all. A power cut in the middle is undone by
+// recover on the next boot.
+func (p *provisioner) commit(st *State, src string, seed *Seed, steps []step) error {
+	now := p.clock.Now().UTC()
+	paths := map[string]bool{StatePath: true}
+	for _, s := range steps {
+		for _, f := range s.files {
+			paths[f] = true
+		}
+	}
+	var j journal
+	for _, rel := range sortedKeys(paths) {
+		sf := savedFile{Path: rel}
+		fi, err := os.Stat(filepath.Join(p.root, rel))
+		switch {
+		case err == nil:
+			b, err := os.ReadFile(filepath.Join(p.root, rel))
+			if err != nil {
+				return p.failed(st, src, seed.InstanceID, fmt.Errorf("saving %s before provisioning: %w", rel, err))
+			}
+			sf.Exists, sf.Mode, sf.Content = true, fi.Mode().Perm(), b
+		case !absent(err):
+			return p.failed(st, src, seed.InstanceID, fmt.Errorf("saving %s before provisioning: %w", rel, err))
+		}
+		j.Files = append(j.Files, sf)
+	}
+	jb, err := json.Marshal(j)
+	if err != nil {
+		return p.failed(st, src, seed.InstanceID, fmt.Errorf("encoding the provisioning journal: %w", err))
+	}
+	if err := writeFile(p.root, JournalPath, jb, 0o600); err != nil {
+		return p.failed(st, src, seed.InstanceID, err)
+	}
+	applied := &State{InstanceID: seed.InstanceID, Source: src, AppliedAt: now, Summary: seed.Summary(),
+		Last: &Attempt{At: now, Source: src, InstanceID: seed.InstanceID, Result: ResultApplied}}
+	if seed.Licensing != nil {
+		applied.Licensing = LicensingPending
+	}
+	steps = append(steps, step{name: "state", files: []string{StatePath}, do: func() error { return saveState(p.root, applied) }})
+	for _, s := range steps {
+		if err := s.do(); err != nil {
+			err = fmt.Errorf("applying %s: %w", s.name, err)
+			if rerr := p.rollback(&j); rerr != nil {
+				err = errors.Join(err, fmt.Errorf("putting the files back: %w", rerr))
+			}
+			return p.failed(st, src, seed.InstanceID, err)
+		}
+	}
+	if err := p.removeJournal(); err != nil {
+		p.logf("%v", err)
+	}
+	p.logf("applied seed %s from %s: %s", seed.InstanceID, src, seed.Summary())
+	return errors.Join(clearAlarm(p.root, AlarmSeedRejected), clearAlarm(p.root, AlarmSeedRefused))
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// failed reports a seed that could not be applied; everything was put
+// back.
+func (p *provisioner) failed(st *State, src, id string, err error) error {
+	now := p.clock.Now().UTC()
+	p.logf("applying seed %s from %s failed, nothing applied: %v", id, src, err)
+	st.Last = &Attempt{At: now, Source: src, InstanceID: id, Result: ResultFailed, Problems: []string{err.Error()}}
+	return errors.Join(err, raise(p.root, AlarmSeedRejected, fmt.Sprintf("%s: applying failed: %v", src, err), now), saveState(p.root, st))
+}
+
+func (p *provisioner) rollback(j *journal) error {
+	var errs []error
+	for _, f := range j.Files {
+		abs := filepath.Join(p.root, f.Path)
+		if f.Exists {
+			if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if err := atomicfile.WriteFile(abs, f.Content, f.Mode); err != nil {
+				errs = append(errs, err)
+			}
+			continue
+		}
+		if err := os.Remove(abs); err != nil && !absent(err) {
+			errs = append(errs, fmt.Errorf("removing %s: %w", abs, err))
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	return p.removeJournal()
+}
+
+func (p *provisioner) removeJournal() error {
+	jp := filepath.Join(p.root, JournalPath)
+	if err := os.Remove(jp); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("removing %s: %w", jp, err)
+	}
+	return atomicfile.SyncDir(filepath.Dir(jp))
+}
+
+// recover undoes a provisioning cut short by a power loss: the journal is
+// still there, so every file goes back to what it was before.
+func (p *provisioner) recover() error {
+	b, err := os.ReadFile(filepath.Join(p.root, JournalPath))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading the provisioning journal: %w", err)
+	}
+	var j journal
+	if err := json.Unmarshal(b, &j); err != nil {
+		// A journal is written atomically before anything changes: one
+		// that does not decode means nothing was changed yet.
+		p.logf("discarding an unreadable provisioning journal: %v", err)
+		return p.removeJournal()
+	}
+	p.logf("an earlier provisioning was interrupted; putting back %d files", len(j.Files))
+	return p.rollback(&j)
+}
