@@ -26,11 +26,11 @@ var ErrBadRequest = errors.New("bad request")
 //	xconfiguration SystemUnit            Hostname, Domain, ServiceSelect Brand and Type
 //	xcommand OptionKey Add Key: "..."    install a VCS option key
 //	xcommand OptionKey Remove Key: "..." (or Index: <n>) remove one
-func RegisterXAPI(t *xapi.Tree, root string, c clock.Clock) {
+func RegisterXAPI(t *xapi.Tree, root string, c clock.Clock, hooks Hooks) {
 	if c == nil {
 		c = clock.Real{}
 	}
-	h := &handlers{root: root, clock: c}
+	h := &handlers{root: root, clock: c, hooks: hooks}
 	t.Handle(xapi.Status, "SystemUnit", h.systemUnit)
 	t.Handle(xapi.Status, "Alarm", h.alarms)
 	t.Handle(xapi.Status, "OptionKey", h.optionKeyStatus)
@@ -38,9 +38,22 @@ func RegisterXAPI(t *xapi.Tree, root string, c clock.Clock) {
 	t.Handle(xapi.Command, "OptionKey", h.optionKeyCommand)
 }
 
+// Hooks tell other components about platform changes made over the xAPI.
+type Hooks struct {
+	// SmartLicensingEnabled, when set, is called after Service Select has
+	// turned Smart Licensing on (VCS converted to Expressway), so that the
+	// licensing agent starts at once rather than at its next look at the
+	// platform flag. Its error is shown as a warning; the conversion stands.
+	SmartLicensingEnabled func(context.Context) error
+}
+
+// hookTimeout bounds how long a hook may hold up the answer.
+const hookTimeout = 10 * time.Second
+
 type handlers struct {
 	root  string
 	clock clock.Clock
+	hooks Hooks
 }
 
 // statusLine is one `*s` line before filtering by the requested path.
@@ -219,7 +232,7 @@ func (h *handlers) optionKeyStatus(_ context.Context, _ *xapi.Request, rel []str
 	return writeFiltered(out, "OptionKey", rel, lines)
 }
 
-func (h *handlers) systemConfig(_ context.Context, req *xapi.Request, rel []string, out *xapi.Writer) error {
+func (h *handlers) systemConfig(ctx context.Context, req *xapi.Request, rel []string, out *xapi.Writer) error {
 	if len(req.Args) == 0 {
 		cfg, err := LoadSystemConfig(h.root)
 		if err != nil {
@@ -255,8 +268,20 @@ func (h *handlers) systemConfig(_ context.Context, req *xapi.Request, rel []stri
 		if err != nil {
 			return err
 		}
+		before, err := SmartLicensingEnabled(h.root)
+		if err != nil {
+			return err
+		}
 		if err := SetBrand(h.root, b, h.clock); err != nil {
 			return err
+		}
+		if after, _ := SmartLicensingEnabled(h.root); after && !before && h.hooks.SmartLicensingEnabled != nil {
+			hctx, cancel := context.WithTimeout(ctx, hookTimeout)
+			err := h.hooks.SmartLicensingEnabled(hctx)
+			cancel()
+			if err != nil {
+				out.Result("Warning", fmt.Sprintf("Smart Licensing is on; the licensing agent was not told (%v) and picks it up when it next starts", err))
+			}
 		}
 	case xapi.PathIs(full, "ServiceSelect", "Type"):
 		t, err := ParseType(value)

@@ -2,6 +2,7 @@ package platform
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,7 +33,7 @@ func TestXAPISystemUnitAndAlarms(t *testing.T) {
 	}
 	id, _ := LoadIdentity(root, clk)
 	var tree xapi.Tree
-	RegisterXAPI(&tree, root, clk)
+	RegisterXAPI(&tree, root, clk, Hooks{})
 
 	out, err := serve(t, &tree, "xstatus SystemUnit")
 	if err != nil {
@@ -74,7 +75,7 @@ func TestXAPISystemUnitAndAlarms(t *testing.T) {
 func TestXAPIServiceSelect(t *testing.T) {
 	root := newTestRoot(t, "VCS")
 	var tree xapi.Tree
-	RegisterXAPI(&tree, root, newTestClock())
+	RegisterXAPI(&tree, root, newTestClock(), Hooks{})
 	for _, c := range []struct {
 		line, want string
 		fail       bool
@@ -94,6 +95,41 @@ func TestXAPIServiceSelect(t *testing.T) {
 			out, err := serve(t, &tree, c.line)
 			if (err != nil) != c.fail || !strings.Contains(out, c.want) {
 				t.Errorf("got err %v:\n%s\nwant fail=%v and %q", err, out, c.fail, c.want)
+			}
+		})
+	}
+}
+
+func TestXAPIConversionTellsAgent(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		hookErr  error
+		wantWarn bool
+	}{
+		{"agent answers", nil, false},
+		{"agent down", errors.New("agent down"), true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			root := newTestRoot(t, "VCS")
+			calls := 0
+			var tree xapi.Tree
+			RegisterXAPI(&tree, root, newTestClock(), Hooks{SmartLicensingEnabled: func(context.Context) error {
+				calls++
+				return c.hookErr
+			}})
+			for i, line := range []string{
+				"xconfiguration SystemUnit ServiceSelect Brand: VCS",
+				"xconfiguration SystemUnit ServiceSelect Brand: Expressway",
+				"xconfiguration SystemUnit ServiceSelect Brand: Expressway",
+				"xconfiguration SystemUnit ServiceSelect Brand: VCS",
+			} {
+				out, _ := serve(t, &tree, line)
+				if want := c.wantWarn && i == 1; strings.Contains(out, "*r Warning:") != want {
+					t.Errorf("%s:\n%s", line, out)
+				}
+			}
+			if calls != 1 {
+				t.Errorf("the agent was told %d times, want once", calls)
 			}
 		})
 	}

@@ -11,7 +11,7 @@ import (
 // here, one line each.
 func NewTree(root string, c clock.Clock) *xapi.Tree {
 	t := &xapi.Tree{}
-	platform.RegisterXAPI(t, root, c)
+	platform.RegisterXAPI(t, root, c, platform.Hooks{})
 	netconf.RegisterXAPI(t, root)
 	return t
 }
