@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"os/exec"
-	"path/filepath"
 	"strings"
 )
 
@@ -79,13 +78,11 @@ func (a Account) command(script string, term string, extraEnv []string) *exec.Cm
 	} else {
 		cmd = exec.Command(a.Shell, "-c", script)
 	}
-	// A leading "-" in argv[0] tells a shell it is a login shell.
-	cmd.Args[0] = "-" + filepath.Base(a.Shell)
-	if script != "" {
-		cmd.Args[0] = filepath.Base(a.Shell)
-		if a.ExecOnStdin {
-			cmd.Stdin = strings.NewReader(script + "\n")
-		}
+	// argv[0] stays the program's own name: the u-root busybox and xcli
+	// pick the command by it, so the "-sh" login-shell convention would
+	// break them.
+	if script != "" && a.ExecOnStdin {
+		cmd.Stdin = strings.NewReader(script + "\n")
 	}
 	cmd.Dir = a.Home
 	cmd.Env = append([]string{

@@ -56,8 +56,8 @@ func TestConsoleLogin(t *testing.T) {
 		t.Error("echo is on at the Password: prompt")
 	}
 	io.WriteString(master, "adminpass1\n")
-	io.WriteString(master, "echo logged-in-as-$USER-$SHELL; exit\n")
-	end := tr.waitFor(t, at, "logged-in-as-admin-/bin/sh")
+	io.WriteString(master, "echo logged-in-as-$USER-$PATH; exit\n")
+	end := tr.waitFor(t, at, "logged-in-as-admin-"+DefaultPath)
 	select {
 	case err := <-done:
 		if err != nil {
