@@ -157,6 +157,25 @@ func SaveSystemConfig(root string, c SystemConfig) error {
 	return writeFile(filepath.Join(root, SystemConfigPath), append(b, '\n'), 0o644)
 }
 
+// UpdateSystemConfig changes the device configuration under a lock, so
+// that two changes at once (a hostname and a brand, say) both land. When
+// change returns an error nothing is written.
+func UpdateSystemConfig(root string, change func(*SystemConfig) error) error {
+	unlock, err := lockFor(filepath.Join(root, SystemConfigPath))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	c, err := LoadSystemConfig(root)
+	if err != nil {
+		return err
+	}
+	if err := change(&c); err != nil {
+		return err
+	}
+	return SaveSystemConfig(root, c)
+}
+
 // SmartLicensingEnabled reports whether Smart Licensing is on: the device is
 // an Expressway or was converted from VCS to Expressway.
 func SmartLicensingEnabled(root string) (bool, error) {
@@ -171,12 +190,10 @@ func SmartLicensingEnabled(root string) (bool, error) {
 // Expressway-C) with Smart Licensing off, keeping hostname and domain. The
 // factory reset calls it when brand and type are not kept.
 func ResetServiceSelect(root string) error {
-	c, err := LoadSystemConfig(root)
-	if err != nil {
-		return err
-	}
-	c.Brand, c.Type, c.SmartLicensingEnabled, c.SmartLicensingEnabledAt = DefaultBrand, DefaultType, false, time.Time{}
-	return SaveSystemConfig(root, c)
+	return UpdateSystemConfig(root, func(c *SystemConfig) error {
+		c.Brand, c.Type, c.SmartLicensingEnabled, c.SmartLicensingEnabledAt = DefaultBrand, DefaultType, false, time.Time{}
+		return nil
+	})
 }
 
 // ValidateHostname checks a host name label: 1 to 63 letters, digits and

@@ -22,25 +22,22 @@ func SetBrand(root string, b Brand, c clock.Clock) error {
 	if _, err := ParseBrand(string(b)); err != nil {
 		return err
 	}
-	cfg, err := LoadSystemConfig(root)
-	if err != nil {
-		return err
-	}
-	switch {
-	case cfg.Brand == b && (b == BrandVCS || cfg.SmartLicensingEnabled):
-		return nil
-	case b == BrandVCS && cfg.SmartLicensingEnabled:
-		return fmt.Errorf("%w and cannot be turned off, so Service Select cannot make this device a VCS; only a factory reset that does not keep brand and type (factory-reset without -v) does that", ErrSmartLicensingOn)
-	case b == BrandExpressway:
-		cfg.Brand = b
-		if !cfg.SmartLicensingEnabled {
-			cfg.SmartLicensingEnabled = true
-			cfg.SmartLicensingEnabledAt = c.Now().UTC()
+	return UpdateSystemConfig(root, func(cfg *SystemConfig) error {
+		switch {
+		case cfg.Brand == b && (b == BrandVCS || cfg.SmartLicensingEnabled):
+		case b == BrandVCS && cfg.SmartLicensingEnabled:
+			return fmt.Errorf("%w and cannot be turned off, so Service Select cannot make this device a VCS; only a factory reset that does not keep brand and type (factory-reset without -v) does that", ErrSmartLicensingOn)
+		case b == BrandExpressway:
+			cfg.Brand = b
+			if !cfg.SmartLicensingEnabled {
+				cfg.SmartLicensingEnabled = true
+				cfg.SmartLicensingEnabledAt = c.Now().UTC()
+			}
+		default:
+			cfg.Brand = b
 		}
-	default:
-		cfg.Brand = b
-	}
-	return SaveSystemConfig(root, cfg)
+		return nil
+	})
 }
 
 // SetType changes the device type (Expressway-C or Expressway-E); either
@@ -49,13 +46,8 @@ func SetType(root string, t Type) error {
 	if _, err := ParseType(string(t)); err != nil {
 		return err
 	}
-	cfg, err := LoadSystemConfig(root)
-	if err != nil {
-		return err
-	}
-	if cfg.Type == t {
+	return UpdateSystemConfig(root, func(cfg *SystemConfig) error {
+		cfg.Type = t
 		return nil
-	}
-	cfg.Type = t
-	return SaveSystemConfig(root, cfg)
+	})
 }

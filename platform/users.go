@@ -187,6 +187,11 @@ func (u *Users) SetPassword(user, password string) error {
 	if err != nil {
 		return err
 	}
+	unlock, err := lockFor(filepath.Join(u.root, PasswdPath))
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	f, err := u.load()
 	if err != nil {
 		return err
@@ -217,6 +222,11 @@ func (u *Users) SetAuthorizedKeys(user string, keys []string) error {
 	if err := checkUser(user); err != nil {
 		return err
 	}
+	unlock, err := lockFor(filepath.Join(u.root, PasswdPath))
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	f, err := u.load()
 	if err != nil {
 		return err

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -139,5 +140,35 @@ func TestAuthorizedKeys(t *testing.T) {
 	}
 	if def, _ := u.UsingDefault(UserAdmin); !def {
 		t.Errorf("setting keys changed the password state")
+	}
+}
+
+// TestUsersConcurrentChanges changes both accounts from many goroutines at
+// once; no change may be lost to another's read-modify-write.
+func TestUsersConcurrentChanges(t *testing.T) {
+	root := newTestRoot(t, "VCS")
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(2)
+		go func() {
+			defer wg.Done()
+			if err := NewUsers(root, nil).SetPassword(UserRoot, "root-pass-final"); err != nil {
+				t.Error(err)
+			}
+		}()
+		go func() {
+			defer wg.Done()
+			if err := NewUsers(root, nil).SetAuthorizedKeys(UserAdmin, []string{"ssh-ed25519 AAAA key" + string(rune('0'+i))}); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	u := NewUsers(root, nil)
+	if err := u.Check(UserRoot, "root-pass-final"); err != nil {
+		t.Errorf("root password lost: %v", err)
+	}
+	if keys, _ := u.AuthorizedKeys(UserAdmin); len(keys) != 1 {
+		t.Errorf("admin keys lost: %v", keys)
 	}
 }

@@ -332,12 +332,10 @@ func (h *handlers) systemConfig(ctx context.Context, req *xapi.Request, rel []st
 }
 
 func (h *handlers) updateConfig(f func(*SystemConfig)) error {
-	cfg, err := LoadSystemConfig(h.root)
-	if err != nil {
-		return err
-	}
-	f(&cfg)
-	return SaveSystemConfig(h.root, cfg)
+	return UpdateSystemConfig(h.root, func(c *SystemConfig) error {
+		f(c)
+		return nil
+	})
 }
 
 // ValidateDomain checks a DNS domain name: dot-separated host labels, at
