@@ -133,7 +133,7 @@ func Parse(b []byte, dir string) (*Config, error) {
 	c.lines = keyLines(string(b))
 	var errs []error
 	for _, k := range md.Undecoded() {
-		errs = append(errs, fmt.Errorf("%s: unknown key %q (see docs/image.md for the keys)", c.where(k.String()), k.String()))
+		errs = append(errs, fmt.Errorf("%sunknown key %q (see docs/image.md for the keys)", c.where(k.String()), k.String()))
 	}
 	c.setDefaults(md)
 	c.resolve(dir)
@@ -144,12 +144,13 @@ func Parse(b []byte, dir string) (*Config, error) {
 	return c, nil
 }
 
-// where names the line of a key, or the key alone when its line is unknown.
+// where is the "line N: " prefix of a key's messages ("" when the key is
+// not in the file).
 func (c *Config) where(key string) string {
 	if n, ok := c.lines[key]; ok {
-		return fmt.Sprintf("line %d", n)
+		return fmt.Sprintf("line %d: ", n)
 	}
-	return "config"
+	return ""
 }
 
 func (c *Config) setDefaults(md toml.MetaData) {
@@ -211,7 +212,7 @@ var (
 func (c *Config) Validate() []error {
 	var errs []error
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s: %s: %s", c.where(key), key, fmt.Sprintf(format, args...)))
+		errs = append(errs, fmt.Errorf("%s%s: %s", c.where(key), key, fmt.Sprintf(format, args...)))
 	}
 	if c.Version != Version {
 		bad("version", "is %d, want %d (add `version = %d` at the top)", c.Version, Version, Version)

@@ -1,0 +1,131 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+
+	"vxway/appconfig"
+	"vxway/image"
+)
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	return newApp(stdin, stdout, stderr).RunContext(ctx, args)
+}
+
+// newApp builds the command-line app; all output goes to the given writers.
+func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
+	return &cli.App{
+		Name:      "vxway",
+		Usage:     "build, boot and inspect the vxway appliance image",
+		Reader:    stdin,
+		Writer:    stdout,
+		ErrWriter: stderr,
+		// Errors are printed once, by main.
+		ExitErrHandler: func(*cli.Context, error) {},
+		Commands: []*cli.Command{
+			buildCommand(),
+			runCommand(),
+			inspectCommand(),
+			provisionDiskCommand(),
+		},
+	}
+}
+
+func buildCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "build",
+		Usage:     "build the raw GPT disk image from a build config",
+		ArgsUsage: " ",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "config", Aliases: []string{"c"}, Value: "appliance.toml", Usage: "build configuration `FILE`"},
+			&cli.StringFlag{Name: "output", Aliases: []string{"o"}, Value: "out/vxway.img", Usage: "image `FILE` to write"},
+			&cli.StringFlag{Name: "module", Usage: "vxway source `DIR` (default: the module above the current directory)"},
+			&cli.StringFlag{Name: "cache", Usage: "cache `DIR` for slow build steps (default: the user cache dir)"},
+		},
+		Action: func(c *cli.Context) error {
+			if c.NArg() > 0 {
+				return fmt.Errorf("build takes no arguments (got %q): use -c CONFIG -o IMAGE", c.Args().Slice())
+			}
+			cfg, err := appconfig.Load(c.String("config"))
+			if err != nil {
+				return err
+			}
+			mod, err := moduleDir(c.String("module"))
+			if err != nil {
+				return err
+			}
+			cache, err := cacheDir(c.String("cache"))
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(c.App.Writer, "building %s from %s\n", c.String("output"), c.String("config"))
+			sum, err := image.Build(c.Context, image.Options{
+				Config:          cfg,
+				Output:          c.String("output"),
+				ModuleDir:       mod,
+				CacheDir:        cache,
+				SourceDateEpoch: os.Getenv("SOURCE_DATE_EPOCH"),
+				Log:             c.App.Writer,
+			})
+			if err != nil {
+				return fmt.Errorf("build: %w", err)
+			}
+			fmt.Fprint(c.App.Writer, sum)
+			return nil
+		},
+	}
+}
+
+// moduleDir returns dir, or the nearest directory at or above the current
+// one whose go.mod declares module vxway.
+func moduleDir(dir string) (string, error) {
+	if dir != "" {
+		return filepath.Abs(dir)
+	}
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for d := wd; ; d = filepath.Dir(d) {
+		if isVxwayModule(filepath.Join(d, "go.mod")) {
+			return d, nil
+		}
+		if filepath.Dir(d) == d {
+			return "", errors.New("no vxway source tree at or above the current directory: run in the source tree or pass --module DIR")
+		}
+	}
+}
+
+func isVxwayModule(gomod string) bool {
+	f, err := os.Open(gomod)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if strings.TrimSpace(sc.Text()) == "module vxway" {
+			return true
+		}
+	}
+	return false
+}
+
+func cacheDir(dir string) (string, error) {
+	if dir != "" {
+		return filepath.Abs(dir)
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return "", fmt.Errorf("finding the user cache dir (pass --cache DIR): %w", err)
+	}
+	return filepath.Join(d, "vxway"), nil
+}

@@ -1,0 +1,6 @@
+//go:build !linux
+
+package vm
+
+// KVMWorks reports false: KVM exists on Linux only.
+func KVMWorks() bool { return false }
