@@ -117,3 +117,45 @@ func TestPasswdOnTerminal(t *testing.T) {
 		t.Errorf("the new password does not log in: %v", err)
 	}
 }
+
+// TestXShellOnTerminal drives the interactive shell on a pseudo-terminal as
+// the admin login does: prompt, a request, Ctrl-C on a half-typed line
+// (the session goes on), then Ctrl-D ends it.
+func TestXShellOnTerminal(t *testing.T) {
+	bin := buildXCLI(t)
+	root := device(t, "Expressway")
+	master, slave := openPTY(t)
+	defer master.Close()
+
+	cmd := exec.Command(filepath.Join(bin, "xshell"))
+	cmd.Args[0] = "-xshell"
+	cmd.Env = append(os.Environ(), "VXWAY_ROOT="+root)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	slave.Close()
+	var con console
+	done := make(chan struct{})
+	go func() {
+		io.Copy(&con, master)
+		close(done)
+	}()
+
+	con.waitFor(t, "xshell> ")
+	master.WriteString("xstatus SystemUnit ProductBrand\n")
+	con.waitFor(t, "*s SystemUnit ProductBrand: \"Expressway\"\r\nOK\r\nxshell> ")
+	master.WriteString("xcommand Something half typed\x03")
+	master.WriteString("xstatus SystemUnit ProductType\n")
+	con.waitFor(t, "*s SystemUnit ProductType: \"Expressway-C\"\r\nOK\r\nxshell> ")
+	master.WriteString("\x04")
+	err := cmd.Wait()
+	<-done
+	if err != nil {
+		t.Fatalf("xshell: %v\n%s", err, con.String())
+	}
+	if strings.Contains(con.String(), "Something") && strings.Contains(con.String(), "no such path") {
+		t.Errorf("the line cut by Ctrl-C was run:\n%s", con.String())
+	}
+}
