@@ -75,6 +75,7 @@ func (d *device) path(rel string) string { return filepath.Join(d.root, rel) }
 // the device stays reachable to be repaired.
 func (d *device) start(ctx context.Context) error {
 	t0 := d.bootTime()
+	steps := &stopwatch{now: d.bootTime, last: t0}
 	d.boot = &boot.Boot{Root: d.root, Sys: d.sys, Log: d.console, Wait: 5 * time.Second}
 	if err := d.boot.MountEarly(); err != nil {
 		d.logf("%v", err)
@@ -82,9 +83,11 @@ func (d *device) start(ctx context.Context) error {
 	if d.links {
 		d.makeHaltLinks()
 	}
+	steps.lap("mounts")
 	if err := d.boot.MountVolume(boot.Volume{PartName: "persist", Target: "persist"}); err != nil {
 		d.logf("%v (device state on persist is unavailable)", err)
 	}
+	steps.lap("persist")
 	// A pending factory reset is carried out before anything uses data; it
 	// also mounts data.
 	if err := factoryreset.Resume(ctx, d.root, d.boot, newPrefixWriter(d.console, "init: ")); err != nil {
@@ -93,6 +96,7 @@ func (d *device) start(ctx context.Context) error {
 	if err := d.boot.MountData(ctx); err != nil {
 		d.logf("%v (configuration, keys and logs are unavailable)", err)
 	}
+	steps.lap("reset+data")
 	if err := platform.Boot(d.root, d.clock); err != nil {
 		d.logf("platform: %v", err)
 	}
@@ -101,13 +105,21 @@ func (d *device) start(ctx context.Context) error {
 		d.logf("%v", err)
 	}
 	d.hostname = name
+	steps.lap("platform")
 
 	netDone := make(chan error, 1)
-	go func() { netDone <- d.bringUpNetwork(ctx) }()
+	var netTook time.Duration
+	go func() {
+		t := d.bootTime()
+		err := d.bringUpNetwork(ctx)
+		netTook = d.bootTime() - t
+		netDone <- err
+	}()
 
 	if err := d.startServers(); err != nil {
 		d.logf("%v", err)
 	}
+	steps.lap("ssh+https")
 	d.sup = &supervise.Supervisor{
 		LogDir:     d.path(logDir),
 		LogMaxSize: logMaxSize,
@@ -124,10 +136,13 @@ func (d *device) start(ctx context.Context) error {
 	if err := d.waitReady(ctx, svcs); err != nil {
 		return err
 	}
+	steps.lap("services")
 	if err := <-netDone; err != nil {
 		d.logf("network: %v", err)
 	}
+	steps.lap("network wait")
 	t1 := d.bootTime()
+	d.logf("boot steps: %s (network took %dms in parallel)", steps, netTook.Milliseconds())
 	d.logf("services up %dms after init start", (t1 - t0).Milliseconds())
 	fmt.Fprintf(d.console, "vxway: ready in %dms\n", t1.Milliseconds())
 	return nil
