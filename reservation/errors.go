@@ -32,3 +32,18 @@ var (
 	// for this reservation.
 	ErrWrongReturn = errors.New("return code does not match")
 )
+
+// Sentinels of the device's reservation state (State).
+var (
+	// ErrNoRequest marks a command that needs a request in progress.
+	ErrNoRequest = errors.New("no reservation request is in progress")
+	// ErrNotInstalled marks Return when no code is installed.
+	ErrNotInstalled = errors.New("no authorization code is installed")
+	// ErrInstalled marks a command refused because a code is installed.
+	ErrInstalled = errors.New("an authorization code is installed")
+	// ErrOtherKind marks a PLR code offered over an SLR reservation or
+	// the other way round.
+	ErrOtherKind = errors.New("code is of the other reservation kind")
+	// ErrNotEnough marks a reservation the pool cannot give.
+	ErrNotEnough = errors.New("not enough licenses available")
+)
