@@ -12,12 +12,11 @@ import (
 const alphabet58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 // checkPrime is the modulus of the check characters: the largest prime
-// below 58*58, so that the sum fits two base58 characters.
+// below 58*58, so that the sum fits two base58 characters. The
+// guarantees of checkChars hold for bodies shorter than checkPrime
+// characters; every code here is far shorter (the longest, a PLR code,
+// has 112).
 const checkPrime = 3361
-
-// maxChecked is the longest body the check characters protect fully:
-// weights 1..maxChecked stay below checkPrime.
-const maxChecked = checkPrime - 1
 
 // width58 reports how many base58 digits hold any n-byte value.
 func width58(n int) int {

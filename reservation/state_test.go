@@ -10,12 +10,11 @@ import (
 
 // device is a State with what the agent would pass it.
 type device struct {
-	t     testing.TB
-	st    State
-	keys  KeySet
-	udi   UDI
-	rand  *detReader
-	store []byte // the state file: what survives a restart
+	t    testing.TB
+	st   State
+	keys KeySet
+	udi  UDI
+	rand *detReader
 }
 
 func newDevice(t testing.TB, keys KeySet, udi UDI) *device {

@@ -243,7 +243,11 @@ func flipHex(s string) string {
 // confirmationWithRogueKey is what an attacker computes with a key pair
 // of their own in place of the device's.
 func confirmationWithRogueKey(t testing.TB, w *world, a *Authorization) string {
-	priv, err := ecdh.P256().NewPrivateKey(testKey(t, "attacker").D.FillBytes(make([]byte, 32)))
+	raw, err := testKey(t, "attacker").Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv, err := ecdh.P256().NewPrivateKey(raw)
 	if err != nil {
 		t.Fatal(err)
 	}
