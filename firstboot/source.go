@@ -1,7 +1,6 @@
 package firstboot
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -116,8 +115,8 @@ func fatLabel(sector []byte) (string, bool) {
 
 // DiskSource finds the seed on a block device whose FAT label is VXPROV:
 // every device in sys/class/block under Root is opened as dev/<name> and
-// its boot sector read; the first match is read with a FAT reader in user
-// space, so nothing is mounted.
+// its boot sector read; the first match is read with a small FAT12/16/32
+// reader in user space, so nothing is mounted.
 type DiskSource struct {
 	Root  string
 	found string
@@ -190,26 +189,21 @@ func ReadSeedDisk(path string) ([]byte, error) {
 }
 
 func readSeedFile(dev string) ([]byte, error) {
-	d, err := diskfs.Open(dev, diskfs.WithOpenMode(diskfs.ReadOnly))
+	f, err := os.Open(dev)
 	if err != nil {
 		return nil, fmt.Errorf("opening the seed disk %s: %w", dev, err)
 	}
-	defer d.Close()
-	fs, err := d.GetFilesystem(0)
-	if err != nil {
-		return nil, fmt.Errorf("reading the FAT filesystem of %s: %w", dev, err)
-	}
-	f, err := fs.OpenFile("/"+SeedFile, os.O_RDONLY)
-	if err != nil {
-		return nil, fmt.Errorf("the seed disk %s has no %s (put the file at the top of the disk): %w", dev, SeedFile, err)
-	}
 	defer f.Close()
-	var buf bytes.Buffer
-	if _, err := io.Copy(&buf, io.LimitReader(f, MaxSeedBytes+1)); err != nil {
+	v, err := openFAT(f)
+	if err != nil {
+		return nil, fmt.Errorf("reading the seed disk %s: %w", dev, err)
+	}
+	b, err := v.readFile(SeedFile, MaxSeedBytes)
+	if errors.Is(err, errNoFile) {
+		return nil, fmt.Errorf("the seed disk %s has no %s (put the file at the top of the disk)", dev, SeedFile)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("reading %s from %s: %w", SeedFile, dev, err)
 	}
-	if buf.Len() > MaxSeedBytes {
-		return nil, fmt.Errorf("%s on %s is larger than %d bytes; it cannot be a seed", SeedFile, dev, MaxSeedBytes)
-	}
-	return buf.Bytes(), nil
+	return b, nil
 }

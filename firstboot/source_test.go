@@ -1,8 +1,11 @@
 package firstboot
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -126,4 +129,108 @@ func TestDiskSource(t *testing.T) {
 	if _, err := (&DiskSource{Root: t.TempDir()}).Read(context.Background()); !errors.Is(err, ErrNoSeed) {
 		t.Fatalf("Read without sysfs = %v, want ErrNoSeed", err)
 	}
+}
+
+// TestReadForeignSeedDisks reads seed disks made by other tools: dosfstools
+// and mtools, FAT12, FAT16 and FAT32, as a user of another hypervisor
+// would make them.
+func TestReadForeignSeedDisks(t *testing.T) {
+	mkfs, err1 := exec.LookPath("mkfs.vfat")
+	mcopy, err2 := exec.LookPath("mcopy")
+	if err1 != nil || err2 != nil {
+		t.Skip("mkfs.vfat or mcopy not installed")
+	}
+	seed := []byte(fullSeed(t))
+	for _, tt := range []struct {
+		fat   string
+		label string
+		mib   int64
+	}{{"12", "VXPROV", 1}, {"16", "VXPROV", 16}, {"32", "VXPROV", 40}} {
+		t.Run("FAT"+tt.fat, func(t *testing.T) {
+			dir := t.TempDir()
+			img := filepath.Join(dir, "seed.img")
+			if err := os.WriteFile(filepath.Join(dir, "p.toml"), seed, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			f, err := os.Create(img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Truncate(tt.mib << 20)
+			f.Close()
+			if out, err := exec.Command(mkfs, "-F", tt.fat, "-n", tt.label, img).CombinedOutput(); err != nil {
+				t.Fatalf("mkfs.vfat: %v\n%s", err, out)
+			}
+			if out, err := exec.Command(mcopy, "-i", img, filepath.Join(dir, "p.toml"), "::provision.toml").CombinedOutput(); err != nil {
+				t.Fatalf("mcopy: %v\n%s", err, out)
+			}
+			got, err := ReadSeedDisk(img)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(got) != string(seed) {
+				t.Fatalf("read %d bytes, want %d", len(got), len(seed))
+			}
+		})
+	}
+	if _, err := ReadSeedDisk(filepath.Join(t.TempDir(), "none")); err == nil {
+		t.Error("a missing file read as a seed disk")
+	}
+}
+
+// tinySeedDisk is a 64 KiB FAT12 seed disk made with mkfs.vfat and mcopy
+// (testdata/fat12-seed.img.gz), holding a two-line provision.toml.
+func tinySeedDisk(t testing.TB) []byte {
+	t.Helper()
+	f, err := os.Open("testdata/fat12-seed.img.gz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := io.ReadAll(zr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestTinySeedDisk(t *testing.T) {
+	v, err := openFAT(bytes.NewReader(tinySeedDisk(t)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := v.readFile(SeedFile, MaxSeedBytes)
+	if err != nil || string(b) != "version = 1\ninstance_id = \"f\"\n" {
+		t.Fatalf("readFile = %q, %v", b, err)
+	}
+	if _, err := v.readFile("other.toml", MaxSeedBytes); !errors.Is(err, errNoFile) {
+		t.Fatalf("missing file: %v", err)
+	}
+	if _, err := v.readFile(SeedFile, 4); err == nil {
+		t.Fatal("a file over the limit was read")
+	}
+}
+
+// FuzzReadFAT feeds the FAT reader damaged volumes: it must answer or
+// fail, never hang or crash.
+func FuzzReadFAT(f *testing.F) {
+	f.Add(tinySeedDisk(f))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		sector := b
+		if len(sector) > 512 {
+			sector = sector[:512]
+		}
+		fatLabel(sector)
+		v, err := openFAT(bytes.NewReader(b))
+		if err != nil {
+			return
+		}
+		if got, err := v.readFile(SeedFile, MaxSeedBytes); err == nil && len(got) > MaxSeedBytes {
+			t.Fatalf("read %d bytes over the limit", len(got))
+		}
+	})
 }

@@ -1,0 +1,240 @@
+package firstboot
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"unicode/utf16"
+)
+
+// errFAT marks a volume that is not a FAT filesystem this reader follows.
+var errFAT = errors.New("not a readable FAT volume")
+
+// fatVolume is the geometry of a FAT12/16/32 volume, from its boot sector.
+type fatVolume struct {
+	r            io.ReaderAt
+	bytesPerSec  int64
+	secPerClus   int64
+	fatStart     int64 // byte offset of the first FAT
+	rootStart    int64 // byte offset of the FAT12/16 root directory
+	rootEntries  int64
+	dataStart    int64 // byte offset of cluster 2
+	clusters     int64 // number of data clusters
+	bits         int   // 12, 16 or 32
+	rootCluster  uint32
+	clusterBytes int64
+}
+
+func openFAT(r io.ReaderAt) (*fatVolume, error) {
+	bs := make([]byte, 512)
+	if _, err := r.ReadAt(bs, 0); err != nil {
+		return nil, fmt.Errorf("%w: reading the boot sector: %v", errFAT, err)
+	}
+	le := binary.LittleEndian
+	v := &fatVolume{r: r}
+	v.bytesPerSec = int64(le.Uint16(bs[11:]))
+	v.secPerClus = int64(bs[13])
+	reserved := int64(le.Uint16(bs[14:]))
+	nfats := int64(bs[16])
+	v.rootEntries = int64(le.Uint16(bs[17:]))
+	total := int64(le.Uint16(bs[19:]))
+	if total == 0 {
+		total = int64(le.Uint32(bs[32:]))
+	}
+	fatSize := int64(le.Uint16(bs[22:]))
+	if fatSize == 0 {
+		fatSize = int64(le.Uint32(bs[36:]))
+		v.rootCluster = le.Uint32(bs[44:])
+	}
+	switch v.bytesPerSec {
+	case 512, 1024, 2048, 4096:
+	default:
+		return nil, fmt.Errorf("%w: %d bytes per sector", errFAT, v.bytesPerSec)
+	}
+	if v.secPerClus == 0 || v.secPerClus&(v.secPerClus-1) != 0 || nfats == 0 || fatSize == 0 || reserved == 0 {
+		return nil, fmt.Errorf("%w: inconsistent boot sector", errFAT)
+	}
+	rootSecs := (v.rootEntries*32 + v.bytesPerSec - 1) / v.bytesPerSec
+	dataSec := reserved + nfats*fatSize + rootSecs
+	if total <= dataSec {
+		return nil, fmt.Errorf("%w: no data area", errFAT)
+	}
+	v.clusters = (total - dataSec) / v.secPerClus
+	switch {
+	case v.rootEntries == 0:
+		v.bits = 32
+	case v.clusters < 4085:
+		v.bits = 12
+	default:
+		v.bits = 16
+	}
+	v.fatStart = reserved * v.bytesPerSec
+	v.rootStart = (reserved + nfats*fatSize) * v.bytesPerSec
+	v.dataStart = dataSec * v.bytesPerSec
+	v.clusterBytes = v.secPerClus * v.bytesPerSec
+	return v, nil
+}
+
+// next reads the FAT entry of cluster c: the next cluster of the chain,
+// or ok false at its end (or on a bad entry).
+func (v *fatVolume) next(c uint32) (uint32, bool, error) {
+	var n uint32
+	switch v.bits {
+	case 12:
+		b := make([]byte, 2)
+		if _, err := v.r.ReadAt(b, v.fatStart+int64(c)+int64(c)/2); err != nil {
+			return 0, false, err
+		}
+		x := uint32(binary.LittleEndian.Uint16(b))
+		if c%2 == 1 {
+			n = x >> 4
+		} else {
+			n = x & 0xfff
+		}
+		if n >= 0xff7 {
+			return 0, false, nil
+		}
+	case 16:
+		b := make([]byte, 2)
+		if _, err := v.r.ReadAt(b, v.fatStart+int64(c)*2); err != nil {
+			return 0, false, err
+		}
+		n = uint32(binary.LittleEndian.Uint16(b))
+		if n >= 0xfff7 {
+			return 0, false, nil
+		}
+	default:
+		b := make([]byte, 4)
+		if _, err := v.r.ReadAt(b, v.fatStart+int64(c)*4); err != nil {
+			return 0, false, err
+		}
+		n = binary.LittleEndian.Uint32(b) & 0x0fffffff
+		if n >= 0x0ffffff7 {
+			return 0, false, nil
+		}
+	}
+	if n < 2 || int64(n) >= v.clusters+2 {
+		return 0, false, nil
+	}
+	return n, true, nil
+}
+
+// chain reads up to limit bytes of the cluster chain starting at first.
+func (v *fatVolume) chain(first uint32, limit int64) ([]byte, error) {
+	var out []byte
+	c, ok := first, first >= 2 && int64(first) < v.clusters+2
+	for steps := int64(0); ok && int64(len(out)) < limit; steps++ {
+		if steps > v.clusters {
+			return nil, fmt.Errorf("%w: a cluster chain loops", errFAT)
+		}
+		buf := make([]byte, v.clusterBytes)
+		if _, err := v.r.ReadAt(buf, v.dataStart+int64(c-2)*v.clusterBytes); err != nil && !errors.Is(err, io.EOF) {
+			return nil, fmt.Errorf("reading cluster %d: %w", c, err)
+		}
+		out = append(out, buf...)
+		var err error
+		if c, ok, err = v.next(c); err != nil {
+			return nil, fmt.Errorf("reading the FAT: %w", err)
+		}
+	}
+	if int64(len(out)) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// rootDir returns the root directory's entries (32 bytes each).
+func (v *fatVolume) rootDir() ([]byte, error) {
+	if v.bits == 32 {
+		return v.chain(v.rootCluster, 1<<20)
+	}
+	buf := make([]byte, v.rootEntries*32)
+	if _, err := v.r.ReadAt(buf, v.rootStart); err != nil {
+		return nil, fmt.Errorf("reading the root directory: %w", err)
+	}
+	return buf, nil
+}
+
+// shortName renders an 8.3 directory entry name as "NAME.EXT".
+func shortName(e []byte) string {
+	base := strings.TrimRight(string(e[0:8]), " ")
+	ext := strings.TrimRight(string(e[8:11]), " ")
+	if ext == "" {
+		return base
+	}
+	return base + "." + ext
+}
+
+// readFile returns the content of the file name (case-insensitive, long
+// or short name) in the root directory, at most limit bytes; a file
+// larger than limit is an error.
+func (v *fatVolume) readFile(name string, limit int64) ([]byte, error) {
+	dir, err := v.rootDir()
+	if err != nil {
+		return nil, err
+	}
+	var lfn []uint16
+	for off := 0; off+32 <= len(dir); off += 32 {
+		e := dir[off : off+32]
+		switch {
+		case e[0] == 0:
+			return nil, fmt.Errorf("no %s in the root directory: %w", name, errNoFile)
+		case e[0] == 0xe5:
+			lfn = nil
+			continue
+		case e[11] == 0x0f: // a long-name part; parts come last first
+			var part []uint16
+			for _, r := range [][2]int{{1, 11}, {14, 26}, {28, 32}} {
+				for i := r[0]; i < r[1]; i += 2 {
+					part = append(part, binary.LittleEndian.Uint16(e[i:]))
+				}
+			}
+			if e[0]&0x40 != 0 {
+				lfn = nil
+			}
+			lfn = append(part, lfn...)
+			continue
+		case e[11]&0x18 != 0: // volume label or directory
+			lfn = nil
+			continue
+		}
+		long := ""
+		if lfn != nil {
+			for i, u := range lfn {
+				if u == 0 || u == 0xffff {
+					lfn = lfn[:i]
+					break
+				}
+			}
+			long = string(utf16.Decode(lfn))
+		}
+		lfn = nil
+		if !strings.EqualFold(long, name) && !strings.EqualFold(shortName(e), name) {
+			continue
+		}
+		size := int64(binary.LittleEndian.Uint32(e[28:]))
+		if size > limit {
+			return nil, fmt.Errorf("%s is %d bytes; at most %d are allowed", name, size, limit)
+		}
+		first := uint32(binary.LittleEndian.Uint16(e[26:]))
+		if v.bits == 32 {
+			first |= uint32(binary.LittleEndian.Uint16(e[20:])) << 16
+		}
+		if size == 0 {
+			return []byte{}, nil
+		}
+		b, err := v.chain(first, size)
+		if err != nil {
+			return nil, err
+		}
+		if int64(len(b)) < size {
+			return nil, fmt.Errorf("%w: %s is cut short (%d of %d bytes)", errFAT, name, len(b), size)
+		}
+		return b, nil
+	}
+	return nil, fmt.Errorf("no %s in the root directory: %w", name, errNoFile)
+}
+
+var errNoFile = errors.New("file not found")
