@@ -145,7 +145,7 @@ func (s *Store) AddLicenses(ctx context.Context, va string, typ licproto.License
 		return fmt.Errorf("adding licenses: %w", err)
 	}
 	defer tx.Rollback()
-	if err := ensureLicenseRows(ctx, s, tx, id); err != nil {
+	if err := ensureLicenseRows(ctx, s, &wtx{s: s, tx: tx}, id); err != nil {
 		return err
 	}
 	var total int64
@@ -162,7 +162,7 @@ func (s *Store) AddLicenses(ctx context.Context, va string, typ licproto.License
 }
 
 // ensureLicenseRows makes the per-type license rows of a virtual account.
-func ensureLicenseRows(ctx context.Context, s *Store, tx *sql.Tx, vaID int64) error {
+func ensureLicenseRows(ctx context.Context, s *Store, tx *wtx, vaID int64) error {
 	for _, t := range licproto.LicenseTypes() {
 		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO licenses (va_id, type) VALUES (?, ?) ON CONFLICT (va_id, type) DO NOTHING`), vaID, string(t)); err != nil {
 			return fmt.Errorf("preparing license rows: %w", err)
@@ -447,7 +447,7 @@ func (s *Store) instances(ctx context.Context, where string, arg any) ([]Instanc
 // RemoveInstance deletes an instance (as the manager's administrator does
 // for a device that could not deregister); its licenses return at once.
 func (s *Store) RemoveInstance(ctx context.Context, udi string, now time.Time) error {
-	return s.batch.do(ctx, func(tx *sql.Tx) error {
+	return s.batch.do(ctx, func(tx *wtx) error {
 		in, err := s.lockInstance(ctx, tx, udi)
 		if err != nil {
 			return err
@@ -461,7 +461,7 @@ func (s *Store) RemoveInstance(ctx context.Context, udi string, now time.Time) e
 
 // TransferInstance moves an instance and its usage to virtual account va.
 func (s *Store) TransferInstance(ctx context.Context, udi, va string, now time.Time) error {
-	return s.batch.do(ctx, func(tx *sql.Tx) error {
+	return s.batch.do(ctx, func(tx *wtx) error {
 		to, err := s.vaID(ctx, tx, va)
 		if err != nil {
 			return err
@@ -535,7 +535,7 @@ func (s *Store) Events(ctx context.Context, va string, limit int) ([]Event, erro
 	return out, rows.Err()
 }
 
-func (s *Store) event(ctx context.Context, tx *sql.Tx, vaID int64, now time.Time, kind, udi, detail string) error {
+func (s *Store) event(ctx context.Context, tx *wtx, vaID int64, now time.Time, kind, udi, detail string) error {
 	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO events (va_id, at, kind, udi, detail) VALUES (?, ?, ?, ?, ?)`), vaID, now.UnixMilli(), kind, udi, detail); err != nil {
 		return fmt.Errorf("recording event: %w", err)
 	}

@@ -18,7 +18,7 @@ type instanceRow struct {
 	publicKey string // base64 PKIX DER
 }
 
-func (s *Store) lockInstance(ctx context.Context, tx *sql.Tx, udi string) (*instanceRow, error) {
+func (s *Store) lockInstance(ctx context.Context, tx *wtx, udi string) (*instanceRow, error) {
 	q := `SELECT id, va_id, public_key FROM instances WHERE udi = ?`
 	if s.pg {
 		q += ` FOR UPDATE`
@@ -36,7 +36,7 @@ func (s *Store) lockInstance(ctx context.Context, tx *sql.Tx, udi string) (*inst
 
 // agentInstance is lockInstance for agent requests: an unknown instance or
 // a key that is not the one that signed the request are protocol errors.
-func (s *Store) agentInstance(ctx context.Context, tx *sql.Tx, udi, signedBy string) (*instanceRow, error) {
+func (s *Store) agentInstance(ctx context.Context, tx *wtx, udi, signedBy string) (*instanceRow, error) {
 	in, err := s.lockInstance(ctx, tx, udi)
 	if errors.Is(err, ErrNotFound) {
 		return nil, licproto.Errorf(licproto.CodeNotRegistered, "product instance %s is not registered with this manager; register it again with a token", udi)
@@ -53,7 +53,7 @@ func (s *Store) agentInstance(ctx context.Context, tx *sql.Tx, udi, signedBy str
 // InstanceKey returns the registered public key (base64 PKIX DER) of udi.
 func (s *Store) InstanceKey(ctx context.Context, udi string) (string, error) {
 	var k string
-	err := s.db.QueryRowContext(ctx, s.q(`SELECT public_key FROM instances WHERE udi = ?`), udi).Scan(&k)
+	err := rdb{s}.QueryRowContext(ctx, s.q(`SELECT public_key FROM instances WHERE udi = ?`), udi).Scan(&k)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", licproto.Errorf(licproto.CodeNotRegistered, "product instance %s is not registered with this manager; register it again with a token", udi)
 	}
@@ -76,7 +76,7 @@ type TokenGrant struct {
 // CheckToken looks a token up without using it and returns what it grants,
 // or the licproto error saying why it is refused.
 func (s *Store) CheckToken(ctx context.Context, token string, now time.Time) (*TokenGrant, error) {
-	g, err := s.checkToken(ctx, s.db, token, now)
+	g, err := s.checkToken(ctx, rdb{s}, token, now)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +130,7 @@ type Registration struct {
 // retrying after a lost answer) only renews the certificate.
 func (s *Store) Register(ctx context.Context, r *Registration, now time.Time) (*TokenGrant, error) {
 	var grant *TokenGrant
-	err := s.batch.do(ctx, func(tx *sql.Tx) error {
+	err := s.batch.do(ctx, func(tx *wtx) error {
 		in, err := s.lockInstance(ctx, tx, r.UDI)
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return err
@@ -204,7 +204,7 @@ func hostDetail(host, ip string) string {
 }
 
 // moveInstance moves an instance's usage to virtual account to.
-func (s *Store) moveInstance(ctx context.Context, tx *sql.Tx, in *instanceRow, to int64) error {
+func (s *Store) moveInstance(ctx context.Context, tx *wtx, in *instanceRow, to int64) error {
 	usage, err := s.instanceUsage(ctx, tx, in.id)
 	if err != nil {
 		return err
@@ -230,14 +230,14 @@ func (s *Store) moveInstance(ctx context.Context, tx *sql.Tx, in *instanceRow, t
 	return nil
 }
 
-func (s *Store) addInUse(ctx context.Context, tx *sql.Tx, vaID int64, t licproto.LicenseType, d int64) error {
+func (s *Store) addInUse(ctx context.Context, tx *wtx, vaID int64, t licproto.LicenseType, d int64) error {
 	if _, err := tx.ExecContext(ctx, s.q(`UPDATE licenses SET in_use = in_use + ? WHERE va_id = ? AND type = ?`), d, vaID, string(t)); err != nil {
 		return fmt.Errorf("updating licenses in use: %w", err)
 	}
 	return nil
 }
 
-func (s *Store) instanceUsage(ctx context.Context, tx *sql.Tx, id int64) (map[licproto.LicenseType]int64, error) {
+func (s *Store) instanceUsage(ctx context.Context, tx *wtx, id int64) (map[licproto.LicenseType]int64, error) {
 	rows, err := tx.QueryContext(ctx, s.q(`SELECT type, in_use FROM instance_usage WHERE instance_id = ?`), id)
 	if err != nil {
 		return nil, fmt.Errorf("reading instance usage: %w", err)
@@ -255,7 +255,7 @@ func (s *Store) instanceUsage(ctx context.Context, tx *sql.Tx, id int64) (map[li
 	return out, rows.Err()
 }
 
-func (s *Store) deleteInstance(ctx context.Context, tx *sql.Tx, in *instanceRow) error {
+func (s *Store) deleteInstance(ctx context.Context, tx *wtx, in *instanceRow) error {
 	usage, err := s.instanceUsage(ctx, tx, in.id)
 	if err != nil {
 		return err
@@ -290,7 +290,7 @@ type Renewal struct {
 // Renew records a renewed registration and returns the instance's names.
 func (s *Store) Renew(ctx context.Context, r *Renewal, now time.Time) (*TokenGrant, error) {
 	var g TokenGrant
-	err := s.batch.do(ctx, func(tx *sql.Tx) error {
+	err := s.batch.do(ctx, func(tx *wtx) error {
 		in, err := s.agentInstance(ctx, tx, r.UDI, r.SignedBy)
 		if err != nil {
 			return err
@@ -324,7 +324,7 @@ func (s *Store) Renew(ctx context.Context, r *Renewal, now time.Time) (*TokenGra
 // out of compliance otherwise.
 func (s *Store) Authorize(ctx context.Context, udi, signedBy string, usage map[licproto.LicenseType]int, now time.Time) (*licproto.AuthorizeResult, error) {
 	var res licproto.AuthorizeResult
-	err := s.batch.do(ctx, func(tx *sql.Tx) error {
+	err := s.batch.do(ctx, func(tx *wtx) error {
 		res = licproto.AuthorizeResult{State: licproto.StateAuthorized, Licenses: []licproto.LicenseResult{}}
 		in, err := s.agentInstance(ctx, tx, udi, signedBy)
 		if err != nil {
@@ -410,7 +410,7 @@ func (s *Store) Authorize(ctx context.Context, udi, signedBy string, usage map[l
 // Deregister removes an instance at its own request; its licenses return
 // to the virtual account at once.
 func (s *Store) Deregister(ctx context.Context, udi, signedBy string, now time.Time) error {
-	return s.batch.do(ctx, func(tx *sql.Tx) error {
+	return s.batch.do(ctx, func(tx *wtx) error {
 		in, err := s.agentInstance(ctx, tx, udi, signedBy)
 		if err != nil {
 			return err

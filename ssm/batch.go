@@ -2,9 +2,10 @@ package ssm
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 	"strconv"
+	"sync/atomic"
+	"time"
 )
 
 // maxBatch bounds how many operations share one transaction.
@@ -19,10 +20,33 @@ type batcher struct {
 	s    *Store
 	ops  chan *batchOp
 	done chan struct{}
+
+	batches, nops, commitNanos atomic.Int64
+}
+
+// BatchStats counts the group-commit writer's work.
+type BatchStats struct {
+	Batches    int64         // transactions committed
+	Ops        int64         // operations in them
+	CommitTime time.Duration // total time spent in COMMIT
+}
+
+// AvgCommit is the mean time of one COMMIT.
+func (b BatchStats) AvgCommit() time.Duration {
+	if b.Batches == 0 {
+		return 0
+	}
+	return (b.CommitTime / time.Duration(b.Batches)).Round(time.Microsecond)
+}
+
+// BatchStats reports the group-commit writer's counters.
+func (s *Store) BatchStats() BatchStats {
+	b := s.batch
+	return BatchStats{Batches: b.batches.Load(), Ops: b.nops.Load(), CommitTime: time.Duration(b.commitNanos.Load())}
 }
 
 type batchOp struct {
-	fn  func(tx *sql.Tx) error
+	fn  func(tx *wtx) error
 	err chan error
 }
 
@@ -38,7 +62,7 @@ func (b *batcher) close() {
 }
 
 // do runs fn in a shared transaction and returns its error, or the commit's.
-func (b *batcher) do(ctx context.Context, fn func(tx *sql.Tx) error) error {
+func (b *batcher) do(ctx context.Context, fn func(tx *wtx) error) error {
 	op := &batchOp{fn: fn, err: make(chan error, 1)}
 	select {
 	case b.ops <- op:
@@ -82,9 +106,10 @@ func (b *batcher) run(batch []*batchOp) {
 		return
 	}
 	single := len(batch) == 1
+	w := &wtx{s: b.s, tx: tx}
 	for i, op := range batch {
 		if single {
-			errs[i] = op.fn(tx)
+			errs[i] = op.fn(w)
 			continue
 		}
 		sp := "op" + strconv.Itoa(i)
@@ -92,7 +117,7 @@ func (b *batcher) run(batch []*batchOp) {
 			errs[i] = fmt.Errorf("savepoint: %w", err)
 			continue
 		}
-		if errs[i] = op.fn(tx); errs[i] != nil {
+		if errs[i] = op.fn(w); errs[i] != nil {
 			if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+sp); err != nil {
 				// The transaction is unusable: fail everything.
 				tx.Rollback()
@@ -111,12 +136,16 @@ func (b *batcher) run(batch []*batchOp) {
 		batch[0].err <- errs[0]
 		return
 	}
+	start := time.Now()
 	if err := tx.Commit(); err != nil {
 		for _, op := range batch {
 			op.err <- fmt.Errorf("committing: %w", err)
 		}
 		return
 	}
+	b.commitNanos.Add(int64(time.Since(start)))
+	b.batches.Add(1)
+	b.nops.Add(int64(len(batch)))
 	for i, op := range batch {
 		op.err <- errs[i]
 	}

@@ -76,6 +76,8 @@ type ServeOptions struct {
 	Listen    string // host:port
 	Mode      string // onprem or cloud
 	CloudPath string // cloud endpoint path; empty means licproto.DirectPath
+	// Store, when set, is used instead of opening DB (and not closed).
+	Store *Store
 	Clock     clock.Clock
 	Log       *slog.Logger
 	// Ready, when set, is called with the listening address once the
@@ -102,11 +104,13 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	if err != nil {
 		return err
 	}
-	store, err := OpenStore(ctx, DBPath(o.Dir, o.DB))
-	if err != nil {
-		return err
+	store := o.Store
+	if store == nil {
+		if store, err = OpenStore(ctx, DBPath(o.Dir, o.DB)); err != nil {
+			return err
+		}
+		defer store.Close()
 	}
-	defer store.Close()
 	m, err := NewManager(store, pki, o.Clock, o.Log)
 	if err != nil {
 		return err

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -33,12 +34,15 @@ type Store struct {
 	db    *sql.DB
 	pg    bool
 	batch *batcher
+
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt
 }
 
 // OpenStore opens (and migrates) the database at dsn: a postgres:// or
 // postgresql:// URL, or the path of a SQLite file, created if missing.
 func OpenStore(ctx context.Context, dsn string) (*Store, error) {
-	s := &Store{}
+	s := &Store{stmts: map[string]*sql.Stmt{}}
 	var err error
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
@@ -78,6 +82,7 @@ func OpenStore(ctx context.Context, dsn string) (*Store, error) {
 // Close stops the writer and closes the database.
 func (s *Store) Close() error {
 	s.batch.close()
+	s.closeStmts()
 	return s.db.Close()
 }
 

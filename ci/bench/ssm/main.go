@@ -1,0 +1,371 @@
+// Command ssm-bench measures the license manager: registrations per second
+// and authorization renewals per second from many simulated product
+// instances over loopback HTTPS, against SQLite and then PostgreSQL, next to
+// this machine's ECDSA P-256 signing rate measured in the same run.
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"vxway/licproto"
+	"vxway/ssm"
+	"vxway/ssm/pgtest"
+)
+
+func main() {
+	if err := run(context.Background(), os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintf(os.Stderr, "ssm-bench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	instances   int
+	concurrency int
+	rounds      int
+	dbs         []string
+	cpuprofile  string
+}
+
+func run(ctx context.Context, args []string, out io.Writer) error {
+	fs := flag.NewFlagSet("ssm-bench", flag.ContinueOnError)
+	var c config
+	var dbs string
+	fs.IntVar(&c.instances, "instances", 10_000, "simulated product instances")
+	fs.IntVar(&c.concurrency, "concurrency", 64, "concurrent device connections")
+	fs.IntVar(&c.rounds, "rounds", 2, "authorization renewals per instance")
+	fs.StringVar(&dbs, "db", "sqlite,postgres", "databases to measure (sqlite, postgres)")
+	fs.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the measured phases to `FILE`")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	c.dbs = strings.Split(dbs, ",")
+	if c.cpuprofile != "" {
+		f, err := os.Create(c.cpuprofile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
+
+	fmt.Fprintf(out, "ssm benchmark: %d instances, %d connections, GOMAXPROCS %d, %s\n", c.instances, c.concurrency, runtime.GOMAXPROCS(0), runtime.Version())
+	sign1, signN := signRate(1), signRate(runtime.GOMAXPROCS(0))
+	fmt.Fprintf(out, "ECDSA P-256 sign: %.0f/s on one core, %.0f/s on all cores\n", sign1, signN)
+
+	keys, err := makeKeys(c.instances)
+	if err != nil {
+		return err
+	}
+	for _, db := range c.dbs {
+		var dsn string
+		switch strings.TrimSpace(db) {
+		case "sqlite":
+		case "postgres":
+			if env := os.Getenv(pgtest.EnvDSN); env != "" {
+				if dsn, err = pgtest.CreateDatabase(ctx, env); err != nil {
+					return err
+				}
+				break
+			}
+			cl, err := pgtest.StartCluster()
+			if err != nil {
+				return fmt.Errorf("starting PostgreSQL: %w", err)
+			}
+			defer cl.Stop()
+			if dsn, err = pgtest.CreateDatabase(ctx, cl.DSN("postgres")); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("unknown database %q (sqlite or postgres)", db)
+		}
+		r, err := measure(ctx, c, keys, dsn)
+		if err != nil {
+			return fmt.Errorf("%s: %w", db, err)
+		}
+		name := strings.TrimSpace(db)
+		for _, row := range []struct {
+			what   string
+			f      figure
+			target float64
+		}{
+			{"registrations, manager only", r.regMgr, 2000},
+			{"registrations, end to end", r.regE2E, 2000},
+			{"authorizations, manager only", r.authMgr, 5000},
+			{"authorizations, end to end", r.authE2E, 5000},
+		} {
+			fmt.Fprintf(out, "%-8s %-29s %6.0f/s (target %.0f; %.3f x all-core sign rate) p50 %s p99 %s; CPU %s per request, %.2f of %d cores available to us\n",
+				name, row.what+":", row.f.rate, row.target, row.f.rate/signN, row.f.p50, row.f.p99, row.f.cpuPer, row.f.cores, runtime.GOMAXPROCS(0))
+		}
+		fmt.Fprintf(out, "%-8s group commit: %d transactions, %.1f requests each, %s per commit on average\n",
+			name, r.batches.Batches, float64(r.batches.Ops)/float64(max(r.batches.Batches, 1)), r.batches.AvgCommit())
+	}
+	fmt.Fprintln(out, "manager only: requests signed before and answers verified after the timed phase (devices do that on their own CPUs);")
+	fmt.Fprintln(out, "end to end: the simulated devices sign and verify inside the timed phase, sharing this machine's cores with the manager.")
+	return nil
+}
+
+// signRate measures ECDSA P-256 signatures per second with n goroutines.
+func signRate(n int) float64 {
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	digest := sha256.Sum256([]byte("vxway"))
+	var count atomic.Int64
+	stop := time.Now().Add(time.Second)
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for time.Now().Before(stop) {
+				ecdsa.SignASN1(rand.Reader, key, digest[:])
+				count.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return float64(count.Load()) / time.Since(start).Seconds()
+}
+
+type instance struct {
+	udi string
+	key *ecdsa.PrivateKey
+	pub []byte
+}
+
+func makeKeys(n int) ([]instance, error) {
+	out := make([]instance, n)
+	for i := range out {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		pub, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
+		out[i] = instance{udi: fmt.Sprintf("UDI_PID:Expressway; UDI_SN:%08X; UDI_VID:1.0;", i), key: k, pub: pub}
+	}
+	return out, nil
+}
+
+// figure is one measured phase.
+type figure struct {
+	rate     float64
+	p50, p99 time.Duration
+	// cores is the CPU this process got during the phase (cores busy on
+	// average); cpuPer is the CPU time spent per request.
+	cores  float64
+	cpuPer time.Duration
+}
+
+type result struct {
+	regE2E, regMgr   figure
+	authE2E, authMgr figure
+	batches          ssm.BatchStats
+}
+
+func measure(ctx context.Context, c config, insts []instance, dsn string) (*result, error) {
+	dir, err := os.MkdirTemp("", "ssm-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	data := filepath.Join(dir, "m")
+	if err := ssm.InitDir(data, []string{"127.0.0.1"}, time.Now()); err != nil {
+		return nil, err
+	}
+	store, err := ssm.OpenStore(ctx, ssm.DBPath(data, dsn))
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	if err := store.CreateAccount(ctx, "Bench", now); err != nil {
+		return nil, err
+	}
+	if err := store.CreateVA(ctx, "Bench", "Fleet", now); err != nil {
+		return nil, err
+	}
+	for _, t := range licproto.LicenseTypes() {
+		if err := store.AddLicenses(ctx, "Fleet", t, ssm.MaxLicenseCount); err != nil {
+			return nil, err
+		}
+	}
+	tok, _, err := store.CreateToken(ctx, "Fleet", ssm.TokenOptions{ExportControlled: true}, now)
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
+
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ready := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		done <- ssm.Serve(sctx, ssm.ServeOptions{Dir: data, Store: store, Listen: "127.0.0.1:0", Mode: ssm.ModeOnPrem,
+			Ready: func(a net.Addr, p string) { ready <- "https://" + a.String() + p }})
+	}()
+	var url string
+	select {
+	case url = <-ready:
+	case err := <-done:
+		return nil, err
+	}
+	defer func() { cancel(); <-done }()
+	pki, err := ssm.LoadPKI(data)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(pki.CA)
+	// Devices keep their TLS connections (HTTP keep-alive), as the agent
+	// does between its requests.
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, MaxIdleConnsPerHost: c.concurrency, MaxConnsPerHost: c.concurrency}
+	defer tr.CloseIdleConnections()
+	client := &licproto.Client{HTTP: &http.Client{Transport: tr, Timeout: time.Minute}, URL: url, Verifier: licproto.NewVerifier(pool, 0)}
+
+	var r result
+	half := len(insts) / 2
+	e2e, pre := insts[:half], insts[half:]
+	// End to end: each simulated device signs its request and verifies
+	// the answer inside the timed phase, on the same cores as the manager.
+	if r.regE2E, err = phase(len(e2e), c.concurrency, func(i int) error {
+		in := e2e[i]
+		_, err := client.Do(ctx, licproto.TypeRegister, in.udi, in.key, &licproto.RegisterPayload{Token: tok, PublicKey: in.pub, Hostname: "vcs", IP: "192.0.2.1"}, nil)
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("registering: %w", err)
+	}
+	// Manager only: requests are signed before and answers verified after
+	// the timed phase, as real devices do that work on their own CPUs.
+	if r.regMgr, err = preSigned(ctx, client, c.concurrency, pre, func(in instance) (licproto.Type, any) {
+		return licproto.TypeRegister, &licproto.RegisterPayload{Token: tok, PublicKey: in.pub, Hostname: "vcs", IP: "192.0.2.1"}
+	}); err != nil {
+		return nil, fmt.Errorf("registering: %w", err)
+	}
+	usage := func(i int) *licproto.AuthorizePayload {
+		return &licproto.AuthorizePayload{Usage: map[licproto.LicenseType]int{licproto.RMS: 1 + i%5, licproto.Room: 1}}
+	}
+	if r.authE2E, err = phase(len(insts), c.concurrency, func(i int) error {
+		in := insts[i]
+		_, err := client.Do(ctx, licproto.TypeAuthorize, in.udi, in.key, usage(i), nil)
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("authorizing: %w", err)
+	}
+	var rounds []instance
+	for range c.rounds {
+		rounds = append(rounds, insts...)
+	}
+	if r.authMgr, err = preSigned(ctx, client, c.concurrency, rounds, func(in instance) (licproto.Type, any) {
+		return licproto.TypeAuthorize, usage(len(in.udi))
+	}); err != nil {
+		return nil, fmt.Errorf("authorizing: %w", err)
+	}
+	r.batches = store.BatchStats()
+	return &r, nil
+}
+
+// preSigned builds and signs one request per instance, then times only
+// sending them and receiving the answers, then verifies every answer.
+func preSigned(ctx context.Context, c *licproto.Client, conc int, insts []instance, build func(instance) (licproto.Type, any)) (figure, error) {
+	reqs := make([]*licproto.Request, len(insts))
+	bodies := make([][]byte, len(insts))
+	now := time.Now()
+	for i, in := range insts {
+		t, p := build(in)
+		r, err := licproto.NewRequest(t, in.udi, p, now, in.key)
+		if err != nil {
+			return figure{}, err
+		}
+		reqs[i] = r
+		if bodies[i], err = r.Marshal(); err != nil {
+			return figure{}, err
+		}
+	}
+	answers := make([][]byte, len(insts))
+	f, err := phase(len(insts), conc, func(i int) error {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, c.URL, bytes.NewReader(bodies[i]))
+		req.Header.Set("Content-Type", "application/json")
+		resp, err := c.HTTP.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		answers[i], err = io.ReadAll(resp.Body)
+		return err
+	})
+	if err != nil {
+		return f, err
+	}
+	for i, a := range answers {
+		v, err := c.Verifier.Verify(reqs[i], a, time.Now(), 0)
+		if err != nil {
+			return f, fmt.Errorf("answer %d: %w", i, err)
+		}
+		if err := v.Err(); err != nil {
+			return f, fmt.Errorf("answer %d: %w", i, err)
+		}
+	}
+	return f, nil
+}
+
+// phase runs f(0..n-1) on conc goroutines and returns the rate and latency
+// percentiles.
+func phase(n, conc int, f func(i int) error) (figure, error) {
+	var next atomic.Int64
+	lat := make([]time.Duration, n)
+	errs := make(chan error, conc)
+	var wg sync.WaitGroup
+	start, cpu0 := time.Now(), cpuTime()
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				t := time.Now()
+				if err := f(i); err != nil {
+					errs <- err
+					next.Store(int64(n))
+					return
+				}
+				lat[i] = time.Since(t)
+			}
+		}()
+	}
+	wg.Wait()
+	el, cpu := time.Since(start), cpuTime()-cpu0
+	select {
+	case err := <-errs:
+		return figure{}, err
+	default:
+	}
+	slices.Sort(lat)
+	return figure{rate: float64(n) / el.Seconds(), p50: lat[n/2].Round(time.Microsecond), p99: lat[n*99/100].Round(time.Microsecond),
+		cores: cpu.Seconds() / el.Seconds(), cpuPer: (cpu / time.Duration(n)).Round(time.Microsecond)}, nil
+}
