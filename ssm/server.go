@@ -78,8 +78,8 @@ type ServeOptions struct {
 	CloudPath string // cloud endpoint path; empty means licproto.DirectPath
 	// Store, when set, is used instead of opening DB (and not closed).
 	Store *Store
-	Clock     clock.Clock
-	Log       *slog.Logger
+	Clock clock.Clock
+	Log   *slog.Logger
 	// Ready, when set, is called with the listening address once the
 	// server accepts connections.
 	Ready func(addr net.Addr, agentPath string)
