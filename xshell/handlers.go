@@ -2,6 +2,7 @@ package xshell
 
 import (
 	"vxway/clock"
+	"vxway/firstboot"
 	"vxway/netconf"
 	"vxway/platform"
 	"vxway/xapi"
@@ -13,5 +14,6 @@ func NewTree(root string, c clock.Clock) *xapi.Tree {
 	t := &xapi.Tree{}
 	platform.RegisterXAPI(t, root, c, platform.Hooks{})
 	netconf.RegisterXAPI(t, root)
+	firstboot.RegisterXAPI(t, root)
 	return t
 }
