@@ -5,6 +5,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"fmt"
 	"math/big"
 	"strings"
@@ -37,7 +38,29 @@ func (k Kind) String() string {
 type CodeID [32]byte
 
 // String formats id as hex.
-func (id CodeID) String() string { return fmt.Sprintf("%x", id[:]) }
+func (id CodeID) String() string { return hex.EncodeToString(id[:]) }
+
+// MarshalText formats id as hex, for storage.
+func (id CodeID) MarshalText() ([]byte, error) { return []byte(id.String()), nil }
+
+// UnmarshalText reads an id written by MarshalText.
+func (id *CodeID) UnmarshalText(b []byte) error {
+	v, err := ParseCodeID(string(b))
+	if err != nil {
+		return err
+	}
+	*id = v
+	return nil
+}
+
+// ParseCodeID reads a code id written as 64 hex digits.
+func ParseCodeID(s string) (CodeID, error) {
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != len(CodeID{}) {
+		return CodeID{}, fmt.Errorf("%w: code id %.80q is not 64 hex digits", ErrMalformed, s)
+	}
+	return CodeID(b), nil
+}
 
 // AuthorizationCode is a parsed, not yet verified, authorization code of
 // either kind. Verify checks it against the device.

@@ -3,6 +3,7 @@ package reservation
 import (
 	"crypto/hmac"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -13,6 +14,9 @@ import (
 // it with Signer.VerifyConfirmation; nobody without the request's
 // private key (or the manager's) can compute it.
 func (r *Request) Confirmation(a *Authorization) (string, error) {
+	if a.signer == nil {
+		return "", errors.New("the authorization code was not verified")
+	}
 	if a.PIID != r.Code.PIID() {
 		return "", fmt.Errorf("%w: the code is for product instance %s, the request is %s", ErrOtherRequest, a.PIID, r.Code.PIID())
 	}

@@ -31,9 +31,10 @@ func NewKeySet(keys ...*ecdsa.PublicKey) (KeySet, error) {
 	return KeySet{keys: append([]*ecdsa.PublicKey(nil), keys...)}, nil
 }
 
-// ParseKeySetPEM reads PEM blocks (CERTIFICATE or PUBLIC KEY) holding
-// P-256 keys. Blocks of other types are an error, so that a wrong file is
-// noticed.
+// ParseKeySetPEM reads the P-256 keys of PEM blocks (CERTIFICATE or
+// PUBLIC KEY). Keys of other algorithms (an RSA CA in the same trust
+// store) are skipped; blocks of other types are an error, and so is
+// finding no P-256 key at all, so that a wrong file is noticed.
 func ParseKeySetPEM(data ...[]byte) (KeySet, error) {
 	var keys []*ecdsa.PublicKey
 	for _, d := range data {
@@ -60,15 +61,13 @@ func ParseKeySetPEM(data ...[]byte) (KeySet, error) {
 			default:
 				return KeySet{}, fmt.Errorf("PEM block %q: want CERTIFICATE or PUBLIC KEY", b.Type)
 			}
-			k, ok := pub.(*ecdsa.PublicKey)
-			if !ok || k.Curve != elliptic.P256() {
-				return KeySet{}, errors.New("manager key is not an ECDSA P-256 key")
+			if k, ok := pub.(*ecdsa.PublicKey); ok && k.Curve == elliptic.P256() {
+				keys = append(keys, k)
 			}
-			keys = append(keys, k)
 		}
 	}
 	if len(keys) == 0 {
-		return KeySet{}, errors.New("no manager key found in the PEM data")
+		return KeySet{}, errors.New("no ECDSA P-256 manager key found in the PEM data")
 	}
 	return NewKeySet(keys...)
 }

@@ -3,6 +3,7 @@ package reservation
 import (
 	"bytes"
 	"crypto/hmac"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -50,6 +51,9 @@ const (
 // request, with the given kind. The device must drop (or refuse from now
 // on) the code when it prints this.
 func (r *Request) ReturnCode(a *Authorization, kind ReturnKind) (string, error) {
+	if a.signer == nil {
+		return "", errors.New("the authorization code was not verified")
+	}
 	if a.PIID != r.Code.PIID() {
 		return "", fmt.Errorf("%w: the code is for product instance %s, the request is %s", ErrOtherRequest, a.PIID, r.Code.PIID())
 	}

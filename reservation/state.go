@@ -14,7 +14,8 @@ import (
 // prints the code a change produced.
 //
 // Each method either changes s and returns what to print, or returns an
-// error and leaves s exactly as it was.
+// error and leaves s exactly as it was. A State is not safe for
+// concurrent use: the agent serialises the reservation commands.
 type State struct {
 	Pending   *Request      `json:"pending,omitempty"`
 	Cancelled []*Request    `json:"cancelled,omitempty"`
@@ -321,6 +322,12 @@ type Limits struct {
 	NotStarted []LicenseType
 	// InvalidTags lists entitlement tags this product does not know.
 	InvalidTags []string
+}
+
+// Permits reports whether n licenses of type t in use stay within l. A
+// PLR reservation permits any number (the box's capacity is the limit).
+func (l Limits) Permits(t LicenseType, n int) bool {
+	return l.Unlimited || n <= l.Counts[t]
 }
 
 // LimitsAt judges r at the time at.

@@ -373,6 +373,23 @@ func TestHardEnforcement(t *testing.T) {
 	if restart.Counts[RMS] != 0 || !slices.Equal(restart.Expired, []LicenseType{RMS}) || restart.Counts[Desktop] != 7 || restart.Counts[Room] != 5 {
 		t.Fatalf("limits after a restart past the end date: %+v", restart)
 	}
+	for _, tc := range []struct {
+		l    Limits
+		t    LicenseType
+		n    int
+		want bool
+	}{
+		{atStart, RMS, 10, true},
+		{atStart, RMS, 11, false},
+		{atStart, Desktop, 1, false},
+		{restart, RMS, 1, false},
+		{restart, Desktop, 7, true},
+		{Limits{Unlimited: true}, RMS, 100000, true},
+	} {
+		if got := tc.l.Permits(tc.t, tc.n); got != tc.want {
+			t.Errorf("Permits(%s, %d) = %v, want %v", tc.t, tc.n, got, tc.want)
+		}
+	}
 	// Installing a valid newer code clears it.
 	b := issueSLR(t, m, rc, t0.AddDate(0, 4, 0), RMS.Entitlement(10, date(2026, 9, 1), date(2027, 8, 31)))
 	if _, err := d.st.Install(d.keys, d.udi, b.Text); err != nil {
