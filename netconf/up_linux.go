@@ -164,7 +164,7 @@ func (netlinkLink) SetDefaultRoute(name string, gw netip.Addr) error {
 type dhcpClient struct{}
 
 func (dhcpClient) Lease(ctx context.Context, ifname string) (Lease, time.Duration, error) {
-	c, err := nclient4.New(ifname, nclient4.WithTimeout(2*time.Second), nclient4.WithRetry(3))
+	c, err := nclient4.New(ifname, nclient4.WithTimeout(time.Second), nclient4.WithRetry(6))
 	if err != nil {
 		return Lease{}, 0, fmt.Errorf("opening a DHCP client on %s: %w", ifname, err)
 	}
