@@ -31,6 +31,27 @@ func (k Kind) String() string {
 	return fmt.Sprintf("Kind(%d)", int(k))
 }
 
+// MarshalText writes k as PLR or SLR, so that state files read plainly.
+func (k Kind) MarshalText() ([]byte, error) {
+	if k != PLR && k != SLR {
+		return nil, fmt.Errorf("unknown reservation kind %d", int(k))
+	}
+	return []byte(k.String()), nil
+}
+
+// UnmarshalText reads PLR or SLR.
+func (k *Kind) UnmarshalText(b []byte) error {
+	switch string(b) {
+	case "PLR":
+		*k = PLR
+	case "SLR":
+		*k = SLR
+	default:
+		return fmt.Errorf("%w: reservation kind %.20q: want PLR or SLR", ErrMalformed, b)
+	}
+	return nil
+}
+
 // CodeID identifies one authorization code: the SHA-256 hash of all it
 // signs (its content, the UDI and the request). Confirmation and return
 // codes name the authorization code by it; it does not depend on how the
@@ -221,7 +242,7 @@ func (s *Signer) IssueSLR(req RequestCode, exportControl bool, issued time.Time,
 	if err := checkIssued(issued); err != nil {
 		return nil, err
 	}
-	c := &AuthorizationCode{Kind: SLR, ExportControl: exportControl, Issued: time.UnixMilli(issued.UnixMilli()), PIID: req.PIID(), UDI: req.UDI, Entitlements: ents}
+	c := &AuthorizationCode{Kind: SLR, ExportControl: exportControl, Issued: time.UnixMilli(issued.UnixMilli()).UTC(), PIID: req.PIID(), UDI: req.UDI, Entitlements: ents}
 	if err := checkEntitlements(ents); err != nil {
 		return nil, err
 	}
@@ -297,7 +318,7 @@ func parsePLR(s string) (*AuthorizationCode, error) {
 	c := &AuthorizationCode{
 		Kind:          PLR,
 		ExportControl: raw[1]&flagExportControl != 0,
-		Issued:        time.UnixMilli(int64(ms)),
+		Issued:        time.UnixMilli(int64(ms)).UTC(),
 		udiTag:        [4]byte(raw[8:12]),
 		reqTag:        [4]byte(raw[12:16]),
 		body:          raw[:plrBodyLen],

@@ -428,7 +428,7 @@ func readAuthorization(n *node, c *AuthorizationCode) error {
 	if err != nil || ms <= 0 || ms > maxTimestamp || strconv.FormatInt(ms, 10) != ts {
 		return fmt.Errorf("%w: SLR code <timestamp> %q is not a time in milliseconds", ErrMalformed, ts)
 	}
-	c.Issued = time.UnixMilli(ms)
+	c.Issued = time.UnixMilli(ms).UTC()
 	ents := f["entitlements"]
 	if strings.TrimSpace(ents.text.String()) != "" {
 		return fmt.Errorf("%w: SLR code element <entitlements> holds text besides its elements", ErrMalformed)

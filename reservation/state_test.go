@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -316,6 +317,9 @@ func TestStateSurvivesRestart(t *testing.T) {
 	b, err := json.Marshal(&d.st)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"kind":"SLR"`) {
+		t.Errorf("state file does not name the kind: %s", b)
 	}
 	var st State
 	if err := json.Unmarshal(b, &st); err != nil {
