@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"vxway/clock"
+	"vxway/platform"
 )
 
 // The licensing periods of SPEC §2.
@@ -922,3 +923,6 @@ func firstIPv4() string {
 	}
 	return ""
 }
+
+// platformEnabled reports the platform's Smart Licensing flag.
+func platformEnabled(root string) (bool, error) { return platform.SmartLicensingEnabled(root) }

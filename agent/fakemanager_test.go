@@ -141,4 +141,3 @@ func (m *memManager) Deregister(_ context.Context, d Device) error {
 
 // errTimedOut is what an unreachable manager looks like.
 func errTimedOut() error { return fmt.Errorf("operation timed out: %w", context.DeadlineExceeded) }
-

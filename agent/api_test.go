@@ -1,0 +1,257 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"vxway/clock"
+	"vxway/xapi"
+)
+
+// xapiRig serves an agent on a unix socket and runs xAPI lines against it
+// through the same Client and Tree the admin shell uses.
+type xapiRig struct {
+	t    *testing.T
+	a    *Agent
+	tree *xapi.Tree
+	root string
+	m    *memManager
+	clk  *clock.Fake
+}
+
+func newXAPIRig(t *testing.T) *xapiRig {
+	t.Helper()
+	clk := clock.NewFake(t0)
+	m := newMemManager(clk)
+	root := t.TempDir()
+	a := newTestAgent(t, root, clk, m)
+	sock := filepath.Join(root, SocketPath)
+	ln, err := Listen(sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- a.Serve(ctx, ln) }()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	})
+	tree := &xapi.Tree{}
+	RegisterXAPI(tree, NewClient(sock))
+	return &xapiRig{t: t, a: a, tree: tree, root: root, m: m, clk: clk}
+}
+
+// run serves one line and returns the output and whether it ended in OK.
+func (r *xapiRig) run(line string) (string, bool) {
+	r.t.Helper()
+	req, err := xapi.ParseLine(line)
+	if err != nil {
+		r.t.Fatalf("%s: %v", line, err)
+	}
+	var out bytes.Buffer
+	err = r.tree.Serve(context.Background(), req, xapi.NewWriter(&out))
+	return out.String(), err == nil
+}
+
+func (r *xapiRig) ok(line string) string {
+	r.t.Helper()
+	out, ok := r.run(line)
+	if !ok {
+		r.t.Fatalf("%s:\n%s", line, out)
+	}
+	return out
+}
+
+func TestXAPIBadInputChangesNothing(t *testing.T) {
+	r := newXAPIRig(t)
+	r.ok("xconfiguration License Smart Enabled: On")
+	cfgPath := filepath.Join(r.root, configFile)
+	r.ok(`xconfiguration License Smart Transport Mode: OnPrem`)
+	r.ok(`xconfiguration License Smart Transport URL: "https://ssm.example.com/SmartTransport"`)
+	before, err := os.ReadFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stateBefore, _ := os.ReadFile(filepath.Join(r.root, stateFile))
+	tests := []struct {
+		name, line, reason string
+	}{
+		{"unknown transport", "xconfiguration License Smart Transport Mode: Carrier-Pigeon", "use Direct, OnPrem or Proxy"},
+		{"http URL", `xconfiguration License Smart Transport URL: "http://ssm.example.com/SmartTransport"`, "must start with https://"},
+		{"wrong path", `xconfiguration License Smart Transport URL: "https://ssm.example.com/other"`, "must end in /SmartTransport"},
+		{"query", `xconfiguration License Smart Transport URL: "https://ssm.example.com/SmartTransport?x=1"`, "no user, query or fragment"},
+		{"bad host", `xconfiguration License Smart Transport URL: "https://ssm_bad!/SmartTransport"`, "not a valid host name"},
+		{"garbage URL", `xconfiguration License Smart Transport URL: "::not a url"`, "https"},
+		{"proxy IPv6", `xconfiguration License Smart Transport Proxy Address: "2001:db8::1"`, "IPv4 address or an FQDN"},
+		{"proxy port", `xconfiguration License Smart Transport Proxy Port: 70000`, "not a number from 1 to 65535"},
+		{"proxy port word", `xconfiguration License Smart Transport Proxy Port: eighty`, "not a number from 1 to 65535"},
+		{"proxy user colon", `xconfiguration License Smart Transport Proxy Username: "a:b"`, "must not contain ':'"},
+		{"privacy value", `xconfiguration License Smart Privacy HideHostname: Maybe`, "not On or Off"},
+		{"unknown leaf", `xconfiguration License Smart Transport Colour: Blue`, "no such path"},
+		{"empty token", `xcommand License Smart Register Token: ""`, "the token is empty"},
+		{"blank token", `xcommand License Smart Register Token: "   "`, "the token is empty"},
+		{"token with space", `xcommand License Smart Register Token: "abc def"`, "white space"},
+		{"token missing", `xcommand License Smart Register`, "Token: is missing"},
+		{"disable", `xconfiguration License Smart Enabled: Off`, "cannot be turned off"},
+		{"deregister unregistered", `xcommand License Smart Deregister`, "not registered"},
+		{"renew unregistered", `xcommand License Smart RenewAuthorization`, "not registered"},
+		{"usage type", `xcommand License Smart Usage Set Type: telepresence Count: 3`, "use rms, room or desktop"},
+		{"usage count", `xcommand License Smart Usage Set Type: rms Count: -1`, "not from 0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			out, ok := r.run(tt.line)
+			if ok {
+				t.Fatalf("accepted:\n%s", out)
+			}
+			if !strings.Contains(out, tt.reason) || !strings.HasSuffix(out, "ERROR\n") {
+				t.Errorf("output does not say %q:\n%s", tt.reason, out)
+			}
+			after, _ := os.ReadFile(cfgPath)
+			if !bytes.Equal(after, before) {
+				t.Errorf("configuration changed:\n%s", after)
+			}
+			if st, _ := os.ReadFile(filepath.Join(r.root, stateFile)); !bytes.Equal(st, stateBefore) {
+				t.Errorf("state changed:\n%s", st)
+			}
+		})
+	}
+	if n := r.m.count("register"); n != 0 {
+		t.Errorf("bad tokens reached the manager %d times", n)
+	}
+}
+
+func TestXAPIRegisterFlow(t *testing.T) {
+	r := newXAPIRig(t)
+	r.m.tokens["tok-a"] = memToken{va: "Sales", export: true}
+	r.m.tokens["tok-b"] = memToken{va: "Support"}
+	r.m.tokens["tok-old"] = memToken{refusal: "the token expired on 2025-12-01"}
+	r.m.licenses["Sales"] = map[string]int{TypeRMS: 5}
+
+	out := r.ok("xstatus License Smart")
+	if !strings.Contains(out, `*s License Smart Registration Status: "Unregistered"`) ||
+		!strings.Contains(out, `*s License Smart Authorization Status: "Not Applicable"`) {
+		t.Errorf("before enabling:\n%s", out)
+	}
+	r.ok("xconfiguration License Smart Enabled: On")
+	r.ok(`xconfiguration License Smart Transport Proxy Password: "s3cret-pw"`)
+	r.ok(`xconfiguration License Smart Privacy HideHostname: On`)
+	cfg := r.ok("xconfiguration License Smart")
+	for _, want := range []string{`*c xConfiguration License Smart Transport Mode: Direct`, `*c xConfiguration License Smart Transport Proxy Password: "***"`, `*c xConfiguration License Smart Privacy HideHostname: On`} {
+		if !strings.Contains(cfg, want) {
+			t.Errorf("configuration lacks %s:\n%s", want, cfg)
+		}
+	}
+	if strings.Contains(cfg, "s3cret-pw") {
+		t.Errorf("configuration shows the proxy password:\n%s", cfg)
+	}
+
+	out, ok := r.run(`xcommand License Smart Register Token: "tok-old"`)
+	if ok || !strings.Contains(out, "the token expired on 2025-12-01") {
+		t.Errorf("expired token:\n%s", out)
+	}
+	if s := r.ok("xstatus License Smart Registration Status"); !strings.Contains(s, `"Unregistered: Registration Failed"`) {
+		t.Errorf("after refused token:\n%s", s)
+	}
+
+	r.ok(`xcommand License Smart Register Token: "tok-a"`)
+	if r.m.lastHost != "" || r.m.lastIP != "" {
+		t.Errorf("privacy flag on, yet the manager got hostname %q and IP %q", r.m.lastHost, r.m.lastIP)
+	}
+	r.ok("xcommand License Smart Usage Set Type: rms Count: 3")
+	r.ok("xcommand License Smart UpdateUsage")
+	out = r.ok("xstatus License Smart")
+	for _, want := range []string{
+		`*s License Smart Registration Status: "Registered"`,
+		`*s License Smart Authorization Status: "Authorized"`,
+		`*s License Smart SmartAccount: "Acme"`,
+		`*s License Smart VirtualAccount: "Sales"`,
+		`*s License Smart ExportControlled: "Allowed"`,
+		`*s License Smart Usage 1 Type: "Rich Media Session"`,
+		`*s License Smart Usage 1 Count: 3`,
+		`*s License Smart Usage 1 Status: "Authorized"`,
+		`*s License Smart ExportControl Limit: 2500`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("status lacks %s:\n%s", want, out)
+		}
+	}
+	for _, secret := range []string{"tok-a", "s3cret-pw"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("status shows a secret %q:\n%s", secret, out)
+		}
+	}
+
+	// Switching to On-Prem while registered is refused.
+	out, ok = r.run("xconfiguration License Smart Transport Mode: OnPrem")
+	if ok || !strings.Contains(out, "deregistered first") {
+		t.Errorf("switch while registered:\n%s", out)
+	}
+	r.ok("xconfiguration License Smart Transport Mode: Proxy")
+
+	out, ok = r.run(`xcommand License Smart Register Token: "tok-b"`)
+	if ok || !strings.Contains(out, "Reregister: Yes") {
+		t.Errorf("register twice:\n%s", out)
+	}
+	r.ok(`xcommand License Smart Register Token: "tok-b" Reregister: Yes`)
+	if s := r.ok("xstatus License Smart VirtualAccount"); !strings.Contains(s, `"Support"`) {
+		t.Errorf("after reregister:\n%s", s)
+	}
+	if s := r.ok("xstatus License Smart ExportControlled"); !strings.Contains(s, `"Not Allowed"`) {
+		t.Errorf("after reregister with a token without export control:\n%s", s)
+	}
+
+	// Deregister with the manager down: local, with the warning.
+	r.m.setDown(errTimedOut())
+	out = r.ok("xcommand License Smart Deregister")
+	if !strings.Contains(out, "remove product instance") || !strings.Contains(out, "by hand") {
+		t.Errorf("deregister while the manager is down:\n%s", out)
+	}
+	if s := r.ok("xstatus License Smart"); !strings.Contains(s, `Registration Status: "Unregistered"`) || !strings.Contains(s, `Authorization Status: "Evaluation Mode"`) {
+		t.Errorf("after deregistering:\n%s", s)
+	}
+	r.ok("xconfiguration License Smart Transport Mode: OnPrem")
+	// The administrator removes the instance on the manager by hand.
+	r.m.mu.Lock()
+	clear(r.m.inst)
+	r.m.mu.Unlock()
+
+	// Registration with the manager down is pending and retried.
+	r.m.setDown(errTimedOut())
+	out, ok = r.run(`xcommand License Smart Register Token: "tok-a"`)
+	if ok || !strings.Contains(out, "retrying every 15 minutes") {
+		t.Errorf("register while down:\n%s", out)
+	}
+	s := r.ok("xstatus License Smart")
+	if !strings.Contains(s, `"Unregistered: Registration Pending"`) || !strings.Contains(s, "operation timed out") {
+		t.Errorf("pending status:\n%s", s)
+	}
+	r.m.setDown(nil)
+	r.clk.Advance(RetryEvery)
+	if s := r.ok("xstatus License Smart Registration Status"); !strings.Contains(s, `"Registered"`) {
+		t.Errorf("after the retry:\n%s", s)
+	}
+}
+
+func TestUnauthorizedRefusesEndpoints(t *testing.T) {
+	r := newXAPIRig(t)
+	r.ok("xconfiguration License Smart Enabled: On")
+	r.ok("xcommand License Smart Usage Set Type: desktop Count: 2")
+	r.clk.Advance(EvaluationPeriod)
+	out, ok := r.run("xcommand License Smart Usage Set Type: desktop Count: 3")
+	if ok || !strings.Contains(out, "new desktop registrations are refused") {
+		t.Errorf("new registration while Unauthorized:\n%s", out)
+	}
+	c := NewClient(filepath.Join(r.root, SocketPath))
+	if err := c.SetUsage(context.Background(), TypeRoom, 1); !errors.Is(err, ErrUnauthorized) {
+		t.Errorf("usage API: %v, want ErrUnauthorized", err)
+	}
+}

@@ -1,0 +1,57 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"path/filepath"
+	"time"
+
+	"github.com/urfave/cli/v2"
+
+	"vxway/agent"
+)
+
+// newApp builds the command line of the agent daemon.
+func newApp(stdout, stderr io.Writer) *cli.App {
+	return &cli.App{
+		Name:      "smartagent",
+		Usage:     "Smart Licensing agent: licensing state, manager exchanges and the local API",
+		Writer:    stdout,
+		ErrWriter: stderr,
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "root", Value: "/", Usage: "device root directory holding etc/, persist/, data/ and run/"},
+			&cli.StringFlag{Name: "socket", Usage: "local API socket (default <root>/" + agent.SocketPath + ")"},
+			&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "limit on one exchange with the license manager"},
+		},
+		HideHelpCommand: true,
+		Action: func(c *cli.Context) error {
+			return serve(c.Context, c.String("root"), c.String("socket"), c.Duration("timeout"), stderr)
+		},
+	}
+}
+
+func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
+	return newApp(stdout, stderr).RunContext(ctx, args)
+}
+
+func serve(ctx context.Context, root, socket string, timeout time.Duration, stderr io.Writer) error {
+	if socket == "" {
+		socket = filepath.Join(root, agent.SocketPath)
+	}
+	logger := log.New(stderr, "", log.LstdFlags|log.LUTC)
+	a, err := agent.New(agent.Options{Root: root, Timeout: timeout, Logf: logger.Printf})
+	if err != nil {
+		return fmt.Errorf("starting the agent: %w", err)
+	}
+	defer a.Close()
+	ln, err := agent.Listen(socket)
+	if err != nil {
+		return err
+	}
+	a.SyncEnabled()
+	a.Start()
+	logger.Printf("licensing: serving the local API on %s", socket)
+	return a.Serve(ctx, ln)
+}
