@@ -331,14 +331,26 @@ func (s *service) publish(ctx context.Context, applyErr error) {
 		s.logf("%v", err)
 	}
 	if changed && s.notify != nil {
-		go func() {
-			nctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			defer cancel()
-			if err := s.notify(nctx); err != nil && !errors.Is(err, ErrAgentNotRunning) {
-				s.logf("telling the licensing agent the DNS changed: %v", err)
-			}
-		}()
+		s.tellAgent(ctx)
+		// Go programs (the agent among them) look at resolv.conf again at
+		// most every 5 s: a retry in that window still uses the old
+		// servers, so the agent is told once more after it.
+		s.clock.AfterFunc(ResolverRecheck, func() { s.tellAgent(ctx) })
 	}
+}
+
+// ResolverRecheck is how long after a DNS change the licensing agent is
+// told a second time.
+const ResolverRecheck = 6 * time.Second
+
+func (s *service) tellAgent(ctx context.Context) {
+	go func() {
+		nctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		if err := s.notify(nctx); err != nil && !errors.Is(err, ErrAgentNotRunning) && ctx.Err() == nil {
+			s.logf("telling the licensing agent the DNS changed: %v", err)
+		}
+	}()
 }
 
 // report publishes a failure to apply.
