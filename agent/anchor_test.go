@@ -1,0 +1,63 @@
+package agent
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"vxway/clock"
+)
+
+// TestEvaluationAnchor checks that moving the clock back, restarting the
+// agent or deleting /data/licensing does not restart the evaluation.
+func TestEvaluationAnchor(t *testing.T) {
+	tests := []struct {
+		name   string
+		tamper func(t *testing.T, root string, clk *clock.Fake)
+	}{
+		{"clock moved back", func(t *testing.T, root string, clk *clock.Fake) { clk.Set(t0.Add(-10 * day)) }},
+		{"restart", func(t *testing.T, root string, clk *clock.Fake) {}},
+		{"data deleted", func(t *testing.T, root string, clk *clock.Fake) {
+			if err := os.RemoveAll(filepath.Join(root, stateDir)); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"data deleted and clock back", func(t *testing.T, root string, clk *clock.Fake) {
+			if err := os.RemoveAll(filepath.Join(root, stateDir)); err != nil {
+				t.Fatal(err)
+			}
+			clk.Set(t0)
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := clock.NewFake(t0)
+			m := newMemManager(clk)
+			root := t.TempDir()
+			a := newTestAgent(t, root, clk, m)
+			if err := a.Enable(); err != nil {
+				t.Fatal(err)
+			}
+			clk.Advance(60 * day)
+			a.Close()
+			tt.tamper(t, root, clk)
+			b := newTestAgent(t, root, clk, m)
+			if err := b.Enable(); err != nil { // the platform enables it again after a data wipe
+				t.Fatal(err)
+			}
+			s := b.Status()
+			if !s.EvaluationStart.Equal(t0) {
+				t.Errorf("evaluation start %s, want %s", s.EvaluationStart, t0)
+			}
+			if s.EvaluationDaysLeft > 30 {
+				t.Errorf("%d evaluation days left after 60 days, want at most 30", s.EvaluationDaysLeft)
+			}
+			// Evaluation still ends 90 days after the first enable, as
+			// measured by the device's latest time seen.
+			clk.Set(t0.Add(90 * day))
+			if got := b.Status().Authorization; got != AuthEvalExpired {
+				t.Errorf("at day 90: %q, want %q", got, AuthEvalExpired)
+			}
+		})
+	}
+}
