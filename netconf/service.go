@@ -5,9 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -81,15 +83,41 @@ type service struct {
 	readyOnce sync.Once
 	ready     chan struct{} // closed once the interface has an address
 	started   bool
+
+	// setClock steps the system clock by an offset; nil leaves the clock
+	// alone (NTP is then only queried and reported).
+	setClock func(time.Duration) error
+	ntpPort  string
+	ntpKey   string // the servers the last sync used
+	ntpTimer clock.Timer
+	ntpC     chan ntpResult
+	ntpWake  chan struct{}
+	ntp      ntpResult // latest success
+}
+
+// NTPInterval is how often the clock is set again from NTP.
+const NTPInterval = time.Hour
+
+// ntpStep is the smallest offset the clock is stepped for.
+const ntpStep = 500 * time.Millisecond
+
+type ntpResult struct {
+	server string
+	offset time.Duration
+	at     time.Time
+	err    error
 }
 
 func newService(root, ifname string, log io.Writer, link Link, dhcp DHCPClient, clk clock.Clock) *service {
 	return &service{
 		root: root, ifname: ifname, log: log, link: link, dhcp: dhcp, clock: clk,
-		poll:   PollInterval,
-		timerC: make(chan struct{}, 1),
-		leaseC: make(chan leaseResult, 1),
-		ready:  make(chan struct{}),
+		poll:    PollInterval,
+		ntpPort: "123",
+		ntpC:    make(chan ntpResult, 1),
+		ntpWake: make(chan struct{}, 1),
+		timerC:  make(chan struct{}, 1),
+		leaseC:  make(chan leaseResult, 1),
+		ready:   make(chan struct{}),
 	}
 }
 
@@ -116,6 +144,11 @@ func (s *service) run(ctx context.Context) {
 			if s.cfg.DHCP && s.inFlight == nil {
 				s.startDHCP(ctx)
 			}
+		case r := <-s.ntpC:
+			s.onNTP(ctx, r)
+		case <-s.ntpWake:
+			s.ntpKey = ""
+			s.publish(ctx, nil)
 		}
 	}
 }
@@ -327,8 +360,15 @@ func (s *service) publish(ctx context.Context, applyErr error) {
 	if applyErr != nil {
 		st.State, st.Error = StateError, applyErr.Error()
 	}
+	if s.ntp.server != "" {
+		st.NTPSyncedFrom, st.NTPSynced, st.NTPOffset = s.ntp.server, s.ntp.at, s.ntp.offset.String()
+	}
 	if err := writeStatus(s.root, st); err != nil {
 		s.logf("%v", err)
+	}
+	if key := strings.Join(e.NTPServers, " "); key != s.ntpKey && (e.Address.IsValid() || len(e.NTPServers) == 0) {
+		s.ntpKey = key
+		s.syncTime(ctx, e.NTPServers)
 	}
 	if changed && s.notify != nil {
 		s.tellAgent(ctx)
@@ -356,4 +396,59 @@ func (s *service) tellAgent(ctx context.Context) {
 // report publishes a failure to apply.
 func (s *service) report(err error) {
 	s.publish(context.Background(), err)
+}
+
+// syncTime asks the NTP servers in order for the time, in the background;
+// the first good answer is handed to the run loop.
+func (s *service) syncTime(ctx context.Context, servers []string) {
+	if s.ntpTimer != nil {
+		s.ntpTimer.Stop()
+		s.ntpTimer = nil
+	}
+	if len(servers) == 0 {
+		return
+	}
+	port := s.ntpPort
+	go func() {
+		var errs []error
+		for _, srv := range servers {
+			qctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			off, err := sntpOffset(qctx, net.JoinHostPort(srv, port), time.Now)
+			cancel()
+			if err == nil {
+				select {
+				case s.ntpC <- ntpResult{server: srv, offset: off, at: time.Now()}:
+				case <-ctx.Done():
+				}
+				return
+			}
+			errs = append(errs, err)
+		}
+		select {
+		case s.ntpC <- ntpResult{err: errors.Join(errs...)}:
+		case <-ctx.Done():
+		}
+	}()
+}
+
+func (s *service) onNTP(ctx context.Context, r ntpResult) {
+	s.ntpTimer = s.clock.AfterFunc(NTPInterval, func() {
+		select {
+		case s.ntpWake <- struct{}{}:
+		default:
+		}
+	})
+	if r.err != nil {
+		s.logf("no time from the NTP servers: %v", r.err)
+		return
+	}
+	if s.setClock != nil && (r.offset > ntpStep || r.offset < -ntpStep) {
+		if err := s.setClock(r.offset); err != nil {
+			s.logf("setting the clock from NTP server %s: %v", r.server, err)
+			return
+		}
+		s.logf("clock set from NTP server %s (it was off by %s)", r.server, r.offset)
+	}
+	s.ntp = r
+	s.publish(ctx, nil)
 }

@@ -29,20 +29,25 @@ const (
 // xconfiguration to confirm a change took effect.
 type Status struct {
 	// ConfigHash is Hash of the configuration applied.
-	ConfigHash   string    `json:"config_hash"`
-	State        string    `json:"state"`
-	Error        string    `json:"error,omitempty"`
-	Interface    string    `json:"interface"`
-	DHCP         bool      `json:"dhcp"`
-	Address      string    `json:"address,omitempty"` // CIDR form
-	Gateway      string    `json:"gateway,omitempty"`
-	DNSServers   []string  `json:"dns_servers"`
-	DNSFromDHCP  bool      `json:"dns_from_dhcp,omitempty"`
-	SearchDomain string    `json:"search_domain,omitempty"`
-	NTPServers   []string  `json:"ntp_servers"`
-	DHCPServer   string    `json:"dhcp_server,omitempty"`
-	LeaseExpires time.Time `json:"lease_expires,omitzero"`
-	Updated      time.Time `json:"updated"`
+	ConfigHash   string   `json:"config_hash"`
+	State        string   `json:"state"`
+	Error        string   `json:"error,omitempty"`
+	Interface    string   `json:"interface"`
+	DHCP         bool     `json:"dhcp"`
+	Address      string   `json:"address,omitempty"` // CIDR form
+	Gateway      string   `json:"gateway,omitempty"`
+	DNSServers   []string `json:"dns_servers"`
+	DNSFromDHCP  bool     `json:"dns_from_dhcp,omitempty"`
+	SearchDomain string   `json:"search_domain,omitempty"`
+	NTPServers   []string `json:"ntp_servers"`
+	// NTPSyncedFrom is the NTP server the clock was last checked against,
+	// at NTPSynced, finding it off by NTPOffset (before any correction).
+	NTPSyncedFrom string    `json:"ntp_synced_from,omitempty"`
+	NTPSynced     time.Time `json:"ntp_synced,omitzero"`
+	NTPOffset     string    `json:"ntp_offset,omitempty"`
+	DHCPServer    string    `json:"dhcp_server,omitempty"`
+	LeaseExpires  time.Time `json:"lease_expires,omitzero"`
+	Updated       time.Time `json:"updated"`
 }
 
 // Hash identifies a configuration: the network service records the hash

@@ -12,6 +12,7 @@ import (
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 
 	"vxway/clock"
 )
@@ -40,6 +41,7 @@ func Up(ctx context.Context, root string, log io.Writer) error {
 	}
 	s := newService(root, Interface, log, link, dhcpClient{}, clock.Real{})
 	s.notify = func(ctx context.Context) error { return NotifyAgent(ctx, root) }
+	s.setClock = stepClock
 	go s.run(ctx)
 	t := time.NewTimer(UpWait)
 	defer t.Stop()
@@ -218,4 +220,10 @@ func leaseFromACK(ack *dhcpv4.DHCPv4) (Lease, time.Duration, error) {
 		l.Server = s
 	}
 	return l, ack.IPAddressLeaseTime(time.Hour), nil
+}
+
+// stepClock moves the system clock by off.
+func stepClock(off time.Duration) error {
+	ts := unix.NsecToTimespec(time.Now().Add(off).UnixNano())
+	return unix.ClockSettime(unix.CLOCK_REALTIME, &ts)
 }

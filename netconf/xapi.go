@@ -348,5 +348,10 @@ func (h *handlers) status(ctx context.Context, req *xapi.Request, rel []string, 
 	for i, s := range st.NTPServers {
 		out.Status(fmt.Sprintf("Network NTP Server %d Address", i+1), s)
 	}
+	if st.NTPSyncedFrom != "" {
+		out.Status("Network NTP SyncedFrom", st.NTPSyncedFrom)
+		out.Status("Network NTP Synced", st.NTPSynced.UTC().Format(time.RFC3339))
+		out.Status("Network NTP Offset", st.NTPOffset)
+	}
 	return nil
 }
