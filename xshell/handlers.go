@@ -1,6 +1,9 @@
 package xshell
 
 import (
+	"path/filepath"
+
+	"vxway/agent"
 	"vxway/clock"
 	"vxway/firstboot"
 	"vxway/netconf"
@@ -12,7 +15,9 @@ import (
 // here, one line each.
 func NewTree(root string, c clock.Clock) *xapi.Tree {
 	t := &xapi.Tree{}
-	platform.RegisterXAPI(t, root, c, platform.Hooks{})
+	lic := agent.NewClient(filepath.Join(root, agent.SocketPath))
+	platform.RegisterXAPI(t, root, c, platform.Hooks{SmartLicensingEnabled: lic.Enable})
+	agent.RegisterXAPI(t, lic)
 	netconf.RegisterXAPI(t, root)
 	firstboot.RegisterXAPI(t, root)
 	return t

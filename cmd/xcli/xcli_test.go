@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"vxway/platform"
 	"vxway/platform/vendorkey"
@@ -36,6 +37,12 @@ func TestMain(m *testing.M) {
 				os.Stderr.WriteString(err.Error())
 				return 2
 			}
+		}
+		agentBuild := exec.Command("go", "build", "-o", filepath.Join(dir, "smartagent"), "vxway/cmd/smartagent")
+		agentBuild.Env = cmd.Env
+		if out, err := agentBuild.CombinedOutput(); err != nil {
+			os.Stderr.Write(out)
+			return 2
 		}
 		binDir = dir
 		return m.Run()
@@ -294,5 +301,50 @@ func TestLoginShellName(t *testing.T) {
 	out, err := cmd.Output()
 	if err != nil || string(out) != "*s SystemUnit ProductBrand: \"VCS\"\nOK\n" {
 		t.Errorf("-xshell: %v %q", err, out)
+	}
+}
+
+// TestConversionStartsAgent converts a VCS to Expressway with the real
+// licensing agent running on the device's socket: the agent must turn Smart
+// Licensing on at once, not when it next looks.
+func TestConversionStartsAgent(t *testing.T) {
+	bin := buildXCLI(t)
+	root := device(t, "VCS")
+	agentCmd := exec.Command(filepath.Join(bin, "smartagent"), "--root", root)
+	var agentLog bytes.Buffer
+	agentCmd.Stdout, agentCmd.Stderr = &agentLog, &agentLog
+	if err := agentCmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		agentCmd.Process.Kill()
+		agentCmd.Wait()
+		if t.Failed() {
+			t.Logf("agent log:\n%s", agentLog.String())
+		}
+	}()
+	sock := filepath.Join(root, "run/vxway/smartagent.sock")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the agent never opened its socket")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	state := filepath.Join(root, "data/licensing/state.json")
+	if b, err := os.ReadFile(state); err == nil && strings.Contains(string(b), `"enabled": true`) {
+		t.Fatalf("Smart Licensing on before the conversion:\n%s", b)
+	}
+
+	r := runAs(t, bin, root, "xconfiguration", "", "SystemUnit", "ServiceSelect", "Brand:", "Expressway")
+	if r.code != 0 || strings.Contains(r.out, "Warning") || !strings.Contains(r.out, `*r SmartLicensing: "On"`) {
+		t.Fatalf("conversion: exit %d\n%s", r.code, r.out)
+	}
+	b, err := os.ReadFile(state)
+	if err != nil || !strings.Contains(string(b), `"enabled": true`) {
+		t.Errorf("the agent did not turn Smart Licensing on (%v):\n%s", err, b)
 	}
 }
