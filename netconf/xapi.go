@@ -28,15 +28,31 @@ const ApplyWait = 10 * time.Second
 // until the running network service has applied it.
 func RegisterXAPI(t *xapi.Tree, root string) {
 	h := &handlers{root: root, wait: ApplyWait}
-	t.Handle(xapi.Configuration, "IP", h.ip)
-	t.Handle(xapi.Configuration, "DNS", h.dns)
-	t.Handle(xapi.Configuration, "NTP", h.ntp)
+	t.Handle(xapi.Configuration, "IP", h.locked(h.ip))
+	t.Handle(xapi.Configuration, "DNS", h.locked(h.dns))
+	t.Handle(xapi.Configuration, "NTP", h.locked(h.ntp))
 	t.Handle(xapi.Status, "Network", h.status)
 }
 
 type handlers struct {
 	root string
 	wait time.Duration
+}
+
+// locked runs a change (a request with a value) under the network.json
+// lock, so that concurrent changes do not undo each other.
+func (h *handlers) locked(fn xapi.Handler) xapi.Handler {
+	return func(ctx context.Context, req *xapi.Request, rel []string, out *xapi.Writer) error {
+		if len(req.Args) == 0 {
+			return fn(ctx, req, rel, out)
+		}
+		unlock, err := lockConfig(h.root)
+		if err != nil {
+			return err
+		}
+		defer unlock()
+		return fn(ctx, req, rel, out)
+	}
 }
 
 // ErrBadRequest marks a request naming a node or value that does not

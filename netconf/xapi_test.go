@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -117,7 +119,7 @@ func TestXAPIWithoutService(t *testing.T) {
 	root := t.TempDir()
 	tree := xapi.Tree{}
 	h := &handlers{root: root, wait: 50 * time.Millisecond}
-	tree.Handle(xapi.Configuration, "DNS", h.dns)
+	tree.Handle(xapi.Configuration, "DNS", h.locked(h.dns))
 	tree.Handle(xapi.Status, "Network", h.status)
 	got, err := serve(t, &tree, "xconfiguration DNS Server 1 Address: 10.0.2.2")
 	if err != nil || !strings.Contains(got, "applies at next boot") {
@@ -180,5 +182,34 @@ func TestNotifyAgent(t *testing.T) {
 		if g := <-got; g != want {
 			t.Fatalf("agent got %q, want %q", g, want)
 		}
+	}
+}
+
+// TestXAPIConcurrentChanges sets the five DNS slots from five goroutines
+// at once: with the lock, none of the changes is lost.
+func TestXAPIConcurrentChanges(t *testing.T) {
+	root := t.TempDir()
+	var tree xapi.Tree
+	h := &handlers{root: root, wait: 0}
+	tree.Handle(xapi.Configuration, "DNS", h.locked(h.dns))
+	var wg sync.WaitGroup
+	for i := 1; i <= MaxDNSServers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			req, _ := xapi.ParseLine(fmt.Sprintf("xconfiguration DNS Server %d Address: 10.0.0.%d", i, i))
+			var b bytes.Buffer
+			if err := tree.Serve(context.Background(), req, xapi.NewWriter(&b)); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	c, err := Load(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.DNSServers, ","); got != "10.0.0.1,10.0.0.2,10.0.0.3,10.0.0.4,10.0.0.5" {
+		t.Fatalf("DNS servers after concurrent changes: %s", got)
 	}
 }
