@@ -94,9 +94,13 @@ func runAgent(t *testing.T, root string, m *manager) *agent.Agent {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ln, err := agent.Listen(filepath.Join(root, agent.SocketPath))
+	if err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, filepath.Join(root, agent.SocketPath)) }()
+	go func() { done <- a.Serve(ctx, ln) }()
 	t.Cleanup(func() {
 		cancel()
 		<-done
