@@ -21,6 +21,7 @@ const (
 	SLR Kind = 2 // Specific License Reservation: listed licenses with counts and dates
 )
 
+// String names the kind: PLR or SLR.
 func (k Kind) String() string {
 	switch k {
 	case PLR:

@@ -21,6 +21,7 @@ const (
 	ReturnUninstalled ReturnKind = 2
 )
 
+// String says what the kind gives back.
 func (k ReturnKind) String() string {
 	switch k {
 	case ReturnInstalled:
