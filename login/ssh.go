@@ -164,7 +164,6 @@ func (s *SSH) handle(nc net.Conn, cfg *ssh.ServerConfig) {
 	nc.SetDeadline(time.Time{})
 	defer conn.Close()
 	acct, _ := s.account(conn.User())
-	s.logf("%s logged in from %s", acct.Name, conn.RemoteAddr())
 	go ssh.DiscardRequests(reqs)
 	for nch := range chans {
 		if nch.ChannelType() != "session" {

@@ -62,6 +62,8 @@ type device struct {
 	mu        sync.Mutex
 	listeners []net.Listener
 	hostname  string
+	// stopConsole ends the console login before shutdown.
+	stopConsole context.CancelFunc
 }
 
 func (d *device) logf(format string, args ...any) {
@@ -107,19 +109,8 @@ func (d *device) start(ctx context.Context) error {
 	d.hostname = name
 	steps.lap("platform")
 
-	netDone := make(chan error, 1)
-	var netTook time.Duration
-	go func() {
-		t := d.bootTime()
-		err := d.bringUpNetwork(ctx)
-		netTook = d.bootTime() - t
-		netDone <- err
-	}()
-
-	if err := d.startServers(); err != nil {
-		d.logf("%v", err)
-	}
-	steps.lap("ssh+https")
+	// The services start first: the agent takes longest to come up, and
+	// the network and the SSH and HTTPS servers come up while it does.
 	d.sup = &supervise.Supervisor{
 		LogDir:     d.path(logDir),
 		LogMaxSize: logMaxSize,
@@ -133,16 +124,35 @@ func (d *device) start(ctx context.Context) error {
 	if err := d.sup.Start(svcs); err != nil {
 		d.logf("%v", err)
 	}
+	netDone := make(chan error, 1)
+	var netTook, serversTook time.Duration
+	go func() {
+		t := d.bootTime()
+		err := d.bringUpNetwork(ctx)
+		netTook = d.bootTime() - t
+		netDone <- err
+	}()
+	serversDone := make(chan error, 1)
+	go func() {
+		t := d.bootTime()
+		err := d.startServers()
+		serversTook = d.bootTime() - t
+		serversDone <- err
+	}()
 	if err := d.waitReady(ctx, svcs); err != nil {
 		return err
 	}
 	steps.lap("services")
+	if err := <-serversDone; err != nil {
+		d.logf("%v", err)
+	}
+	steps.lap("ssh+https wait")
 	if err := <-netDone; err != nil {
 		d.logf("network: %v", err)
 	}
 	steps.lap("network wait")
 	t1 := d.bootTime()
-	d.logf("boot steps: %s (network took %dms in parallel)", steps, netTook.Milliseconds())
+	d.logf("boot steps: %s (in parallel: ssh+https %dms, network %dms)", steps, serversTook.Milliseconds(), netTook.Milliseconds())
 	d.logf("services up %dms after init start", (t1 - t0).Milliseconds())
 	fmt.Fprintf(d.console, "vxway: ready in %dms\n", t1.Milliseconds())
 	return nil
@@ -368,6 +378,10 @@ func (d *device) startConsole(ctx context.Context) {
 	if d.tty == "" {
 		return
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	d.mu.Lock()
+	d.stopConsole = cancel
+	d.mu.Unlock()
 	c := &login.Console{
 		TTY:       d.tty,
 		Accounts:  d.accounts,
@@ -397,6 +411,9 @@ func (d *device) shutdown(how boot.Halt) error {
 		l.Close()
 	}
 	d.listeners = nil
+	if d.stopConsole != nil {
+		d.stopConsole()
+	}
 	d.mu.Unlock()
 	// Every other process gets SIGTERM, then SIGKILL, so nothing holds
 	// data open.
