@@ -50,6 +50,9 @@ type Options struct {
 	Logf func(format string, args ...any)
 	// Timeout bounds one exchange with the manager (30 s when zero).
 	Timeout time.Duration
+	// RetryEvery is the wait after a failed exchange (RetryEvery, 15
+	// minutes, when zero); integration tests on real time shorten it.
+	RetryEvery time.Duration
 	// Hostname and IP report what the device would share with the manager;
 	// when nil they come from /data/config/system.json and the interfaces.
 	Hostname func() string
@@ -59,13 +62,14 @@ type Options struct {
 // Agent is the licensing state machine. All methods are safe for
 // concurrent use.
 type Agent struct {
-	root    string
-	clk     clock.Clock
-	dial    Dialer
-	logf    func(string, ...any)
-	timeout time.Duration
-	host    func() string
-	ip      func() string
+	root       string
+	clk        clock.Clock
+	dial       Dialer
+	logf       func(string, ...any)
+	timeout    time.Duration
+	retryEvery time.Duration
+	host       func() string
+	ip         func() string
 
 	// op serializes exchanges with the manager (held during I/O).
 	op sync.Mutex
@@ -110,6 +114,10 @@ func New(opts Options) (*Agent, error) {
 	}
 	if a.timeout == 0 {
 		a.timeout = defaultTimeout
+	}
+	a.retryEvery = opts.RetryEvery
+	if a.retryEvery <= 0 {
+		a.retryEvery = RetryEvery
 	}
 	if a.host == nil {
 		a.host = func() string { return systemHostname(a.root) }
@@ -629,7 +637,7 @@ func (a *Agent) register(token string, reregister, retry bool) error {
 		}
 		a.st.Pending = &Pending{Token: token, Reregister: reregister, Since: since, Reason: err.Error()}
 		a.st.Failed = ""
-		a.pendingRetry = now.Add(RetryEvery)
+		a.pendingRetry = now.Add(a.retryEvery)
 		a.logf("licensing: registration pending, retrying in 15 minutes: %v", err)
 		return fmt.Errorf("%w: the manager could not be reached (%v); retrying every 15 minutes", ErrPending, err)
 	}
@@ -676,7 +684,7 @@ func (a *Agent) renewRegistration() error {
 	now := a.nowLocked()
 	if err != nil {
 		r.RenewFailure = failure(r.RenewFailure, err, now)
-		a.renewRetry = now.Add(RetryEvery)
+		a.renewRetry = now.Add(a.retryEvery)
 		a.logf("licensing: registration renewal failed, retrying in 15 minutes: %v", err)
 		return fmt.Errorf("renewing the registration: %w", err)
 	}
@@ -736,7 +744,7 @@ func (a *Agent) authorize() error {
 	a.newTypeAt = time.Time{}
 	if err != nil {
 		r.AuthFailure = failure(r.AuthFailure, err, now)
-		a.authRetry = now.Add(RetryEvery)
+		a.authRetry = now.Add(a.retryEvery)
 		a.logf("licensing: authorization request failed, retrying in 15 minutes: %v", err)
 		return fmt.Errorf("renewing the authorization: %w", err)
 	}

@@ -24,10 +24,11 @@ func newApp(stdout, stderr io.Writer) *cli.App {
 			&cli.StringFlag{Name: "root", Value: "/", Usage: "device root directory holding etc/, persist/, data/ and run/"},
 			&cli.StringFlag{Name: "socket", Usage: "local API socket (default <root>/" + agent.SocketPath + ")"},
 			&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "limit on one exchange with the license manager"},
+			&cli.DurationFlag{Name: "retry-every", Value: agent.RetryEvery, Usage: "wait after a failed exchange (tests shorten it)", Hidden: true},
 		},
 		HideHelpCommand: true,
 		Action: func(c *cli.Context) error {
-			return serve(c.Context, c.String("root"), c.String("socket"), c.Duration("timeout"), stderr)
+			return serve(c.Context, c.String("root"), c.String("socket"), agent.Options{Timeout: c.Duration("timeout"), RetryEvery: c.Duration("retry-every")}, stderr)
 		},
 	}
 }
@@ -36,12 +37,13 @@ func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	return newApp(stdout, stderr).RunContext(ctx, args)
 }
 
-func serve(ctx context.Context, root, socket string, timeout time.Duration, stderr io.Writer) error {
+func serve(ctx context.Context, root, socket string, opts agent.Options, stderr io.Writer) error {
 	if socket == "" {
 		socket = filepath.Join(root, agent.SocketPath)
 	}
 	logger := log.New(stderr, "", log.LstdFlags|log.LUTC)
-	a, err := agent.New(agent.Options{Root: root, Timeout: timeout, Logf: logger.Printf})
+	opts.Root, opts.Logf = root, logger.Printf
+	a, err := agent.New(opts)
 	if err != nil {
 		return fmt.Errorf("starting the agent: %w", err)
 	}
