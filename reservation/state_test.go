@@ -3,6 +3,7 @@ package reservation
 import (
 	"encoding/json"
 	"errors"
+	"io"
 	"slices"
 	"strings"
 	"testing"
@@ -402,5 +403,54 @@ func TestHardEnforcement(t *testing.T) {
 	r, _ = d.st.Reservation(d.keys, d.udi)
 	if l := r.LimitsAt(date(2026, 9, 1)); l.Counts[RMS] != 10 || len(l.Expired) != 0 {
 		t.Fatalf("after the new code: %+v", l)
+	}
+}
+
+// TestStateHistoryIsBounded: the state file keeps a bounded history of
+// cancelled and returned requests however often the commands run.
+func TestStateHistoryIsBounded(t *testing.T) {
+	m := testSigner(t, "m1")
+	d := newDevice(t, testKeys(t, m), udiA)
+	for i := range maxReturned + 5 {
+		rc := d.request()
+		a := issuePLR(t, m, rc, false, t0.Add(time.Duration(i)*time.Minute))
+		if _, err := d.st.ReturnAuthorization(d.keys, d.udi, a.Text); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range maxCancelled + 3 {
+		d.request()
+		if err := d.st.Cancel(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(d.st.Returned) != maxReturned || len(d.st.Cancelled) != maxCancelled {
+		t.Fatalf("history: %d returned, %d cancelled", len(d.st.Returned), len(d.st.Cancelled))
+	}
+}
+
+type failingReader struct{}
+
+func (failingReader) Read([]byte) (int, error) { return 0, errors.New("no entropy") }
+
+func TestNewRequestRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		udi    UDI
+		hostID string
+		rand   io.Reader
+		want   string
+	}{
+		{"bad serial", UDI{PID: "Expressway", SN: "08F8-F3C", VID: "1.0"}, "320aa69d", &detReader{}, "serial number"},
+		{"bad host id", udiA, "320AA69D", &detReader{}, "host id"},
+		{"no randomness", udiA, "320aa69d", failingReader{}, "no entropy"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var st State
+			_, made, err := st.Request(tc.udi, tc.hostID, tc.rand)
+			if err == nil || !strings.Contains(err.Error(), tc.want) || made || st.Pending != nil {
+				t.Fatalf("Request = %v, made %v, state %+v; want error %q", err, made, st, tc.want)
+			}
+		})
 	}
 }
