@@ -323,8 +323,22 @@ func (s *service) publish(ctx context.Context, applyErr error) {
 		s.logf("%v", err)
 		applyErr = errors.Join(applyErr, err)
 	}
-	if changed {
-		s.logf("DNS %v, search domain %q", e.DNSServers, e.SearchDomain)
+	switch {
+	case !changed:
+	case len(e.DNSServers) == 0 && s.cfg.DHCP && s.lease == nil:
+		// Nothing to say until the lease brings servers.
+	case len(e.DNSServers) == 0:
+		s.logf("no DNS servers; set one with xconfiguration DNS Server 1 Address: <ip>")
+	default:
+		src := "configured"
+		if e.DNSFromDHCP {
+			src = "from DHCP"
+		}
+		domain := ""
+		if e.SearchDomain != "" {
+			domain = ", search domain " + e.SearchDomain
+		}
+		s.logf("DNS %s (%s)%s", strings.Join(e.DNSServers, " "), src, domain)
 	}
 	st := Status{
 		ConfigHash:   s.cfgHash,
