@@ -449,3 +449,23 @@ func FuzzVerifyAnswer(f *testing.F) {
 		}
 	})
 }
+
+func TestAnswerEncodingMatchesJSON(t *testing.T) {
+	p := newPKI(t, false)
+	req, err := NewRequest(TypeAuthorize, udi, &AuthorizePayload{}, t0, p.devKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _, err := p.signer.Answer(req, t0, &AuthorizeResult{State: StateAuthorized}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sa SignedAnswer
+	if err := decodeStrict(body, &sa); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := json.Marshal(&sa)
+	if string(again) != string(body) {
+		t.Errorf("hand-encoded answer differs from json.Marshal:\n%s\n%s", body, again)
+	}
+}

@@ -2,26 +2,43 @@ package ssm
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // maxBatch bounds how many operations share one transaction.
 const maxBatch = 512
 
-// batcher is the group-commit writer: agent operations queue here and one
-// goroutine runs whatever is waiting in a single transaction, each
-// operation inside its own savepoint (so one failure rolls back only that
-// operation), then commits once. Under load this turns N fsyncs into one;
-// when idle a lone operation commits at once.
-type batcher struct {
-	s    *Store
-	ops  chan *batchOp
-	done chan struct{}
+// maxRetries bounds how often a batch is run again after PostgreSQL
+// aborted it for a deadlock or a serialization failure.
+const maxRetries = 5
 
-	batches, nops, commitNanos atomic.Int64
+// batcher is the group-commit writer: agent operations queue here and a
+// writer goroutine runs whatever is waiting in a single transaction and
+// commits once, so that under load N requests share one commit (one fsync)
+// and when idle a lone operation commits at once. Operations first run
+// back to back; if one of them fails, the transaction is rolled back and
+// the batch runs again with each operation in its own savepoint, so a
+// refused request rolls back alone. Operations are closures over the
+// database state only, so running them again is safe.
+//
+// SQLite has one writer at a time, so it gets one writer goroutine.
+// PostgreSQL gets several, since each statement is a round trip to the
+// server; batches that deadlock on shared rows are retried.
+type batcher struct {
+	s       *Store
+	ops     chan *batchOp
+	wg      sync.WaitGroup
+	writers int
+
+	batches, nops, commitNanos, retries atomic.Int64
 }
 
 // BatchStats counts the group-commit writer's work.
@@ -29,6 +46,7 @@ type BatchStats struct {
 	Batches    int64         // transactions committed
 	Ops        int64         // operations in them
 	CommitTime time.Duration // total time spent in COMMIT
+	Retries    int64         // batches run again after a deadlock
 }
 
 // AvgCommit is the mean time of one COMMIT.
@@ -42,7 +60,7 @@ func (b BatchStats) AvgCommit() time.Duration {
 // BatchStats reports the group-commit writer's counters.
 func (s *Store) BatchStats() BatchStats {
 	b := s.batch
-	return BatchStats{Batches: b.batches.Load(), Ops: b.nops.Load(), CommitTime: time.Duration(b.commitNanos.Load())}
+	return BatchStats{Batches: b.batches.Load(), Ops: b.nops.Load(), CommitTime: time.Duration(b.commitNanos.Load()), Retries: b.retries.Load()}
 }
 
 type batchOp struct {
@@ -50,15 +68,18 @@ type batchOp struct {
 	err chan error
 }
 
-func newBatcher(s *Store) *batcher {
-	b := &batcher{s: s, ops: make(chan *batchOp, 4*maxBatch), done: make(chan struct{})}
-	go b.loop()
+func newBatcher(s *Store, writers int) *batcher {
+	b := &batcher{s: s, ops: make(chan *batchOp, 4*maxBatch), writers: writers}
+	for range writers {
+		b.wg.Add(1)
+		go b.loop()
+	}
 	return b
 }
 
 func (b *batcher) close() {
 	close(b.ops)
-	<-b.done
+	b.wg.Wait()
 }
 
 // do runs fn in a shared transaction and returns its error, or the commit's.
@@ -75,7 +96,7 @@ func (b *batcher) do(ctx context.Context, fn func(tx *wtx) error) error {
 }
 
 func (b *batcher) loop() {
-	defer close(b.done)
+	defer b.wg.Done()
 	batch := make([]*batchOp, 0, maxBatch)
 	for op := range b.ops {
 		batch = append(batch[:0], op)
@@ -91,62 +112,119 @@ func (b *batcher) loop() {
 				break fill
 			}
 		}
-		b.run(batch)
+		errs := b.run(batch)
+		for i, op := range batch {
+			op.err <- errs[i]
+		}
 	}
 }
 
-func (b *batcher) run(batch []*batchOp) {
+// run runs a batch to its commit and returns each operation's outcome.
+func (b *batcher) run(batch []*batchOp) []error {
+	var errs []error
+	for attempt := 0; ; attempt++ {
+		var retry bool
+		errs, retry = b.attempt(batch)
+		if !retry || attempt == maxRetries {
+			return errs
+		}
+		b.retries.Add(1)
+	}
+}
+
+// attempt runs the batch once; retry reports a deadlock or serialization
+// failure, after which the whole batch may run again.
+func (b *batcher) attempt(batch []*batchOp) (errs []error, retry bool) {
 	ctx := context.Background()
-	errs := make([]error, len(batch))
+	errs = make([]error, len(batch))
+	fail := func(err error) ([]error, bool) {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs, isRetryable(err)
+	}
 	tx, err := b.s.db.BeginTx(ctx, nil)
 	if err != nil {
-		for _, op := range batch {
-			op.err <- fmt.Errorf("starting transaction: %w", err)
-		}
-		return
+		return fail(fmt.Errorf("starting transaction: %w", err))
 	}
-	single := len(batch) == 1
 	w := &wtx{s: b.s, tx: tx}
+	// Fast path: no savepoints.
+	failed := -1
 	for i, op := range batch {
-		if single {
-			errs[i] = op.fn(w)
-			continue
-		}
-		sp := "op" + strconv.Itoa(i)
-		if _, err := tx.ExecContext(ctx, "SAVEPOINT "+sp); err != nil {
-			errs[i] = fmt.Errorf("savepoint: %w", err)
-			continue
-		}
 		if errs[i] = op.fn(w); errs[i] != nil {
-			if _, err := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT "+sp); err != nil {
-				// The transaction is unusable: fail everything.
-				tx.Rollback()
-				for _, op := range batch {
-					op.err <- fmt.Errorf("rolling back savepoint: %w", err)
-				}
-				return
-			}
-		}
-		if _, err := tx.ExecContext(ctx, "RELEASE SAVEPOINT "+sp); err != nil {
-			errs[i] = fmt.Errorf("releasing savepoint: %w", err)
+			failed = i
+			break
 		}
 	}
-	if single && errs[0] != nil {
+	if failed >= 0 {
 		tx.Rollback()
-		batch[0].err <- errs[0]
-		return
+		if isRetryable(errs[failed]) {
+			return fail(errs[failed])
+		}
+		if len(batch) == 1 {
+			return errs, false
+		}
+		return b.withSavepoints(batch)
 	}
+	return b.commit(tx, batch, errs)
+}
+
+func (b *batcher) commit(tx *sql.Tx, batch []*batchOp, errs []error) ([]error, bool) {
 	start := time.Now()
 	if err := tx.Commit(); err != nil {
-		for _, op := range batch {
-			op.err <- fmt.Errorf("committing: %w", err)
+		err = fmt.Errorf("committing: %w", err)
+		for i := range errs {
+			errs[i] = err
 		}
-		return
+		return errs, isRetryable(err)
 	}
 	b.commitNanos.Add(int64(time.Since(start)))
 	b.batches.Add(1)
 	b.nops.Add(int64(len(batch)))
-	for i, op := range batch {
-		op.err <- errs[i]
+	return errs, false
+}
+
+// withSavepoints runs the batch with each operation in a savepoint.
+func (b *batcher) withSavepoints(batch []*batchOp) ([]error, bool) {
+	ctx := context.Background()
+	errs := make([]error, len(batch))
+	fail := func(err error) ([]error, bool) {
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs, isRetryable(err)
 	}
+	tx, err := b.s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return fail(fmt.Errorf("starting transaction: %w", err))
+	}
+	w := &wtx{s: b.s, tx: tx}
+	for i, op := range batch {
+		sp := "op" + strconv.Itoa(i)
+		if _, err := w.utility(ctx, "SAVEPOINT "+sp); err != nil {
+			tx.Rollback()
+			return fail(fmt.Errorf("savepoint: %w", err))
+		}
+		if errs[i] = op.fn(w); errs[i] != nil {
+			if isRetryable(errs[i]) {
+				tx.Rollback()
+				return fail(errs[i])
+			}
+			if _, err := w.utility(ctx, "ROLLBACK TO SAVEPOINT "+sp); err != nil {
+				tx.Rollback()
+				return fail(fmt.Errorf("rolling back savepoint: %w", err))
+			}
+		}
+		if _, err := w.utility(ctx, "RELEASE SAVEPOINT "+sp); err != nil {
+			tx.Rollback()
+			return fail(fmt.Errorf("releasing savepoint: %w", err))
+		}
+	}
+	return b.commit(tx, batch, errs)
+}
+
+// isRetryable reports a PostgreSQL deadlock or serialization failure.
+func isRetryable(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
 }

@@ -82,3 +82,13 @@ func (r rdb) QueryRowContext(ctx context.Context, query string, args ...any) *sq
 	}
 	return st.QueryRowContext(ctx, args...)
 }
+
+// utility runs a savepoint statement: prepared on SQLite, where parsing
+// it costs as much as running it; sent as is to PostgreSQL, which does not
+// prepare utility statements.
+func (w *wtx) utility(ctx context.Context, query string) (sql.Result, error) {
+	if w.s.pg {
+		return w.tx.ExecContext(ctx, query)
+	}
+	return w.ExecContext(ctx, query)
+}

@@ -16,6 +16,10 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 )
 
+// pgWriters is how many transactions a manager runs at once on
+// PostgreSQL (SQLite allows one writer).
+const pgWriters = 4
+
 // Admin errors callers branch on.
 var (
 	// ErrNotFound: the named account, virtual account, token or instance
@@ -75,7 +79,11 @@ func OpenStore(ctx context.Context, dsn string) (*Store, error) {
 		s.db.Close()
 		return nil, err
 	}
-	s.batch = newBatcher(s)
+	writers := 1
+	if s.pg {
+		writers = pgWriters
+	}
+	s.batch = newBatcher(s, writers)
 	return s, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
@@ -246,4 +247,56 @@ func TestStoreReopen(t *testing.T) {
 	if lic[0].Purchased != 10 {
 		t.Errorf("after reopen %+v", lic)
 	}
+}
+
+// TestStoreConcurrentBatches sends many operations at once, some refused,
+// so that they share transactions: the refused ones roll back alone and the
+// others all land.
+func TestStoreConcurrentBatches(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		seed(t, s)
+		tok, _, err := s.CreateToken(ctx, "Default", TokenOptions{ExportControlled: true}, t0)
+		must(t, err)
+		const n = 200
+		errs := make(chan error, n)
+		for i := range n {
+			go func() {
+				token := tok
+				if i%4 == 3 {
+					token = "unknown-token-for-this-test"
+				}
+				udi := "UDI_SN:" + strconv.Itoa(i)
+				_, err := s.Register(ctx, &Registration{Token: token, UDI: udi, PublicKey: "k" + strconv.Itoa(i), CertSerial: "1", CertNotAfter: t0}, t0)
+				if err == nil {
+					_, err = s.Authorize(ctx, udi, "k"+strconv.Itoa(i), map[licproto.LicenseType]int{licproto.Desktop: 1}, t0)
+				}
+				errs <- err
+			}()
+		}
+		refused := 0
+		for range n {
+			err := <-errs
+			switch {
+			case err == nil:
+			case errors.Is(err, licproto.ErrUnknownToken):
+				refused++
+			default:
+				t.Errorf("unexpected error: %v", err)
+			}
+		}
+		if refused != n/4 {
+			t.Errorf("%d refused, want %d", refused, n/4)
+		}
+		list, err := s.Instances(ctx, "Default")
+		must(t, err)
+		lic, err := s.Licenses(ctx, "Default")
+		must(t, err)
+		if len(list) != n-n/4 || lic[2].InUse != int64(n-n/4) {
+			t.Errorf("%d instances, %d desktop in use; want %d each", len(list), lic[2].InUse, n-n/4)
+		}
+		if st := s.BatchStats(); st.Ops < int64(2*(n-n/4)) {
+			t.Errorf("batch stats %+v count fewer operations than committed", st)
+		}
+	})
 }

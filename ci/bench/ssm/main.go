@@ -115,17 +115,18 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		}{
 			{"registrations, manager only", r.regMgr, 2000},
 			{"registrations, end to end", r.regE2E, 2000},
-			{"authorizations, manager only", r.authMgr, 5000},
-			{"authorizations, end to end", r.authE2E, 5000},
+			{"renewals, manager only", r.authMgr, 5000},
+			{"first authorizations, e2e", r.authE2E, 5000},
 		} {
 			fmt.Fprintf(out, "%-8s %-29s %6.0f/s (target %.0f; %.3f x all-core sign rate) p50 %s p99 %s; CPU %s per request, %.2f of %d cores available to us\n",
 				name, row.what+":", row.f.rate, row.target, row.f.rate/signN, row.f.p50, row.f.p99, row.f.cpuPer, row.f.cores, runtime.GOMAXPROCS(0))
 		}
-		fmt.Fprintf(out, "%-8s group commit: %d transactions, %.1f requests each, %s per commit on average\n",
-			name, r.batches.Batches, float64(r.batches.Ops)/float64(max(r.batches.Batches, 1)), r.batches.AvgCommit())
+		fmt.Fprintf(out, "%-8s group commit: %d transactions, %.1f requests each, %s per commit on average, %d retried after a deadlock\n",
+			name, r.batches.Batches, float64(r.batches.Ops)/float64(max(r.batches.Batches, 1)), r.batches.AvgCommit(), r.batches.Retries)
 	}
 	fmt.Fprintln(out, "manager only: requests signed before and answers verified after the timed phase (devices do that on their own CPUs);")
-	fmt.Fprintln(out, "end to end: the simulated devices sign and verify inside the timed phase, sharing this machine's cores with the manager.")
+	fmt.Fprintln(out, "end to end (e2e): the simulated devices sign and verify inside the timed phase, sharing this machine's cores with the manager;")
+	fmt.Fprintln(out, "first authorizations change every instance's usage (shared license counters); renewals repeat the usage reported before.")
 	return nil
 }
 
@@ -259,7 +260,7 @@ func measure(ctx context.Context, c config, insts []instance, dsn string) (*resu
 	}
 	// Manager only: requests are signed before and answers verified after
 	// the timed phase, as real devices do that work on their own CPUs.
-	if r.regMgr, err = preSigned(ctx, client, c.concurrency, pre, func(in instance) (licproto.Type, any) {
+	if r.regMgr, err = preSigned(ctx, client, c.concurrency, pre, func(_ int, in instance) (licproto.Type, any) {
 		return licproto.TypeRegister, &licproto.RegisterPayload{Token: tok, PublicKey: in.pub, Hostname: "vcs", IP: "192.0.2.1"}
 	}); err != nil {
 		return nil, fmt.Errorf("registering: %w", err)
@@ -274,12 +275,14 @@ func measure(ctx context.Context, c config, insts []instance, dsn string) (*resu
 	}); err != nil {
 		return nil, fmt.Errorf("authorizing: %w", err)
 	}
+	// Renewals at steady state: each instance reports the usage it
+	// reported before.
 	var rounds []instance
 	for range c.rounds {
 		rounds = append(rounds, insts...)
 	}
-	if r.authMgr, err = preSigned(ctx, client, c.concurrency, rounds, func(in instance) (licproto.Type, any) {
-		return licproto.TypeAuthorize, usage(len(in.udi))
+	if r.authMgr, err = preSigned(ctx, client, c.concurrency, rounds, func(i int, in instance) (licproto.Type, any) {
+		return licproto.TypeAuthorize, usage(i % len(insts))
 	}); err != nil {
 		return nil, fmt.Errorf("authorizing: %w", err)
 	}
@@ -289,12 +292,12 @@ func measure(ctx context.Context, c config, insts []instance, dsn string) (*resu
 
 // preSigned builds and signs one request per instance, then times only
 // sending them and receiving the answers, then verifies every answer.
-func preSigned(ctx context.Context, c *licproto.Client, conc int, insts []instance, build func(instance) (licproto.Type, any)) (figure, error) {
+func preSigned(ctx context.Context, c *licproto.Client, conc int, insts []instance, build func(int, instance) (licproto.Type, any)) (figure, error) {
 	reqs := make([]*licproto.Request, len(insts))
 	bodies := make([][]byte, len(insts))
 	now := time.Now()
 	for i, in := range insts {
-		t, p := build(in)
+		t, p := build(i, in)
 		r, err := licproto.NewRequest(t, in.udi, p, now, in.key)
 		if err != nil {
 			return figure{}, err
