@@ -156,12 +156,8 @@ func (s *DiskSource) Read(ctx context.Context) ([]byte, error) {
 		if !hasSeedLabel(dev) {
 			continue
 		}
-		b, err := readSeedFile(dev)
-		if err != nil {
-			return nil, err
-		}
 		s.found = "/dev/" + n
-		return b, nil
+		return readSeedFile(dev)
 	}
 	return nil, ErrNoSeed
 }

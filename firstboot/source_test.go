@@ -9,7 +9,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"vxway/clock"
 )
 
 func TestSeedDiskRoundTrip(t *testing.T) {
@@ -233,4 +236,30 @@ func FuzzReadFAT(f *testing.F) {
 			t.Fatalf("read %d bytes over the limit", len(got))
 		}
 	})
+}
+
+func TestSeedDiskWithoutSeedFile(t *testing.T) {
+	root := deviceRoot(t, nil)
+	img := filepath.Join(root, "dev/vdb")
+	f, err := os.Create(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Truncate(1 << 20)
+	f.Close()
+	mkfs, err := exec.LookPath("mkfs.vfat")
+	if err != nil {
+		t.Skip("mkfs.vfat not installed")
+	}
+	if out, err := exec.Command(mkfs, "-n", "VXPROV", img).CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var log bytes.Buffer
+	p := &provisioner{root: root, log: &log, clock: clock.NewFake(bootTime), sources: []Source{&DiskSource{Root: root}}}
+	if err := p.apply(context.Background()); err == nil {
+		t.Fatal("an empty seed disk was accepted")
+	}
+	if !strings.Contains(log.String(), "seed from VXPROV disk /dev/vdb rejected") || !strings.Contains(log.String(), "has no provision.toml") {
+		t.Errorf("console:\n%s", log.String())
+	}
 }
