@@ -3,6 +3,8 @@ package factoryreset
 import (
 	"errors"
 	"fmt"
+	"io/fs"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -159,4 +161,34 @@ func joinPaths(paths []Path) string {
 		s[k] = p.String()
 	}
 	return strings.Join(s, ", ")
+}
+
+// StageSize is how many bytes staging the plan's kept items would write
+// on persist, counting the files under root as they are now.
+func (p Plan) StageSize(root string) (int64, error) {
+	var total int64
+	for _, kp := range p.Paths() {
+		rels, err := expand(root, kp)
+		if err != nil {
+			return 0, err
+		}
+		for _, rel := range rels {
+			err := filepath.WalkDir(filepath.Join(root, filepath.FromSlash(rel)), func(path string, d fs.DirEntry, err error) error {
+				if err != nil {
+					return err
+				}
+				fi, err := d.Info()
+				if err != nil {
+					return err
+				}
+				// Round up to 4 KiB blocks, as ext4 stores them.
+				total += (fi.Size() + 4095) &^ 4095
+				return nil
+			})
+			if err != nil {
+				return 0, fmt.Errorf("measuring %s: %w", rel, err)
+			}
+		}
+	}
+	return total, nil
 }

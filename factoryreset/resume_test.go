@@ -29,7 +29,7 @@ type powerCut struct{ at string }
 // bare mount point live in RAM and vanish at the next boot, as on the
 // device. A half-made filesystem cannot be mounted.
 type fakeDisk struct {
-	t       *testing.T
+	t       testing.TB
 	root    string
 	part    string
 	mounted bool
@@ -39,7 +39,7 @@ type fakeDisk struct {
 	step    func(string)     // shared power-cut counter
 }
 
-func newFakeDisk(t *testing.T, root string) *fakeDisk {
+func newFakeDisk(t testing.TB, root string) *fakeDisk {
 	d := &fakeDisk{t: t, root: root, part: filepath.Join(t.TempDir(), "part")}
 	if err := os.MkdirAll(filepath.Join(root, "data"), 0o755); err != nil {
 		t.Fatal(err)
@@ -170,7 +170,7 @@ func deviceFiles() map[string]string {
 
 // newDevice makes a root with a used device's files; data is mounted, as
 // the tool sees it before the reboot.
-func newDevice(t *testing.T) (string, *fakeDisk) {
+func newDevice(t testing.TB) (string, *fakeDisk) {
 	t.Helper()
 	root := t.TempDir()
 	h, err := platform.HashPassword("TANDBERG", "vxwaydefault")
@@ -331,7 +331,7 @@ func newExecutor(root string, d *fakeDisk, log io.Writer) *Executor {
 	return &Executor{Root: root, Disk: d, Log: log, Clock: clock.NewFake(testNow.Add(time.Minute))}
 }
 
-func submit(t *testing.T, root string, brand platform.Brand, keep ...Item) Plan {
+func submit(t testing.TB, root string, brand platform.Brand, keep ...Item) Plan {
 	t.Helper()
 	p, err := NewPlan(brand, keep...)
 	if err != nil {
@@ -630,5 +630,27 @@ func TestStagingFailureChangesNothing(t *testing.T) {
 	d.reboot()
 	if err := newExecutor(root, d, nil).Resume(context.Background()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// BenchmarkResume measures a whole reset keeping everything, with 4 MiB
+// of logs, on the host's filesystem (every file and directory fsynced).
+func BenchmarkResume(b *testing.B) {
+	t := b
+	for b.Loop() {
+		b.StopTimer()
+		root, d := newDevice(t)
+		for k := range 4 {
+			p := filepath.Join(root, fmt.Sprintf("data/log/service%d.log", k))
+			if err := os.WriteFile(p, bytes.Repeat([]byte("log line\n"), 1<<20/9), 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
+		submit(t, root, platform.BrandExpressway, ItemsFor(platform.BrandExpressway)...)
+		d.reboot()
+		b.StartTimer()
+		if err := newExecutor(root, d, nil).Resume(context.Background()); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

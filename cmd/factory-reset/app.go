@@ -32,6 +32,7 @@ type env struct {
 	stdin          io.Reader
 	stdout, stderr io.Writer
 	isTerminal     func(io.Reader) bool
+	freeSpace      func(dir string) (int64, error) // nil: not checked
 	reboot         rebooter
 	clock          clock.Clock
 	// rebootAnyRoot lets tests reboot (a fake) with a root other than /.
@@ -39,7 +40,7 @@ type env struct {
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	e := env{stdin: stdin, stdout: stdout, stderr: stderr, isTerminal: isTerminal, reboot: initRebooter{}, clock: clock.Real{}}
+	e := env{stdin: stdin, stdout: stdout, stderr: stderr, isTerminal: isTerminal, freeSpace: freeSpace, reboot: initRebooter{}, clock: clock.Real{}}
 	return newApp(e).RunContext(ctx, args)
 }
 
@@ -148,6 +149,9 @@ func (e env) action(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := e.checkRoom(root, plan); err != nil {
+		return err
+	}
 	// From here on Ctrl+C is not heeded: the request is recorded whole
 	// or not at all, and the reboot follows.
 	if err := factoryreset.Submit(root, plan, e.clock.Now()); err != nil {
@@ -172,6 +176,32 @@ func (e env) action(c *cli.Context) error {
 	}
 	return nil
 }
+
+// stageMargin is room on persist for the manifest and directories.
+const stageMargin = 512 << 10
+
+// checkRoom refuses a plan whose kept items do not fit on persist, where
+// they wait while data is recreated.
+func (e env) checkRoom(root string, plan factoryreset.Plan) error {
+	if e.freeSpace == nil {
+		return nil
+	}
+	need, err := plan.StageSize(root)
+	if err != nil {
+		return err
+	}
+	free, err := e.freeSpace(filepath.Join(root, "persist"))
+	if err != nil {
+		return err
+	}
+	if need+stageMargin > free {
+		return fmt.Errorf("keeping %s needs %s on persist, which has %s free: run factory-reset again keeping fewer items (log files are usually the largest); nothing was changed",
+			keepWords(plan), mib(need+stageMargin), mib(free))
+	}
+	return nil
+}
+
+func mib(n int64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
 func keepWords(p factoryreset.Plan) string {
 	if len(p.Keep) == 0 {

@@ -20,6 +20,16 @@ func isTerminal(r io.Reader) bool {
 	return err == nil
 }
 
+// freeSpace reports the bytes an unprivileged writer could still use on
+// the filesystem of dir (root may use a little more).
+func freeSpace(dir string) (int64, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return 0, fmt.Errorf("reading the free space of %s: %w", dir, err)
+	}
+	return int64(st.Bavail) * int64(st.Bsize), nil
+}
+
 // initRebooter asks init (PID 1) for a clean reboot with SIGTERM: it
 // stops the services, syncs and unmounts the partitions, and reboots. If
 // the machine is still up after a minute it syncs and reboots itself; the

@@ -11,6 +11,11 @@ import (
 // isTerminal reports false: the command runs only on the Linux device.
 func isTerminal(io.Reader) bool { return false }
 
+// freeSpace is known only on the Linux device.
+func freeSpace(string) (int64, error) {
+	return 0, errors.New("the free space of persist is known only on the Linux device")
+}
+
 type initRebooter struct{}
 
 func (initRebooter) Reboot(context.Context) error {

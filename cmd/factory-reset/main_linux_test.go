@@ -424,3 +424,34 @@ func TestReboot(t *testing.T) {
 		}
 	}
 }
+
+// TestPersistTooSmall refuses a plan whose kept items do not fit on
+// persist, before anything is recorded.
+func TestPersistTooSmall(t *testing.T) {
+	root := newRoot(t, platform.BrandExpressway)
+	if err := os.MkdirAll(filepath.Join(root, "data/log"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "data/log/init.log"), bytes.Repeat([]byte("x"), 3<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		args []string
+		ok   bool
+	}{{[]string{"-l", "--yes"}, false}, {[]string{"-s", "--yes"}, true}} {
+		var out, errOut bytes.Buffer
+		e := env{stdin: strings.NewReader(""), stdout: &out, stderr: &errOut, isTerminal: func(io.Reader) bool { return false },
+			freeSpace: func(string) (int64, error) { return 2 << 20, nil }, reboot: &fakeRebooter{}, clock: clock.Real{}}
+		err := newApp(e).RunContext(context.Background(), append([]string{"factory-reset", "--root", root}, tt.args...))
+		_, recorded := requestKeep(t, root)
+		if tt.ok {
+			if err != nil || !recorded {
+				t.Errorf("%v: %v, recorded %v", tt.args, err, recorded)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), "needs 3.5 MiB on persist, which has 2.0 MiB free") || recorded {
+			t.Errorf("%v: %v, recorded %v; want a refusal with the sizes", tt.args, err, recorded)
+		}
+	}
+}
