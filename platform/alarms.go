@@ -57,6 +57,9 @@ const (
 	AlarmFactoryResetFailed          = 15013
 	AlarmDefaultRootPassword         = 40003
 	AlarmDefaultAdminPassword        = 40005
+	// The 45000 range is not in the vendor's list; provisioning uses it.
+	AlarmProvisioningRejected = 45001
+	AlarmProvisioningRefused  = 45002
 )
 
 // AlarmInfo is the fixed part of a known alarm.
@@ -76,6 +79,8 @@ func alarmComponent(id int) string {
 		return "factory-reset"
 	case 40:
 		return "security"
+	case 45:
+		return "provisioning"
 	}
 	return "platform"
 }
@@ -106,6 +111,10 @@ func KnownAlarms() map[int]AlarmInfo {
 		AlarmFactoryResetFailed:          {SeverityError, "Factory reset failed", "Read the detail, then run factory-reset again from the console"},
 		AlarmDefaultRootPassword:         {SeverityCritical, "Security alert: the root user has the default password set", "Log in as root and run passwd root"},
 		AlarmDefaultAdminPassword:        {SeverityCritical, "Security alert: the admin user has the default password set", "Log in as root and run passwd admin"},
+		AlarmProvisioningRejected: {SeverityError, "Provisioning seed rejected: nothing was applied",
+			"Read the problems on the console or with xstatus Provisioning, fix provision.toml, attach it again and restart"},
+		AlarmProvisioningRefused: {SeverityWarning, "Provisioning seed refused: the device is already provisioned",
+			"Detach the seed disk; to provision the device again, factory reset it first"},
 	}
 }
 
@@ -145,15 +154,24 @@ func (a *Alarms) path(id int) string {
 	return filepath.Join(a.root, AlarmDir, strconv.Itoa(id)+".json")
 }
 
-// Raise raises alarm id with detail. Raising an alarm already raised keeps
-// its first raised time and updates the detail.
+// Raise raises alarm id, one of KnownAlarms, with detail. Raising an alarm
+// already raised keeps its first raised time and updates the detail.
 func (a *Alarms) Raise(id int, detail string) error {
 	info, ok := KnownAlarms()[id]
 	if !ok {
+		return fmt.Errorf("%w: %d; add it to platform.KnownAlarms or raise it with RaiseWith", ErrUnknownAlarm, id)
+	}
+	return a.RaiseWith(id, info, alarmComponent(id), detail)
+}
+
+// RaiseWith raises an alarm with its own severity, title and action, for
+// ids outside KnownAlarms; it behaves as Raise otherwise.
+func (a *Alarms) RaiseWith(id int, info AlarmInfo, component, detail string) error {
+	if id <= 0 {
 		return fmt.Errorf("%w: %d", ErrUnknownAlarm, id)
 	}
 	now := a.clock.Now().UTC()
-	al := Alarm{ID: id, Component: alarmComponent(id), Severity: info.Severity, Title: info.Title, Action: info.Action, Detail: detail, Raised: now, Updated: now}
+	al := Alarm{ID: id, Component: component, Severity: info.Severity, Title: info.Title, Action: info.Action, Detail: detail, Raised: now, Updated: now}
 	if old, ok, err := a.Get(id); err == nil && ok {
 		if old.Detail == detail {
 			return nil

@@ -145,3 +145,24 @@ func TestAlarmReadsOtherWriters(t *testing.T) {
 		t.Errorf("alarm = %+v", al)
 	}
 }
+
+func TestAlarmRaiseWith(t *testing.T) {
+	root := t.TempDir()
+	clk := newTestClock()
+	a := NewAlarms(root, clk)
+	info := AlarmInfo{Severity: SeverityWarning, Title: "Disk almost full", Action: "Remove old logs"}
+	if err := a.RaiseWith(49001, info, "storage", "95% used"); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Minute)
+	if err := a.RaiseWith(49001, info, "storage", "97% used"); err != nil {
+		t.Fatal(err)
+	}
+	al, ok, err := a.Get(49001)
+	if err != nil || !ok || al.Title != info.Title || al.Component != "storage" || al.Detail != "97% used" || !al.Raised.Equal(testStart) {
+		t.Errorf("Get = %+v, %v, %v", al, ok, err)
+	}
+	if err := a.RaiseWith(0, info, "storage", ""); !errors.Is(err, ErrUnknownAlarm) {
+		t.Errorf("id 0: %v", err)
+	}
+}
