@@ -201,3 +201,41 @@ func TestFinishOutcomes(t *testing.T) {
 		})
 	}
 }
+
+func TestFinishProxyTransport(t *testing.T) {
+	d := provisioned(t)
+	// Re-provision the same root with a proxy seed: a factory reset wipes
+	// data, which is what removing it here plays.
+	os.RemoveAll(filepath.Join(d.root, "data"))
+	d.attach(t, []byte(`version = 1
+instance_id = "proxy-1"
+[system]
+brand = "Expressway"
+[licensing]
+transport = "proxy"
+proxy_address = "proxy.example.test"
+proxy_port = 3128
+proxy_username = "ops"
+proxy_password = "pr0xy-secret"
+token = "tok-proxy"
+`))
+	if out, err := d.boot(t); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	m := &manager{}
+	runAgent(t, d.root, m)
+	var log bytes.Buffer
+	if err := Finish(context.Background(), d.root, &log); err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	c := m.cfg
+	if c.Mode != agent.Proxy || c.ProxyAddress != "proxy.example.test" || c.ProxyPort != 3128 || c.ProxyUsername != "ops" || c.ProxyPassword != "pr0xy-secret" || c.HideHostname {
+		t.Errorf("agent dialled with %+v", c)
+	}
+	if strings.Contains(log.String(), "pr0xy-secret") || strings.Contains(log.String(), "tok-proxy") {
+		t.Errorf("log shows a secret:\n%s", log.String())
+	}
+	if s := d.state(t); s.Licensing != LicensingRegistered || s.InstanceID != "proxy-1" {
+		t.Errorf("state %+v", s)
+	}
+}
