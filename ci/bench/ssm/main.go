@@ -118,8 +118,10 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			{"renewals, manager only", r.authMgr, 5000},
 			{"first authorizations, e2e", r.authE2E, 5000},
 		} {
-			fmt.Fprintf(out, "%-8s %-29s %6.0f/s (target %.0f; %.3f x all-core sign rate) p50 %s p99 %s; CPU %s per request, %.2f of %d cores available to us\n",
-				name, row.what+":", row.f.rate, row.target, row.f.rate/signN, row.f.p50, row.f.p99, row.f.cpuPer, row.f.cores, runtime.GOMAXPROCS(0))
+			cores := runtime.GOMAXPROCS(0)
+			fmt.Fprintf(out, "%-8s %-29s %6.0f/s (target %.0f; %.3f x all-core sign rate) p50 %s p99 %s; CPU %s per request, got %.2f of %d cores => %.0f/s if all %d were free\n",
+				name, row.what+":", row.f.rate, row.target, row.f.rate/signN, row.f.p50, row.f.p99, row.f.cpuPer, row.f.cores, cores,
+				float64(cores)/row.f.cpuPer.Seconds(), cores)
 		}
 		fmt.Fprintf(out, "%-8s group commit: %d transactions, %.1f requests each, %s per commit on average, %d retried after a deadlock\n",
 			name, r.batches.Batches, float64(r.batches.Ops)/float64(max(r.batches.Batches, 1)), r.batches.AvgCommit(), r.batches.Retries)
