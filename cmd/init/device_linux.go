@@ -18,6 +18,7 @@ import (
 	"vxway/boot"
 	"vxway/clock"
 	"vxway/factoryreset"
+	"vxway/firstboot"
 	"vxway/login"
 	"vxway/platform"
 	"vxway/supervise"
@@ -62,6 +63,9 @@ type device struct {
 	mu        sync.Mutex
 	listeners []net.Listener
 	hostname  string
+	// tagged is the console for the packages init runs: their lines get
+	// the "init: " prefix too.
+	tagged io.Writer
 	// stopConsole ends the console login before shutdown.
 	stopConsole context.CancelFunc
 }
@@ -78,6 +82,7 @@ func (d *device) path(rel string) string { return filepath.Join(d.root, rel) }
 func (d *device) start(ctx context.Context) error {
 	t0 := d.bootTime()
 	steps := &stopwatch{now: d.bootTime, last: t0}
+	d.tagged = newPrefixWriter(d.console, "init: ")
 	d.boot = &boot.Boot{Root: d.root, Sys: d.sys, Log: d.console, Wait: 5 * time.Second}
 	if err := d.boot.MountEarly(); err != nil {
 		d.logf("%v", err)
@@ -92,13 +97,19 @@ func (d *device) start(ctx context.Context) error {
 	steps.lap("persist")
 	// A pending factory reset is carried out before anything uses data; it
 	// also mounts data.
-	if err := factoryreset.Resume(ctx, d.root, d.boot, newPrefixWriter(d.console, "init: ")); err != nil {
+	if err := factoryreset.Resume(ctx, d.root, d.boot, d.tagged); err != nil {
 		d.logf("factory reset: %v", err)
 	}
 	if err := d.boot.MountData(ctx); err != nil {
 		d.logf("%v (configuration, keys and logs are unavailable)", err)
 	}
 	steps.lap("reset+data")
+	// A provisioning seed is applied before the platform, the host name
+	// and the network read the configuration it writes.
+	if err := firstboot.Apply(ctx, d.root, d.tagged); err != nil {
+		d.logf("provisioning: %v", err)
+	}
+	steps.lap("provisioning")
 	if err := platform.Boot(d.root, d.clock); err != nil {
 		d.logf("platform: %v", err)
 	}
@@ -155,6 +166,12 @@ func (d *device) start(ctx context.Context) error {
 	d.logf("boot steps: %s (in parallel: ssh+https %dms, network %dms)", steps, serversTook.Milliseconds(), netTook.Milliseconds())
 	d.logf("services up %dms after init start", (t1 - t0).Milliseconds())
 	fmt.Fprintf(d.console, "vxway: ready in %dms\n", t1.Milliseconds())
+	// The seed's licensing part needs the running agent and the network.
+	go func() {
+		if err := firstboot.Finish(ctx, d.root, d.tagged); err != nil {
+			d.logf("provisioning: %v", err)
+		}
+	}()
 	return nil
 }
 

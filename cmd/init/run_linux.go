@@ -54,7 +54,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	}
 	d := newDevice("/", stdout)
 	d.network = func(ctx context.Context) error {
-		return netconf.Up(ctx, d.root, newPrefixWriter(stdout, "init: "))
+		return netconf.Up(ctx, d.root, d.tagged)
 	}
 	d.serveForever(ctx)
 	return nil
