@@ -152,7 +152,7 @@ func noArgs(c *cli.Context) error {
 func openStore(c *cli.Context) (*ssm.Store, error) {
 	data, db := c.String("data"), c.String("db")
 	if data == "" && db == "" {
-		return nil, fmt.Errorf("no database: give --data DIR (made by ssm init) or --db postgres://...")
+		return nil, fmt.Errorf("no database: give --data DIR (made by ssm init) or --db postgres://USER@HOST/DB")
 	}
 	return ssm.OpenStore(c.Context, ssm.DBPath(data, db))
 }
