@@ -365,6 +365,11 @@ func (a *Agent) renewDueLocked(now time.Time) time.Time {
 	if r.RenewFailure != nil {
 		return a.renewRetry
 	}
+	// A new hostname (or the privacy flag turned on) is pushed to the
+	// manager by renewing the registration.
+	if host, _ := a.sharedLocked(); host != r.SentHostname {
+		return now
+	}
 	return regRenewAfter(r.RenewedAt)
 }
 
@@ -615,6 +620,7 @@ func (a *Agent) register(token string, reregister, retry bool) error {
 			CertNotAfter:     ans.CertNotAfter,
 			RegisteredAt:     now,
 			RenewedAt:        now,
+			SentHostname:     host,
 			Skew:             skew(ans.ManagerTime, now),
 		}
 		a.st.Pending, a.st.Failed, a.st.RegistrationExpired, a.st.Warning = nil, "", false, ""
@@ -688,7 +694,7 @@ func (a *Agent) renewRegistration() error {
 		a.logf("licensing: registration renewal failed, retrying in 15 minutes: %v", err)
 		return fmt.Errorf("renewing the registration: %w", err)
 	}
-	r.CertPEM, r.CertNotAfter, r.RenewedAt = ans.CertPEM, ans.CertNotAfter, now
+	r.CertPEM, r.CertNotAfter, r.RenewedAt, r.SentHostname = ans.CertPEM, ans.CertNotAfter, now, host
 	r.Skew = skew(ans.ManagerTime, now)
 	r.RenewFailure = nil
 	a.renewRetry = time.Time{}

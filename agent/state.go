@@ -69,6 +69,9 @@ type Registration struct {
 	// registration renewal.
 	RegisteredAt time.Time `json:"registered_at"`
 	RenewedAt    time.Time `json:"renewed_at"`
+	// SentHostname is the hostname the manager last received (empty when
+	// withheld); a different one is pushed by renewing the registration.
+	SentHostname string `json:"sent_hostname,omitempty"`
 	// Skew is manager time minus local time, measured at the last contact.
 	Skew time.Duration `json:"skew"`
 	// Auth is the last successful authorization; nil while Waiting.

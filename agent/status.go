@@ -117,7 +117,7 @@ func (a *Agent) Status() Status {
 		s.Registration = RegExpired
 	}
 	inUse := nonZero(a.st.Usage)
-	typeStatus := func(string) string { return TypeInvalid }
+	var typeStatus func(string) string
 	switch {
 	case !a.st.Enabled:
 		typeStatus = func(string) string { return TypeNotAuthorized }

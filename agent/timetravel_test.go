@@ -142,7 +142,6 @@ func TestTimeTravel(t *testing.T) {
 	if n := m.count("authorize"); n != auths+1 {
 		t.Errorf("at 30 days: %d authorization requests, want %d", n, auths+1)
 	}
-	lastAuth := clk.Now()
 
 	// Usage changes are reported at the next 6-hour tick.
 	if err := a.SetUsage(TypeRMS, 11); err != nil {
@@ -157,7 +156,7 @@ func TestTimeTravel(t *testing.T) {
 	if err := a.UpdateUsage(); err != nil {
 		t.Fatal(err)
 	}
-	lastAuth = clk.Now()
+	lastAuth := clk.Now()
 	check(t, "back in compliance", a, root, want{reg: RegRegistered, auth: AuthAuthorized})
 
 	// The manager goes away: the next renewal fails and is retried every

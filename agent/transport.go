@@ -170,6 +170,7 @@ func reason(err error) error {
 	case errors.As(err, &pe):
 		return &Rejected{Reason: pe.Error(), Err: pe}
 	case errors.As(err, &ua), errors.As(err, &cv) && isUnknownAuthority(cv.Err):
+		//lint:ignore ST1005 the product's message starts with "Unknown CA", which users search for
 		return fmt.Errorf("Unknown CA: the server's certificate is not signed by a trusted manager CA (a TLS-intercepting proxy?): %w", err)
 	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
 		return fmt.Errorf("operation timed out: %w", err)

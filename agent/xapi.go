@@ -126,7 +126,7 @@ func (x *xapiHandlers) command(ctx context.Context, req *xapi.Request, rel []str
 		if v, ok := req.Arg("Reregister"); ok {
 			b, err := parseOnOff(v)
 			if err != nil {
-				return fmt.Errorf("Reregister: %q is not Yes or No", v)
+				return fmt.Errorf("%w: the value %q of Reregister: is not Yes or No", ErrInvalidConfig, v)
 			}
 			rereg = b
 		}
