@@ -68,6 +68,10 @@
 // minus device time) so that the device can judge expiry in manager time. An
 // answer replayed from an earlier exchange therefore fails the nonce check.
 //
+// A refusal of a request whose envelope could not be parsed still repeats
+// its type, nonce and udi when those are well formed (Binding); otherwise
+// they are empty and the device cannot verify it.
+//
 // HTTP status: 200 for "ok" answers; 4xx/5xx for error answers, which are
 // still signed JSON bodies the device should verify and show. A body that is
 // not a valid signed answer (a proxy's error page, say) is reported with the
@@ -463,6 +467,25 @@ func ParseRequest(body []byte) (*Request, error) {
 		return nil, errorf(CodeBadRequest, "request signature is not base64: %v", err)
 	}
 	return &r, nil
+}
+
+// Binding returns the type, nonce and UDI of a request body that
+// ParseRequest refused, when they are well formed, so that the refusal can
+// still be bound to the request and verified by the device. It returns nil
+// when they are not.
+func Binding(body []byte) *Request {
+	if len(body) > MaxBody {
+		return nil
+	}
+	var b struct {
+		Type  Type   `json:"type"`
+		Nonce string `json:"nonce"`
+		UDI   string `json:"udi"`
+	}
+	if json.Unmarshal(body, &b) != nil || !b.Type.Valid() || checkNonce(b.Nonce) != nil || checkUDI(b.UDI) != nil {
+		return nil
+	}
+	return &Request{Version: Version, Type: b.Type, Nonce: b.Nonce, UDI: b.UDI}
 }
 
 // VerifySignature checks the request signature against pub. The error is

@@ -469,3 +469,36 @@ func TestAnswerEncodingMatchesJSON(t *testing.T) {
 		t.Errorf("hand-encoded answer differs from json.Marshal:\n%s\n%s", body, again)
 	}
 }
+
+func TestBindingOfRefusedRequest(t *testing.T) {
+	p := newPKI(t, false)
+	r, err := NewRequest(TypeAuthorize, udi, &AuthorizePayload{}, t0, p.devKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Version = 9
+	body, _ := json.Marshal(r)
+	if _, err := ParseRequest(body); !errors.Is(err, ErrBadRequest) {
+		t.Fatalf("ParseRequest = %v", err)
+	}
+	b := Binding(body)
+	if b == nil || b.Nonce != r.Nonce || b.UDI != r.UDI || b.Type != r.Type {
+		t.Fatalf("Binding = %+v", b)
+	}
+	ans, _, err := p.signer.Answer(b, t0, nil, Errorf(CodeBadRequest, "version 9"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := NewVerifier(p.roots, 0).Verify(r, ans, t0, 0)
+	if err != nil {
+		t.Fatalf("device cannot verify the bound refusal: %v", err)
+	}
+	if !errors.Is(v.Err(), ErrBadRequest) {
+		t.Errorf("refusal %v", v.Err())
+	}
+	for _, bad := range []string{`{}`, `{"type":"x","nonce":"` + r.Nonce + `","udi":"u"}`, `{"type":"authorize","nonce":"short","udi":"u"}`, `[`} {
+		if Binding([]byte(bad)) != nil {
+			t.Errorf("Binding(%s) is not nil", bad)
+		}
+	}
+}

@@ -96,7 +96,9 @@ func udiOf(r *licproto.Request) string {
 func (m *Manager) handle(ctx context.Context, body []byte) (*licproto.Request, any, error) {
 	req, err := licproto.ParseRequest(body)
 	if err != nil {
-		return nil, nil, err
+		// Bind the refusal to the request when its envelope allows, so
+		// that the device can verify it and show the reason.
+		return licproto.Binding(body), nil, err
 	}
 	now := m.clock.Now()
 	// Signatures are checked before the nonce is recorded, so that a forged

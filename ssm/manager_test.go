@@ -22,6 +22,7 @@ import (
 
 	"vxway/clock"
 	"vxway/licproto"
+	"vxway/ssm/pgtest"
 )
 
 // testManager is a manager served over real HTTPS on 127.0.0.1.
@@ -162,7 +163,12 @@ func (m *testManager) events(va string) []Event {
 }
 
 func TestManagerOverHTTPS(t *testing.T) {
-	m := startManager(t, ModeOnPrem, "")
+	t.Run("sqlite", func(t *testing.T) { testManagerOverHTTPS(t, "") })
+	t.Run("postgres", func(t *testing.T) { testManagerOverHTTPS(t, pgtest.Start(t)) })
+}
+
+func testManagerOverHTTPS(t *testing.T, db string) {
+	m := startManager(t, ModeOnPrem, db)
 	m.setup()
 	tok := m.token("Default", 30, 3, true)
 
