@@ -62,7 +62,7 @@ func (i Item) info() itemInfo {
 	case BrandType:
 		return itemInfo{"brand-type", "v", "keep-brand-type",
 			"Keep brand and type of the device", "brand and type",
-			[]Path{{Pattern: "data/config/system.json", Fields: []string{"brand", "type", "smart_licensing_enabled"}}}, false}
+			[]Path{{Pattern: "data/config/system.json", Fields: []string{"brand", "type", "smart_licensing_enabled", "smart_licensing_enabled_at"}}}, false}
 	case Licensing:
 		return itemInfo{"licensing", "t", "keep-licensing",
 			"Keep smart licensing settings", "smart licensing settings and registration",

@@ -142,7 +142,7 @@ func (d *fakeDisk) reboot() {
 // deviceFiles is what a used device holds, by path below the root.
 func deviceFiles() map[string]string {
 	return map[string]string{
-		"data/config/system.json":           `{"hostname":"expe01","domain":"example.com","brand":"Expressway","type":"Expressway-E","smart_licensing_enabled":true}`,
+		"data/config/system.json":           `{"hostname":"expe01","domain":"example.com","brand":"Expressway","type":"Expressway-E","smart_licensing_enabled":true,"smart_licensing_enabled_at":"2026-05-01T00:00:00Z"}`,
 		"data/config/network.json":          `{"eth0":{"mode":"static","address":"192.0.2.10/24"},"dns":["192.0.2.53"]}`,
 		"data/config/fips.json":             `{"enabled":true}`,
 		"data/config/management.json":       `{"interface":"eth1","address":"198.51.100.7/24"}`,
@@ -288,6 +288,7 @@ func checkResetData(t *testing.T, root string, p Plan, before map[string]string)
 		}
 	}
 	delete(after, "config/system.json")
+	delete(after, "config/.system.json.lock") // the platform's lock for system.json
 	for rel, v := range want {
 		if after[rel] != v {
 			t.Errorf("kept data/%s = %q, want %q", rel, after[rel], v)
@@ -304,7 +305,8 @@ func checkResetData(t *testing.T, root string, p Plan, before map[string]string)
 	}
 	wantC := platform.SystemConfig{Hostname: "vxway", Brand: platform.BrandVCS, Type: platform.TypeC}
 	if p.Keeps(BrandType) {
-		wantC = platform.SystemConfig{Hostname: "vxway", Brand: platform.BrandExpressway, Type: platform.TypeE, SmartLicensingEnabled: true}
+		wantC = platform.SystemConfig{Hostname: "vxway", Brand: platform.BrandExpressway, Type: platform.TypeE, SmartLicensingEnabled: true,
+			SmartLicensingEnabledAt: time.Date(2026, 5, 1, 0, 0, 0, 0, time.UTC)}
 	}
 	if c != wantC {
 		t.Errorf("system config after reset = %+v, want %+v", c, wantC)
