@@ -68,3 +68,23 @@ func TestNewTreeServesPlatform(t *testing.T) {
 		t.Errorf("got %q", out.String())
 	}
 }
+
+// FuzzShell feeds arbitrary input to a session: it must end without
+// error, and every failed line must have been answered with ERROR.
+func FuzzShell(f *testing.F) {
+	for _, s := range []string{
+		"xstatus Echo a\n", "help\nexit\n", "xconfiguration A: \"b c\"\n", "xcommand \"\n", "\x00\x04\r\n", "xstatus Echo Fail\n\n",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		var out strings.Builder
+		sh := &Shell{Tree: echoTree(), In: strings.NewReader(in), Out: &out}
+		if err := sh.Run(context.Background()); err != nil {
+			t.Fatalf("Run: %v", err)
+		}
+		if errs := strings.Count(out.String(), "ERROR\n"); errs < sh.Failed() {
+			t.Fatalf("%d failures but %d ERROR lines:\n%q", sh.Failed(), errs, out.String())
+		}
+	})
+}
