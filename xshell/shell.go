@@ -47,6 +47,11 @@ func RunLine(ctx context.Context, tree *xapi.Tree, line string, out io.Writer) e
 }
 
 func serve(ctx context.Context, tree *xapi.Tree, req *xapi.Request, w *xapi.Writer) error {
+	if req.Kind == xapi.Command && len(req.Path) == 0 {
+		err := fmt.Errorf("%w: xcommand needs the command's path, as in xcommand OptionKey Add Key: \"<key>\"; type help in xshell for more", xapi.ErrNotFound)
+		w.Fail(err.Error())
+		return errors.Join(fmt.Errorf("%w: %w", ErrFailed, err), w.Err())
+	}
 	if err := tree.Serve(ctx, req, w); err != nil {
 		return errors.Join(fmt.Errorf("%w: %w", ErrFailed, err), w.Err())
 	}

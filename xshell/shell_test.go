@@ -88,3 +88,11 @@ func FuzzShell(f *testing.F) {
 		}
 	})
 }
+
+func TestBareCommand(t *testing.T) {
+	var out strings.Builder
+	err := RunLine(context.Background(), echoTree(), "xcommand", &out)
+	if !errors.Is(err, ErrFailed) || !strings.Contains(out.String(), "xcommand needs the command's path") {
+		t.Errorf("bare xcommand: %v %q", err, out.String())
+	}
+}
