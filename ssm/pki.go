@@ -250,15 +250,13 @@ func (p *PKI) IssueIdentity(pub *ecdsa.PublicKey, udi, smartAccount, virtualAcco
 	}
 	serial := randSerial()
 	notAfter := now.Add(IdentityLifetime).UTC().Truncate(time.Second)
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject: pkix.Name{CommonName: cn, Organization: []string{truncate(smartAccount, 64)},
-			OrganizationalUnit: []string{truncate(virtualAccount, 64)}},
-		NotBefore: now.Add(-5 * time.Minute), NotAfter: notAfter,
-		KeyUsage:    x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	spki, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		return nil, "", time.Time{}, fmt.Errorf("encoding public key of %s: %w", udi, err)
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, p.CA, pub, p.caKey)
+	subject := pkix.Name{CommonName: cn, Organization: []string{truncate(smartAccount, 64)},
+		OrganizationalUnit: []string{truncate(virtualAccount, 64)}}
+	der, err := identityDER(p.CA, p.caKey, spki, serial, subject, now.Add(-5*time.Minute), notAfter)
 	if err != nil {
 		return nil, "", time.Time{}, fmt.Errorf("issuing identity certificate for %s: %w", udi, err)
 	}
