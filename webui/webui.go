@@ -148,7 +148,7 @@ const pageHTML = `<!DOCTYPE html>
 <tr><th>Host name</th><td>{{.Hostname}}</td></tr>
 <tr><th>Serial number</th><td>{{.Serial}}</td></tr>
 <tr><th>Software version</th><td>{{.SoftwareVersion}}</td></tr>
-<tr><th>Uptime</th><td>{{.Uptime}}</td></tr>
+<tr><th>Uptime</th><td>{{.Uptime.Round 1000000000}}</td></tr>
 {{range .Extra}}<tr><th>{{.Name}}</th><td>{{.Value}}</td></tr>
 {{end}}</table>
 <h2>Alarms</h2>

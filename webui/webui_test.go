@@ -87,7 +87,7 @@ func TestStatusPageOverHTTPS(t *testing.T) {
 		}
 		return Status{
 			Product: "Cisco Expressway", Type: "Expressway-C", Hostname: "vx1", Serial: "0A1B2C3D",
-			SoftwareVersion: "X14.2", Uptime: 90 * time.Second,
+			SoftwareVersion: "X14.2", Uptime: 90*time.Second + 400*time.Millisecond,
 			Alarms: []Alarm{{ID: 40003, Description: "Default root password <in use>"}},
 			Extra:  []Field{{"Smart Licensing", "Evaluation"}},
 		}, nil
