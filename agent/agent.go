@@ -811,8 +811,17 @@ func (a *Agent) Deregister() (warning string, err error) {
 }
 
 // SetConfig changes one configuration leaf (see Config.Apply), saving it
-// atomically. Nothing changes on error.
+// atomically. Nothing changes on error. A change the manager must learn
+// (the privacy flag) is sent by the state machine right after.
 func (a *Agent) SetConfig(leaf, value string) (Config, error) {
+	cfg, err := a.setConfig(leaf, value)
+	if err == nil {
+		go a.wake()
+	}
+	return cfg, err
+}
+
+func (a *Agent) setConfig(leaf, value string) (Config, error) {
 	a.op.Lock()
 	defer a.op.Unlock()
 	a.mu.Lock()

@@ -111,6 +111,13 @@ func (x *xapiHandlers) config(ctx context.Context, req *xapi.Request, rel []stri
 }
 
 func (x *xapiHandlers) command(ctx context.Context, req *xapi.Request, rel []string, out *xapi.Writer) error {
+	// A token typed without quotes arrives as a path word.
+	if len(rel) == 2 && strings.EqualFold(rel[0], "Register") {
+		if _, named := req.Arg("Token"); !named && len(req.Positional()) == 0 {
+			req.Args = append([]xapi.Arg{{Name: "Token", Value: rel[1]}}, req.Args...)
+			rel = rel[:1]
+		}
+	}
 	switch {
 	case xapi.PathIs(rel, "Register"):
 		tok, ok := req.Arg("Token")
