@@ -32,7 +32,7 @@ const (
 	DefaultHostname        = "vxway"
 	DefaultBrand           = "Expressway"
 	DefaultType            = "Expressway-C"
-	DefaultCmdline         = "console=ttyS0 quiet"
+	DefaultCmdline         = "console=ttyS0 quiet panic=10 no_timer_check"
 	DefaultSeed            = "vxway"
 )
 

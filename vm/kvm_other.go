@@ -3,4 +3,4 @@
 package vm
 
 // KVMWorks reports false: KVM exists on Linux only.
-func KVMWorks() bool { return false }
+func KVMWorks(qemu string) bool { return false }

@@ -172,7 +172,7 @@ func New(o Options) (*VM, error) {
 	switch o.Accel {
 	case "", "auto":
 		v.Accel = "tcg"
-		if KVMWorks() {
+		if KVMWorks(image.PkgQEMU.Find()) {
 			v.Accel = "kvm"
 		}
 	case "kvm", "tcg":

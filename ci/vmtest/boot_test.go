@@ -1,0 +1,60 @@
+package vmtest
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBoot boots the sample image once and checks, in order: ready marker,
+// root login and a command, the admin xAPI shell with the default password
+// alarms, a file on /data surviving a reboot, and a clean power off.
+func TestBoot(t *testing.T) {
+	img := Image(t)
+	vm := Boot(t, img)
+	initReady, sinceStart := vm.WaitReady(t)
+	t.Logf("%s: ready %s after QEMU start, init reports %s after kernel start", vm.Accel, sinceStart.Round(time.Millisecond), initReady)
+
+	vm.Login(t, "root", DefaultRootPassword)
+	if out := vm.Run(t, "echo hello from $(uname -s)"); !strings.Contains(out, "hello from Linux") {
+		t.Errorf("echo printed %q", out)
+	}
+	ls := vm.Run(t, "ls /bin")
+	for _, want := range []string{"xcli", "xstatus", "smartagent", "factory-reset", "gosh", "ls", "mount", "ip"} {
+		if !regexp.MustCompile(`(?m)(^|\s)` + regexp.QuoteMeta(want) + `(\s|$)`).MatchString(ls) {
+			t.Errorf("/bin lacks %s:\n%s", want, ls)
+		}
+	}
+	if out, code := vm.RunExit(t, "cat /nonexistent"); code == 0 {
+		t.Errorf("cat /nonexistent exited 0: %q", out)
+	}
+	mark := fmt.Sprintf("vmtest %d", time.Now().UnixNano())
+	vm.Run(t, "echo '"+mark+"' > /data/vmtest.txt")
+	vm.Run(t, "sync")
+	vm.Logout(t)
+
+	vm.Login(t, "admin", DefaultAdminPassword)
+	unit := vm.XAPI(t, "xstatus SystemUnit")
+	for _, want := range []string{"*s SystemUnit", "X14.2.0-vxway", "Expressway", "OK"} {
+		if !strings.Contains(unit, want) {
+			t.Errorf("xstatus SystemUnit lacks %q:\n%s", want, unit)
+		}
+	}
+	alarms := vm.XAPI(t, "xstatus Alarm")
+	for _, want := range []string{"40003", "40005", "OK"} {
+		if !strings.Contains(alarms, want) {
+			t.Errorf("xstatus Alarm lacks %q:\n%s", want, alarms)
+		}
+	}
+	vm.Logout(t)
+
+	vm.Login(t, "root", DefaultRootPassword)
+	vm.Reboot(t)
+	vm.Login(t, "root", DefaultRootPassword)
+	if out := vm.Run(t, "cat /data/vmtest.txt"); !strings.Contains(out, mark) {
+		t.Errorf("after reboot /data/vmtest.txt = %q, want %q", out, mark)
+	}
+	vm.PowerOff(t)
+}
