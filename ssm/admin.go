@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -130,8 +131,8 @@ func (s *Store) vaID(ctx context.Context, q queryer, va string) (int64, error) {
 // AddLicenses adds count purchased licenses of type typ to virtual
 // account va.
 func (s *Store) AddLicenses(ctx context.Context, va string, typ licproto.LicenseType, count int) error {
-	if !typ.Valid() {
-		return fmt.Errorf("%w: license type %q is not one of rms, room, desktop", ErrInvalid, typ)
+	if !slices.Contains(poolTypeNames(), string(typ)) {
+		return fmt.Errorf("%w: license type %q is not one of rms, room, desktop, plr, plr-ec", ErrInvalid, typ)
 	}
 	if count < 1 || count > MaxLicenseCount {
 		return fmt.Errorf("%w: count %d is outside 1..%d", ErrInvalid, count, MaxLicenseCount)
@@ -163,8 +164,8 @@ func (s *Store) AddLicenses(ctx context.Context, va string, typ licproto.License
 
 // ensureLicenseRows makes the per-type license rows of a virtual account.
 func ensureLicenseRows(ctx context.Context, s *Store, tx *wtx, vaID int64) error {
-	for _, t := range licproto.LicenseTypes() {
-		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO licenses (va_id, type) VALUES (?, ?) ON CONFLICT (va_id, type) DO NOTHING`), vaID, string(t)); err != nil {
+	for _, t := range poolTypeNames() {
+		if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO licenses (va_id, type) VALUES (?, ?) ON CONFLICT (va_id, type) DO NOTHING`), vaID, t); err != nil {
 			return fmt.Errorf("preparing license rows: %w", err)
 		}
 	}
@@ -180,7 +181,9 @@ type LicenseCount struct {
 	Available int64                `json:"available"`
 }
 
-// Licenses lists the license counts of virtual account va for every type.
+// Licenses lists the license counts of virtual account va for every type
+// of the pool: the device types (rms, room, desktop), then the PLR
+// licenses (plr, plr-ec) reservation codes take.
 func (s *Store) Licenses(ctx context.Context, va string) ([]LicenseCount, error) {
 	id, err := s.vaID(ctx, s.db, va)
 	if err != nil {
@@ -205,7 +208,8 @@ func (s *Store) Licenses(ctx context.Context, va string) ([]LicenseCount, error)
 		return nil, fmt.Errorf("listing licenses: %w", err)
 	}
 	var out []LicenseCount
-	for _, t := range licproto.LicenseTypes() {
+	for _, name := range poolTypeNames() {
+		t := licproto.LicenseType(name)
 		c := got[t]
 		c.Type = t
 		c.Available = max(c.Purchased-c.InUse-c.Reserved, 0)
@@ -494,6 +498,10 @@ const (
 	EventDeregistered    = "deregistered"
 	EventRemoved         = "removed"
 	EventTransferred     = "transferred"
+
+	EventReservationAuthorized = "reservation_authorized"
+	EventReservationConfirmed  = "reservation_confirmed"
+	EventReservationReturned   = "reservation_returned"
 )
 
 // Event is one entry of a virtual account's history.

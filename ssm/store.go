@@ -192,6 +192,31 @@ func migrations() [][]string {
 			detail TEXT NOT NULL)`,
 			`CREATE INDEX events_va ON events(va_id, id)`,
 		},
+		{
+			`CREATE TABLE reservations (
+			id {{ID}},
+			va_id BIGINT NOT NULL REFERENCES virtual_accounts(id),
+			request TEXT NOT NULL UNIQUE,
+			request_tag TEXT NOT NULL,
+			udi TEXT NOT NULL,
+			piid TEXT NOT NULL,
+			kind TEXT NOT NULL,
+			created_at BIGINT NOT NULL,
+			last_issued BIGINT NOT NULL,
+			wrong_confirmations BIGINT NOT NULL DEFAULT 0)`,
+			`CREATE INDEX reservations_va ON reservations(va_id, request_tag)`,
+			`CREATE TABLE reservation_codes (
+			id {{ID}},
+			reservation_id BIGINT NOT NULL REFERENCES reservations(id) ON DELETE CASCADE,
+			code_id TEXT NOT NULL,
+			kind TEXT NOT NULL,
+			export_control INTEGER NOT NULL,
+			issued_at BIGINT NOT NULL,
+			holding TEXT NOT NULL,
+			state TEXT NOT NULL,
+			code TEXT NOT NULL)`,
+			`CREATE INDEX reservation_codes_res ON reservation_codes(reservation_id)`,
+		},
 	}
 }
 
