@@ -17,7 +17,37 @@ import (
 )
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	return newApp(stdin, stdout, stderr).RunContext(ctx, args)
+	return newApp(stdin, stdout, stderr).RunContext(ctx, flagsFirst(args))
+}
+
+// flagsFirst moves a subcommand's flags before its arguments, so that
+// `vxway provision-disk FILE -o seed.img` works as documented (urfave/cli
+// stops parsing flags at the first argument). Every flag of this tool but
+// -h/--help takes a value; "--" ends the flags.
+func flagsFirst(args []string) []string {
+	if len(args) < 3 {
+		return args
+	}
+	var flags, rest []string
+	tail := args[2:]
+	for i := 0; i < len(tail); i++ {
+		a := tail[i]
+		switch {
+		case a == "--":
+			rest = append(rest, tail[i:]...)
+			i = len(tail)
+		case strings.HasPrefix(a, "-") && a != "-":
+			flags = append(flags, a)
+			if !strings.Contains(a, "=") && a != "-h" && a != "--help" && i+1 < len(tail) {
+				flags = append(flags, tail[i+1])
+				i++
+			}
+		default:
+			rest = append(rest, a)
+		}
+	}
+	out := append([]string{args[0], args[1]}, flags...)
+	return append(out, rest...)
 }
 
 // newApp builds the command-line app; all output goes to the given writers.
