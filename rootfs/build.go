@@ -57,6 +57,9 @@ func CoreCommands() []string {
 type Options struct {
 	// ModuleDir is the root of the vxway module (holds go.mod and cmd/).
 	ModuleDir string
+	// ProgramsDir is the module root the device programs are built from;
+	// empty means ModuleDir. Tests point it at a module of stand-ins.
+	ProgramsDir string
 	// CacheDir keeps slow results keyed by their inputs (the busybox).
 	CacheDir string
 	// WorkDir is an empty scratch directory.
@@ -93,13 +96,16 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if o.Mke2fs == "" {
 		o.Mke2fs = "/usr/sbin/mke2fs"
 	}
+	if o.ProgramsDir == "" {
+		o.ProgramsDir = o.ModuleDir
+	}
 	progs := DevicePrograms()
-	if err := CheckPrograms(o.ModuleDir, progs); err != nil {
+	if err := CheckPrograms(o.ProgramsDir, progs); err != nil {
 		return nil, err
 	}
 	t0 := time.Now()
 	binDir := filepath.Join(o.WorkDir, "bin")
-	if err := BuildPrograms(ctx, o.ModuleDir, binDir, progs); err != nil {
+	if err := BuildPrograms(ctx, o.ProgramsDir, binDir, progs); err != nil {
 		return nil, err
 	}
 	fmt.Fprintf(o.Log, "  device programs built (%s)\n", since(t0))
