@@ -22,6 +22,7 @@ import (
 
 	"vxway/clock"
 	"vxway/licproto"
+	"vxway/reservation"
 	"vxway/ssm/pgtest"
 )
 
@@ -444,5 +445,46 @@ func TestInitDirRefusesExisting(t *testing.T) {
 	must(t, err)
 	if fi.Mode().Perm() != 0o600 {
 		t.Errorf("CA key mode %v", fi.Mode())
+	}
+}
+
+func TestAdminAPIReservations(t *testing.T) {
+	m := startManager(t, ModeOnPrem, "")
+	m.setup()
+	udi := reservation.UDI{PID: "Expressway", SN: "0000DDDD", VID: "1.0"}
+	var dev reservation.State
+	req, _, err := dev.Request(udi, "0a0b0c0f", rand.Reader)
+	must(t, err)
+	if st := m.api("POST", "/api/v1/reservations/authorize", map[string]any{"va": "Default", "request": req.String(), "licenses": "rms=20"}, nil); st != 400 {
+		t.Errorf("over-reserving: HTTP %d", st)
+	}
+	var out struct {
+		Code ReservationCode
+	}
+	if st := m.api("POST", "/api/v1/reservations/authorize", map[string]any{"va": "Default", "request": req.String(), "licenses": "rms=3"}, &out); st != 201 {
+		t.Fatalf("authorize: HTTP %d", st)
+	}
+	pki, _ := LoadPKI(m.dir)
+	ks, err := reservation.NewKeySet(&pki.caKey.PublicKey)
+	must(t, err)
+	res, err := dev.Install(ks, udi, out.Code.Code)
+	must(t, err)
+	if st := m.api("POST", "/api/v1/reservations/confirm", map[string]any{"va": "Default", "code": res.Confirmation}, nil); st != 200 {
+		t.Errorf("confirm: HTTP %d", st)
+	}
+	var list struct{ Reservations []ReservationInfo }
+	m.api("GET", "/api/v1/reservations?va=Default", nil, &list)
+	if len(list.Reservations) != 1 || list.Reservations[0].Blocked[reservation.RMS] != 3 || list.Reservations[0].Codes[0].Code != "" {
+		t.Errorf("list %+v", list)
+	}
+	ret, err := dev.Return(ks, udi)
+	must(t, err)
+	if st := m.api("POST", "/api/v1/reservations/return", map[string]any{"va": "Default", "code": ret}, nil); st != 200 {
+		t.Errorf("return: HTTP %d", st)
+	}
+	var lic struct{ Licenses []LicenseCount }
+	m.api("GET", "/api/v1/licenses?va=Default", nil, &lic)
+	if lic.Licenses[0].Reserved != 0 || lic.Licenses[0].Available != 10 {
+		t.Errorf("after return %+v", lic.Licenses[0])
 	}
 }

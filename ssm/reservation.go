@@ -52,6 +52,35 @@ type ReserveOptions struct {
 	End           time.Time          // SLR: last day (TERM); zero for PERPETUAL
 }
 
+// ParseReserveOptions reads the reservation choices as the CLI and the
+// admin API take them: --plr [--export-control], or --license
+// TYPE=N[,TYPE=N...] with an optional --end YYYY-MM-DD.
+func ParseReserveOptions(plr, exportControl bool, licenses, end string) (ReserveOptions, error) {
+	o := ReserveOptions{PLR: plr, ExportControl: exportControl}
+	if plr {
+		if licenses != "" || end != "" {
+			return o, fmt.Errorf("%w: a PLR code reserves everything; give either --plr or --license (and --end)", ErrInvalid)
+		}
+		return o, nil
+	}
+	if licenses == "" {
+		return o, fmt.Errorf("%w: say what to reserve: --plr, or --license TYPE=N[,TYPE=N...]", ErrInvalid)
+	}
+	c, err := reservation.ParseCounts(licenses)
+	if err != nil {
+		return o, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	o.Licenses = c
+	if end != "" {
+		t, err := time.Parse(time.DateOnly, end)
+		if err != nil {
+			return o, fmt.Errorf("%w: end date %q is not YYYY-MM-DD", ErrInvalid, end)
+		}
+		o.End = t
+	}
+	return o, nil
+}
+
 // ReservationCode is one issued authorization code.
 type ReservationCode struct {
 	ID            string             `json:"id"`
@@ -220,7 +249,7 @@ func (rs *Reservations) Authorize(ctx context.Context, va, request string, o Res
 		}
 		what := "PLR code issued"
 		if kind == reservation.SLR {
-			what = "SLR code issued (in transit): " + countsText(holding)
+			what = "SLR code issued (in transit): " + CountsText(holding)
 		}
 		if err := s.event(ctx, w, vaID, now, EventReservationAuthorized, req.UDI.String(), what); err != nil {
 			return err
@@ -287,7 +316,7 @@ func (rs *Reservations) Confirm(ctx context.Context, va, code string, now time.T
 				if err := rs.adjustReserved(ctx, w, vaID, before, r.blocked()); err != nil {
 					return err
 				}
-				if err := s.event(ctx, w, vaID, now, EventReservationConfirmed, r.req.UDI.String(), "SLR code confirmed: "+countsText(c.holding)); err != nil {
+				if err := s.event(ctx, w, vaID, now, EventReservationConfirmed, r.req.UDI.String(), "SLR code confirmed: "+CountsText(c.holding)); err != nil {
 					return err
 				}
 				info = rs.info(r, va)
@@ -352,7 +381,7 @@ func (rs *Reservations) Return(ctx context.Context, va, code string, now time.Ti
 				return fmt.Errorf("deleting reservation: %w", err)
 			}
 			info = rs.info(r, va)
-			return s.event(ctx, w, vaID, now, EventReservationReturned, r.req.UDI.String(), rc.Kind.String()+"; licenses returned: "+countsText(info.Blocked))
+			return s.event(ctx, w, vaID, now, EventReservationReturned, r.req.UDI.String(), rc.Kind.String()+"; licenses returned: "+CountsText(info.Blocked))
 		}
 		return fmt.Errorf("%w: %w: the return code was not made by a product instance reserved in virtual account %q for a code issued to it", ErrInvalid, reservation.ErrWrongReturn, va)
 	})
@@ -496,7 +525,8 @@ func (rs *Reservations) adjustReserved(ctx context.Context, w *wtx, vaID int64, 
 	return nil
 }
 
-func countsText(c reservation.Counts) string {
+// CountsText formats counts as TYPE=N,... in pool order, or "none".
+func CountsText(c reservation.Counts) string {
 	var parts []string
 	for _, t := range reservation.PoolTypes() {
 		if c[t] > 0 {

@@ -115,7 +115,11 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	if err != nil {
 		return err
 	}
-	a := NewAdmin(store, pki.AdminToken, o.Clock)
+	rs, err := NewReservations(store, pki)
+	if err != nil {
+		return err
+	}
+	a := NewAdmin(store, rs, pki.AdminToken, o.Clock)
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", o.Listen, err)
@@ -154,18 +158,19 @@ func Serve(ctx context.Context, o ServeOptions) error {
 // Admin is the JSON admin API under /api/v1/, guarded by a bearer token.
 type Admin struct {
 	store *Store
+	res   *Reservations
 	token string
 	clock clock.Clock
 	mux   *http.ServeMux
 }
 
-// NewAdmin returns the admin API over store; token is the bearer token
-// requests must carry.
-func NewAdmin(store *Store, token string, clk clock.Clock) *Admin {
+// NewAdmin returns the admin API over store and the reservation desk rs;
+// token is the bearer token requests must carry.
+func NewAdmin(store *Store, rs *Reservations, token string, clk clock.Clock) *Admin {
 	if clk == nil {
 		clk = clock.Real{}
 	}
-	a := &Admin{store: store, token: token, clock: clk, mux: http.NewServeMux()}
+	a := &Admin{store: store, res: rs, token: token, clock: clk, mux: http.NewServeMux()}
 	a.mux.HandleFunc("GET /api/v1/accounts", a.listAccounts)
 	a.mux.HandleFunc("POST /api/v1/accounts", a.createAccount)
 	a.mux.HandleFunc("POST /api/v1/virtual-accounts", a.createVA)
@@ -179,6 +184,10 @@ func NewAdmin(store *Store, token string, clk clock.Clock) *Admin {
 	a.mux.HandleFunc("DELETE /api/v1/instance", a.removeInstance)
 	a.mux.HandleFunc("POST /api/v1/instance/transfer", a.transferInstance)
 	a.mux.HandleFunc("GET /api/v1/events", a.listEvents)
+	a.mux.HandleFunc("GET /api/v1/reservations", a.listReservations)
+	a.mux.HandleFunc("POST /api/v1/reservations/authorize", a.authorizeReservation)
+	a.mux.HandleFunc("POST /api/v1/reservations/confirm", a.confirmReservation)
+	a.mux.HandleFunc("POST /api/v1/reservations/return", a.returnReservation)
 	return a
 }
 
@@ -432,4 +441,74 @@ func (a *Admin) listEvents(w http.ResponseWriter, r *http.Request) {
 		list = []Event{}
 	}
 	writeJSON(w, 200, map[string]any{"events": list})
+}
+
+func (a *Admin) listReservations(w http.ResponseWriter, r *http.Request) {
+	va, ok := needQuery(w, r, "va")
+	if !ok {
+		return
+	}
+	list, err := a.res.List(r.Context(), va)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, 200, map[string]any{"reservations": list})
+}
+
+func (a *Admin) authorizeReservation(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		VA            string `json:"va"`
+		Request       string `json:"request"`
+		PLR           bool   `json:"plr"`
+		ExportControl bool   `json:"export_control"`
+		Licenses      string `json:"licenses"` // TYPE=N[,TYPE=N...]
+		End           string `json:"end"`      // YYYY-MM-DD
+	}
+	if !decodeBody(w, r, &in) {
+		return
+	}
+	o, err := ParseReserveOptions(in.PLR, in.ExportControl, in.Licenses, in.End)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	code, info, err := a.res.Authorize(r.Context(), in.VA, in.Request, o, a.clock.Now())
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, 201, map[string]any{"code": code, "reservation": info})
+}
+
+func (a *Admin) confirmReservation(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		VA   string `json:"va"`
+		Code string `json:"code"`
+	}
+	if !decodeBody(w, r, &in) {
+		return
+	}
+	info, err := a.res.Confirm(r.Context(), in.VA, in.Code, a.clock.Now())
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, 200, info)
+}
+
+func (a *Admin) returnReservation(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		VA   string `json:"va"`
+		Code string `json:"code"`
+	}
+	if !decodeBody(w, r, &in) {
+		return
+	}
+	info, err := a.res.Return(r.Context(), in.VA, in.Code, a.clock.Now())
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, 200, info)
 }

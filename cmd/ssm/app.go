@@ -18,6 +18,7 @@ import (
 
 	"vxway/clock"
 	"vxway/licproto"
+	"vxway/reservation"
 	"vxway/ssm"
 )
 
@@ -91,7 +92,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer, clk clock.Clock) *cli.App
 				Usage: "purchased licenses of a virtual account",
 				Subcommands: []*cli.Command{
 					{Name: "add", Usage: "add purchased licenses", ArgsUsage: " ", Flags: []cli.Flag{vaFlag,
-						&cli.StringFlag{Name: "type", Usage: "license `TYPE`: rms, desktop or room", Required: true},
+						&cli.StringFlag{Name: "type", Usage: "license `TYPE`: rms, desktop, room, or plr / plr-ec (PLR without / with export control)", Required: true},
 						&cli.IntFlag{Name: "count", Usage: "how many (1..1000000)", Required: true}}, Action: e.licenseAdd},
 					{Name: "list", Usage: "purchased, in use, reserved and available licenses per type", ArgsUsage: " ", Flags: []cli.Flag{vaFlag}, Action: e.licenseList},
 				},
@@ -120,6 +121,25 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer, clk clock.Clock) *cli.App
 						Flags: []cli.Flag{&cli.BoolFlag{Name: "yes", Usage: "do not ask for confirmation"}}, Action: e.instanceRemove},
 					{Name: "transfer", Usage: "move an instance and its usage to another virtual account", ArgsUsage: "UDI",
 						Flags: []cli.Flag{&cli.StringFlag{Name: "va", Usage: "target virtual account `NAME`", Required: true}}, Action: e.instanceTransfer},
+				},
+			},
+			{
+				Name:  "reservation",
+				Usage: "license reservation for disconnected devices (PLR and SLR codes)",
+				Subcommands: []*cli.Command{
+					{Name: "authorize", Usage: "issue an authorization code for a device's request code (printed as the last line)", ArgsUsage: " ",
+						Flags: []cli.Flag{vaFlag,
+							&cli.StringFlag{Name: "request", Usage: "the device's request `CODE`", Required: true},
+							&cli.BoolFlag{Name: "plr", Usage: "Permanent License Reservation: everything up to the box's capacity"},
+							&cli.BoolFlag{Name: "export-control", Usage: "allow export-controlled functionality"},
+							&cli.StringFlag{Name: "license", Usage: "Specific License Reservation: `TYPE=N[,TYPE=N...]` (rms, room, desktop)"},
+							&cli.StringFlag{Name: "end", Usage: "last day of the specific licenses, `YYYY-MM-DD` (default: perpetual)"},
+						}, Action: e.reservationAuthorize},
+					{Name: "confirm", Usage: "enter the confirmation code a device printed after installing an SLR code", ArgsUsage: " ",
+						Flags: []cli.Flag{vaFlag, &cli.StringFlag{Name: "code", Usage: "confirmation `HEX` (8 digits)", Required: true}}, Action: e.reservationConfirm},
+					{Name: "return", Usage: "enter a device's return code: its reserved licenses go back to the pool", ArgsUsage: " ",
+						Flags: []cli.Flag{vaFlag, &cli.StringFlag{Name: "code", Usage: "the device's return `CODE`", Required: true}}, Action: e.reservationReturn},
+					{Name: "list", Usage: "reserved product instances", ArgsUsage: " ", Flags: []cli.Flag{vaFlag}, Action: e.reservationList},
 				},
 			},
 			{
@@ -280,15 +300,15 @@ func (e *cmdEnv) licenseAdd(c *cli.Context) error {
 	if err := noArgs(c); err != nil {
 		return err
 	}
-	t, err := licproto.ParseLicenseType(c.String("type"))
-	if err != nil {
-		return err
+	t := licproto.LicenseType(c.String("type"))
+	if _, err := reservation.ParsePoolType(c.String("type")); err != nil {
+		return fmt.Errorf("license type %q is not one of rms, room, desktop, plr, plr-ec", c.String("type"))
 	}
 	return e.withStore(c, func(s *ssm.Store) error {
 		if err := s.AddLicenses(c.Context, c.String("va"), t, c.Int("count")); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "added %d %s licenses to %q\n", c.Int("count"), t.DisplayName(), c.String("va"))
+		fmt.Fprintf(e.stdout, "added %d %s licenses to %q\n", c.Int("count"), t, c.String("va"))
 		return nil
 	})
 }
@@ -308,7 +328,15 @@ func (e *cmdEnv) licenseList(c *cli.Context) error {
 		return e.table(func(w io.Writer) {
 			fmt.Fprintln(w, "TYPE\tNAME\tPURCHASED\tIN USE\tRESERVED\tAVAILABLE")
 			for _, l := range list {
-				fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%d\n", l.Type, l.Type.DisplayName(), l.Purchased, l.InUse, l.Reserved, l.Available)
+				name := l.Type.DisplayName()
+				if !l.Type.Valid() {
+					// PLR licenses: shown once the account has any.
+					if l.Purchased == 0 && l.Reserved == 0 {
+						continue
+					}
+					name = reservation.LicenseType(l.Type).DisplayName()
+				}
+				fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%d\n", l.Type, name, l.Purchased, l.InUse, l.Reserved, l.Available)
 			}
 		})
 	})
@@ -510,6 +538,107 @@ func (e *cmdEnv) events(c *cli.Context) error {
 			fmt.Fprintln(w, "TIME\tEVENT\tUDI\tDETAIL")
 			for _, ev := range list {
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", ev.At.Format(time.RFC3339), ev.Kind, ev.UDI, ev.Detail)
+			}
+		})
+	})
+}
+
+// withReservations opens the store and the reservation desk, which needs
+// the data directory's CA key.
+func (e *cmdEnv) withReservations(c *cli.Context, f func(rs *ssm.Reservations) error) error {
+	if c.String("data") == "" {
+		return fmt.Errorf("reservation commands need --data DIR: codes are signed with the manager CA key kept there")
+	}
+	pki, err := ssm.LoadPKI(c.String("data"))
+	if err != nil {
+		return err
+	}
+	return e.withStore(c, func(s *ssm.Store) error {
+		rs, err := ssm.NewReservations(s, pki)
+		if err != nil {
+			return err
+		}
+		return f(rs)
+	})
+}
+
+func (e *cmdEnv) reservationAuthorize(c *cli.Context) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	o, err := ssm.ParseReserveOptions(c.Bool("plr"), c.Bool("export-control"), c.String("license"), c.String("end"))
+	if err != nil {
+		return err
+	}
+	return e.withReservations(c, func(rs *ssm.Reservations) error {
+		code, info, err := rs.Authorize(c.Context, c.String("va"), c.String("request"), o, e.clock.Now())
+		if err != nil {
+			return err
+		}
+		exp := "without"
+		if code.ExportControl {
+			exp = "with"
+		}
+		if code.Kind == "PLR" {
+			fmt.Fprintf(e.stdout, "PLR authorization code for %s (%s export control); install it on the device with:\n", info.UDI, exp)
+			fmt.Fprintf(e.stdout, "  xcommand License Smart Reservation Install \"<code>\"\n")
+		} else {
+			fmt.Fprintf(e.stdout, "SLR authorization code for %s (%s export control), in transit until you enter the device's confirmation code; install it on the device with:\n", info.UDI, exp)
+			fmt.Fprintf(e.stdout, "  xcommand License Smart Reservation Install \"<code>\"   then: ssm reservation confirm --va %s --code HEX\n", c.String("va"))
+		}
+		fmt.Fprintln(e.stdout, code.Code)
+		return nil
+	})
+}
+
+func (e *cmdEnv) reservationConfirm(c *cli.Context) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	return e.withReservations(c, func(rs *ssm.Reservations) error {
+		info, err := rs.Confirm(c.Context, c.String("va"), c.String("code"), e.clock.Now())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "confirmed: %s now holds its reserved licenses\n", info.UDI)
+		return nil
+	})
+}
+
+func (e *cmdEnv) reservationReturn(c *cli.Context) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	return e.withReservations(c, func(rs *ssm.Reservations) error {
+		info, err := rs.Return(c.Context, c.String("va"), c.String("code"), e.clock.Now())
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "returned: product instance %s removed; its reserved licenses are back in %q\n", info.UDI, c.String("va"))
+		return nil
+	})
+}
+
+func (e *cmdEnv) reservationList(c *cli.Context) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	return e.withReservations(c, func(rs *ssm.Reservations) error {
+		list, err := rs.List(c.Context, c.String("va"))
+		if err != nil {
+			return err
+		}
+		if c.Bool("json") {
+			return e.printJSON(list)
+		}
+		return e.table(func(w io.Writer) {
+			fmt.Fprintln(w, "UDI\tKIND\tRESERVED\tCODES")
+			for _, r := range list {
+				var codes []string
+				for _, cd := range r.Codes {
+					codes = append(codes, cd.Issued.Format(time.RFC3339)+" "+cd.State)
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", r.UDI, r.Kind, ssm.CountsText(r.Blocked), strings.Join(codes, "; "))
 			}
 		})
 	})
