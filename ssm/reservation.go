@@ -68,7 +68,7 @@ func ParseReserveOptions(plr, exportControl bool, licenses, end string) (Reserve
 	}
 	c, err := reservation.ParseCounts(licenses)
 	if err != nil {
-		return o, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return o, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	o.Licenses = c
 	if end != "" {
@@ -155,7 +155,7 @@ func requestTag(req reservation.RequestCode) string {
 func (rs *Reservations) Authorize(ctx context.Context, va, request string, o ReserveOptions, now time.Time) (*ReservationCode, *ReservationInfo, error) {
 	req, err := reservation.ParseRequestCode(request)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: request code: %v", ErrInvalid, err)
+		return nil, nil, fmt.Errorf("%w: request code: %w", ErrInvalid, err)
 	}
 	kind := reservation.SLR
 	holding := reservation.Counts{}
@@ -228,7 +228,7 @@ func (rs *Reservations) Authorize(ctx context.Context, va, request string, o Res
 			return err
 		}
 		if err := reservation.CheckReserve(purchased, inUse, reserved, before, after); err != nil {
-			return fmt.Errorf("%w: %v", ErrInvalid, err)
+			return fmt.Errorf("%w: %w", ErrInvalid, err)
 		}
 		if r.id == 0 {
 			err = w.QueryRowContext(ctx, s.q(`INSERT INTO reservations (va_id, request, request_tag, udi, piid, kind, created_at, last_issued) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
@@ -270,7 +270,7 @@ func (rs *Reservations) Authorize(ctx context.Context, va, request string, o Res
 func (rs *Reservations) Confirm(ctx context.Context, va, code string, now time.Time) (*ReservationInfo, error) {
 	conf, err := reservation.ParseConfirmation(code)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	var info *ReservationInfo
 	var wrong error
@@ -350,7 +350,7 @@ func (rs *Reservations) Confirm(ctx context.Context, va, code string, now time.T
 func (rs *Reservations) Return(ctx context.Context, va, code string, now time.Time) (*ReservationInfo, error) {
 	rc, err := reservation.ParseReturnCode(code)
 	if err != nil {
-		return nil, fmt.Errorf("%w: return code: %v", ErrInvalid, err)
+		return nil, fmt.Errorf("%w: return code: %w", ErrInvalid, err)
 	}
 	var info *ReservationInfo
 	err = rs.store.writeTx(ctx, func(w *wtx) error {

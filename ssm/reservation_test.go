@@ -58,7 +58,7 @@ func TestReservationSLR(t *testing.T) {
 
 		// Not enough: 3 rooms of 2.
 		lic, _ := reservation.ParseCounts("rms=4,room=3")
-		if _, _, err := d.rs.Authorize(ctx, "Default", req.String(), ReserveOptions{Licenses: lic}, t0); !errors.Is(err, ErrInvalid) || !errors.Is(err, ErrInvalid) {
+		if _, _, err := d.rs.Authorize(ctx, "Default", req.String(), ReserveOptions{Licenses: lic}, t0); !errors.Is(err, ErrInvalid) || !errors.Is(err, reservation.ErrNotEnough) {
 			t.Fatalf("over-reserving: %v", err)
 		}
 		if got := reserved(t, s, "Default"); got["rms"] != [2]int64{0, 10} {
