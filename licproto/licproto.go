@@ -9,8 +9,9 @@
 // URL, answered by one JSON body:
 //
 //   - On-Prem: https://FQDN/SmartTransport (path OnPremPath);
-//   - Direct (cloud): the URL of the build config's direct_url, whose path
-//     defaults to DirectPath (/its/service/oddce/services/DDCEService).
+//   - Direct (cloud): the URL of the build config's direct_url; the
+//     manager's cloud mode serves DirectPath (/licservice/license, the
+//     path of the sample build config's direct_url) unless told another.
 //
 // Requests carry Content-Type application/json. The request body, and the
 // answer body, are at most MaxBody bytes (64 KiB); anything larger is refused
@@ -116,8 +117,9 @@ const (
 	// OnPremPath is the path of the on-prem manager's agent endpoint.
 	OnPremPath = "/SmartTransport"
 	// DirectPath is the default path of the cloud (Direct) endpoint, the
-	// path of the sample build config's direct_url.
-	DirectPath = "/its/service/oddce/services/DDCEService"
+	// path of the sample build config's direct_url
+	// (https://smartreceiver.vxway.example/licservice/license).
+	DirectPath = "/licservice/license"
 )
 
 // Version is the protocol version written in every message.
