@@ -237,6 +237,25 @@ func (s *Store) addInUse(ctx context.Context, tx *wtx, vaID int64, t licproto.Li
 	return nil
 }
 
+// instanceUsageStates returns an instance's usage and verdict per type.
+func (s *Store) instanceUsageStates(ctx context.Context, tx *wtx, id int64) (map[licproto.LicenseType]int64, map[licproto.LicenseType]string, error) {
+	rows, err := tx.QueryContext(ctx, s.q(`SELECT type, in_use, state FROM instance_usage WHERE instance_id = ?`), id)
+	if err != nil {
+		return nil, nil, fmt.Errorf("reading instance usage: %w", err)
+	}
+	defer rows.Close()
+	usage, states := map[licproto.LicenseType]int64{}, map[licproto.LicenseType]string{}
+	for rows.Next() {
+		var t, st string
+		var n int64
+		if err := rows.Scan(&t, &n, &st); err != nil {
+			return nil, nil, fmt.Errorf("reading instance usage: %w", err)
+		}
+		usage[licproto.LicenseType(t)], states[licproto.LicenseType(t)] = n, st
+	}
+	return usage, states, rows.Err()
+}
+
 func (s *Store) instanceUsage(ctx context.Context, tx *wtx, id int64) (map[licproto.LicenseType]int64, error) {
 	rows, err := tx.QueryContext(ctx, s.q(`SELECT type, in_use FROM instance_usage WHERE instance_id = ?`), id)
 	if err != nil {
@@ -330,7 +349,7 @@ func (s *Store) Authorize(ctx context.Context, udi, signedBy string, usage map[l
 		if err != nil {
 			return err
 		}
-		old, err := s.instanceUsage(ctx, tx, in.id)
+		old, oldState, err := s.instanceUsageStates(ctx, tx, in.id)
 		if err != nil {
 			return err
 		}
@@ -350,7 +369,7 @@ func (s *Store) Authorize(ctx context.Context, udi, signedBy string, usage map[l
 			lic[licproto.LicenseType(t)] = c
 		}
 		rows.Close()
-		if len(lic) < len(licproto.LicenseTypes()) {
+		if len(lic) < len(poolTypeNames()) {
 			if err := ensureLicenseRows(ctx, s, tx, in.vaID); err != nil {
 				return err
 			}
@@ -363,10 +382,14 @@ func (s *Store) Authorize(ctx context.Context, udi, signedBy string, usage map[l
 				c = &counts{}
 			}
 			if n != was {
-				if err := s.addInUse(ctx, tx, in.vaID, t, n-was); err != nil {
-					return err
+				// The update locks the row and returns the counts as they
+				// are now, so concurrent changes are judged one after the
+				// other; an unchanged type is judged on the snapshot.
+				c = &counts{}
+				if err := tx.QueryRowContext(ctx, s.q(`UPDATE licenses SET in_use = in_use + ? WHERE va_id = ? AND type = ? RETURNING purchased, in_use, reserved`),
+					n-was, in.vaID, string(t)).Scan(&c.purchased, &c.inUse, &c.reserved); err != nil {
+					return fmt.Errorf("updating licenses in use: %w", err)
 				}
-				c.inUse += n - was
 			}
 			if n == 0 {
 				if _, has := old[t]; has {
@@ -384,6 +407,9 @@ func (s *Store) Authorize(ctx context.Context, udi, signedBy string, usage map[l
 			}
 			res.Licenses = append(res.Licenses, licproto.LicenseResult{Type: t, InUse: int(n), State: state})
 			detail = append(detail, fmt.Sprintf("%s %d %s", t, n, state))
+			if n == was && oldState[t] == string(state) {
+				continue
+			}
 			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO instance_usage (instance_id, type, in_use, state) VALUES (?, ?, ?, ?)
 				ON CONFLICT (instance_id, type) DO UPDATE SET in_use = excluded.in_use, state = excluded.state`), in.id, string(t), n, string(state)); err != nil {
 				return fmt.Errorf("storing usage: %w", err)
