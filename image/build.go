@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	diskfs "github.com/diskfs/go-diskfs"
@@ -299,25 +298,12 @@ func checkESPFits(files []ESPFile, espSize int64) error {
 	return nil
 }
 
-// diskfsEnv serializes the builds of one process around SOURCE_DATE_EPOCH:
-// go-diskfs's FAT32 writer takes its timestamps from that environment
-// variable only.
-var diskfsEnv sync.Mutex
-
 // writeDisk creates the disk file, its GPT and the FAT32 ESP.
-func writeDisk(path string, l Layout, seed string, t time.Time, files []ESPFile) (err error) {
-	diskfsEnv.Lock()
-	defer diskfsEnv.Unlock()
-	prev, had := os.LookupEnv("SOURCE_DATE_EPOCH")
-	os.Setenv("SOURCE_DATE_EPOCH", strconv.FormatInt(t.Unix(), 10))
-	defer func() {
-		if had {
-			os.Setenv("SOURCE_DATE_EPOCH", prev)
-		} else {
-			os.Unsetenv("SOURCE_DATE_EPOCH")
-		}
-	}()
+func writeDisk(path string, l Layout, seed string, t time.Time, files []ESPFile) error {
+	return WithSourceDateEpoch(t, func() error { return writeDiskAt(path, l, seed, files) })
+}
 
+func writeDiskAt(path string, l Layout, seed string, files []ESPFile) (err error) {
 	d, err := diskfs.Create(path, l.Size, diskfs.SectorSize512)
 	if err != nil {
 		return fmt.Errorf("creating %s: %w", path, err)

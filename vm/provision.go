@@ -6,13 +6,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/BurntSushi/toml"
 	diskfs "github.com/diskfs/go-diskfs"
 	"github.com/diskfs/go-diskfs/disk"
 	"github.com/diskfs/go-diskfs/filesystem"
+
+	"vxway/image"
 )
 
 // Provisioning disk facts: a whole-disk FAT16 filesystem (no partition
@@ -28,13 +29,11 @@ const (
 // ErrBadProvision marks a provisioning file that cannot go on the disk.
 var ErrBadProvision = errors.New("bad provisioning file")
 
-var provisionEnv sync.Mutex
-
 // MakeProvisionDisk writes a VXPROV disk holding the file src as
 // provision.toml to out (via a temporary file and a rename). The file must
 // be TOML; its schema is checked by the device. Timestamps are t, so the
 // same file gives the same disk.
-func MakeProvisionDisk(src, out string, t time.Time) (err error) {
+func MakeProvisionDisk(src, out string, t time.Time) error {
 	b, err := os.ReadFile(src)
 	if err != nil {
 		return fmt.Errorf("reading provisioning file: %w", err)
@@ -56,18 +55,21 @@ func MakeProvisionDisk(src, out string, t time.Time) (err error) {
 	os.Remove(tmp)
 	defer os.Remove(tmp)
 
-	provisionEnv.Lock()
-	prev, had := os.LookupEnv("SOURCE_DATE_EPOCH")
-	os.Setenv("SOURCE_DATE_EPOCH", fmt.Sprint(t.Unix()))
-	defer func() {
-		if had {
-			os.Setenv("SOURCE_DATE_EPOCH", prev)
-		} else {
-			os.Unsetenv("SOURCE_DATE_EPOCH")
-		}
-		provisionEnv.Unlock()
-	}()
+	err = image.WithSourceDateEpoch(t, func() error { return writeProvisionDisk(tmp, b) })
+	if err != nil {
+		return err
+	}
+	if err := freeCluster2(tmp); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		return fmt.Errorf("moving the disk to %s: %w", out, err)
+	}
+	return nil
+}
 
+// writeProvisionDisk makes the FAT16 disk file tmp holding b.
+func writeProvisionDisk(tmp string, b []byte) error {
 	d, err := diskfs.Create(tmp, provisionDiskSize, diskfs.SectorSize512)
 	if err != nil {
 		return fmt.Errorf("creating %s: %w", tmp, err)
@@ -92,12 +94,6 @@ func MakeProvisionDisk(src, out string, t time.Time) (err error) {
 	}
 	if err := d.Close(); err != nil {
 		return fmt.Errorf("closing %s: %w", tmp, err)
-	}
-	if err := freeCluster2(tmp); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, out); err != nil {
-		return fmt.Errorf("moving the disk to %s: %w", out, err)
 	}
 	return nil
 }
