@@ -306,10 +306,18 @@ func (a *Agent) step() {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.closed {
-		return
+	if now, ok := a.settleLocked(); ok {
+		a.armLocked(now)
 	}
-	now := a.nowLocked()
+}
+
+// settleLocked saves the state and sets the alarms it calls for; ok is
+// false once the agent is closed.
+func (a *Agent) settleLocked() (now time.Time, ok bool) {
+	if a.closed {
+		return time.Time{}, false
+	}
+	now = a.nowLocked()
 	a.touchAnchorLocked(now)
 	a.expireLocked(now)
 	if err := a.saveLocked(); err != nil {
@@ -318,7 +326,7 @@ func (a *Agent) step() {
 	if err := a.alarms.set(licensingAlarms(), a.conditionsLocked(now), now); err != nil {
 		a.logf("licensing: %v", err)
 	}
-	a.armLocked(now)
+	return now, true
 }
 
 // expireLocked ends a registration whose certificate ran out.
@@ -607,6 +615,7 @@ func (a *Agent) register(token string, reregister, retry bool) error {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	defer a.settleLocked() // outcome saved and alarms set before anyone sees it
 	now := a.nowLocked()
 	wasRegistered := a.st.Registration != nil
 	switch {
@@ -683,6 +692,7 @@ func (a *Agent) renewRegistration() error {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	defer a.settleLocked() // outcome saved and alarms set before anyone sees it
 	r := a.st.Registration
 	if r == nil || r.InstanceID != dev.InstanceID {
 		return fmt.Errorf("%w: the registration changed during renewal", ErrNotRegistered)
@@ -742,6 +752,7 @@ func (a *Agent) authorize() error {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	defer a.settleLocked() // outcome saved and alarms set before anyone sees it
 	r := a.st.Registration
 	if r == nil || r.InstanceID != dev.InstanceID {
 		return fmt.Errorf("%w: the registration changed during authorization", ErrNotRegistered)

@@ -25,7 +25,7 @@ import (
 )
 
 // Integration tests: the real ssm and smartagent binaries on loopback,
-// driven through the xAPI the admin shell serves.
+// driven through the device's admin CLI (the xcli binary).
 
 var (
 	buildOnce sync.Once
@@ -41,7 +41,7 @@ func binaries(t *testing.T) (agentBin, ssmBin string) {
 		if buildErr != nil {
 			return
 		}
-		for _, b := range []struct{ out, pkg string }{{"smartagent", "."}, {"ssm", "vxway/cmd/ssm"}} {
+		for _, b := range []struct{ out, pkg string }{{"smartagent", "."}, {"ssm", "vxway/cmd/ssm"}, {"xcli", "vxway/cmd/xcli"}} {
 			if out, err := exec.Command("go", "build", "-o", filepath.Join(binDir, b.out), b.pkg).CombinedOutput(); err != nil {
 				buildErr = fmt.Errorf("building %s: %v\n%s", b.pkg, err, out)
 				return
@@ -149,14 +149,12 @@ func (m *manager) url() string {
 	return fmt.Sprintf("https://127.0.0.1:%d/SmartTransport", m.port)
 }
 
-// device is a device root with a running smartagent and the xAPI tree.
+// device is a device root with a running smartagent.
 type device struct {
-	t      *testing.T
-	root   string
-	tree   *xapi.Tree
-	client *agent.Client
-	cmd    *exec.Cmd
-	logs   *syncBuffer
+	t    *testing.T
+	root string
+	cmd  *exec.Cmd
+	logs *syncBuffer
 }
 
 type syncBuffer struct {
@@ -193,10 +191,6 @@ func newDevice(t *testing.T, caFile, directURL string) *device {
 	d := &device{t: t, root: root, logs: &syncBuffer{}}
 	d.start()
 	t.Cleanup(d.stop)
-	sock := filepath.Join(root, agent.SocketPath)
-	d.client = agent.NewClient(sock)
-	d.tree = &xapi.Tree{}
-	agent.RegisterXAPI(d.tree, d.client)
 	return d
 }
 
@@ -252,16 +246,27 @@ func (d *device) stop() {
 	d.cmd = nil
 }
 
-// run serves one xAPI line and reports its output and whether it was OK.
+// run runs one line with the device's admin CLI (the xcli binary, as
+// xcommand / xconfiguration / xstatus) and reports its output and whether
+// it ended in OK.
 func (d *device) run(line string) (string, bool) {
 	d.t.Helper()
-	req, err := xapi.ParseLine(line)
+	words, err := xapi.SplitLine(line)
 	if err != nil {
 		d.t.Fatalf("%s: %v", line, err)
 	}
+	binaries(d.t)
+	cmd := exec.Command(filepath.Join(binDir, "xcli"), words...)
+	cmd.Env = append(os.Environ(), "VXWAY_ROOT="+d.root)
 	var out bytes.Buffer
-	err = d.tree.Serve(context.Background(), req, xapi.NewWriter(&out))
-	return out.String(), err == nil
+	cmd.Stdout = &out
+	cmd.Stderr = &out
+	err = cmd.Run()
+	ok := err == nil && strings.HasSuffix(out.String(), "OK\n")
+	if err == nil && !ok {
+		d.t.Fatalf("%s: exit 0 without OK:\n%s", line, out.String())
+	}
+	return out.String(), ok
 }
 
 func (d *device) ok(line string) string {
@@ -335,7 +340,7 @@ func TestOnPremLifecycle(t *testing.T) {
 	tokSales := m.token("--va", "Sales", "--uses", "1")
 	tokSupport := m.token("--va", "Support", "--no-export-control")
 	tokRevoked := m.token("--va", "Sales")
-	m.ok("token", "revoke", tokRevoked)
+	m.ok("token", "revoke", "--", tokRevoked) // a token may start with "-"
 	tokExpired := m.expiredToken("Sales")
 
 	if got := d.status("Registration Status"); got != "Unregistered" {
@@ -460,6 +465,7 @@ func TestOnPremLifecycle(t *testing.T) {
 	}
 	m.start()
 	eventually(t, "the pending registration to complete", func() bool { return d.status("Registration Status") == "Registered" })
+	// The state and its alarms are settled together.
 	if d.alarm(agent.AlarmCommError) {
 		t.Error("alarm 30042 still raised after the registration went through")
 	}
