@@ -71,6 +71,8 @@ type TokenGrant struct {
 	SmartAccount     string
 	VirtualAccount   string
 	ExportControlled bool
+
+	maxUses int64
 }
 
 // CheckToken looks a token up without using it and returns what it grants,
@@ -100,7 +102,7 @@ func (s *Store) checkToken(ctx context.Context, q queryer, token string, now tim
 	if err != nil {
 		return nil, fmt.Errorf("reading token: %w", err)
 	}
-	g.ExportControlled = exp != 0
+	g.ExportControlled, g.maxUses = exp != 0, maxUses
 	switch {
 	case revoked != 0:
 		return &g, licproto.Errorf(licproto.CodeTokenRevoked, "the registration token was revoked on %s; create a new one", time.UnixMilli(revoked).UTC().Format("2006-01-02"))
@@ -151,8 +153,12 @@ func (s *Store) Register(ctx context.Context, r *Registration, now time.Time) (*
 		if err != nil && !(retry && errors.Is(err, licproto.ErrTokenUsedUp)) {
 			return err
 		}
-		if !retry {
-			res, err := tx.ExecContext(ctx, s.q(`UPDATE tokens SET uses = uses + 1 WHERE id = ? AND revoked_at = 0 AND (max_uses = 0 OR uses < max_uses)`), g.ID)
+		switch {
+		case retry:
+		case g.maxUses == 0:
+			tx.useToken(g.ID)
+		default:
+			res, err := tx.ExecContext(ctx, s.q(`UPDATE tokens SET uses = uses + 1 WHERE id = ? AND revoked_at = 0 AND uses < max_uses`), g.ID)
 			if err != nil {
 				return fmt.Errorf("using token: %w", err)
 			}

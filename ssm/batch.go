@@ -2,9 +2,9 @@ package ssm
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -166,10 +166,18 @@ func (b *batcher) attempt(batch []*batchOp) (errs []error, retry bool) {
 		}
 		return b.withSavepoints(batch)
 	}
-	return b.commit(tx, batch, errs)
+	return b.commit(w, batch, errs)
 }
 
-func (b *batcher) commit(tx *sql.Tx, batch []*batchOp, errs []error) ([]error, bool) {
+func (b *batcher) commit(w *wtx, batch []*batchOp, errs []error) ([]error, bool) {
+	tx := w.tx
+	if err := w.flush(context.Background()); err != nil {
+		tx.Rollback()
+		for i := range errs {
+			errs[i] = err
+		}
+		return errs, isRetryable(err)
+	}
 	start := time.Now()
 	if err := tx.Commit(); err != nil {
 		err = fmt.Errorf("committing: %w", err)
@@ -205,7 +213,9 @@ func (b *batcher) withSavepoints(batch []*batchOp) ([]error, bool) {
 			tx.Rollback()
 			return fail(fmt.Errorf("savepoint: %w", err))
 		}
+		uses := maps.Clone(w.tokenUses)
 		if errs[i] = op.fn(w); errs[i] != nil {
+			w.tokenUses = uses
 			if isRetryable(errs[i]) {
 				tx.Rollback()
 				return fail(errs[i])
@@ -220,7 +230,7 @@ func (b *batcher) withSavepoints(batch []*batchOp) ([]error, bool) {
 			return fail(fmt.Errorf("releasing savepoint: %w", err))
 		}
 	}
-	return b.commit(tx, batch, errs)
+	return b.commit(w, batch, errs)
 }
 
 // isRetryable reports a PostgreSQL deadlock or serialization failure.

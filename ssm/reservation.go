@@ -546,7 +546,11 @@ func (s *Store) writeTx(ctx context.Context, f func(w *wtx) error) error {
 		if err != nil {
 			return fmt.Errorf("starting transaction: %w", err)
 		}
-		err = f(&wtx{s: s, tx: tx})
+		w := &wtx{s: s, tx: tx}
+		err = f(w)
+		if err == nil {
+			err = w.flush(ctx)
+		}
 		if err == nil {
 			err = tx.Commit()
 		} else {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 )
 
 // prepared returns the statement for query (already in the database's
@@ -45,6 +46,36 @@ func (s *Store) closeStmts() {
 type wtx struct {
 	s  *Store
 	tx *sql.Tx
+	// tokenUses counts uses of unlimited tokens, added to their rows in
+	// one statement per token just before the commit: one token may
+	// register a whole fleet, and updating its row per registration would
+	// hold that row's lock across every writer's transaction.
+	tokenUses map[int64]int64
+}
+
+// useToken counts one use of an unlimited token (see tokenUses).
+func (w *wtx) useToken(id int64) {
+	if w.tokenUses == nil {
+		w.tokenUses = map[int64]int64{}
+	}
+	w.tokenUses[id]++
+}
+
+// flush writes the deferred token uses, in token order (a fixed lock
+// order between writers).
+func (w *wtx) flush(ctx context.Context) error {
+	ids := make([]int64, 0, len(w.tokenUses))
+	for id := range w.tokenUses {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		if _, err := w.ExecContext(ctx, w.s.q(`UPDATE tokens SET uses = uses + ? WHERE id = ?`), w.tokenUses[id], id); err != nil {
+			return fmt.Errorf("counting token uses: %w", err)
+		}
+	}
+	clear(w.tokenUses)
+	return nil
 }
 
 func (w *wtx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {

@@ -295,6 +295,11 @@ func TestStoreConcurrentBatches(t *testing.T) {
 		if len(list) != n-n/4 || lic[2].InUse != int64(n-n/4) {
 			t.Errorf("%d instances, %d desktop in use; want %d each", len(list), lic[2].InUse, n-n/4)
 		}
+		toks, err := s.Tokens(ctx, "Default")
+		must(t, err)
+		if toks[0].Uses != int64(n-n/4) {
+			t.Errorf("unlimited token counts %d uses, want %d", toks[0].Uses, n-n/4)
+		}
 		if st := s.BatchStats(); st.Ops < int64(2*(n-n/4)) {
 			t.Errorf("batch stats %+v count fewer operations than committed", st)
 		}
