@@ -699,6 +699,10 @@ func (a *Agent) renewRegistration() error {
 	}
 	now := a.nowLocked()
 	if err != nil {
+		if isGone(err) {
+			a.goneLocked(err)
+			return fmt.Errorf("renewing the registration: %w", err)
+		}
 		r.RenewFailure = failure(r.RenewFailure, err, now)
 		a.renewRetry = now.Add(a.retryEvery)
 		a.logf("licensing: registration renewal failed, retrying in 15 minutes: %v", err)
@@ -710,6 +714,15 @@ func (a *Agent) renewRegistration() error {
 	a.renewRetry = time.Time{}
 	a.logf("licensing: registration renewed; certificate valid until %s", ans.CertNotAfter.UTC().Format(time.RFC3339))
 	return nil
+}
+
+// goneLocked ends a registration the manager no longer knows: the
+// instance was removed there, so the device is unregistered and says so.
+func (a *Agent) goneLocked(err error) {
+	a.logf("licensing: the manager no longer knows this product instance: %v", err)
+	a.st.Registration = nil
+	a.st.Warning = fmt.Sprintf("The manager no longer knows this product instance (%v); it was removed there. Register again with a token.", err)
+	a.authRetry, a.renewRetry = time.Time{}, time.Time{}
 }
 
 func failure(old *Failure, err error, now time.Time) *Failure {
@@ -760,6 +773,10 @@ func (a *Agent) authorize() error {
 	now := a.nowLocked()
 	a.newTypeAt = time.Time{}
 	if err != nil {
+		if isGone(err) {
+			a.goneLocked(err)
+			return fmt.Errorf("renewing the authorization: %w", err)
+		}
 		r.AuthFailure = failure(r.AuthFailure, err, now)
 		a.authRetry = now.Add(a.retryEvery)
 		a.logf("licensing: authorization request failed, retrying in 15 minutes: %v", err)

@@ -98,7 +98,7 @@ func (m *memManager) RenewRegistration(_ context.Context, d Device, host, ip str
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.inst[d.InstanceID]; !ok {
-		return RenewAnswer{}, &Rejected{Reason: "not registered"}
+		return RenewAnswer{}, &Rejected{Reason: "not registered", Gone: true}
 	}
 	m.lastHost, m.lastIP = host, ip
 	return RenewAnswer{CertPEM: []byte("cert2"), CertNotAfter: now.AddDate(1, 0, 0), ManagerTime: now}, nil
@@ -113,7 +113,7 @@ func (m *memManager) Authorize(_ context.Context, d Device, usage map[string]int
 	defer m.mu.Unlock()
 	va, ok := m.inst[d.InstanceID]
 	if !ok {
-		return AuthAnswer{}, &Rejected{Reason: "not registered"}
+		return AuthAnswer{}, &Rejected{Reason: "not registered", Gone: true}
 	}
 	res := map[string]string{}
 	for t, n := range usage {

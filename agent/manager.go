@@ -100,12 +100,21 @@ type Dialer func(cfg Config) (Manager, error)
 type Rejected struct {
 	Reason string
 	Err    error
+	// Gone is set when the manager no longer knows the product instance
+	// (removed on the manager by hand): the registration has ended.
+	Gone bool
 }
 
 func (r *Rejected) Error() string { return r.Reason }
 
 // Unwrap gives the underlying typed error, for errors.Is.
 func (r *Rejected) Unwrap() error { return r.Err }
+
+// isGone reports whether err says the manager no longer knows the device.
+func isGone(err error) bool {
+	var r *Rejected
+	return errors.As(err, &r) && r.Gone
+}
 
 // isRejected reports whether err is a refusal by the manager.
 func isRejected(err error) bool {

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -114,5 +115,38 @@ func TestHostnameChangePushed(t *testing.T) {
 	clk.Advance(day) // the daily wake notices it
 	if n := m.count("renew"); n != 1 || m.lastHost != "vx2.example.com" {
 		t.Errorf("after the hostname change: %d renewals, manager has %q", n, m.lastHost)
+	}
+}
+
+// TestInstanceRemovedOnManager: when the manager no longer knows the
+// instance, the device is unregistered and says why.
+func TestInstanceRemovedOnManager(t *testing.T) {
+	clk := clock.NewFake(t0)
+	m := newMemManager(clk)
+	m.tokens["t"] = memToken{va: "Sales"}
+	root := t.TempDir()
+	a := newTestAgent(t, root, clk, m)
+	if err := a.Enable(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Register("t", false); err != nil {
+		t.Fatal(err)
+	}
+	m.mu.Lock()
+	clear(m.inst)
+	m.mu.Unlock()
+	if err := a.RenewAuthorization(); err == nil {
+		t.Fatal("renewal of a removed instance succeeded")
+	}
+	s := a.Status()
+	if s.Registration != RegUnregistered || s.Authorization != AuthEvaluation || !strings.Contains(s.Warning, "Register again") {
+		t.Errorf("after removal on the manager: %q / %q, warning %q", s.Registration, s.Authorization, s.Warning)
+	}
+	check(t, "removed", a, root, want{reg: RegUnregistered, auth: AuthEvaluation, alarms: []int{AlarmEvaluation}})
+	if err := a.Register("t", false); err != nil {
+		t.Fatalf("registering again: %v", err)
+	}
+	if s := a.Status(); s.Warning != "" {
+		t.Errorf("warning %q kept after registering again", s.Warning)
 	}
 }

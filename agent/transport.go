@@ -190,6 +190,7 @@ func refusal(err error) error {
 	if !errors.As(err, &r) {
 		return err
 	}
+	r.Gone = errors.Is(r.Err, licproto.ErrNotRegistered)
 	for _, c := range []error{licproto.ErrUnknownToken, licproto.ErrTokenExpired, licproto.ErrTokenUsedUp, licproto.ErrTokenRevoked,
 		licproto.ErrBadRequest, licproto.ErrNotRegistered, licproto.ErrAlreadyRegistered, licproto.ErrTooLarge} {
 		if errors.Is(r.Err, c) {

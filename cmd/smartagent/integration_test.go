@@ -470,6 +470,18 @@ func TestOnPremLifecycle(t *testing.T) {
 		t.Error("alarm 30042 still raised after the registration went through")
 	}
 
+	// The instance is removed on the manager: the next exchange ends the
+	// registration, with a warning; registering again works.
+	m.ok("instance", "remove", "--yes", udi)
+	d.fails("xcommand License Smart RenewAuthorization", "not registered")
+	if got := d.status("Registration Status"); got != "Unregistered" {
+		t.Errorf("after removal on the manager: %q", got)
+	}
+	if w := d.status("Warning"); !strings.Contains(w, "Register again") {
+		t.Errorf("after removal on the manager: warning %q", w)
+	}
+	d.ok(fmt.Sprintf(`xcommand License Smart Register Token: %q`, tokSales2))
+
 	// Deregister while the manager is down: local, with the warning.
 	m.stop()
 	out = d.ok("xcommand License Smart Deregister")
