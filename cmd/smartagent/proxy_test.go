@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -173,5 +174,47 @@ func TestInterceptingProxyUnknownCA(t *testing.T) {
 	}
 	if r := d.status("FailureReason"); !strings.Contains(r, "Unknown CA") {
 		t.Errorf("failure reason %q does not say Unknown CA", r)
+	}
+}
+
+// TestManagerTimeout: a manager that accepts connections and never
+// answers gives the reason "operation timed out" and a pending
+// registration.
+func TestManagerTimeout(t *testing.T) {
+	m := newManager(t, "onprem")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var held []net.Conn
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		for _, c := range held {
+			c.Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			held = append(held, c) // never answered
+			mu.Unlock()
+		}
+	}()
+	d := newDevice(t, filepath.Join(m.data, "ca.crt"), m.url())
+	d.ok("xconfiguration License Smart Transport Mode: OnPrem")
+	d.ok(fmt.Sprintf(`xconfiguration License Smart Transport URL: "https://127.0.0.1:%d/SmartTransport"`, ln.Addr().(*net.TCPAddr).Port))
+	d.fails(`xcommand License Smart Register Token: "some-token-value"`, "operation timed out")
+	if got := d.status("Registration Status"); got != "Unregistered: Registration Pending" {
+		t.Errorf("registration %q", got)
+	}
+	if !d.alarm(30042) {
+		t.Error("alarm 30042 not raised")
 	}
 }
