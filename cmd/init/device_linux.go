@@ -52,7 +52,7 @@ type device struct {
 	bootTime  func() time.Duration // time since the kernel started
 	halt      chan boot.Halt
 	links     bool // make /bin/reboot and /bin/poweroff
-	// network brings up the network; nil means bring up lo only.
+	// network brings up lo and eth0 (netconf.Up on the device).
 	network func(ctx context.Context) error
 	// readyTimeout is how long to wait for the services before saying
 	// which one is late (the wait goes on).
@@ -193,10 +193,10 @@ func (d *device) waitReady(ctx context.Context, svcs []supervise.Service) error 
 }
 
 func (d *device) bringUpNetwork(ctx context.Context) error {
-	if d.network != nil {
-		return d.network(ctx)
+	if d.network == nil {
+		return nil
 	}
-	return bringUpLoopback()
+	return d.network(ctx)
 }
 
 // services are the supervised programs present in the image.
