@@ -25,6 +25,9 @@ import (
 // ErrNoTrust marks a device image without manager CA certificates.
 var ErrNoTrust = errors.New("no trusted manager CA")
 
+// ErrProxyRefused marks a proxy that refused to open the tunnel.
+var ErrProxyRefused = errors.New("proxy refused the connection")
+
 // ErrTransport marks a transport configuration that cannot be used yet.
 var ErrTransport = errors.New("transport not usable")
 
@@ -60,6 +63,15 @@ func NewHTTPSManager(root string, cfg Config, timeout time.Duration, clk clock.C
 			return nil, err
 		}
 		tr.Proxy = http.ProxyURL(pu)
+		tr.OnProxyConnectResponse = func(_ context.Context, _ *url.URL, connect *http.Request, res *http.Response) error {
+			switch res.StatusCode {
+			case http.StatusOK:
+				return nil
+			case http.StatusUnauthorized, http.StatusProxyAuthRequired:
+				return fmt.Errorf("%w: the proxy answered %s; check the proxy username and password", ErrProxyRefused, res.Status)
+			}
+			return fmt.Errorf("%w: the proxy answered %s to CONNECT %s", ErrProxyRefused, res.Status, connect.Host)
+		}
 	}
 	return &httpsManager{
 		clk: clk,

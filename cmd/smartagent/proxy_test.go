@@ -67,7 +67,7 @@ func TestProxyAndPrivacy(t *testing.T) {
 	d.ok(fmt.Sprintf("xconfiguration License Smart Transport Proxy Port: %d", port))
 	d.ok("xconfiguration License Smart Transport Proxy Username: vxuser")
 	d.ok(`xconfiguration License Smart Transport Proxy Password: "wrong"`)
-	d.fails(fmt.Sprintf(`xcommand License Smart Register Token: %q`, tok), "Unauthorized")
+	d.fails(fmt.Sprintf(`xcommand License Smart Register Token: %q`, tok), "check the proxy username and password")
 	d.ok("xcommand License Smart Deregister") // cancels the pending registration
 	d.ok(`xconfiguration License Smart Transport Proxy Password: "pr0xy-Secret"`)
 	d.ok(fmt.Sprintf(`xcommand License Smart Register Token: %q`, tok))
