@@ -3,6 +3,7 @@ package agent
 import (
 	"bytes"
 	"context"
+	"errors"
 	"crypto/ecdsa"
 	"crypto/sha256"
 	"encoding/json"
@@ -129,15 +130,37 @@ func New(opts Options) (*Agent, error) {
 		a.dial = func(cfg Config) (Manager, error) { return NewHTTPSManager(a.root, cfg, a.timeout, a.clk) }
 	}
 	st, err := LoadState(a.root)
+	if errors.Is(err, ErrCorrupt) {
+		// Atomic writes make this a disk fault; keep the evidence and
+		// start unregistered (the anchor on persist keeps evaluation).
+		a.setAside(stateFile, err)
+		st, err = &State{Version: stateVersion}, nil
+	}
 	if err != nil {
 		return nil, err
 	}
 	a.st = st
 	a.saved, _ = marshalState(st)
-	if a.cfg, err = loadConfig(a.root); err != nil {
+	a.cfg, err = loadConfig(a.root)
+	if errors.Is(err, ErrCorrupt) {
+		a.setAside(configFile, err)
+		a.cfg, err = DefaultConfig(), nil
+	}
+	if err != nil {
 		return nil, err
 	}
-	if a.anchor, a.hasAnchor, err = loadAnchor(a.root); err != nil {
+	a.anchor, a.hasAnchor, err = loadAnchor(a.root)
+	if errors.Is(err, ErrCorrupt) {
+		// A damaged anchor must not buy a new evaluation: it counts as
+		// spent.
+		a.setAside(anchorFile, err)
+		now := a.clk.Now()
+		a.anchor, a.hasAnchor, err = Anchor{Start: now.Add(-EvaluationPeriod), Latest: now}, true, nil
+		if err := saveAnchor(a.root, a.anchor); err != nil {
+			return nil, err
+		}
+	}
+	if err != nil {
 		return nil, err
 	}
 	a.anchorSaved = a.anchor.Latest
@@ -973,6 +996,16 @@ func firstIPv4() string {
 		}
 	}
 	return ""
+}
+
+// setAside renames a damaged file to <name>.corrupt so that the agent can
+// start and the file can still be examined.
+func (a *Agent) setAside(rel string, cause error) {
+	p := filepath.Join(a.root, rel)
+	a.logf("licensing: %v; moved to %s.corrupt", cause, p)
+	if err := os.Rename(p, p+".corrupt"); err != nil {
+		a.logf("licensing: moving %s aside: %v", p, err)
+	}
 }
 
 // platformEnabled reports the platform's Smart Licensing flag.

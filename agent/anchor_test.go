@@ -61,3 +61,40 @@ func TestEvaluationAnchor(t *testing.T) {
 		})
 	}
 }
+
+// TestDamagedFiles: damaged state or configuration is set aside and the
+// agent starts; a damaged anchor counts the evaluation as spent.
+func TestDamagedFiles(t *testing.T) {
+	for _, rel := range []string{stateFile, configFile, anchorFile} {
+		t.Run(filepath.Base(rel), func(t *testing.T) {
+			clk := clock.NewFake(t0)
+			root := t.TempDir()
+			a := newTestAgent(t, root, clk, newMemManager(clk))
+			if err := a.Enable(); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := a.SetConfig(LeafMode, "Proxy"); err != nil {
+				t.Fatal(err)
+			}
+			a.Close()
+			if err := os.WriteFile(filepath.Join(root, rel), []byte("{not json"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			b := newTestAgent(t, root, clk, newMemManager(clk))
+			if _, err := os.Stat(filepath.Join(root, rel+".corrupt")); err != nil {
+				t.Errorf("damaged file not set aside: %v", err)
+			}
+			if err := b.Enable(); err != nil {
+				t.Fatal(err)
+			}
+			s := b.Status()
+			wantAuth := AuthEvaluation
+			if rel == anchorFile {
+				wantAuth = AuthEvalExpired
+			}
+			if s.Authorization != wantAuth {
+				t.Errorf("after damage to %s: %q, want %q", rel, s.Authorization, wantAuth)
+			}
+		})
+	}
+}

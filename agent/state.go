@@ -174,10 +174,10 @@ func loadConfig(root string) (Config, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
-		return Config{}, fmt.Errorf("parsing %s: %w", p, err)
+		return Config{}, fmt.Errorf("%w: parsing %s: %v", ErrCorrupt, p, err)
 	}
 	if err := c.validate(); err != nil {
-		return Config{}, fmt.Errorf("checking %s: %w", p, err)
+		return Config{}, fmt.Errorf("%w: checking %s: %v", ErrCorrupt, p, err)
 	}
 	return c, nil
 }
