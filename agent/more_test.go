@@ -150,3 +150,32 @@ func TestInstanceRemovedOnManager(t *testing.T) {
 		t.Errorf("warning %q kept after registering again", s.Warning)
 	}
 }
+
+// TestOneTimerWhenIdle: the agent waits on a single timer for its next
+// deadline, whatever its state; nothing polls.
+func TestOneTimerWhenIdle(t *testing.T) {
+	clk := clock.NewFake(t0)
+	m := newMemManager(clk)
+	m.tokens["t"] = memToken{va: "Sales"}
+	a := newTestAgent(t, t.TempDir(), clk, m)
+	steps := []struct {
+		name string
+		do   func() error
+	}{
+		{"enabled", a.Enable},
+		{"usage", func() error { return a.SetUsage(TypeRMS, 2) }},
+		{"registered", func() error { return a.Register("t", false) }},
+		{"a week on", func() error { clk.Advance(7 * day); return nil }},
+		{"manager down", func() error { m.setDown(errTimedOut()); return a.RenewAuthorization() }},
+	}
+	for _, s := range steps {
+		_ = s.do()
+		if n := clk.Pending(); n != 1 {
+			t.Errorf("%s: %d timers pending, want 1", s.name, n)
+		}
+	}
+	a.Close()
+	if n := clk.Pending(); n != 0 {
+		t.Errorf("closed: %d timers pending, want 0", n)
+	}
+}
