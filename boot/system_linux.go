@@ -12,6 +12,13 @@ import (
 type Linux struct {
 	// Mke2fs is the path of Debian's mke2fs, /sbin/mke2fs on the device.
 	Mke2fs string
+	// Runner starts and waits for mke2fs; exec.Cmd's own when nil. PID 1
+	// passes its orphan reaper so the reaper never takes mke2fs's exit
+	// status.
+	Runner interface {
+		Start(*exec.Cmd) error
+		Wait(*exec.Cmd) error
+	}
 }
 
 // Mount calls mount(2).
@@ -31,7 +38,8 @@ func (l Linux) MakeExt4(device, label string) error {
 	var out bytes.Buffer
 	cmd := exec.Command(mke2fs, "-q", "-F", "-t", "ext4", "-L", label, device)
 	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Run(); err != nil {
+	err := l.run(cmd)
+	if err != nil {
 		return fmt.Errorf("running %s: %w: %s", mke2fs, err, bytes.TrimSpace(out.Bytes()))
 	}
 	return nil
@@ -51,3 +59,13 @@ func (Linux) Halt(how Halt) error {
 
 // SetHostname calls sethostname(2).
 func (Linux) SetHostname(name string) error { return unix.Sethostname([]byte(name)) }
+
+func (l Linux) run(cmd *exec.Cmd) error {
+	if l.Runner == nil {
+		return cmd.Run()
+	}
+	if err := l.Runner.Start(cmd); err != nil {
+		return err
+	}
+	return l.Runner.Wait(cmd)
+}

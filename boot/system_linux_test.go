@@ -47,8 +47,18 @@ func TestMakeExt4(t *testing.T) {
 }
 
 func TestMakeExt4ReportsFailure(t *testing.T) {
-	err := (Linux{Mke2fs: "/bin/false"}).MakeExt4(filepath.Join(t.TempDir(), "x"), "data")
+	runner := &countingRunner{}
+	err := (Linux{Mke2fs: "/bin/false", Runner: runner}).MakeExt4(filepath.Join(t.TempDir(), "x"), "data")
 	if err == nil {
 		t.Fatal("MakeExt4 with a failing mke2fs returned nil")
 	}
+	if runner.started != 1 || runner.waited != 1 {
+		t.Errorf("runner started %d, waited %d; want 1 and 1", runner.started, runner.waited)
+	}
 }
+
+// countingRunner runs commands and counts them.
+type countingRunner struct{ started, waited int }
+
+func (r *countingRunner) Start(cmd *exec.Cmd) error { r.started++; return cmd.Start() }
+func (r *countingRunner) Wait(cmd *exec.Cmd) error  { r.waited++; return cmd.Wait() }
