@@ -214,7 +214,8 @@ func (s *Supervisor) loop(p *proc) {
 func (s *Supervisor) runOnce(p *proc) error {
 	cmd := exec.Command(p.svc.Path, p.svc.Args...)
 	cmd.Env = p.svc.Env
-	cmd.Stdout, cmd.Stderr = p.log, p.log
+	out := &logWriter{log: p.log, console: s.Console, name: p.svc.Name}
+	cmd.Stdout, cmd.Stderr = out, out
 	// A child left behind holding the output pipe must not keep Wait
 	// from returning.
 	cmd.WaitDelay = 2 * time.Second
@@ -268,6 +269,29 @@ func (s *Supervisor) runOnce(p *proc) error {
 	}
 	s.emit(Event{Service: p.svc.Name, Kind: Exited, Run: run, Err: err})
 	return err
+}
+
+// logWriter sends a service's output to its log and, when the log cannot
+// be written (data is not mounted), to the console instead, so the service
+// never sees its output fail.
+type logWriter struct {
+	log     *RotatingFile
+	console io.Writer
+	name    string
+	failed  bool
+}
+
+func (w *logWriter) Write(p []byte) (int, error) {
+	if _, err := w.log.Write(p); err == nil {
+		return len(p), nil
+	} else if !w.failed && w.console != nil {
+		w.failed = true
+		fmt.Fprintf(w.console, "init: %s: %v; its output goes to the console\n", w.name, err)
+	}
+	if w.console != nil {
+		fmt.Fprintf(w.console, "%s: %s", w.name, p)
+	}
+	return len(p), nil
 }
 
 var (

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -214,4 +215,48 @@ func TestBackoffDelay(t *testing.T) {
 			t.Errorf("Delay(%d) = %v, want %v", n, got, want)
 		}
 	}
+}
+
+func TestOutputGoesToConsoleWhenLogFails(t *testing.T) {
+	s, _, events := newSupervisor(t)
+	// A file where the log directory should be: the log cannot open.
+	if err := os.MkdirAll(filepath.Dir(s.LogDir), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(s.LogDir, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var console strings.Builder
+	s.Console = &syncWriter{w: &console}
+	if err := s.Start([]Service{{Name: "svc", Path: "/bin/sh", Args: []string{"-c", "echo still-here; exit 0"}}}); err != nil {
+		t.Fatal(err)
+	}
+	expect(t, events, Started, 1)
+	e := expect(t, events, Exited, 1)
+	if !errors.Is(e.Err, errExitedZero) {
+		t.Errorf("service ended with %v, want a clean exit (its output did not fail)", e.Err)
+	}
+	expect(t, events, Scheduled, 1)
+	stopAsync(s, events)
+	got := s.Console.(*syncWriter).String()
+	if !strings.Contains(got, "svc: still-here\n") || !strings.Contains(got, "its output goes to the console") {
+		t.Errorf("console:\n%s", got)
+	}
+}
+
+type syncWriter struct {
+	mu sync.Mutex
+	w  *strings.Builder
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+func (s *syncWriter) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.String()
 }
