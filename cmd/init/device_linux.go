@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -404,7 +405,7 @@ func (d *device) startConsole(ctx context.Context) {
 		Accounts:  d.accounts,
 		Checker:   platform.NewUsers(d.root, d.clock),
 		Runner:    d.reaper,
-		Hostname:  func() string { return d.hostname },
+		Hostname:  d.currentHostname,
 		Term:      "vt100",
 		FailDelay: 2 * time.Second,
 		Log:       d.console,
@@ -414,6 +415,16 @@ func (d *device) startConsole(ctx context.Context) {
 			d.logf("console login: %v", err)
 		}
 	}()
+}
+
+// currentHostname is the kernel's host name (changed at run time by
+// xconfiguration), or the one set at boot when proc cannot tell.
+func (d *device) currentHostname() string {
+	b, err := os.ReadFile(d.path("proc/sys/kernel/hostname"))
+	if h := strings.TrimSpace(string(b)); err == nil && h != "" {
+		return h
+	}
+	return d.hostname
 }
 
 // shutdown stops the services and servers, syncs, unmounts and stops the
