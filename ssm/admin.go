@@ -543,9 +543,9 @@ func (s *Store) Events(ctx context.Context, va string, limit int) ([]Event, erro
 	return out, rows.Err()
 }
 
-func (s *Store) event(ctx context.Context, tx *wtx, vaID int64, now time.Time, kind, udi, detail string) error {
-	if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO events (va_id, at, kind, udi, detail) VALUES (?, ?, ?, ?, ?)`), vaID, now.UnixMilli(), kind, udi, detail); err != nil {
-		return fmt.Errorf("recording event: %w", err)
-	}
+// event records an event; it is written with the transaction's other
+// events just before the commit (see wtx.flush).
+func (s *Store) event(_ context.Context, tx *wtx, vaID int64, now time.Time, kind, udi, detail string) error {
+	tx.events = append(tx.events, []any{vaID, now.UnixMilli(), kind, udi, detail})
 	return nil
 }

@@ -213,9 +213,9 @@ func (b *batcher) withSavepoints(batch []*batchOp) ([]error, bool) {
 			tx.Rollback()
 			return fail(fmt.Errorf("savepoint: %w", err))
 		}
-		uses := maps.Clone(w.tokenUses)
+		uses, nev := maps.Clone(w.tokenUses), len(w.events)
 		if errs[i] = op.fn(w); errs[i] != nil {
-			w.tokenUses = uses
+			w.tokenUses, w.events = uses, w.events[:nev]
 			if isRetryable(errs[i]) {
 				tx.Rollback()
 				return fail(errs[i])

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"fmt"
 	"slices"
+	"strings"
 )
 
 // prepared returns the statement for query (already in the database's
@@ -51,7 +52,12 @@ type wtx struct {
 	// register a whole fleet, and updating its row per registration would
 	// hold that row's lock across every writer's transaction.
 	tokenUses map[int64]int64
+	// events are inserted together, a few rows per statement, at flush.
+	events [][]any
 }
+
+// eventChunk is how many events one INSERT writes.
+const eventChunk = 32
 
 // useToken counts one use of an unlimited token (see tokenUses).
 func (w *wtx) useToken(id int64) {
@@ -75,6 +81,23 @@ func (w *wtx) flush(ctx context.Context) error {
 		}
 	}
 	clear(w.tokenUses)
+	for len(w.events) > 0 {
+		n := min(len(w.events), eventChunk)
+		var q strings.Builder
+		q.WriteString(`INSERT INTO events (va_id, at, kind, udi, detail) VALUES `)
+		args := make([]any, 0, 5*n)
+		for i, e := range w.events[:n] {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("(?, ?, ?, ?, ?)")
+			args = append(args, e...)
+		}
+		if _, err := w.ExecContext(ctx, w.s.q(q.String()), args...); err != nil {
+			return fmt.Errorf("recording events: %w", err)
+		}
+		w.events = w.events[n:]
+	}
 	return nil
 }
 
