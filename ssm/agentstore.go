@@ -243,25 +243,6 @@ func (s *Store) addInUse(ctx context.Context, tx *wtx, vaID int64, t licproto.Li
 	return nil
 }
 
-// instanceUsageStates returns an instance's usage and verdict per type.
-func (s *Store) instanceUsageStates(ctx context.Context, tx *wtx, id int64) (map[licproto.LicenseType]int64, map[licproto.LicenseType]string, error) {
-	rows, err := tx.QueryContext(ctx, s.q(`SELECT type, in_use, state FROM instance_usage WHERE instance_id = ?`), id)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading instance usage: %w", err)
-	}
-	defer rows.Close()
-	usage, states := map[licproto.LicenseType]int64{}, map[licproto.LicenseType]string{}
-	for rows.Next() {
-		var t, st string
-		var n int64
-		if err := rows.Scan(&t, &n, &st); err != nil {
-			return nil, nil, fmt.Errorf("reading instance usage: %w", err)
-		}
-		usage[licproto.LicenseType(t)], states[licproto.LicenseType(t)] = n, st
-	}
-	return usage, states, rows.Err()
-}
-
 func (s *Store) instanceUsage(ctx context.Context, tx *wtx, id int64) (map[licproto.LicenseType]int64, error) {
 	rows, err := tx.QueryContext(ctx, s.q(`SELECT type, in_use FROM instance_usage WHERE instance_id = ?`), id)
 	if err != nil {
@@ -355,26 +336,34 @@ func (s *Store) Authorize(ctx context.Context, udi, signedBy string, usage map[l
 		if err != nil {
 			return err
 		}
-		old, oldState, err := s.instanceUsageStates(ctx, tx, in.id)
-		if err != nil {
-			return err
-		}
+		// One query for the instance's usage and its account's licenses.
+		old, oldState := map[licproto.LicenseType]int64{}, map[licproto.LicenseType]string{}
 		type counts struct{ purchased, inUse, reserved int64 }
 		lic := map[licproto.LicenseType]*counts{}
-		rows, err := tx.QueryContext(ctx, s.q(`SELECT type, purchased, in_use, reserved FROM licenses WHERE va_id = ?`), in.vaID)
+		rows, err := tx.QueryContext(ctx, s.q(`SELECT 0, type, in_use, 0, 0, state FROM instance_usage WHERE instance_id = ?
+			UNION ALL SELECT 1, type, purchased, in_use, reserved, '' FROM licenses WHERE va_id = ?`), in.id, in.vaID)
 		if err != nil {
-			return fmt.Errorf("reading licenses: %w", err)
+			return fmt.Errorf("reading usage and licenses: %w", err)
 		}
 		for rows.Next() {
-			var t string
-			c := &counts{}
-			if err := rows.Scan(&t, &c.purchased, &c.inUse, &c.reserved); err != nil {
+			var src int
+			var t, st string
+			var a, b, c int64
+			if err := rows.Scan(&src, &t, &a, &b, &c, &st); err != nil {
 				rows.Close()
-				return fmt.Errorf("reading licenses: %w", err)
+				return fmt.Errorf("reading usage and licenses: %w", err)
 			}
-			lic[licproto.LicenseType(t)] = c
+			lt := licproto.LicenseType(t)
+			if src == 0 {
+				old[lt], oldState[lt] = a, st
+			} else {
+				lic[lt] = &counts{purchased: a, inUse: b, reserved: c}
+			}
 		}
 		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("reading usage and licenses: %w", err)
+		}
 		if len(lic) < len(poolTypeNames()) {
 			if err := ensureLicenseRows(ctx, s, tx, in.vaID); err != nil {
 				return err
@@ -421,9 +410,7 @@ func (s *Store) Authorize(ctx context.Context, udi, signedBy string, usage map[l
 				return fmt.Errorf("storing usage: %w", err)
 			}
 		}
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE instances SET last_seen = ?, last_state = ? WHERE id = ?`), now.UnixMilli(), string(res.State), in.id); err != nil {
-			return fmt.Errorf("updating instance: %w", err)
-		}
+		tx.touch(in.id, now.UnixMilli(), string(res.State))
 		kind := EventAuthorized
 		if res.State == licproto.StateOutOfCompliance {
 			kind = EventOutOfCompliance

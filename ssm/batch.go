@@ -213,9 +213,9 @@ func (b *batcher) withSavepoints(batch []*batchOp) ([]error, bool) {
 			tx.Rollback()
 			return fail(fmt.Errorf("savepoint: %w", err))
 		}
-		uses, nev := maps.Clone(w.tokenUses), len(w.events)
+		uses, nev, nseen := maps.Clone(w.tokenUses), len(w.events), len(w.seen)
 		if errs[i] = op.fn(w); errs[i] != nil {
-			w.tokenUses, w.events = uses, w.events[:nev]
+			w.tokenUses, w.events, w.seen = uses, w.events[:nev], w.seen[:nseen]
 			if isRetryable(errs[i]) {
 				tx.Rollback()
 				return fail(errs[i])

@@ -54,6 +54,26 @@ type wtx struct {
 	tokenUses map[int64]int64
 	// events are inserted together, a few rows per statement, at flush.
 	events [][]any
+	// seen holds authorized instances' last contact and verdict, written
+	// together at flush (the instance rows are already locked by then).
+	seen []seenRow
+}
+
+type seenRow struct {
+	id, at int64
+	state  string
+}
+
+// touch records an instance's last contact and verdict (see seen); the
+// latest one of an instance wins.
+func (w *wtx) touch(id, at int64, state string) {
+	for i := range w.seen {
+		if w.seen[i].id == id {
+			w.seen[i] = seenRow{id, at, state}
+			return
+		}
+	}
+	w.seen = append(w.seen, seenRow{id, at, state})
 }
 
 // eventChunk is how many events one INSERT writes.
@@ -81,6 +101,24 @@ func (w *wtx) flush(ctx context.Context) error {
 		}
 	}
 	clear(w.tokenUses)
+	for len(w.seen) > 0 {
+		n := min(len(w.seen), eventChunk)
+		var q strings.Builder
+		q.WriteString(`UPDATE instances SET last_seen = v.column2, last_state = v.column3 FROM (VALUES `)
+		args := make([]any, 0, 3*n)
+		for i, r := range w.seen[:n] {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT))")
+			args = append(args, r.id, r.at, r.state)
+		}
+		q.WriteString(`) AS v WHERE instances.id = v.column1`)
+		if _, err := w.ExecContext(ctx, w.s.q(q.String()), args...); err != nil {
+			return fmt.Errorf("recording last contact: %w", err)
+		}
+		w.seen = w.seen[n:]
+	}
 	for len(w.events) > 0 {
 		n := min(len(w.events), eventChunk)
 		var q strings.Builder
