@@ -1,14 +1,17 @@
 package vmtest
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/crypto/ssh"
 )
 
 // resetPassword is the root password the factory reset tests set, so that
@@ -28,87 +31,177 @@ var resetMarkers = map[string]string{
 type deviceState struct {
 	hostKey, cert, system, network, identity, status string
 	markers                                          map[string]bool
-	rootPassword                                     string
+	rootPassword                                     string // the one that logs in
+}
+
+// sshRoot runs cmd as root over SSH (gosh -c) and returns its output, the
+// SSH host key fingerprint the device showed and the exit code.
+func sshRoot(t *testing.T, v *VM, password, cmd string) (out, hostKey string, code int, err error) {
+	t.Helper()
+	cfg := &ssh.ClientConfig{
+		User: "root",
+		Auth: []ssh.AuthMethod{ssh.Password(password)},
+		HostKeyCallback: func(_ string, _ net.Addr, k ssh.PublicKey) error {
+			hostKey = ssh.FingerprintSHA256(k)
+			return nil
+		},
+		Timeout: 30 * time.Second,
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", v.SSHPort)
+	var c *ssh.Client
+	for try := 0; ; try++ {
+		c, err = ssh.Dial("tcp", addr, cfg)
+		if err == nil || try == 5 || strings.Contains(err.Error(), "unable to authenticate") {
+			break
+		}
+		time.Sleep(2 * time.Second)
+	}
+	if err != nil {
+		return "", hostKey, -1, err
+	}
+	defer c.Close()
+	s, err := c.NewSession()
+	if err != nil {
+		return "", hostKey, -1, err
+	}
+	defer s.Close()
+	b, err := s.CombinedOutput(cmd)
+	var ee *ssh.ExitError
+	switch {
+	case errors.As(err, &ee):
+		return string(b), hostKey, ee.ExitStatus(), nil
+	case err != nil:
+		return string(b), hostKey, -1, err
+	}
+	return string(b), hostKey, 0, nil
+}
+
+// mustSSH runs cmd as root over SSH; the test fails when it does not exit 0.
+func mustSSH(t *testing.T, v *VM, password, cmd string) string {
+	t.Helper()
+	out, _, code, err := sshRoot(t, v, password, cmd)
+	if err != nil || code != 0 {
+		t.Fatalf("ssh %q: exit %d, %v:\n%s", cmd, code, err, out)
+	}
+	return out
 }
 
 // prepareReset changes everything a reset can keep or wipe: markers, a DNS
 // domain (IP configuration), the type (Service Select), the root password.
-func prepareReset(t *testing.T, v *VM) {
+func prepareReset(t *testing.T, v *VM, password string) {
 	t.Helper()
+	var script []string
 	for name, p := range resetMarkers {
 		content := "MARK-" + name
 		if name == "fips" || name == "management" {
 			content = `{"vmtest":"MARK-` + name + `"}`
 		}
-		v.Run(t, fmt.Sprintf("mkdir -p %s && echo '%s' > %s", p[:strings.LastIndex(p, "/")], content, p))
+		script = append(script, fmt.Sprintf("mkdir -p %s && echo '%s' > %s", p[:strings.LastIndex(p, "/")], content, p))
 	}
-	v.Run(t, "xconfiguration DNS Domain Name: vmtest.example")
-	v.Run(t, "xconfiguration SystemUnit ServiceSelect Type: Expressway-E")
-	v.Run(t, fmt.Sprintf("printf '%s\\n%s\\n' | passwd root", resetPassword, resetPassword))
-	v.Run(t, "sync")
+	script = append(script,
+		"xconfiguration DNS Domain Name: vmtest.example",
+		"xconfiguration SystemUnit ServiceSelect Type: Expressway-E",
+		"sync")
+	mustSSH(t, v, password, strings.Join(script, " && "))
+	if password != resetPassword {
+		mustSSH(t, v, password, fmt.Sprintf("printf '%s\\n%s\\n' | passwd root", resetPassword, resetPassword))
+	}
 }
 
-// readState reads the device's state in the root shell.
-func readState(t *testing.T, v *VM, password string) deviceState {
+// readState reads the device's state over SSH, finding which root
+// password logs in.
+func readState(t *testing.T, v *VM) deviceState {
 	t.Helper()
-	s := deviceState{markers: map[string]bool{}, rootPassword: password}
-	s.hostKey = v.Run(t, "cat /data/ssh/ssh_host_ed25519_key.pub")
-	s.cert = v.Run(t, "md5sum /data/certs/server.crt")
-	s.system = v.Run(t, "cat /data/config/system.json")
-	s.network, _ = v.RunExit(t, "cat /data/config/network.json")
-	s.identity = v.Run(t, "cat /persist/identity.json")
-	s.status = v.Run(t, "factory-reset --status")
+	s := deviceState{markers: map[string]bool{}}
 	var paths []string
 	for _, p := range resetMarkers {
 		paths = append(paths, p)
 	}
-	out, _ := v.RunExit(t, "cat "+strings.Join(paths, " "))
+	cmd := strings.Join([]string{
+		"md5sum /data/certs/server.crt",
+		"cat /data/config/system.json",
+		"cat /data/config/network.json",
+		"cat /persist/identity.json",
+		"factory-reset --status",
+		"cat " + strings.Join(paths, " "),
+	}, "; echo '----'; ")
+	var out string
+	var err error
+	for _, pw := range []string{resetPassword, DefaultRootPassword} {
+		var code int
+		out, s.hostKey, code, err = sshRoot(t, v, pw, cmd)
+		if err == nil {
+			s.rootPassword = pw
+			_ = code // cat of missing markers exits non-zero
+			break
+		}
+	}
+	if s.rootPassword == "" {
+		t.Fatalf("ssh as root with neither password: %v", err)
+	}
+	parts := strings.Split(out, "----\n")
+	if len(parts) != 6 {
+		t.Fatalf("reading the state: %d parts:\n%s", len(parts), out)
+	}
+	s.cert, s.system, s.network, s.identity, s.status = parts[0], parts[1], parts[2], parts[3], parts[4]
 	for name := range resetMarkers {
-		s.markers[name] = strings.Contains(out, "MARK-"+name)
+		s.markers[name] = strings.Contains(parts[5], "MARK-"+name)
 	}
 	return s
 }
 
-// resetAndLogin runs factory-reset with args in the root shell, waits for
-// the device to come back and logs in with the password the reset leaves.
-func resetAndLogin(t *testing.T, v *VM, args, password string) {
+// startReset runs factory-reset with args as root over SSH (no terminal:
+// args carry --yes) and waits until it has asked init to reboot. The SSH
+// session ends with the reboot.
+func startReset(t *testing.T, v *VM, password, args string) {
 	t.Helper()
-	v.Send(t, "factory-reset "+args+"\r")
-	v.WaitFor(t, "Rebooting to carry it out", CommandTimeout)
+	out, _, code, err := sshRoot(t, v, password, "factory-reset "+args)
+	if !strings.Contains(out, "Rebooting to carry it out") {
+		t.Fatalf("factory-reset %s: exit %d, %v:\n%s", args, code, err, out)
+	}
+}
+
+// resetAndWait runs factory-reset with args and waits until the device is
+// ready again after the reset.
+func resetAndWait(t *testing.T, v *VM, password, args string) {
+	t.Helper()
+	startReset(t, v, password, args)
 	v.WaitFor(t, "factory-reset: done", BootTimeout)
 	v.WaitReady(t)
-	v.Login(t, "root", password)
 }
 
 // TestFactoryReset runs three resets on one VM, keeping everything, only
 // Smart Licensing, and nothing, and checks after each which items came
-// through: ssh host key, certificate, passwords, IP configuration, logs,
-// brand and type, licensing state; persist (identity) always survives.
+// through: SSH host key (its fingerprint), certificate, root password, IP
+// configuration, logs, brand and type, licensing state; persist (identity)
+// always survives.
 func TestFactoryReset(t *testing.T) {
 	img := Image(t)
 	v := Boot(t, img)
 	v.WaitReady(t)
-	v.Login(t, "root", DefaultRootPassword)
-	if out := v.Run(t, "factory-reset --help"); !strings.Contains(out, "--keep-licensing") {
+	if out := mustSSH(t, v, DefaultRootPassword, "factory-reset --help"); !strings.Contains(out, "--keep-licensing") {
 		t.Fatalf("factory-reset --help:\n%s", out)
 	}
-	if out, code := v.RunExit(t, "factory-reset -o --yes"); code == 0 || !strings.Contains(out, "removed from the Expressway factory reset") {
-		t.Errorf("-o on Expressway: exit %d:\n%s", code, out)
+	if out, _, code, err := sshRoot(t, v, DefaultRootPassword, "factory-reset -o --yes"); err != nil || code == 0 || !strings.Contains(out, "removed from the Expressway factory reset") {
+		t.Errorf("-o on Expressway: exit %d, %v:\n%s", code, err, out)
 	}
-	if out, code := v.RunExit(t, "factory-reset < /dev/null"); code == 0 || !strings.Contains(out, "not a terminal") {
-		t.Errorf("no terminal, no --yes: exit %d:\n%s", code, out)
+	if out, _, code, err := sshRoot(t, v, DefaultRootPassword, "factory-reset -v"); err != nil || code == 0 || !strings.Contains(out, "not a terminal") {
+		t.Errorf("no terminal, no --yes: exit %d, %v:\n%s", code, err, out)
 	}
-	prepareReset(t, v)
-	before := readState(t, v, resetPassword)
-	if !strings.Contains(before.system, "Expressway-E") || !strings.Contains(before.network, "vmtest.example") {
-		t.Fatalf("preparation did not take: system %s, network %s", before.system, before.network)
+	prepareReset(t, v, DefaultRootPassword)
+	before := readState(t, v)
+	if before.rootPassword != resetPassword || !strings.Contains(before.system, "Expressway-E") || !strings.Contains(before.network, "vmtest.example") {
+		t.Fatalf("preparation did not take: password %q, system %s, network %s", before.rootPassword, before.system, before.network)
 	}
 
 	// Keep everything.
-	resetAndLogin(t, v, "-vtfimscpl --yes", resetPassword)
-	got := readState(t, v, resetPassword)
+	resetAndWait(t, v, resetPassword, "-vtfimscpl --yes")
+	got := readState(t, v)
 	if got.hostKey != before.hostKey || got.cert != before.cert {
-		t.Errorf("keep everything: host key or certificate changed")
+		t.Errorf("keep everything: host key %s -> %s, certificate %s -> %s", before.hostKey, got.hostKey, before.cert, got.cert)
+	}
+	if got.rootPassword != resetPassword {
+		t.Errorf("keep everything: the root password went back to the default")
 	}
 	if !strings.Contains(got.system, `"Expressway"`) || !strings.Contains(got.system, "Expressway-E") {
 		t.Errorf("keep everything: system config %s, want Expressway, Expressway-E", got.system)
@@ -129,10 +222,13 @@ func TestFactoryReset(t *testing.T) {
 	}
 
 	// Keep only Smart Licensing.
-	resetAndLogin(t, v, "-t --yes", DefaultRootPassword)
-	got = readState(t, v, DefaultRootPassword)
+	resetAndWait(t, v, resetPassword, "-t --yes")
+	got = readState(t, v)
 	if got.hostKey == before.hostKey || got.cert == before.cert {
 		t.Errorf("keep -t: host key or certificate survived")
+	}
+	if got.rootPassword != DefaultRootPassword {
+		t.Errorf("keep -t: the root password survived")
 	}
 	if !strings.Contains(got.system, `"VCS"`) || !strings.Contains(got.system, "Expressway-C") {
 		t.Errorf("keep -t: system config %s, want VCS, Expressway-C", got.system)
@@ -141,8 +237,7 @@ func TestFactoryReset(t *testing.T) {
 		t.Errorf("keep -t: IP configuration survived: %s", got.network)
 	}
 	for name, on := range got.markers {
-		want := name == "licensing"
-		if on != want {
+		if want := name == "licensing"; on != want {
 			t.Errorf("keep -t: %s present %v, want %v", name, on, want)
 		}
 	}
@@ -151,15 +246,16 @@ func TestFactoryReset(t *testing.T) {
 	}
 
 	// Keep nothing.
-	resetAndLogin(t, v, "--yes", DefaultRootPassword)
-	got = readState(t, v, DefaultRootPassword)
+	prepareReset(t, v, DefaultRootPassword)
+	resetAndWait(t, v, resetPassword, "--yes")
+	got = readState(t, v)
 	for name, on := range got.markers {
 		if on {
 			t.Errorf("keep nothing: %s survived", name)
 		}
 	}
-	if !strings.Contains(got.system, `"VCS"`) {
-		t.Errorf("keep nothing: system config %s, want VCS", got.system)
+	if got.rootPassword != DefaultRootPassword || !strings.Contains(got.system, `"VCS"`) || strings.Contains(got.network, "vmtest.example") {
+		t.Errorf("keep nothing: password %q, system %s, network %s", got.rootPassword, got.system, got.network)
 	}
 	if !strings.Contains(got.status, "kept nothing") {
 		t.Errorf("status after keeping nothing: %s", got.status)
@@ -197,12 +293,10 @@ func TestFactoryResetPowerCut(t *testing.T) {
 	img := Image(t)
 	v := Boot(t, img)
 	v.WaitReady(t)
-	v.Login(t, "root", DefaultRootPassword)
 	for trial := 1; trial <= trials; trial++ {
-		prepareReset(t, v)
-		before := readState(t, v, resetPassword)
-		v.Send(t, "factory-reset -s -l -t --yes\r")
-		v.WaitFor(t, "Rebooting to carry it out", CommandTimeout)
+		prepareReset(t, v, DefaultRootPassword)
+		before := readState(t, v)
+		startReset(t, v, resetPassword, "-s -l -t --yes")
 		marker := cutMarkers[rng.IntN(len(cutMarkers))]
 		delay := time.Duration(rng.IntN(400)) * time.Millisecond
 		v.WaitFor(t, marker, BootTimeout)
@@ -211,27 +305,25 @@ func TestFactoryResetPowerCut(t *testing.T) {
 		t.Logf("trial %d: power cut %s after %q", trial, delay, marker)
 
 		v.Start(t)
-		before2, _, err := v.Expect(regexp.MustCompile(`vxway: ready in \d+ms`), BootTimeout)
+		boot, _, err := v.Expect(readyRE, BootTimeout)
 		if err != nil {
 			t.Fatalf("trial %d: no ready after the power cut: %v", trial, err)
 		}
-		if strings.Contains(before2, "factory reset failed") {
-			t.Errorf("trial %d: the resumed reset failed:\n%s", trial, before2)
+		if strings.Contains(boot, "factory reset failed") {
+			t.Errorf("trial %d: the resumed reset failed:\n%s", trial, boot)
 		}
-		v.Login(t, "root", DefaultRootPassword)
-		got := readState(t, v, DefaultRootPassword)
+		got := readState(t, v)
 		if !strings.Contains(got.status, "last result: done") {
 			t.Errorf("trial %d: status after the resumed reset: %s", trial, got.status)
 		}
 		if got.hostKey != before.hostKey {
-			t.Errorf("trial %d: ssh host key lost", trial)
+			t.Errorf("trial %d: ssh host key lost: %s -> %s", trial, before.hostKey, got.hostKey)
 		}
-		if got.cert == before.cert {
-			t.Errorf("trial %d: certificate survived a reset that does not keep it", trial)
+		if got.cert == before.cert || got.rootPassword != DefaultRootPassword {
+			t.Errorf("trial %d: certificate or password survived a reset that does not keep them", trial)
 		}
 		for name, on := range got.markers {
-			want := name == "licensing" || name == "logs"
-			if on != want {
+			if want := name == "licensing" || name == "logs"; on != want {
 				t.Errorf("trial %d: %s present %v, want %v", trial, name, on, want)
 			}
 		}
