@@ -93,6 +93,9 @@ type Agent struct {
 	usageTick                           time.Time
 	newTypeAt                           time.Time
 	export                              exportControl
+	// resv is the installed reservation as judged at start (or at the
+	// last install): hard enforcement keeps it until the next start.
+	resv judged
 }
 
 // New loads the agent's state from opts.Root. It does not start timers;
@@ -180,6 +183,7 @@ func New(opts Options) (*Agent, error) {
 	}
 	a.alarms = loadAlarms(a.root, a.clk)
 	a.export = newExportControl()
+	a.judgeAtStart()
 	return a, nil
 }
 
@@ -291,7 +295,7 @@ func (a *Agent) evalActiveLocked(now time.Time) bool {
 // unauthorizedLocked reports whether new endpoint registrations are
 // refused: enabled, not registered, evaluation over.
 func (a *Agent) unauthorizedLocked(now time.Time) bool {
-	return a.st.Enabled && a.st.Registration == nil && !a.evalActiveLocked(now)
+	return a.st.Enabled && a.st.Registration == nil && !a.reservedLocked() && !a.evalActiveLocked(now)
 }
 
 // authBase is the manager time the current authorization counts from.
@@ -474,6 +478,10 @@ func (a *Agent) conditionsLocked(now time.Time) map[int]string {
 	}
 	day := func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 MST") }
 	r := a.st.Registration
+	if r == nil && a.reservedLocked() {
+		a.reservationConditionsLocked(on)
+		return on
+	}
 	if r == nil {
 		if a.evalActiveLocked(now) {
 			on[AlarmEvaluation] = "evaluation ends " + day(a.evalExpiresLocked())
@@ -615,6 +623,12 @@ func (a *Agent) Register(token string, reregister bool) error {
 	}
 	if registered && !reregister {
 		return fmt.Errorf("%w already; to move it to another virtual account add Reregister: Yes", ErrRegistered)
+	}
+	a.mu.Lock()
+	resMode := a.reservationModeLocked()
+	a.mu.Unlock()
+	if resMode {
+		return fmt.Errorf("%w is on: a device with reserved licenses does not register; return the reservation and turn it off first (xconfiguration License Smart ReservationEnable: Off)", ErrReservation)
 	}
 	a.op.Lock()
 	defer a.op.Unlock()
@@ -921,6 +935,12 @@ func (a *Agent) SetUsage(typ string, count int) error {
 	if count > old && typ != TypeRMS && a.unauthorizedLocked(now) {
 		a.mu.Unlock()
 		return fmt.Errorf("%w: the evaluation period is over and the device is not registered, so new %s registrations are refused; register the device first", ErrUnauthorized, typ)
+	}
+	if a.reservedLocked() && count > old {
+		if limit, why := a.reservedLimitLocked(typ); count > limit {
+			a.mu.Unlock()
+			return fmt.Errorf("%w: %d %s licenses in use is refused: %s", ErrNotReserved, count, typ, why)
+		}
 	}
 	if a.st.Usage == nil {
 		a.st.Usage = map[string]int{}

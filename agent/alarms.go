@@ -11,19 +11,20 @@ import (
 // The alarms the agent owns (SPEC §7), numbered as the platform's alarm
 // store knows them.
 const (
-	AlarmEvaluation        = platform.AlarmSmartEvaluation
-	AlarmOutOfCompliance   = platform.AlarmSmartOutOfCompliance
-	AlarmEvaluationExpired = platform.AlarmSmartEvaluationExpired
-	AlarmAuthExpired       = platform.AlarmSmartAuthorizationExpired
-	AlarmAuthExpiredInUse  = platform.AlarmSmartAuthorizationExpired2
-	AlarmRegExpired        = platform.AlarmSmartRegistrationExpired
-	AlarmCommError         = platform.AlarmSmartCommunicationError
-	AlarmAuthExpiringSoon  = platform.AlarmSmartAuthorizationExpiring
-	AlarmAuthRenewFailed   = platform.AlarmSmartAuthorizationRenewFail
-	AlarmRegRenewFailed    = platform.AlarmSmartRegistrationRenewFail
-	AlarmRegExpiringSoon   = platform.AlarmSmartRegistrationExpiring
-	AlarmExportCapReached  = platform.AlarmExportControlReached
-	AlarmExportApproaching = platform.AlarmExportControlApproaching
+	AlarmEvaluation         = platform.AlarmSmartEvaluation
+	AlarmOutOfCompliance    = platform.AlarmSmartOutOfCompliance
+	AlarmReservationExpired = platform.AlarmSmartReservationExpired
+	AlarmEvaluationExpired  = platform.AlarmSmartEvaluationExpired
+	AlarmAuthExpired        = platform.AlarmSmartAuthorizationExpired
+	AlarmAuthExpiredInUse   = platform.AlarmSmartAuthorizationExpired2
+	AlarmRegExpired         = platform.AlarmSmartRegistrationExpired
+	AlarmCommError          = platform.AlarmSmartCommunicationError
+	AlarmAuthExpiringSoon   = platform.AlarmSmartAuthorizationExpiring
+	AlarmAuthRenewFailed    = platform.AlarmSmartAuthorizationRenewFail
+	AlarmRegRenewFailed     = platform.AlarmSmartRegistrationRenewFail
+	AlarmRegExpiringSoon    = platform.AlarmSmartRegistrationExpiring
+	AlarmExportCapReached   = platform.AlarmExportControlReached
+	AlarmExportApproaching  = platform.AlarmExportControlApproaching
 )
 
 // alarms raises and clears the agent's alarms in the platform's store
@@ -83,7 +84,8 @@ func (a *alarms) list(scope []int) []int {
 // licensingAlarms is the scope of the state machine's alarms.
 func licensingAlarms() []int {
 	return []int{AlarmEvaluation, AlarmOutOfCompliance, AlarmEvaluationExpired, AlarmAuthExpired, AlarmAuthExpiredInUse,
-		AlarmRegExpired, AlarmCommError, AlarmAuthExpiringSoon, AlarmAuthRenewFailed, AlarmRegRenewFailed, AlarmRegExpiringSoon}
+		AlarmRegExpired, AlarmCommError, AlarmAuthExpiringSoon, AlarmAuthRenewFailed, AlarmRegRenewFailed, AlarmRegExpiringSoon,
+		AlarmReservationExpired}
 }
 
 // exportAlarms is the scope of the export-control alarms.

@@ -12,6 +12,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"vxway/reservation"
 )
 
 // SocketPath is the local API socket below the device root.
@@ -73,6 +75,20 @@ func errorCodes() []struct {
 		{ErrPending, "pending", http.StatusAccepted},
 		{ErrTransport, "transport", http.StatusConflict},
 		{ErrNoTrust, "no_trust", http.StatusConflict},
+		{ErrReservation, "reservation", http.StatusConflict},
+		{ErrNotReserved, "not_reserved", http.StatusForbidden},
+		{reservation.ErrOversized, "res_oversized", http.StatusBadRequest},
+		{reservation.ErrMistyped, "res_mistyped", http.StatusBadRequest},
+		{reservation.ErrMalformed, "res_malformed", http.StatusBadRequest},
+		{reservation.ErrSignature, "res_signature", http.StatusBadRequest},
+		{reservation.ErrOtherUDI, "res_other_udi", http.StatusBadRequest},
+		{reservation.ErrOtherRequest, "res_other_request", http.StatusBadRequest},
+		{reservation.ErrOlder, "res_older", http.StatusConflict},
+		{reservation.ErrReturned, "res_returned", http.StatusConflict},
+		{reservation.ErrNoRequest, "res_no_request", http.StatusConflict},
+		{reservation.ErrNotInstalled, "res_not_installed", http.StatusConflict},
+		{reservation.ErrInstalled, "res_installed", http.StatusConflict},
+		{reservation.ErrOtherKind, "res_other_kind", http.StatusConflict},
 	}
 }
 
@@ -133,11 +149,16 @@ func (a *Agent) Handler() http.Handler {
 		st, err := a.SetSessions(c.Encrypted, c.WebRTC)
 		reply(w, st, err)
 	})
+	a.reservationRoutes(mux)
 	return mux
 }
 
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxRequestBody))
+	return decodeLimit(w, r, v, maxRequestBody)
+}
+
+func decodeLimit(w http.ResponseWriter, r *http.Request, v any, limit int64) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		reply(w, nil, fmt.Errorf("%w: request body: %v", ErrInvalidConfig, err))
@@ -250,11 +271,14 @@ var ErrAgentDown = errors.New("the Smart Licensing agent is not running")
 func (c *Client) call(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {
-		b, err := json.Marshal(in)
-		if err != nil {
+		// Codes are XML: keep < and > as they are, not \u003c.
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(in); err != nil {
 			return fmt.Errorf("encoding %s request: %w", path, err)
 		}
-		body = bytesReader(b)
+		body = &b
 	}
 	req, err := http.NewRequestWithContext(ctx, method, "http://agent"+path, body)
 	if err != nil {
@@ -374,5 +398,3 @@ func (c *Client) SetSessions(ctx context.Context, encrypted int, webrtc bool) (E
 	err := c.call(ctx, http.MethodPut, "/v1/sessions", SessionsCall{Encrypted: encrypted, WebRTC: webrtc}, &st)
 	return st, err
 }
-
-func bytesReader(b []byte) io.Reader { return bytes.NewReader(b) }

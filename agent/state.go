@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"vxway/atomicfile"
+	"vxway/reservation"
 )
 
 // Paths below the device root (docs/device-layout.md).
@@ -54,6 +55,15 @@ type State struct {
 	Usage map[string]int `json:"usage,omitempty"`
 	// Warning is the last deregistration warning shown to the user.
 	Warning string `json:"warning,omitempty"`
+	// Reservation is license reservation (SPEC §3): whether it is on and
+	// its requests and codes; nil until it is first turned on.
+	Reservation *ReservationState `json:"reservation,omitempty"`
+}
+
+// ReservationState is reservation mode and the reservation's codes.
+type ReservationState struct {
+	Enabled bool              `json:"enabled"`
+	Codes   reservation.State `json:"codes"`
 }
 
 // Registration is the registered identity and its renewals.

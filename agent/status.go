@@ -68,9 +68,10 @@ type Status struct {
 	FailureReason string `json:"failure_reason,omitempty"`
 	Warning       string `json:"warning,omitempty"`
 
-	Usage  []UsageLine  `json:"usage"`
-	Export ExportStatus `json:"export"`
-	Alarms []int        `json:"alarms"`
+	Usage       []UsageLine       `json:"usage"`
+	Export      ExportStatus      `json:"export"`
+	Reservation ReservationStatus `json:"reservation"`
+	Alarms      []int             `json:"alarms"`
 }
 
 // UsageLine is one license type in use.
@@ -95,6 +96,7 @@ func (a *Agent) Status() Status {
 		Warning:       a.st.Warning,
 		Export:        a.export.status(),
 		Alarms:        a.alarms.list(append(licensingAlarms(), exportAlarms()...)),
+		Reservation:   a.reservationStatusLocked(),
 	}
 	if a.hasAnchor && a.st.Enabled {
 		s.EvaluationStart = a.anchor.Start
@@ -121,6 +123,34 @@ func (a *Agent) Status() Status {
 	switch {
 	case !a.st.Enabled:
 		typeStatus = func(string) string { return TypeNotAuthorized }
+	case r == nil && a.reservedLocked():
+		s.Registration, s.Authorization = RegReservedSLR, AuthReserved
+		if a.resv.limits.Unlimited {
+			s.Registration = RegReservedPLR
+		}
+		s.InstanceID = s.Reservation.InstanceID
+		s.ExportControlled = s.Reservation.ExportControl
+		s.EvaluationStart, s.EvaluationExpires, s.EvaluationDaysLeft = time.Time{}, time.Time{}, 0
+		typeStatus = func(t string) string {
+			limit, _ := a.reservedLimitLocked(t)
+			for _, e := range a.resv.limits.Expired {
+				if string(e) == t {
+					return TypeResExpired
+				}
+			}
+			for _, e := range a.resv.limits.NotStarted {
+				if string(e) == t {
+					return TypeNotStarted
+				}
+			}
+			switch {
+			case limit == 0:
+				return TypeNotReserved
+			case inUse[t] > limit:
+				return TypeOverReserved
+			}
+			return TypeReserved
+		}
 	case r == nil && a.evalActiveLocked(now):
 		s.Authorization = AuthEvaluation
 		typeStatus = func(string) string { return TypeEvaluation }

@@ -67,9 +67,16 @@ func (x *xapiHandlers) config(ctx context.Context, req *xapi.Request, rel []stri
 			}
 			return x.c.Enable(ctx)
 		}
+		if xapi.PathIs(rel) && strings.EqualFold(a.Name, "ReservationEnable") {
+			on, err := parseOnOff(a.Value)
+			if err != nil {
+				return err
+			}
+			return x.c.SetReservationEnabled(ctx, on)
+		}
 		leaf, ok := configLeaf(rel, a.Name)
 		if !ok {
-			return fmt.Errorf("%w: xconfiguration License Smart %s %s; settings are Transport Mode|URL, Transport Proxy Address|Port|Username|Password, Privacy HideHostname", xapi.ErrNotFound, strings.Join(rel, " "), a.Name)
+			return fmt.Errorf("%w: xconfiguration License Smart %s %s; settings are Enabled, ReservationEnable, Transport Mode|URL, Transport Proxy Address|Port|Username|Password, Privacy HideHostname", xapi.ErrNotFound, strings.Join(rel, " "), a.Name)
 		}
 		_, err := x.c.SetConfig(ctx, leaf, a.Value)
 		return err
@@ -89,6 +96,7 @@ func (x *xapiHandlers) config(ctx context.Context, req *xapi.Request, rel []stri
 	lines := []struct{ path, value string }{
 		{"License Smart Enabled", onOff(st.Enabled)},
 		{"License Smart Privacy HideHostname", onOff(cfg.HideHostname)},
+		{"License Smart ReservationEnable", onOff(st.Reservation.Enabled)},
 		{"License Smart Transport Mode", string(cfg.Mode)},
 		{"License Smart Transport Proxy Address", cfg.ProxyAddress},
 		{"License Smart Transport Proxy Password", cfg.ProxyPassword},
@@ -117,6 +125,9 @@ func (x *xapiHandlers) command(ctx context.Context, req *xapi.Request, rel []str
 			req.Args = append([]xapi.Arg{{Name: "Token", Value: rel[1]}}, req.Args...)
 			rel = rel[:1]
 		}
+	}
+	if len(rel) > 0 && strings.EqualFold(rel[0], "Reservation") {
+		return x.reservation(ctx, req, rel[1:], out)
 	}
 	switch {
 	case xapi.PathIs(rel, "Register"):
@@ -207,7 +218,7 @@ func (x *xapiHandlers) command(ctx context.Context, req *xapi.Request, rel []str
 		writeExport(out, st)
 		return nil
 	}
-	return fmt.Errorf("%w: xcommand License Smart %s; commands are Register, Deregister, RenewAuthorization, RenewRegistration, UpdateUsage, Usage Set, Sessions Set", xapi.ErrNotFound, strings.Join(rel, " "))
+	return fmt.Errorf("%w: xcommand License Smart %s; commands are Register, Deregister, RenewAuthorization, RenewRegistration, UpdateUsage, Usage Set, Sessions Set, Reservation Request|Install|Return|ReturnAuthorization|Cancel", xapi.ErrNotFound, strings.Join(rel, " "))
 }
 
 func writeExport(out *xapi.Writer, e ExportStatus) {
@@ -274,6 +285,7 @@ func (x *xapiHandlers) status(ctx context.Context, req *xapi.Request, rel []stri
 	out.Status(p+"ExportControl WebRTC", onOff(s.Export.WebRTC))
 	out.Status(p+"ExportControl Accepting", yesNo(s.Export.Accepting))
 	out.StatusInt(p+"ExportControl ReadmitBelow", int64(s.Export.ReadmitBelow))
+	reservationStatus(out, s.Reservation)
 	return out.flush(w, req.Path)
 }
 
