@@ -41,7 +41,9 @@ type Options struct {
 	RTCBase string
 	// MemoryMiB is the guest RAM (default 1024).
 	MemoryMiB int
-	// CPUs is the number of virtual CPUs (default 2).
+	// CPUs is the number of virtual CPUs (default 2 with KVM, 1 under
+	// TCG: multi-threaded TCG races the kernel's live code patching and
+	// oopses at random; more than one TCG vCPU runs single-threaded).
 	CPUs int
 	// Accel is "auto" (default: KVM when it works, else TCG), "kvm" or "tcg".
 	Accel string
@@ -162,9 +164,6 @@ func New(o Options) (*VM, error) {
 	if o.MemoryMiB == 0 {
 		o.MemoryMiB = 1024
 	}
-	if o.CPUs == 0 {
-		o.CPUs = 2
-	}
 	if o.RTCBase == "" {
 		o.RTCBase = "utc"
 	}
@@ -206,11 +205,21 @@ func New(o Options) (*VM, error) {
 		}
 	}
 
-	args := []string{image.PkgQEMU.Find(), "-name", "vxway", "-machine", "q35,accel=" + v.Accel}
+	args := []string{image.PkgQEMU.Find(), "-name", "vxway", "-machine", "q35"}
 	if v.Accel == "kvm" {
-		args = append(args, "-cpu", "host")
+		if o.CPUs == 0 {
+			o.CPUs = 2
+		}
+		args = append(args, "-accel", "kvm", "-cpu", "host")
 	} else {
-		args = append(args, "-cpu", "max")
+		if o.CPUs == 0 {
+			o.CPUs = 1
+		}
+		accel := "tcg"
+		if o.CPUs > 1 {
+			accel = "tcg,thread=single"
+		}
+		args = append(args, "-accel", accel, "-cpu", "max")
 	}
 	args = append(args,
 		"-m", strconv.Itoa(o.MemoryMiB), "-smp", strconv.Itoa(o.CPUs),

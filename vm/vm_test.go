@@ -81,7 +81,7 @@ func TestNewArgs(t *testing.T) {
 		t.Fatal(err)
 	}
 	line := v.String()
-	for _, want := range []string{"accel=tcg", "hostfwd=tcp:127.0.0.1:8443-:443", "hostfwd=tcp:127.0.0.1:2222-:22",
+	for _, want := range []string{"-accel tcg -cpu max", "-smp 1", "hostfwd=tcp:127.0.0.1:8443-:443", "hostfwd=tcp:127.0.0.1:2222-:22",
 		"-rtc base=2026-01-01T00:00:00", "-uuid " + v.UUID, "mac=" + v.MAC, "-serial mon:stdio", "virtio-blk-pci"} {
 		if !strings.Contains(line, want) {
 			t.Errorf("command line lacks %q:\n%s", want, line)
@@ -89,6 +89,9 @@ func TestNewArgs(t *testing.T) {
 	}
 	if strings.Contains(line, "-no-reboot") {
 		t.Error("the VM must stay up across guest reboots")
+	}
+	if v3, _ := New(Options{Image: img, StateDir: dir, Accel: "tcg", CPUs: 2}); !strings.Contains(v3.String(), "-accel tcg,thread=single") {
+		t.Errorf("two TCG vCPUs must run single-threaded: %s", v3)
 	}
 	v2, _ := New(Options{Image: img, StateDir: dir, Accel: "tcg"})
 	if v2.UUID != v.UUID || v2.MAC != v.MAC {
