@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 
@@ -98,6 +97,3 @@ func (c *Client) ReservationReturnAuthorization(ctx context.Context, code string
 func (c *Client) ReservationCancel(ctx context.Context) error {
 	return c.call(ctx, http.MethodPost, "/v1/reservation/cancel", struct{}{}, nil)
 }
-
-// errCodeWords marks an authorization code that arrived as several words.
-var errCodeWords = errors.New("put the code in double quotes")

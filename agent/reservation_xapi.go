@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"vxway/reservation"
 	"vxway/xapi"
 )
 
@@ -18,7 +19,7 @@ func (x *xapiHandlers) reservation(ctx context.Context, req *xapi.Request, rel [
 	cmd, extra := rel[0], rel[1:]
 	noArgs := func() error {
 		if len(extra) > 0 || len(req.Args) > 0 {
-			return fmt.Errorf("%w: xcommand License Smart Reservation %s takes no arguments", ErrInvalidConfig, cmd)
+			return fmt.Errorf("%w: xcommand License Smart Reservation %s takes no arguments", xapi.ErrSyntax, cmd)
 		}
 		return nil
 	}
@@ -101,11 +102,11 @@ func codeArg(req *xapi.Request, extra []string, cmd string) (string, error) {
 	}
 	switch len(words) {
 	case 0:
-		return "", fmt.Errorf("%w: the authorization code is missing; write xcommand License Smart Reservation %s \"<code>\"", ErrInvalidConfig, cmd)
+		return "", fmt.Errorf("%w: the authorization code is missing; write xcommand License Smart Reservation %s \"<code>\"", reservation.ErrMalformed, cmd)
 	case 1:
 		return words[0], nil
 	}
-	return "", fmt.Errorf("%w: the code arrived as %d separate words; put the code in double quotes: xcommand License Smart Reservation %s \"<code>\"", errCodeWords, len(words), cmd)
+	return "", fmt.Errorf("%w: the code arrived as %d separate words; put the code in double quotes: xcommand License Smart Reservation %s \"<code>\"", reservation.ErrMalformed, len(words), cmd)
 }
 
 func allowed(b bool) string {
