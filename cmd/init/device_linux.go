@@ -443,18 +443,18 @@ func (d *device) shutdown(how boot.Halt) error {
 		d.stopConsole()
 	}
 	d.mu.Unlock()
-	// Every other process gets SIGTERM, then SIGKILL, so nothing holds
-	// data open.
-	d.signalAll(syscall.SIGTERM)
-	time.Sleep(200 * time.Millisecond)
-	d.signalAll(syscall.SIGKILL)
+	d.killOthers()
 	return d.boot.Shutdown(how)
 }
 
-// signalAll signals every process but init (kill(-1) skips the caller).
-// Off PID 1 (tests) it does nothing.
-func (d *device) signalAll(sig syscall.Signal) {
-	if os.Getpid() == 1 {
-		_ = syscall.Kill(-1, sig)
+// killOthers sends every process but init SIGTERM, then SIGKILL, so
+// nothing holds data open (kill(-1) skips the caller). Off PID 1 (tests)
+// it does nothing.
+func (d *device) killOthers() {
+	if os.Getpid() != 1 {
+		return
 	}
+	_ = syscall.Kill(-1, syscall.SIGTERM)
+	time.Sleep(200 * time.Millisecond)
+	_ = syscall.Kill(-1, syscall.SIGKILL)
 }

@@ -126,7 +126,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func mustWrite(t *testing.T, p, s string) {
+func mustWrite(t testing.TB, p, s string) {
 	t.Helper()
 	os.MkdirAll(filepath.Dir(p), 0o755)
 	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
@@ -137,7 +137,7 @@ func mustWrite(t *testing.T, p, s string) {
 // newRoot makes a device root with blank persist and data partitions, the
 // image facts (passwords rootpass1 / adminpass1) and, when agent is set,
 // the stand-in agent at bin/smartagent.
-func newRoot(t *testing.T, agent bool) string {
+func newRoot(t testing.TB, agent bool) string {
 	t.Helper()
 	root := t.TempDir()
 	for i, name := range []string{"ESP", "persist", "data"} {
