@@ -1,0 +1,209 @@
+package agent
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"vxway/clock"
+	"vxway/reservation"
+)
+
+// reservationRoot lays out a device root that trusts signer's key, with
+// a fixed platform identity and Smart Licensing on.
+func reservationRoot(t *testing.T) (string, *reservation.Signer, reservation.UDI) {
+	t.Helper()
+	root := t.TempDir()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, err := reservation.NewSigner(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(&k.PublicKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string][]byte{
+		"etc/vxway/trust/manager.pem": pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}),
+		"persist/identity.json":       []byte(`{"serial":"0A1B2C3D","host_id":"0badcafe","source":"random","derived":"2026-01-01T00:00:00Z"}`),
+		"data/config/system.json":     []byte(`{"brand":"Expressway","type":"Expressway-C","smart_licensing_enabled":true}`),
+	}
+	for p, b := range files {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(root, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(root, p), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return root, signer, reservation.UDI{PID: "Expressway", SN: "0A1B2C3D", VID: "1.0"}
+}
+
+// TestHardEnforcement: an SLR entitlement ending while the agent runs
+// changes nothing until it restarts; after a restart past the end date the
+// type is refused and alarm 30037 is raised, even with the clock set back;
+// installing a valid code clears it.
+func TestHardEnforcement(t *testing.T) {
+	clk := clock.NewFake(t0)
+	root, signer, _ := reservationRoot(t)
+	m := newMemManager(clk)
+	a := newTestAgent(t, root, clk, m)
+	a.SyncEnabled()
+	if err := a.SetReservationEnabled(true); err != nil {
+		t.Fatal(err)
+	}
+	rq, err := a.ReservationRequest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := reservation.ParseRequestCode(rq.RequestCode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	startDay := t0.Truncate(24 * time.Hour)
+	lastDay := startDay.Add(10 * day)
+	code, err := signer.IssueSLR(req, false, t0, []reservation.Entitlement{
+		reservation.RMS.Entitlement(5, startDay, lastDay),
+		reservation.Room.Entitlement(2, time.Time{}, time.Time{}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := a.ReservationInstall(code.Text)
+	if err != nil || res.Confirmation == "" {
+		t.Fatalf("install: %+v %v", res, err)
+	}
+	if err := a.SetUsage(TypeRMS, 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SetUsage(TypeRMS, 6); !errors.Is(err, ErrNotReserved) {
+		t.Fatalf("6 of 5 reserved: %v", err)
+	}
+	check(t, "installed", a, root, want{reg: RegReservedSLR, auth: AuthReserved, usage: map[string]string{TypeRMS: TypeReserved}})
+
+	// The last day passes while the agent runs: nothing changes.
+	clk.Advance(20 * day)
+	if err := a.SetUsage(TypeRMS, 4); err != nil {
+		t.Fatalf("expired while running: %v", err)
+	}
+	check(t, "expired while running", a, root, want{reg: RegReservedSLR, auth: AuthReserved, usage: map[string]string{TypeRMS: TypeReserved}})
+	if m.count("authorize") != 0 {
+		t.Errorf("usage was reported to the manager in reservation mode")
+	}
+
+	// Restart after the end date: rms stops, room goes on, alarm 30037.
+	a.Close()
+	a = newTestAgent(t, root, clk, m)
+	if err := a.SetUsage(TypeRMS, 5); !errors.Is(err, ErrNotReserved) {
+		t.Fatalf("rms after restart past its end: %v", err)
+	}
+	if err := a.SetUsage(TypeRoom, 2); err != nil {
+		t.Fatalf("perpetual room after restart: %v", err)
+	}
+	check(t, "restarted past the end", a, root, want{reg: RegReservedSLR, auth: AuthReserved,
+		alarms: []int{AlarmReservationExpired}, usage: map[string]string{TypeRMS: TypeResExpired, TypeRoom: TypeReserved}})
+	if err := a.SetUsage(TypeRMS, 2); err != nil {
+		t.Errorf("lowering the usage of an expired type: %v", err)
+	}
+
+	// The clock set back before the end does not revive it: the anchor
+	// on persist remembers the latest time seen.
+	a.Close()
+	clk.Set(t0.Add(2 * day))
+	a = newTestAgent(t, root, clk, m)
+	if err := a.SetUsage(TypeRMS, 3); !errors.Is(err, ErrNotReserved) {
+		t.Fatalf("clock set back: %v", err)
+	}
+	if st := a.Status(); st.Reservation.Licenses[0].Status != "Expired" {
+		t.Errorf("clock set back: %+v", st.Reservation.Licenses[0])
+	}
+
+	// A new code with a later end clears the alarm at once.
+	code2, err := signer.IssueSLR(req, false, t0.Add(time.Hour), []reservation.Entitlement{
+		reservation.RMS.Entitlement(5, startDay, startDay.Add(100*day)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.ReservationInstall(code2.Text); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SetUsage(TypeRMS, 5); err != nil {
+		t.Fatalf("after the new code: %v", err)
+	}
+	check(t, "new code", a, root, want{reg: RegReservedSLR, auth: AuthReserved, usage: map[string]string{TypeRMS: TypeReserved, TypeRoom: TypeNotReserved}})
+
+	// Return: back to evaluation (spent by now), nothing reserved.
+	if _, err := a.ReservationReturn(); err != nil {
+		t.Fatal(err)
+	}
+	if st := a.Status(); st.Reservation.Status != ResNone || st.Registration != RegUnregistered {
+		t.Errorf("after return: %q / %q", st.Reservation.Status, st.Registration)
+	}
+}
+
+// TestReservationModeRules: reservation mode needs Smart Licensing on and
+// the device unregistered, keeps a registration out, and is only left
+// with nothing installed or requested.
+func TestReservationModeRules(t *testing.T) {
+	clk := clock.NewFake(t0)
+	root, _, _ := reservationRoot(t)
+	if err := os.WriteFile(filepath.Join(root, "data/config/system.json"), []byte(`{"brand":"Expressway"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	m := newMemManager(clk)
+	m.tokens["tok-sales"] = memToken{va: "Sales"}
+	a := newTestAgent(t, root, clk, m)
+	if err := a.SetReservationEnabled(true); !errors.Is(err, ErrNotEnabled) {
+		t.Fatalf("smart licensing off: %v", err)
+	}
+	if _, err := a.ReservationRequest(); !errors.Is(err, ErrNotEnabled) {
+		t.Fatalf("request with smart licensing off: %v", err)
+	}
+	if err := a.Enable(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.ReservationRequest(); !errors.Is(err, ErrReservation) {
+		t.Fatalf("request with reservation off: %v", err)
+	}
+	if err := a.Register("tok-sales", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SetReservationEnabled(true); !errors.Is(err, ErrRegistered) {
+		t.Fatalf("registered: %v", err)
+	}
+	if _, err := a.Deregister(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SetReservationEnabled(true); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Register("tok-sales", false); !errors.Is(err, ErrReservation) {
+		t.Fatalf("register in reservation mode: %v", err)
+	}
+	if _, err := a.ReservationRequest(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SetReservationEnabled(false); !errors.Is(err, ErrReservation) {
+		t.Fatalf("off with a request in progress: %v", err)
+	}
+	if err := a.ReservationCancel(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SetReservationEnabled(false); err != nil {
+		t.Fatal(err)
+	}
+	if st := a.Status(); st.Reservation.Status != ResOff {
+		t.Errorf("after off: %+v", st.Reservation)
+	}
+}
