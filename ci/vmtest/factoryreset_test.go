@@ -113,9 +113,10 @@ func prepareReset(t *testing.T, v *VM, password string) {
 func readState(t *testing.T, v *VM) deviceState {
 	t.Helper()
 	s := deviceState{markers: map[string]bool{}}
-	var paths []string
+	// One cat per file: cat stops at the first missing one.
+	var cats []string
 	for _, p := range resetMarkers {
-		paths = append(paths, p)
+		cats = append(cats, "cat "+p)
 	}
 	cmd := strings.Join([]string{
 		"md5sum /data/certs/server.crt",
@@ -123,7 +124,7 @@ func readState(t *testing.T, v *VM) deviceState {
 		"cat /data/config/network.json",
 		"cat /persist/identity.json",
 		"factory-reset --status",
-		"cat " + strings.Join(paths, " "),
+		strings.Join(cats, "; "),
 	}, "; echo '----'; ")
 	var out string
 	var err error
