@@ -117,6 +117,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("boot: %w", err)
 		}
+		// Software emulation competes for the CPUs: say how busy they were.
+		if la, err := os.ReadFile("/proc/loadavg"); err == nil {
+			fmt.Fprintf(stdout, "host load average during the boot: %s\n", strings.Join(strings.Fields(string(la))[:3], " "))
+		}
 		fmt.Fprintf(stdout, "boot (%s): QEMU start to \"vxway: ready\" %s (target <= %s) %s\n", b.accel, b.toReady.Round(10*time.Millisecond), targetBoot, verdict(b.toReady <= targetBoot))
 		fmt.Fprintf(stdout, "boot (%s): kernel start to ready %s (init's \"vxway: ready in\")\n", b.accel, b.kernelToReady)
 		if b.initToReady > 0 {
