@@ -1,13 +1,19 @@
 package agent
 
 import (
+	"bytes"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"vxway/clock"
+	"vxway/reservation"
 )
 
 // FuzzConfigApply: any leaf and value either is refused with the
@@ -76,6 +82,68 @@ func FuzzLocalAPI(f *testing.F) {
 		h.ServeHTTP(rec, req)
 		if rec.Code == 0 {
 			t.Fatal("no answer")
+		}
+	})
+}
+
+// FuzzReservationInstall: any text offered as an authorization code is
+// answered through the local API, and a refused one leaves the state file
+// byte for byte as it was.
+func FuzzReservationInstall(f *testing.F) {
+	clk := clock.NewFake(t0)
+	root, signer, _ := reservationRoot(f)
+	a, err := New(Options{Root: root, Clock: clk, Dial: newMemManager(clk).dial, Hostname: func() string { return "h" }, IP: func() string { return "" }})
+	if err != nil {
+		f.Fatal(err)
+	}
+	a.SyncEnabled()
+	if err := a.SetReservationEnabled(true); err != nil {
+		f.Fatal(err)
+	}
+	rq, err := a.ReservationRequest()
+	if err != nil {
+		f.Fatal(err)
+	}
+	req, err := reservation.ParseRequestCode(rq.RequestCode)
+	if err != nil {
+		f.Fatal(err)
+	}
+	slr, err := signer.IssueSLR(req, false, t0, []reservation.Entitlement{reservation.RMS.Entitlement(3, time.Time{}, time.Time{})})
+	if err != nil {
+		f.Fatal(err)
+	}
+	plr, err := signer.IssuePLR(req, false, t0)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(slr.Text)
+	f.Add(plr.Text)
+	f.Add(strings.Replace(slr.Text, "<count>3</count>", "<count>4</count>", 1))
+	f.Add("<!DOCTYPE x [<!ENTITY a 'b'>]><specificPLR>&a;</specificPLR>")
+	f.Add("CA11do-VKcqvB")
+	f.Add("")
+	h := a.Handler()
+	state := filepath.Join(root, stateFile)
+	f.Fuzz(func(t *testing.T, code string) {
+		body, err := json.Marshal(ReservationCodeCall{Code: code})
+		if err != nil {
+			return
+		}
+		before, err := os.ReadFile(state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodPost, "http://agent/v1/reservation/install", bytes.NewReader(body)))
+		if rec.Code == http.StatusOK {
+			return
+		}
+		after, err := os.ReadFile(state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(before, after) {
+			t.Fatalf("refused (%d %s) but the state changed", rec.Code, rec.Body.String())
 		}
 	})
 }

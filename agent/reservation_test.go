@@ -18,7 +18,7 @@ import (
 
 // reservationRoot lays out a device root that trusts signer's key, with
 // a fixed platform identity and Smart Licensing on.
-func reservationRoot(t *testing.T) (string, *reservation.Signer, reservation.UDI) {
+func reservationRoot(t testing.TB) (string, *reservation.Signer, reservation.UDI) {
 	t.Helper()
 	root := t.TempDir()
 	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -205,5 +205,47 @@ func TestReservationModeRules(t *testing.T) {
 	}
 	if st := a.Status(); st.Reservation.Status != ResOff {
 		t.Errorf("after off: %+v", st.Reservation)
+	}
+}
+
+// TestPLROverExpiredEvaluation: a PLR code lifts an Unauthorized device
+// (evaluation over) up to the box's capacity.
+func TestPLROverExpiredEvaluation(t *testing.T) {
+	clk := clock.NewFake(t0)
+	root, signer, _ := reservationRoot(t)
+	a := newTestAgent(t, root, clk, newMemManager(clk))
+	a.SyncEnabled()
+	clk.Advance(EvaluationPeriod + day)
+	if err := a.SetUsage(TypeRoom, 1); !errors.Is(err, ErrUnauthorized) {
+		t.Fatalf("evaluation over: %v", err)
+	}
+	if err := a.SetReservationEnabled(true); err != nil {
+		t.Fatal(err)
+	}
+	rq, err := a.ReservationRequest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := reservation.ParseRequestCode(rq.RequestCode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := signer.IssuePLR(req, true, clk.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := a.ReservationInstall(code.Text)
+	if err != nil || res.Confirmation != "" || res.Kind != "PLR" || !res.ExportControl {
+		t.Fatalf("PLR install: %+v %v", res, err)
+	}
+	if err := a.SetUsage(TypeRoom, plrCapacity(TypeRoom)); err != nil {
+		t.Fatalf("room up to capacity: %v", err)
+	}
+	if err := a.SetUsage(TypeRoom, plrCapacity(TypeRoom)+1); !errors.Is(err, ErrNotReserved) {
+		t.Fatalf("room over capacity: %v", err)
+	}
+	check(t, "PLR", a, root, want{reg: RegReservedPLR, auth: AuthReserved, usage: map[string]string{TypeRoom: TypeReserved}})
+	if st := a.Status(); st.Unauthorized || st.Reservation.ExportControl != "Allowed" {
+		t.Errorf("PLR status: unauthorized %v, export control %q", st.Unauthorized, st.Reservation.ExportControl)
 	}
 }
