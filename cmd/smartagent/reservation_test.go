@@ -72,6 +72,25 @@ func (m *manager) authorize(va, request string, args ...string) string {
 	return lastLine(m.ok(append([]string{"reservation", "authorize", "--va", va, "--request", request}, args...)...))
 }
 
+// fails runs an ssm command expecting it to fail and returns its output.
+func (m *manager) fails(args ...string) string {
+	m.t.Helper()
+	out, err := exec.Command(m.bin, append([]string{"--data", m.data}, args...)...).CombinedOutput()
+	if err == nil {
+		m.t.Errorf("ssm %s succeeded:\n%s", strings.Join(args, " "), out)
+	}
+	return string(out)
+}
+
+func mustHex32(t *testing.T, s string) uint32 {
+	t.Helper()
+	var v uint32
+	if _, err := fmt.Sscanf(s, "%08x", &v); err != nil {
+		t.Fatalf("%q: %v", s, err)
+	}
+	return v
+}
+
 func (d *device) state() []byte {
 	d.t.Helper()
 	b, err := os.ReadFile(filepath.Join(d.root, "data/licensing/state.json"))
@@ -168,6 +187,10 @@ func TestReservationSLR(t *testing.T) {
 	d.fails("xcommand License Smart UpdateUsage", "not registered")
 	m.pool("Sales", "rms", 5, 0, 3, 2)
 
+	forged := fmt.Sprintf("%08x", ^uint32(0)^mustHex32(t, conf1))
+	if out := m.fails("reservation", "confirm", "--va", "Sales", "--code", forged); !strings.Contains(out, "not the confirmation code") {
+		t.Errorf("forged confirmation code: %s", out)
+	}
 	m.ok("reservation", "confirm", "--va", "Sales", "--code", conf1)
 	m.pool("Sales", "rms", 5, 0, 3, 2)
 
@@ -205,9 +228,8 @@ func TestReservationSLR(t *testing.T) {
 	}
 	d.refused("xcommand License Smart Reservation Install "+quoted(code2), "returned")
 	d.refused("xcommand License Smart Reservation Return", "never installed")
-	if out, err := exec.Command(m.bin, "--data", m.data, "reservation", "return", "--va", "Sales", "--code", ret[:len(ret)-1]+"x").CombinedOutput(); err == nil {
-		t.Errorf("manager took an altered return code:\n%s", out)
-	}
+	m.fails("reservation", "return", "--va", "Sales", "--code", ret[:len(ret)-1]+"x")
+	m.pool("Sales", "rms", 5, 0, 5, 0)
 	m.ok("reservation", "return", "--va", "Sales", "--code", ret)
 	m.pool("Sales", "rms", 5, 0, 0, 5)
 	m.pool("Sales", "room", 4, 0, 0, 4)
