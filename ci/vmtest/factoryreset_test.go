@@ -36,7 +36,7 @@ type deviceState struct {
 
 // sshRoot runs cmd as root over SSH (gosh -c) and returns its output, the
 // SSH host key fingerprint the device showed and the exit code.
-func sshRoot(t *testing.T, v *VM, password, cmd string) (out, hostKey string, code int, err error) {
+func sshRoot(t testing.TB, v *VM, password, cmd string) (out, hostKey string, code int, err error) {
 	t.Helper()
 	cfg := &ssh.ClientConfig{
 		User: "root",
@@ -154,7 +154,7 @@ func readState(t *testing.T, v *VM) deviceState {
 // startReset runs factory-reset with args as root over SSH (no terminal:
 // args carry --yes) and waits until it has asked init to reboot. The SSH
 // session ends with the reboot.
-func startReset(t *testing.T, v *VM, password, args string) {
+func startReset(t testing.TB, v *VM, password, args string) {
 	t.Helper()
 	out, _, code, err := sshRoot(t, v, password, "factory-reset "+args)
 	if !strings.Contains(out, "Rebooting to carry it out") {
@@ -335,4 +335,39 @@ func TestFactoryResetPowerCut(t *testing.T) {
 			return
 		}
 	}
+}
+
+// BenchmarkFactoryReset compares a plain reboot with a factory reset
+// keeping ssh keys and logs: the time from the command to "vxway: ready"
+// for each (firmware and shutdown included), and the init's own ready time
+// after each. The target: the reset adds at most 3 s to the plain boot.
+//
+//	go test ./ci/vmtest -run '^$' -bench FactoryReset -benchtime 1x
+func BenchmarkFactoryReset(b *testing.B) {
+	img := Image(b)
+	v := Boot(b, img)
+	v.WaitReady(b)
+	var reboot, reset, rebootInit, resetInit time.Duration
+	n := 0
+	for b.Loop() {
+		n++
+		start := time.Now()
+		sshRoot(b, v, DefaultRootPassword, "reboot") // the session ends with the reboot
+		initReady, _ := v.WaitReady(b)
+		reboot += time.Since(start)
+		rebootInit += initReady
+
+		start = time.Now()
+		startReset(b, v, DefaultRootPassword, "-s -l --yes")
+		v.WaitFor(b, "factory-reset: done", BootTimeout)
+		initReady, _ = v.WaitReady(b)
+		reset += time.Since(start)
+		resetInit += initReady
+	}
+	per := func(d time.Duration) float64 { return d.Seconds() / float64(n) }
+	b.ReportMetric(per(reboot), "reboot-s")
+	b.ReportMetric(per(reset), "reset-s")
+	b.ReportMetric(per(reset-reboot), "reset-overhead-s")
+	b.ReportMetric(per(rebootInit), "reboot-init-ready-s")
+	b.ReportMetric(per(resetInit), "reset-init-ready-s")
 }

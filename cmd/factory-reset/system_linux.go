@@ -31,8 +31,9 @@ func freeSpace(dir string) (int64, error) {
 }
 
 // initRebooter asks init (PID 1) for a clean reboot with SIGTERM: it
-// stops the services, syncs and unmounts the partitions, and reboots. If
-// the machine is still up after a minute it syncs and reboots itself; the
+// stops the services, syncs and unmounts the partitions, and reboots. It
+// returns when ctx ends (init's shutdown signals this process). If the
+// machine is still up after a minute it syncs and reboots itself; the
 // request is already safe on persist.
 type initRebooter struct{}
 
@@ -40,7 +41,13 @@ func (initRebooter) Reboot(ctx context.Context) error {
 	if err := unix.Kill(1, unix.SIGTERM); err != nil {
 		return fmt.Errorf("asking init to reboot: %w", err)
 	}
-	time.Sleep(time.Minute)
+	// Init's shutdown sends this process SIGTERM, which ends ctx: leave
+	// at once then, so the shutdown does not wait for us.
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-time.After(time.Minute):
+	}
 	unix.Sync()
 	if err := unix.Reboot(unix.LINUX_REBOOT_CMD_RESTART); err != nil {
 		return fmt.Errorf("init did not reboot within a minute, and reboot(2): %w", err)
