@@ -44,6 +44,25 @@
 // possession); every later request is signed by the key the manager
 // certified at registration or at the last renew_registration.
 //
+// # Messages
+//
+//   - register (RegisterPayload: token, PKIX DER public key, hostname and IP
+//     unless the device withholds them, reregister flag) answers
+//     RegisterResult: the one-year identity certificate (DER), the smart and
+//     virtual account names and the token's export-controlled flag. An
+//     instance already registered elsewhere is refused [already_registered]
+//     unless reregister is set, which moves it to the token's virtual
+//     account; the same key into the same virtual account is a retry.
+//   - renew_registration (RenewRegistrationPayload: hostname and IP as they
+//     are now, optionally a new public key) answers RegisterResult with a new
+//     certificate.
+//   - authorize (AuthorizePayload: licenses in use per type, rms, room,
+//     desktop) answers AuthorizeResult: per type in use, authorized, or
+//     out_of_compliance when the instance's usage exceeds what its virtual
+//     account has left.
+//   - deregister (empty payload) answers an empty result; the instance's
+//     licenses return to the account at once.
+//
 // # Answer
 //
 // The manager answers every request that reaches it (also refusals) with
@@ -88,6 +107,14 @@
 // a signature that does not verify [bad_signature]; a request from a UDI that
 // is not registered [not_registered]. Token problems have their own codes:
 // unknown_token, token_expired, token_used_up, token_revoked.
+//
+// # Helpers
+//
+// Device: NewRequest builds and signs a request; Verifier checks answers
+// (pinned CA pool, cached verified chains); Client does both around one
+// HTTPS POST. Manager: ParseRequest, DecodePayload and VerifySignature
+// check a request; Replay refuses stale timestamps and reused nonces;
+// Signer makes signed answers.
 //
 // # Errors
 //
