@@ -9,6 +9,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -247,5 +248,52 @@ func TestPLROverExpiredEvaluation(t *testing.T) {
 	check(t, "PLR", a, root, want{reg: RegReservedPLR, auth: AuthReserved, usage: map[string]string{TypeRoom: TypeReserved}})
 	if st := a.Status(); st.Unauthorized || st.Reservation.ExportControl != "Allowed" {
 		t.Errorf("PLR status: unauthorized %v, export control %q", st.Unauthorized, st.Reservation.ExportControl)
+	}
+}
+
+// TestReservationNotHonouredWithOtherTrust: codes are verified again at
+// start; when the trusted manager key changed, the reservation is shown
+// as an error and not honoured.
+func TestReservationNotHonouredWithOtherTrust(t *testing.T) {
+	clk := clock.NewFake(t0)
+	root, signer, _ := reservationRoot(t)
+	m := newMemManager(clk)
+	a := newTestAgent(t, root, clk, m)
+	a.SyncEnabled()
+	if err := a.SetReservationEnabled(true); err != nil {
+		t.Fatal(err)
+	}
+	rq, err := a.ReservationRequest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := reservation.ParseRequestCode(rq.RequestCode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := signer.IssuePLR(req, false, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.ReservationInstall(code.Text); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	other, _, _ := reservationRoot(t)
+	pemFile := filepath.Join(root, "etc/vxway/trust/manager.pem")
+	b, err := os.ReadFile(filepath.Join(other, "etc/vxway/trust/manager.pem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(pemFile, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a = newTestAgent(t, root, clk, m)
+	st := a.Status()
+	if st.Reservation.Status != ResError || !strings.Contains(st.Reservation.Error, "signature") || st.Registration == RegReservedPLR {
+		t.Errorf("other trust: %+v, registration %q", st.Reservation, st.Registration)
+	}
+	if _, err := a.ReservationReturn(); !errors.Is(err, reservation.ErrSignature) {
+		t.Errorf("return with other trust: %v", err)
 	}
 }
