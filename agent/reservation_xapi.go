@@ -88,10 +88,14 @@ func (x *xapiHandlers) reservation(ctx context.Context, req *xapi.Request, rel [
 }
 
 // codeArg finds the authorization code of Install or ReturnAuthorization:
-// one value in double quotes, or a compact PLR code typed without them
-// (which the parser takes for a path word). A code that arrived as
-// several words (an SLR code pasted without quotes) is refused.
+// one value in double quotes, a compact PLR code typed without them
+// (which the parser takes for a path word), or Code: "<code>". A code
+// that arrived as several words (an SLR code pasted without quotes) is
+// refused.
 func codeArg(req *xapi.Request, extra []string, cmd string) (string, error) {
+	if len(extra) == 0 && len(req.Args) == 1 && strings.EqualFold(req.Args[0].Name, "Code") {
+		return req.Args[0].Value, nil
+	}
 	words := append([]string(nil), extra...)
 	for _, a := range req.Args {
 		if a.Name != "" {
