@@ -11,6 +11,8 @@ import (
 
 	diskfs "github.com/diskfs/go-diskfs"
 	"github.com/diskfs/go-diskfs/partition/gpt"
+
+	"vxway/rootfs"
 )
 
 // PartInfo describes one GPT partition of an image.
@@ -178,6 +180,13 @@ func Inspect(img string, w io.Writer) error {
 		fmt.Fprintf(w, "  %10d  %s\n", files[n], n)
 	}
 	for _, n := range names {
+		if strings.HasSuffix(n, "/initramfs.img") {
+			if err := inspectInitramfs(img, n, w); err != nil {
+				return err
+			}
+		}
+	}
+	for _, n := range names {
 		if strings.HasPrefix(n, "/loader/") && strings.HasSuffix(n, ".conf") {
 			b, err := ReadESPFile(img, n)
 			if err != nil {
@@ -197,4 +206,31 @@ func indent(s string) string {
 		}
 	}
 	return b.String()
+}
+
+// inspectInitramfs prints the size and entry count of an initramfs on the
+// ESP, its image.json and its trusted CA files.
+func inspectInitramfs(img, name string, w io.Writer) error {
+	z, err := ReadESPFile(img, name)
+	if err != nil {
+		return err
+	}
+	raw, err := rootfs.Decompress(z)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	entries, err := rootfs.ReadCPIO(raw)
+	if err != nil {
+		return fmt.Errorf("%s: %w", name, err)
+	}
+	fmt.Fprintf(w, "\n%s: %d entries, %.1f MiB uncompressed\n", name, len(entries), float64(len(raw))/mib)
+	for _, e := range entries {
+		switch {
+		case e.Path == "/etc/vxway/image.json":
+			fmt.Fprintf(w, "  %s:\n%s", e.Path, indent(indent(string(e.Data))))
+		case strings.HasPrefix(e.Path, "/etc/vxway/trust/") && e.Kind == rootfs.File:
+			fmt.Fprintf(w, "  trusted CA %s (%d bytes)\n", e.Path, len(e.Data))
+		}
+	}
+	return nil
 }

@@ -182,6 +182,20 @@ func Compress(b []byte) ([]byte, error) {
 	return enc.EncodeAll(b, make([]byte, 0, len(b)/2)), nil
 }
 
+// Decompress undoes Compress, refusing archives over 1 GiB.
+func Decompress(z []byte) ([]byte, error) {
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderMaxMemory(1<<30), zstd.WithDecoderConcurrency(1))
+	if err != nil {
+		return nil, fmt.Errorf("starting zstd: %w", err)
+	}
+	defer dec.Close()
+	b, err := dec.DecodeAll(z, nil)
+	if err != nil {
+		return nil, fmt.Errorf("decompressing the initramfs: %w", err)
+	}
+	return b, nil
+}
+
 // CheckPrograms reports every device program whose package directory has
 // no Go source yet, so a build stops with a list instead of shipping an
 // image without them.

@@ -212,3 +212,20 @@ func TestCompressDeterministic(t *testing.T) {
 		t.Errorf("Compress: %d and %d bytes from %d", len(x), len(y), len(b))
 	}
 }
+
+// FuzzReadCPIO feeds arbitrary bytes to the archive reader `vxway inspect`
+// uses on images it did not build: errors are fine, panics are not.
+func FuzzReadCPIO(f *testing.F) {
+	var b bytes.Buffer
+	if err := WriteCPIO(&b, []Entry{
+		{Kind: File, Path: "/etc/vxway/image.json", Mode: 0o644, Data: []byte("{}")},
+		{Kind: Symlink, Path: "/bin/sh", Target: "gosh"},
+	}, time.Unix(0, 0)); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b.Bytes())
+	f.Add([]byte("070701"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ReadCPIO(data)
+	})
+}

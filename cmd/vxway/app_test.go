@@ -62,7 +62,7 @@ func TestBuildInspectProvision(t *testing.T) {
 	if err != nil {
 		t.Fatalf("inspect: %v\n%s", err, out)
 	}
-	for _, want := range []string{"ESP", "persist", "data", "/EFI/BOOT/BOOTX64.EFI", "/vxway-a/initramfs.img", "options console=ttyS0"} {
+	for _, want := range []string{"ESP", "persist", "data", "/EFI/BOOT/BOOTX64.EFI", "/vxway-a/initramfs.img", "options console=ttyS0", "/etc/vxway/image.json", "X14.2.0-vxway"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("inspect output lacks %q:\n%s", want, out)
 		}
