@@ -128,7 +128,8 @@ type Verified struct {
 // manager's clock to be skew ahead of the device's (0 when unknown). It
 // checks size, signature, chain to the pinned CAs, nonce, type, UDI and
 // timestamp. It returns the answer even when it carries an error status;
-// call Err on it.
+// call Err on it. When only the timestamp is off (ErrClockSkew) it returns
+// the authentic answer too, whose Skew the caller may adopt.
 func (v *Verifier) Verify(req *Request, body []byte, now time.Time, skew time.Duration) (*Verified, error) {
 	if len(body) > MaxBody {
 		return nil, fmt.Errorf("%w: %d bytes, more than the limit of %d", ErrMalformedAnswer, len(body), MaxBody)
@@ -168,7 +169,9 @@ func (v *Verifier) Verify(req *Request, body []byte, now time.Time, skew time.Du
 	}
 	measured := a.Time().Sub(now)
 	if d := measured - skew; d > v.window || d < -v.window {
-		return nil, fmt.Errorf("%w: manager time %s is %s away from device time %s; check NTP on the device and the manager",
+		// The answer is authentic and bound to this request's fresh nonce:
+		// return it with the error so that the caller may adopt the skew.
+		return &Verified{Answer: a, Skew: measured}, fmt.Errorf("%w: manager time %s is %s away from device time %s; check NTP on the device and the manager",
 			ErrClockSkew, a.Time().UTC().Format(time.RFC3339), measured.Round(time.Second), now.UTC().Format(time.RFC3339))
 	}
 	return &Verified{Answer: a, Skew: measured}, nil

@@ -388,6 +388,10 @@ func TestVerifyRejects(t *testing.T) {
 			}
 		})
 	}
+	// A skewed answer is still returned, authentic, with its skew.
+	if v, err := NewVerifier(p.roots, 0).Verify(req, ans(p.signer, req, t0.Add(2*time.Hour)), t0, 0); !errors.Is(err, ErrClockSkew) || v == nil || v.Skew != 2*time.Hour {
+		t.Errorf("skewed answer: %v %+v", err, v)
+	}
 	// A known skew is accepted.
 	if _, err := NewVerifier(p.roots, 0).Verify(req, ans(p.signer, req, t0.Add(2*time.Hour)), t0, 2*time.Hour); err != nil {
 		t.Errorf("answer within known skew: %v", err)
