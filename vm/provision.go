@@ -8,11 +8,11 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/BurntSushi/toml"
 	diskfs "github.com/diskfs/go-diskfs"
 	"github.com/diskfs/go-diskfs/disk"
 	"github.com/diskfs/go-diskfs/filesystem"
 
+	"vxway/firstboot"
 	"vxway/image"
 )
 
@@ -23,27 +23,23 @@ const (
 	ProvisionLabel    = "VXPROV"
 	ProvisionFileName = "provision.toml"
 	provisionDiskSize = 8 << 20
-	maxProvisionFile  = 1 << 20
 )
 
 // ErrBadProvision marks a provisioning file that cannot go on the disk.
 var ErrBadProvision = errors.New("bad provisioning file")
 
 // MakeProvisionDisk writes a VXPROV disk holding the file src as
-// provision.toml to out (via a temporary file and a rename). The file must
-// be TOML; its schema is checked by the device. Timestamps are t, so the
-// same file gives the same disk.
+// provision.toml to out (via a temporary file and a rename). The file is
+// checked first with the device's own seed parser (firstboot.Parse), so a
+// mistake is reported here, with its key and line, rather than at first
+// boot. Timestamps are t, so the same file gives the same disk.
 func MakeProvisionDisk(src, out string, t time.Time) error {
 	b, err := os.ReadFile(src)
 	if err != nil {
 		return fmt.Errorf("reading provisioning file: %w", err)
 	}
-	if len(b) > maxProvisionFile {
-		return fmt.Errorf("%w: %s is %d bytes, at most %d fit", ErrBadProvision, src, len(b), maxProvisionFile)
-	}
-	var anyTOML map[string]any
-	if _, err := toml.Decode(string(b), &anyTOML); err != nil {
-		return fmt.Errorf("%w: %s is not valid TOML: %v", ErrBadProvision, src, err)
+	if _, err := firstboot.Parse(b); err != nil {
+		return fmt.Errorf("%w: %s: %w", ErrBadProvision, src, err)
 	}
 	dir := filepath.Dir(out)
 	tmpf, err := os.CreateTemp(dir, "."+filepath.Base(out)+".tmp-*")

@@ -9,12 +9,14 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"vxway/firstboot"
 )
 
 func TestMakeProvisionDisk(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(dir, "p.toml")
-	content := "version = 1\n[system]\nhostname = \"gw7\"\n"
+	content := "version = 1\ninstance_id = \"vm-test-1\"\n[system]\nhostname = \"gw7\"\n"
 	if err := os.WriteFile(src, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -30,6 +32,11 @@ func TestMakeProvisionDisk(t *testing.T) {
 	bb, _ := os.ReadFile(b)
 	if !bytes.Equal(ab, bb) {
 		t.Error("two provisioning disks from the same file differ")
+	}
+	// The device's reader finds the seed.
+	got, err := firstboot.ReadSeedDisk(a)
+	if err != nil || string(got) != content {
+		t.Errorf("firstboot.ReadSeedDisk = %q, %v; want %q", got, err, content)
 	}
 	// Independent readers: fsck.vfat, and mtools for the label and file.
 	if _, err := exec.LookPath("fsck.vfat"); err == nil {
@@ -58,6 +65,13 @@ func TestMakeProvisionDiskErrors(t *testing.T) {
 	out := filepath.Join(dir, "seed.img")
 	if err := MakeProvisionDisk(bad, out, time.Unix(0, 0)); !errors.Is(err, ErrBadProvision) {
 		t.Errorf("invalid TOML: err = %v, want ErrBadProvision", err)
+	}
+	unknown := filepath.Join(dir, "unknown.toml")
+	if err := os.WriteFile(unknown, []byte("version = 1\ninstance_id = \"a\"\ncolour = \"red\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := MakeProvisionDisk(unknown, out, time.Unix(0, 0)); !errors.Is(err, ErrBadProvision) || !strings.Contains(err.Error(), "colour") {
+		t.Errorf("unknown key: err = %v, want ErrBadProvision naming colour", err)
 	}
 	if err := MakeProvisionDisk(filepath.Join(dir, "none.toml"), out, time.Unix(0, 0)); err == nil {
 		t.Error("missing file accepted")

@@ -69,7 +69,7 @@ func TestBuildInspectProvision(t *testing.T) {
 	}
 
 	prov := filepath.Join(dir, "provision.toml")
-	if err := os.WriteFile(prov, []byte("version = 1\n"), 0o644); err != nil {
+	if err := os.WriteFile(prov, []byte("version = 1\ninstance_id = \"cli-test\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	seed := filepath.Join(dir, "seed.img")
