@@ -201,7 +201,7 @@ func Parse(kind Kind, words []string) (*Request, error) {
 			i++
 		}
 		if len(req.Args) > MaxArgs {
-			return nil, fmt.Errorf("%w: more than %d arguments", ErrSyntax, MaxArgs)
+			return nil, fmt.Errorf("%w: more than %d arguments; a value with spaces (such as an SLR authorization code) must be put in double quotes", ErrSyntax, MaxArgs)
 		}
 	}
 	if len(req.Path) > MaxPathDepth {
