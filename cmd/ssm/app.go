@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
@@ -223,6 +224,13 @@ func (e *cmdEnv) initDir(c *cli.Context) error {
 	}
 	kind := s.Dialect()
 	s.Close()
+	if kind == "sqlite" {
+		// Token hashes and instance keys: readable by the manager only
+		// (SQLite gives its WAL files the database file's mode).
+		if err := os.Chmod(ssm.DBPath(dir, ""), 0o600); err != nil {
+			return fmt.Errorf("restricting the database file: %w", err)
+		}
+	}
 	fmt.Fprintf(e.stdout, "created manager data directory %s (database: %s)\n", dir, kind)
 	fmt.Fprintf(e.stdout, "CA certificate for device images: %s\n", filepath.Join(dir, ssm.CACertFile))
 	fmt.Fprintf(e.stdout, "server certificate names: %s\n", strings.Join(sans, ", "))
