@@ -71,8 +71,10 @@ func lastLine(s string) string {
 func TestCLI(t *testing.T) {
 	c := &cliRun{t: t, bin: ssmBinary(t), data: filepath.Join(t.TempDir(), "mgr")}
 	c.ok("init", "--san", "localhost,127.0.0.1")
-	if fi, err := os.Stat(filepath.Join(c.data, "ssm.db")); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Errorf("database file: %v %v", fi.Mode(), err)
+	if fi, err := os.Stat(filepath.Join(c.data, "ssm.db")); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Perm() != 0o600 {
+		t.Errorf("database file mode %v, want 0600", fi.Mode())
 	}
 	if out := c.fail("init", "--san", "localhost"); !strings.Contains(out, "already holds a manager CA") {
 		t.Errorf("second init: %s", out)
