@@ -13,18 +13,19 @@ import (
 
 // instanceRow is the part of an instance the agent operations need.
 type instanceRow struct {
-	id, vaID  int64
-	udi       string
-	publicKey string // base64 PKIX DER
+	id, vaID     int64
+	udi          string
+	publicKey    string // base64 PKIX DER
+	certNotAfter int64  // unix ms
 }
 
 func (s *Store) lockInstance(ctx context.Context, tx *wtx, udi string) (*instanceRow, error) {
-	q := `SELECT id, va_id, public_key FROM instances WHERE udi = ?`
+	q := `SELECT id, va_id, public_key, cert_not_after FROM instances WHERE udi = ?`
 	if s.pg {
 		q += ` FOR UPDATE`
 	}
 	in := &instanceRow{udi: udi}
-	err := tx.QueryRowContext(ctx, s.q(q), udi).Scan(&in.id, &in.vaID, &in.publicKey)
+	err := tx.QueryRowContext(ctx, s.q(q), udi).Scan(&in.id, &in.vaID, &in.publicKey, &in.certNotAfter)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: product instance %q", ErrNotFound, udi)
 	}
@@ -36,7 +37,9 @@ func (s *Store) lockInstance(ctx context.Context, tx *wtx, udi string) (*instanc
 
 // agentInstance is lockInstance for agent requests: an unknown instance or
 // a key that is not the one that signed the request are protocol errors.
-func (s *Store) agentInstance(ctx context.Context, tx *wtx, udi, signedBy string) (*instanceRow, error) {
+// With live set, an instance whose identity certificate has expired (a
+// year without renewal) is refused too: it must register again.
+func (s *Store) agentInstance(ctx context.Context, tx *wtx, udi, signedBy string, live bool, now time.Time) (*instanceRow, error) {
 	in, err := s.lockInstance(ctx, tx, udi)
 	if errors.Is(err, ErrNotFound) {
 		return nil, licproto.Errorf(licproto.CodeNotRegistered, "product instance %s is not registered with this manager; register it again with a token", udi)
@@ -46,6 +49,10 @@ func (s *Store) agentInstance(ctx context.Context, tx *wtx, udi, signedBy string
 	}
 	if in.publicKey != signedBy {
 		return nil, licproto.Errorf(licproto.CodeBadSignature, "request is signed by a key that is not the one registered for %s", udi)
+	}
+	if live && now.UnixMilli() >= in.certNotAfter {
+		return nil, licproto.Errorf(licproto.CodeNotRegistered, "the registration of %s expired on %s (its certificate was not renewed); register it again with a token",
+			udi, time.UnixMilli(in.certNotAfter).UTC().Format(time.RFC3339))
 	}
 	return in, nil
 }
@@ -297,7 +304,7 @@ type Renewal struct {
 func (s *Store) Renew(ctx context.Context, r *Renewal, now time.Time) (*TokenGrant, error) {
 	var g TokenGrant
 	err := s.batch.do(ctx, func(tx *wtx) error {
-		in, err := s.agentInstance(ctx, tx, r.UDI, r.SignedBy)
+		in, err := s.agentInstance(ctx, tx, r.UDI, r.SignedBy, true, now)
 		if err != nil {
 			return err
 		}
@@ -332,7 +339,7 @@ func (s *Store) Authorize(ctx context.Context, udi, signedBy string, usage map[l
 	var res licproto.AuthorizeResult
 	err := s.batch.do(ctx, func(tx *wtx) error {
 		res = licproto.AuthorizeResult{State: licproto.StateAuthorized, Licenses: []licproto.LicenseResult{}}
-		in, err := s.agentInstance(ctx, tx, udi, signedBy)
+		in, err := s.agentInstance(ctx, tx, udi, signedBy, true, now)
 		if err != nil {
 			return err
 		}
@@ -430,7 +437,7 @@ func (s *Store) Authorize(ctx context.Context, udi, signedBy string, usage map[l
 // to the virtual account at once.
 func (s *Store) Deregister(ctx context.Context, udi, signedBy string, now time.Time) error {
 	return s.batch.do(ctx, func(tx *wtx) error {
-		in, err := s.agentInstance(ctx, tx, udi, signedBy)
+		in, err := s.agentInstance(ctx, tx, udi, signedBy, false, now)
 		if err != nil {
 			return err
 		}

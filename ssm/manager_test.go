@@ -488,3 +488,34 @@ func TestAdminAPIReservations(t *testing.T) {
 		t.Errorf("after return %+v", lic.Licenses[0])
 	}
 }
+
+// TestRegistrationExpiresWithoutRenewal moves the manager's clock: a
+// renewal at six months keeps the instance; a year without one ends its
+// registration (authorize and renew refused, deregister still frees it).
+func TestRegistrationExpiresWithoutRenewal(t *testing.T) {
+	m := startManager(t, ModeOnPrem, "")
+	m.setup()
+	tok := m.token("Default", 30, 0, true)
+	a, b := m.device("000000E1"), m.device("000000E2")
+	for _, d := range []*device{a, b} {
+		_, err := d.register(tok, false, "")
+		must(t, err)
+	}
+	m.clock.Advance(183 * 24 * time.Hour)
+	_, err := a.c.Do(context.Background(), licproto.TypeRenewRegistration, a.udi, a.key, &licproto.RenewRegistrationPayload{}, nil)
+	must(t, err)
+	m.clock.Advance(183 * 24 * time.Hour) // 366 days after registering
+	if _, err := a.authorize(map[licproto.LicenseType]int{licproto.RMS: 1}); err != nil {
+		t.Errorf("renewed instance: %v", err)
+	}
+	_, err = b.authorize(map[licproto.LicenseType]int{licproto.RMS: 1})
+	if !errors.Is(err, licproto.ErrNotRegistered) || !strings.Contains(err.Error(), "expired") {
+		t.Errorf("instance a year without renewal: %v", err)
+	}
+	if _, err := b.c.Do(context.Background(), licproto.TypeRenewRegistration, b.udi, b.key, &licproto.RenewRegistrationPayload{}, nil); !errors.Is(err, licproto.ErrNotRegistered) {
+		t.Errorf("renewing an expired registration: %v", err)
+	}
+	if _, err := b.c.Do(context.Background(), licproto.TypeDeregister, b.udi, b.key, &licproto.DeregisterPayload{}, nil); err != nil {
+		t.Errorf("deregistering an expired registration: %v", err)
+	}
+}

@@ -267,7 +267,7 @@ func TestStoreConcurrentBatches(t *testing.T) {
 					token = "unknown-token-for-this-test"
 				}
 				udi := "UDI_SN:" + strconv.Itoa(i)
-				_, err := s.Register(ctx, &Registration{Token: token, UDI: udi, PublicKey: "k" + strconv.Itoa(i), CertSerial: "1", CertNotAfter: t0}, t0)
+				_, err := s.Register(ctx, &Registration{Token: token, UDI: udi, PublicKey: "k" + strconv.Itoa(i), CertSerial: "1", CertNotAfter: t0.AddDate(1, 0, 0)}, t0)
 				if err == nil {
 					_, err = s.Authorize(ctx, udi, "k"+strconv.Itoa(i), map[licproto.LicenseType]int{licproto.Desktop: 1}, t0)
 				}
@@ -318,7 +318,7 @@ func TestStoreComplianceUnderConcurrency(t *testing.T) {
 		must(t, err)
 		const n = 20
 		for i := range n {
-			_, err := s.Register(ctx, &Registration{Token: tok, UDI: "U" + strconv.Itoa(i), PublicKey: "k" + strconv.Itoa(i), CertSerial: "1", CertNotAfter: t0}, t0)
+			_, err := s.Register(ctx, &Registration{Token: tok, UDI: "U" + strconv.Itoa(i), PublicKey: "k" + strconv.Itoa(i), CertSerial: "1", CertNotAfter: t0.AddDate(1, 0, 0)}, t0)
 			must(t, err)
 		}
 		states := make(chan licproto.LicenseState, n)
