@@ -244,7 +244,10 @@ func New(o Options) (*VM, error) {
 		netdev += fmt.Sprintf(",hostfwd=tcp:127.0.0.1:%d-:22", o.SSHPort)
 	}
 	args = append(args,
-		"-netdev", netdev, "-device", "virtio-net-pci,netdev=net0,mac="+v.MAC,
+		// romfile= keeps the firmware from loading the NIC's network-boot
+		// ROM: the disk is the only boot device, and under software
+		// emulation the ROM costs boot time.
+		"-netdev", netdev, "-device", "virtio-net-pci,netdev=net0,mac="+v.MAC+",romfile=",
 		"-device", "virtio-rng-pci",
 		"-rtc", "base="+o.RTCBase+",clock=host",
 		"-nographic", "-serial", "mon:stdio",
