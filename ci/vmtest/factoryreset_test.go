@@ -29,9 +29,9 @@ var resetMarkers = map[string]string{
 
 // deviceState is what the factory reset tests compare across a reset.
 type deviceState struct {
-	hostKey, cert, system, network, identity, status string
-	markers                                          map[string]bool
-	rootPassword                                     string // the one that logs in
+	hostKey, cert, system, network, identity, status, transport string
+	markers                                                     map[string]bool
+	rootPassword                                                string // the one that logs in
 }
 
 // sshRoot runs cmd as root over SSH (gosh -c) and returns its output, the
@@ -87,7 +87,8 @@ func mustSSH(t *testing.T, v *VM, password, cmd string) string {
 }
 
 // prepareReset changes everything a reset can keep or wipe: markers, a DNS
-// domain (IP configuration), the type (Service Select), the root password.
+// domain (IP configuration), brand Expressway and type Expressway-E
+// (Service Select), the Smart Licensing transport, the root password.
 func prepareReset(t *testing.T, v *VM, password string) {
 	t.Helper()
 	var script []string
@@ -100,7 +101,9 @@ func prepareReset(t *testing.T, v *VM, password string) {
 	}
 	script = append(script,
 		"xconfiguration DNS Domain Name: vmtest.example",
+		"xconfiguration SystemUnit ServiceSelect Brand: Expressway",
 		"xconfiguration SystemUnit ServiceSelect Type: Expressway-E",
+		"xconfiguration License Smart Transport Mode: OnPrem",
 		"sync")
 	mustSSH(t, v, password, strings.Join(script, " && "))
 	if password != resetPassword {
@@ -124,6 +127,7 @@ func readState(t *testing.T, v *VM) deviceState {
 		"cat /data/config/network.json",
 		"cat /persist/identity.json",
 		"factory-reset --status",
+		"xconfiguration License Smart Transport",
 		strings.Join(cats, "; "),
 	}, "; echo '----'; ")
 	var out string
@@ -141,12 +145,12 @@ func readState(t *testing.T, v *VM) deviceState {
 		t.Fatalf("ssh as root with neither password: %v", err)
 	}
 	parts := strings.Split(out, "----\n")
-	if len(parts) != 6 {
+	if len(parts) != 7 {
 		t.Fatalf("reading the state: %d parts:\n%s", len(parts), out)
 	}
-	s.cert, s.system, s.network, s.identity, s.status = parts[0], parts[1], parts[2], parts[3], parts[4]
+	s.cert, s.system, s.network, s.identity, s.status, s.transport = parts[0], parts[1], parts[2], parts[3], parts[4], parts[5]
 	for name := range resetMarkers {
-		s.markers[name] = strings.Contains(parts[5], "MARK-"+name)
+		s.markers[name] = strings.Contains(parts[6], "MARK-"+name)
 	}
 	return s
 }
@@ -171,11 +175,11 @@ func resetAndWait(t *testing.T, v *VM, password, args string) {
 	v.WaitReady(t)
 }
 
-// TestFactoryReset runs three resets on one VM, keeping everything, only
-// Smart Licensing, and nothing, and checks after each which items came
-// through: SSH host key (its fingerprint), certificate, root password, IP
-// configuration, logs, brand and type, licensing state; persist (identity)
-// always survives.
+// TestFactoryReset runs four resets on one VM, keeping everything, only
+// Smart Licensing, only brand and type, and nothing, and checks after each
+// which items came through: SSH host key (its fingerprint), certificate,
+// root password, IP configuration, logs, brand and type, licensing state
+// and transport; persist (identity) always survives.
 func TestFactoryReset(t *testing.T) {
 	img := Image(t)
 	v := Boot(t, img)
@@ -191,8 +195,8 @@ func TestFactoryReset(t *testing.T) {
 	}
 	prepareReset(t, v, DefaultRootPassword)
 	before := readState(t, v)
-	if before.rootPassword != resetPassword || !strings.Contains(before.system, "Expressway-E") || !strings.Contains(before.network, "vmtest.example") {
-		t.Fatalf("preparation did not take: password %q, system %s, network %s", before.rootPassword, before.system, before.network)
+	if before.rootPassword != resetPassword || !strings.Contains(before.system, "Expressway-E") || !strings.Contains(before.network, "vmtest.example") || !strings.Contains(before.transport, "OnPrem") {
+		t.Fatalf("preparation did not take: password %q, system %s, network %s, transport %s", before.rootPassword, before.system, before.network, before.transport)
 	}
 
 	// Keep everything.
@@ -221,6 +225,9 @@ func TestFactoryReset(t *testing.T) {
 	if !strings.Contains(got.status, "last result: done") {
 		t.Errorf("status after the reset: %s", got.status)
 	}
+	if !strings.Contains(got.transport, "OnPrem") {
+		t.Errorf("keep everything: Smart Licensing transport %s, want OnPrem", got.transport)
+	}
 
 	// Keep only Smart Licensing.
 	resetAndWait(t, v, resetPassword, "-t --yes")
@@ -244,6 +251,26 @@ func TestFactoryReset(t *testing.T) {
 	}
 	if got.identity != before.identity {
 		t.Errorf("identity changed: %s -> %s", before.identity, got.identity)
+	}
+
+	// Keep only brand and type: still an Expressway, so Smart Licensing
+	// goes back to the Direct transport.
+	prepareReset(t, v, DefaultRootPassword)
+	if got = readState(t, v); !strings.Contains(got.transport, "OnPrem") {
+		t.Fatalf("transport not set to OnPrem: %s", got.transport)
+	}
+	resetAndWait(t, v, resetPassword, "-v --yes")
+	got = readState(t, v)
+	if !strings.Contains(got.system, `"Expressway"`) || !strings.Contains(got.system, "Expressway-E") {
+		t.Errorf("keep -v: system config %s, want Expressway, Expressway-E", got.system)
+	}
+	if !strings.Contains(got.transport, "Direct") {
+		t.Errorf("keep -v: Smart Licensing transport %s, want Direct", got.transport)
+	}
+	for name, on := range got.markers {
+		if on {
+			t.Errorf("keep -v: %s survived", name)
+		}
 	}
 
 	// Keep nothing.
