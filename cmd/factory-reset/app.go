@@ -33,6 +33,7 @@ type env struct {
 	stdout, stderr io.Writer
 	isTerminal     func(io.Reader) bool
 	freeSpace      func(dir string) (int64, error) // nil: not checked
+	isMountPoint   func(dir string) (bool, error)  // nil: not checked
 	reboot         rebooter
 	clock          clock.Clock
 	// rebootAnyRoot lets tests reboot (a fake) with a root other than /.
@@ -40,7 +41,7 @@ type env struct {
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	e := env{stdin: stdin, stdout: stdout, stderr: stderr, isTerminal: isTerminal, freeSpace: freeSpace, reboot: initRebooter{}, clock: clock.Real{}}
+	e := env{stdin: stdin, stdout: stdout, stderr: stderr, isTerminal: isTerminal, freeSpace: freeSpace, isMountPoint: isMountPoint, reboot: initRebooter{}, clock: clock.Real{}}
 	return newApp(e).RunContext(ctx, args)
 }
 
@@ -93,8 +94,18 @@ func (e env) action(c *cli.Context) error {
 			return fmt.Errorf("%w: --%s takes no other flag but --root", errUsage, only)
 		}
 	}
-	if fi, err := os.Stat(filepath.Join(root, "persist")); err != nil || !fi.IsDir() {
-		return fmt.Errorf("not a vxway device: %s is not a mounted persist partition (factory-reset runs on the device)", filepath.Join(root, "persist"))
+	persist := filepath.Join(root, "persist")
+	if fi, err := os.Stat(persist); err != nil || !fi.IsDir() {
+		return fmt.Errorf("not a vxway device: %s is not a mounted persist partition (factory-reset runs on the device)", persist)
+	}
+	if root == "/" && e.isMountPoint != nil {
+		// On the device a request written to an unmounted /persist would
+		// be in RAM and gone at the reboot.
+		if ok, err := e.isMountPoint(persist); err != nil {
+			return err
+		} else if !ok {
+			return fmt.Errorf("%s is not mounted, so a reset request would not survive the reboot; check the persist partition (init's console messages); nothing was changed", persist)
+		}
 	}
 	switch {
 	case c.Bool("status"):

@@ -455,3 +455,13 @@ func TestPersistTooSmall(t *testing.T) {
 		}
 	}
 }
+
+func TestIsMountPoint(t *testing.T) {
+	dir := t.TempDir()
+	if ok, err := isMountPoint(dir); err != nil || ok {
+		t.Errorf("isMountPoint(%s) = %v, %v; want false (a plain directory)", dir, ok, err)
+	}
+	if ok, err := isMountPoint("/proc"); err != nil || !ok {
+		t.Errorf("isMountPoint(/proc) = %v, %v; want true", ok, err)
+	}
+}

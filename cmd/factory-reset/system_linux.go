@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -28,6 +29,19 @@ func freeSpace(dir string) (int64, error) {
 		return 0, fmt.Errorf("reading the free space of %s: %w", dir, err)
 	}
 	return int64(st.Bavail) * int64(st.Bsize), nil
+}
+
+// isMountPoint reports whether dir is the root of a mounted filesystem:
+// it sits on another device than its parent.
+func isMountPoint(dir string) (bool, error) {
+	var st, parent unix.Stat_t
+	if err := unix.Stat(dir, &st); err != nil {
+		return false, fmt.Errorf("reading %s: %w", dir, err)
+	}
+	if err := unix.Stat(filepath.Dir(dir), &parent); err != nil {
+		return false, fmt.Errorf("reading %s: %w", filepath.Dir(dir), err)
+	}
+	return st.Dev != parent.Dev, nil
 }
 
 // initRebooter asks init (PID 1) for a clean reboot with SIGTERM: it
