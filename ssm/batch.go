@@ -43,10 +43,10 @@ type batcher struct {
 
 // BatchStats counts the group-commit writer's work.
 type BatchStats struct {
-	Batches    int64         // transactions committed
-	Ops        int64         // operations in them
-	CommitTime time.Duration // total time spent in COMMIT
-	Retries    int64         // batches run again after a deadlock
+	Batches    int64         `json:"batches"`     // transactions committed
+	Ops        int64         `json:"ops"`         // operations in them
+	CommitTime time.Duration `json:"commit_time"` // total time spent in COMMIT (nanoseconds)
+	Retries    int64         `json:"retries"`     // batches run again after a deadlock
 }
 
 // AvgCommit is the mean time of one COMMIT.

@@ -184,6 +184,7 @@ func NewAdmin(store *Store, rs *Reservations, token string, clk clock.Clock) *Ad
 	a.mux.HandleFunc("DELETE /api/v1/instance", a.removeInstance)
 	a.mux.HandleFunc("POST /api/v1/instance/transfer", a.transferInstance)
 	a.mux.HandleFunc("GET /api/v1/events", a.listEvents)
+	a.mux.HandleFunc("GET /api/v1/stats", a.stats)
 	a.mux.HandleFunc("GET /api/v1/reservations", a.listReservations)
 	a.mux.HandleFunc("POST /api/v1/reservations/authorize", a.authorizeReservation)
 	a.mux.HandleFunc("POST /api/v1/reservations/confirm", a.confirmReservation)
@@ -511,4 +512,8 @@ func (a *Admin) returnReservation(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, 200, info)
+}
+
+func (a *Admin) stats(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, 200, map[string]any{"database": a.store.Dialect(), "writer": a.store.BatchStats()})
 }

@@ -5,6 +5,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"crypto/ecdsa"
@@ -13,13 +14,15 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"runtime/pprof"
 	"slices"
@@ -46,6 +49,7 @@ type config struct {
 	rounds      int
 	dbs         []string
 	cpuprofile  string
+	ssmBin      string
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
@@ -56,7 +60,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.IntVar(&c.concurrency, "concurrency", 64, "concurrent device connections")
 	fs.IntVar(&c.rounds, "rounds", 2, "authorization renewals per instance")
 	fs.StringVar(&dbs, "db", "sqlite,postgres", "databases to measure (sqlite, postgres)")
-	fs.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the measured phases to `FILE`")
+	fs.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the load generator to `FILE`")
+	fs.StringVar(&c.ssmBin, "ssm", "", "ssm `BINARY` to run as the manager (default: build vxway/cmd/ssm)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -73,7 +78,18 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		defer pprof.StopCPUProfile()
 	}
 
-	fmt.Fprintf(out, "ssm benchmark: %d instances, %d connections, GOMAXPROCS %d, %s\n", c.instances, c.concurrency, runtime.GOMAXPROCS(0), runtime.Version())
+	if c.ssmBin == "" {
+		dir, err := os.MkdirTemp("", "ssm-bench-bin-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		c.ssmBin = filepath.Join(dir, "ssm")
+		if b, err := exec.Command("go", "build", "-o", c.ssmBin, "vxway/cmd/ssm").CombinedOutput(); err != nil {
+			return fmt.Errorf("building ssm (run from the vxway module): %v\n%s", err, b)
+		}
+	}
+	fmt.Fprintf(out, "ssm benchmark: %d instances, %d connections, GOMAXPROCS %d, %s; manager: ssm serve as its own process\n", c.instances, c.concurrency, runtime.GOMAXPROCS(0), runtime.Version())
 	sign1, signN := signRate(1), signRate(runtime.GOMAXPROCS(0))
 	fmt.Fprintf(out, "ECDSA P-256 sign: %.0f/s on one core, %.0f/s on all cores\n", sign1, signN)
 
@@ -83,6 +99,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	}
 	for _, db := range c.dbs {
 		var dsn string
+		dbPID := 0 // the PostgreSQL server started here, whose CPU is counted
 		switch strings.TrimSpace(db) {
 		case "sqlite":
 		case "postgres":
@@ -97,13 +114,16 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 				return fmt.Errorf("starting PostgreSQL: %w", err)
 			}
 			defer cl.Stop()
+			if dbPID, err = cl.PID(); err != nil {
+				return err
+			}
 			if dsn, err = pgtest.CreateDatabase(ctx, cl.DSN("postgres")); err != nil {
 				return err
 			}
 		default:
 			return fmt.Errorf("unknown database %q (sqlite or postgres)", db)
 		}
-		r, err := measure(ctx, c, keys, dsn)
+		r, err := measure(ctx, c, keys, dsn, dbPID)
 		if err != nil {
 			return fmt.Errorf("%s: %w", db, err)
 		}
@@ -119,9 +139,9 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			{"first authorizations, e2e", r.authE2E, 5000},
 		} {
 			cores := runtime.GOMAXPROCS(0)
-			fmt.Fprintf(out, "%-8s %-29s %6.0f/s (target %.0f; %.3f x all-core sign rate) p50 %s p99 %s; CPU %s per request, got %.2f of %d cores => %.0f/s if all %d were free\n",
-				name, row.what+":", row.f.rate, row.target, row.f.rate/signN, row.f.p50, row.f.p99, row.f.cpuPer, row.f.cores, cores,
-				float64(cores)/row.f.cpuPer.Seconds(), cores)
+			fmt.Fprintf(out, "%-8s %-29s %6.0f/s (target %.0f; %.3f x all-core sign rate) p50 %s p99 %s; CPU per request: manager (and its database server) %s, load generator %s; got %.2f of %d cores; manager alone on %d free cores => %.0f/s\n",
+				name, row.what+":", row.f.rate, row.target, row.f.rate/signN, row.f.p50, row.f.p99, row.f.mgrPer, row.f.genPer, row.f.cores, cores,
+				cores, float64(cores)/row.f.mgrPer.Seconds())
 		}
 		fmt.Fprintf(out, "%-8s group commit: %d transactions, %.1f requests each, %s per commit on average, %d retried after a deadlock\n",
 			name, r.batches.Batches, float64(r.batches.Ops)/float64(max(r.batches.Batches, 1)), r.batches.AvgCommit(), r.batches.Retries)
@@ -177,10 +197,11 @@ func makeKeys(n int) ([]instance, error) {
 type figure struct {
 	rate     float64
 	p50, p99 time.Duration
-	// cores is the CPU this process got during the phase (cores busy on
-	// average); cpuPer is the CPU time spent per request.
-	cores  float64
-	cpuPer time.Duration
+	// cores is the CPU the manager and the load generator got together
+	// during the phase (cores busy on average); mgrPer and genPer are the
+	// CPU time each spent per request.
+	cores          float64
+	mgrPer, genPer time.Duration
 }
 
 type result struct {
@@ -189,7 +210,24 @@ type result struct {
 	batches          ssm.BatchStats
 }
 
-func measure(ctx context.Context, c config, insts []instance, dsn string) (*result, error) {
+// manager is the ssm serve process under test.
+type manager struct {
+	cmd   *exec.Cmd
+	url   string // agent endpoint
+	api   string // admin API base
+	dbPID int    // PostgreSQL postmaster started for the run, 0 if none
+}
+
+// cpu reports the CPU time of the manager and of its database server.
+func (m *manager) cpu() time.Duration {
+	t := procCPU(m.cmd.Process.Pid)
+	if m.dbPID != 0 {
+		t += treeCPU(m.dbPID)
+	}
+	return t
+}
+
+func measure(ctx context.Context, c config, insts []instance, dsn string, dbPID int) (*result, error) {
 	dir, err := os.MkdirTemp("", "ssm-bench-")
 	if err != nil {
 		return nil, err
@@ -219,23 +257,35 @@ func measure(ctx context.Context, c config, insts []instance, dsn string) (*resu
 	if err != nil {
 		return nil, err
 	}
-	defer store.Close()
+	store.Close()
 
-	sctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	ready := make(chan string, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- ssm.Serve(sctx, ssm.ServeOptions{Dir: data, Store: store, Listen: "127.0.0.1:0", Mode: ssm.ModeOnPrem,
-			Ready: func(a net.Addr, p string) { ready <- "https://" + a.String() + p }})
-	}()
-	var url string
-	select {
-	case url = <-ready:
-	case err := <-done:
+	args := []string{"--data", data}
+	if dsn != "" {
+		args = append(args, "--db", dsn)
+	}
+	cmd := exec.CommandContext(ctx, c.ssmBin, append(args, "serve", "--listen", "127.0.0.1:0", "--mode", ssm.ModeOnPrem)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
 		return nil, err
 	}
-	defer func() { cancel(); <-done }()
+	var logs bytes.Buffer
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting ssm serve: %w", err)
+	}
+	defer func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		return nil, fmt.Errorf("ssm serve: %v\n%s", err, logs.String())
+	}
+	mm := regexp.MustCompile(`endpoint (https://\S+) and admin API (https://\S+)/api/v1/`).FindStringSubmatch(line)
+	if mm == nil {
+		return nil, fmt.Errorf("ssm serve printed %q", line)
+	}
+	mgr := &manager{cmd: cmd, url: mm[1], api: mm[2], dbPID: dbPID}
+	url := mgr.url
 	pki, err := ssm.LoadPKI(data)
 	if err != nil {
 		return nil, err
@@ -253,7 +303,7 @@ func measure(ctx context.Context, c config, insts []instance, dsn string) (*resu
 	e2e, pre := insts[:half], insts[half:]
 	// End to end: each simulated device signs its request and verifies
 	// the answer inside the timed phase, on the same cores as the manager.
-	if r.regE2E, err = phase(len(e2e), c.concurrency, func(i int) error {
+	if r.regE2E, err = timed(mgr, len(e2e), c.concurrency, func(i int) error {
 		in := e2e[i]
 		_, err := client.Do(ctx, licproto.TypeRegister, in.udi, in.key, &licproto.RegisterPayload{Token: tok, PublicKey: in.pub, Hostname: "vcs", IP: "192.0.2.1"}, nil)
 		return err
@@ -262,7 +312,7 @@ func measure(ctx context.Context, c config, insts []instance, dsn string) (*resu
 	}
 	// Manager only: requests are signed before and answers verified after
 	// the timed phase, as real devices do that work on their own CPUs.
-	if r.regMgr, err = preSigned(ctx, client, c.concurrency, pre, func(_ int, in instance) (licproto.Type, any) {
+	if r.regMgr, err = preSigned(ctx, mgr, client, c.concurrency, pre, func(_ int, in instance) (licproto.Type, any) {
 		return licproto.TypeRegister, &licproto.RegisterPayload{Token: tok, PublicKey: in.pub, Hostname: "vcs", IP: "192.0.2.1"}
 	}); err != nil {
 		return nil, fmt.Errorf("registering: %w", err)
@@ -270,7 +320,7 @@ func measure(ctx context.Context, c config, insts []instance, dsn string) (*resu
 	usage := func(i int) *licproto.AuthorizePayload {
 		return &licproto.AuthorizePayload{Usage: map[licproto.LicenseType]int{licproto.RMS: 1 + i%5, licproto.Room: 1}}
 	}
-	if r.authE2E, err = phase(len(insts), c.concurrency, func(i int) error {
+	if r.authE2E, err = timed(mgr, len(insts), c.concurrency, func(i int) error {
 		in := insts[i]
 		_, err := client.Do(ctx, licproto.TypeAuthorize, in.udi, in.key, usage(i), nil)
 		return err
@@ -283,18 +333,20 @@ func measure(ctx context.Context, c config, insts []instance, dsn string) (*resu
 	for range c.rounds {
 		rounds = append(rounds, insts...)
 	}
-	if r.authMgr, err = preSigned(ctx, client, c.concurrency, rounds, func(i int, in instance) (licproto.Type, any) {
+	if r.authMgr, err = preSigned(ctx, mgr, client, c.concurrency, rounds, func(i int, in instance) (licproto.Type, any) {
 		return licproto.TypeAuthorize, usage(i % len(insts))
 	}); err != nil {
 		return nil, fmt.Errorf("authorizing: %w", err)
 	}
-	r.batches = store.BatchStats()
+	if r.batches, err = writerStats(ctx, client.HTTP, mgr.api, pki.AdminToken); err != nil {
+		return nil, err
+	}
 	return &r, nil
 }
 
 // preSigned builds and signs one request per instance, then times only
 // sending them and receiving the answers, then verifies every answer.
-func preSigned(ctx context.Context, c *licproto.Client, conc int, insts []instance, build func(int, instance) (licproto.Type, any)) (figure, error) {
+func preSigned(ctx context.Context, mgr *manager, c *licproto.Client, conc int, insts []instance, build func(int, instance) (licproto.Type, any)) (figure, error) {
 	reqs := make([]*licproto.Request, len(insts))
 	bodies := make([][]byte, len(insts))
 	now := time.Now()
@@ -310,7 +362,7 @@ func preSigned(ctx context.Context, c *licproto.Client, conc int, insts []instan
 		}
 	}
 	answers := make([][]byte, len(insts))
-	f, err := phase(len(insts), conc, func(i int) error {
+	f, err := timed(mgr, len(insts), conc, func(i int) error {
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, c.URL, bytes.NewReader(bodies[i]))
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := c.HTTP.Do(req)
@@ -336,14 +388,14 @@ func preSigned(ctx context.Context, c *licproto.Client, conc int, insts []instan
 	return f, nil
 }
 
-// phase runs f(0..n-1) on conc goroutines and returns the rate and latency
-// percentiles.
-func phase(n, conc int, f func(i int) error) (figure, error) {
+// timed runs f(0..n-1) on conc goroutines and returns the rate, latency
+// percentiles and CPU use of the manager and of this load generator.
+func timed(mgr *manager, n, conc int, f func(i int) error) (figure, error) {
 	var next atomic.Int64
 	lat := make([]time.Duration, n)
 	errs := make(chan error, conc)
 	var wg sync.WaitGroup
-	start, cpu0 := time.Now(), cpuTime()
+	start, cpu0, mcpu0 := time.Now(), cpuTime(), mgr.cpu()
 	for range conc {
 		wg.Add(1)
 		go func() {
@@ -364,7 +416,7 @@ func phase(n, conc int, f func(i int) error) (figure, error) {
 		}()
 	}
 	wg.Wait()
-	el, cpu := time.Since(start), cpuTime()-cpu0
+	el, cpu, mcpu := time.Since(start), cpuTime()-cpu0, mgr.cpu()-mcpu0
 	select {
 	case err := <-errs:
 		return figure{}, err
@@ -372,5 +424,23 @@ func phase(n, conc int, f func(i int) error) (figure, error) {
 	}
 	slices.Sort(lat)
 	return figure{rate: float64(n) / el.Seconds(), p50: lat[n/2].Round(time.Microsecond), p99: lat[n*99/100].Round(time.Microsecond),
-		cores: cpu.Seconds() / el.Seconds(), cpuPer: (cpu / time.Duration(n)).Round(time.Microsecond)}, nil
+		cores: (cpu + mcpu).Seconds() / el.Seconds(), mgrPer: (mcpu / time.Duration(n)).Round(time.Microsecond), genPer: (cpu / time.Duration(n)).Round(time.Microsecond)}, nil
+}
+
+// writerStats reads the manager's group-commit counters from its admin API.
+func writerStats(ctx context.Context, hc *http.Client, api, token string) (ssm.BatchStats, error) {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, api+"/api/v1/stats", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return ssm.BatchStats{}, fmt.Errorf("reading manager stats: %w", err)
+	}
+	defer resp.Body.Close()
+	var out struct {
+		Writer ssm.BatchStats `json:"writer"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return ssm.BatchStats{}, fmt.Errorf("reading manager stats: %w", err)
+	}
+	return out.Writer, nil
 }
