@@ -31,7 +31,14 @@ type Manager struct {
 
 	mu   sync.Mutex
 	keys map[string]cachedKey // UDI -> registered key
+	// names caches, per token hash, the account names a token grants
+	// (they never change): the identity certificate names them before the
+	// registration's transaction checks the token itself.
+	names map[string]TokenGrant
 }
+
+// maxCachedTokens bounds the token names cache.
+const maxCachedTokens = 1024
 
 type cachedKey struct {
 	b64 string
@@ -54,7 +61,7 @@ func NewManager(store *Store, pki *PKI, clk clock.Clock, log *slog.Logger) (*Man
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	return &Manager{store: store, pki: pki, signer: signer, replay: licproto.NewReplay(0), clock: clk, log: log,
-		keys: map[string]cachedKey{}}, nil
+		keys: map[string]cachedKey{}, names: map[string]TokenGrant{}}, nil
 }
 
 // Handle answers one request body and returns the signed answer body and
@@ -226,26 +233,42 @@ func (m *Manager) forget(udi string, err error) {
 
 func (m *Manager) register(ctx context.Context, req *licproto.Request, p *licproto.RegisterPayload, pub *ecdsa.PublicKey) (*licproto.RegisterResult, error) {
 	now := m.clock.Now()
-	// A read-only look first: refuse bad tokens before issuing anything.
-	g, err := m.store.CheckToken(ctx, p.Token, now)
-	if err != nil {
-		m.log.Info("registration refused", "udi", req.UDI, "token", licproto.MaskToken(p.Token), "err", err)
-		return nil, err
+	// The account names for the certificate: from the cache, or from a
+	// read-only look that also refuses a bad token before anything is
+	// issued. The registration's transaction checks the token again and
+	// is what counts.
+	h := hashToken(p.Token)
+	m.mu.Lock()
+	g, ok := m.names[h]
+	m.mu.Unlock()
+	if !ok {
+		grant, err := m.store.CheckToken(ctx, p.Token, now)
+		if err != nil {
+			m.log.Info("registration refused", "udi", req.UDI, "token", licproto.MaskToken(p.Token), "err", err)
+			return nil, err
+		}
+		g = *grant
+		m.mu.Lock()
+		if len(m.names) >= maxCachedTokens {
+			clear(m.names)
+		}
+		m.names[h] = g
+		m.mu.Unlock()
 	}
 	der, serial, notAfter, err := m.pki.IssueIdentity(pub, req.UDI, g.SmartAccount, g.VirtualAccount, now)
 	if err != nil {
 		return nil, err
 	}
 	b64 := base64.StdEncoding.EncodeToString(p.PublicKey)
-	g, err = m.store.Register(ctx, &Registration{Token: p.Token, UDI: req.UDI, PublicKey: b64, CertSerial: serial, CertNotAfter: notAfter,
+	grant, err := m.store.Register(ctx, &Registration{Token: p.Token, UDI: req.UDI, PublicKey: b64, CertSerial: serial, CertNotAfter: notAfter,
 		Hostname: p.Hostname, IP: p.IP, Reregister: p.Reregister}, now)
 	if err != nil {
 		m.log.Info("registration refused", "udi", req.UDI, "token", licproto.MaskToken(p.Token), "err", err)
 		return nil, err
 	}
 	m.remember(req.UDI, cachedKey{b64: b64, pub: pub})
-	m.log.Info("registered", "udi", req.UDI, "va", g.VirtualAccount, "token", licproto.MaskToken(p.Token))
-	return &licproto.RegisterResult{Certificate: der, SmartAccount: g.SmartAccount, VirtualAccount: g.VirtualAccount, ExportControlled: g.ExportControlled}, nil
+	m.log.Info("registered", "udi", req.UDI, "va", grant.VirtualAccount, "token", licproto.MaskToken(p.Token))
+	return &licproto.RegisterResult{Certificate: der, SmartAccount: grant.SmartAccount, VirtualAccount: grant.VirtualAccount, ExportControlled: grant.ExportControlled}, nil
 }
 
 func (m *Manager) renew(ctx context.Context, req *licproto.Request, p *licproto.RenewRegistrationPayload, key cachedKey) (*licproto.RegisterResult, error) {
