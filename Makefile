@@ -33,6 +33,19 @@ run: image
 test: host-deps
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
 
+# Figures for the README: build, boot, manager throughput, agent, reset.
+bench: host-deps
+	@bash ci/bench.sh
+
+# Every fuzz target for FUZZTIME each (plain `make test` runs the seed corpora).
+fuzz:
+	FUZZTIME=$(FUZZTIME) bash ci/fuzz.sh
+
+# Power cuts during a factory reset: QEMU killed at random moments of the
+# reset phase, 20 trials (the regular suite runs 3).
+test-powercut: host-deps
+	VXWAY_POWERCUT_TRIALS=20 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run 'TestFactoryResetPowerCut' -v ./ci/vmtest
+
 # gofmt, go vet, staticcheck and a tidy go.mod.
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
