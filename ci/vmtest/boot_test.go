@@ -35,6 +35,17 @@ func TestBoot(t *testing.T) {
 	vm.Run(t, "sync")
 	vm.Logout(t)
 
+	// The same accounts over SSH.
+	if out, code := vm.SSH(t, "root", DefaultRootPassword, "cat /data/vmtest.txt"); code != 0 || !strings.Contains(out, mark) {
+		t.Errorf("ssh root cat = %q, exit %d", out, code)
+	}
+	if out, code := vm.SSH(t, "root", DefaultRootPassword, "cat /nonexistent"); code == 0 {
+		t.Errorf("ssh root cat /nonexistent exited 0: %q", out)
+	}
+	if out, _ := vm.SSH(t, "admin", DefaultAdminPassword, "xstatus SystemUnit"); !strings.Contains(out, "*s SystemUnit") {
+		t.Errorf("ssh admin xstatus SystemUnit = %q", out)
+	}
+
 	vm.Login(t, "admin", DefaultAdminPassword)
 	unit := vm.XAPI(t, "xstatus SystemUnit")
 	for _, want := range []string{"*s SystemUnit", "X14.2.0-vxway", "Expressway", "OK"} {

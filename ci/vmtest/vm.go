@@ -187,12 +187,20 @@ var ErrExited = errors.New("QEMU exited")
 // Expect waits until re matches the console text printed since the last
 // match and returns the text before the match and the match itself.
 func (v *VM) Expect(re *regexp.Regexp, timeout time.Duration) (before, match string, err error) {
+	return v.expect(re, timeout, true)
+}
+
+// expect is Expect; consume false leaves the matched text for the next
+// Expect.
+func (v *VM) expect(re *regexp.Regexp, timeout time.Duration, consume bool) (before, match string, err error) {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for {
 		text, changed := v.con.snapshot(v.cursor)
 		if loc := re.FindStringIndex(text); loc != nil {
-			v.cursor += loc[1]
+			if consume {
+				v.cursor += loc[1]
+			}
 			return text[:loc[0]], text[loc[0]:loc[1]], nil
 		}
 		v.mu.Lock()
@@ -204,7 +212,9 @@ func (v *VM) Expect(re *regexp.Regexp, timeout time.Duration) (before, match str
 			// Take what was printed before the exit into account.
 			text, _ := v.con.snapshot(v.cursor)
 			if loc := re.FindStringIndex(text); loc != nil {
-				v.cursor += loc[1]
+				if consume {
+					v.cursor += loc[1]
+				}
 				return text[:loc[0]], text[loc[0]:loc[1]], nil
 			}
 			return text, "", fmt.Errorf("waiting for %q: %w", re, ErrExited)
@@ -280,6 +290,9 @@ func (v *VM) Run(t testing.TB, cmd string) string {
 }
 
 // RunExit runs cmd in the root shell and returns its output and exit code.
+// It returns once the shell shows its next prompt (a line editor drops what
+// is typed before it is ready; the prompt is left for a later Expect), so
+// cmd must give the shell back: use Send for exit, reboot and the like.
 func (v *VM) RunExit(t testing.TB, cmd string) (string, int) {
 	t.Helper()
 	v.seq++
@@ -293,8 +306,14 @@ func (v *VM) RunExit(t testing.TB, cmd string) (string, int) {
 		t.Fatalf("running %q: %v", cmd, err)
 	}
 	code, _ := strconv.Atoi(re.FindStringSubmatch(m)[1])
+	if _, _, err := v.expect(shellPromptRE, CommandTimeout, false); err != nil {
+		t.Fatalf("no shell prompt after %q: %v", cmd, err)
+	}
 	return stripEcho(before, fmt.Sprintf("VX''END%d", v.seq)), code
 }
+
+// shellPromptRE matches the root shell's prompt.
+var shellPromptRE = regexp.MustCompile(`> |# |\$ `)
 
 // stripEcho drops the console's echo of the typed line (up to its marker
 // and the line end) from out. A line editor may draw the line several

@@ -13,6 +13,7 @@
 //		vm.Logout(t)
 //		vm.Login(t, "admin", "TANDBERG")
 //		out = vm.XAPI(t, "xstatus Alarm")       // output up to OK
+//		out, code := vm.SSH(t, "root", "TANDBERG", "ls /data")
 //	}
 //
 // Images: Image builds the repository's appliance.toml; options give a
