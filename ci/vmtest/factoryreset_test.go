@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -340,6 +341,8 @@ func TestFactoryResetPowerCut(t *testing.T) {
 		if strings.Contains(boot, "factory reset failed") {
 			t.Errorf("trial %d: the resumed reset failed:\n%s", trial, boot)
 		}
+		resumed := regexp.MustCompile(`factory-reset: keeping .*\(attempt [2-9]`).FindString(boot)
+		t.Logf("trial %d: the next boot resumed the reset: %v", trial, resumed != "")
 		got := readState(t, v)
 		if !strings.Contains(got.status, "last result: done") {
 			t.Errorf("trial %d: status after the resumed reset: %s", trial, got.status)
