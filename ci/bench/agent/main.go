@@ -1,7 +1,11 @@
-// Command agent measures the Smart Licensing agent at idle: it builds the
+// Command agent measures the Smart Licensing agent: it builds the
 // smartagent binary as the image does (static, stripped), starts it on a
 // scratch device root with Smart Licensing on, lets it settle, and prints
-// its resident memory (target: at most 20 MiB) and binary size.
+// its resident memory (target: at most 20 MiB) and binary size. It then
+// restarts the agent on that root several times and prints how long it
+// takes from process start until the local API socket accepts a
+// connection (what init waits for at boot) and until the first status
+// request is answered (the state is loaded).
 package main
 
 import (
@@ -9,14 +13,20 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"syscall"
 	"time"
 
 	"vxway/agent"
 )
+
+// restarts is how many starts the timing figures are taken over.
+const restarts = 15
 
 func main() {
 	if err := run(context.Background(), os.Stdout); err != nil {
@@ -38,36 +48,29 @@ func run(ctx context.Context, stdout io.Writer) error {
 		return fmt.Errorf("building smartagent: %v\n%s", err, out)
 	}
 	root := filepath.Join(dir, "root")
-	cmd := exec.CommandContext(ctx, bin, "--root", root)
-	stderr, err := cmd.StderrPipe()
+	socket := filepath.Join(root, agent.SocketPath)
+	cmd, first, err := start(ctx, bin, root, socket)
 	if err != nil {
 		return err
 	}
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	sc := bufio.NewScanner(stderr)
-	for sc.Scan() {
-		if strings.Contains(sc.Text(), "serving the local API") {
-			break
-		}
-	}
-	go io.Copy(io.Discard, stderr)
-	c := agent.NewClient(filepath.Join(root, agent.SocketPath))
+	c := agent.NewClient(socket)
 	if err := c.Enable(ctx); err != nil {
+		stop(cmd)
 		return err
 	}
 	for i := range 50 {
 		if err := c.SetUsage(ctx, agent.TypeRMS, i); err != nil {
+			stop(cmd)
 			return err
 		}
 		if _, err := c.Status(ctx); err != nil {
+			stop(cmd)
 			return err
 		}
 	}
 	time.Sleep(5 * time.Second) // let the agent go idle before measuring
 	rss, err := vmRSS(cmd.Process.Pid)
+	stop(cmd)
 	if err != nil {
 		return err
 	}
@@ -75,12 +78,95 @@ func run(ctx context.Context, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var accept, answer []time.Duration
+	for range restarts {
+		cmd, t, err := start(ctx, bin, root, socket)
+		if err != nil {
+			return err
+		}
+		_, err = agent.NewClient(socket).Status(ctx)
+		t.answer = time.Since(t.began)
+		stop(cmd)
+		if err != nil {
+			return err
+		}
+		accept, answer = append(accept, t.accept), append(answer, t.answer)
+	}
 	fmt.Fprintf(stdout, "smartagent idle RSS: %.1f MiB (target <= 20 MiB)\n", float64(rss)/1024)
 	fmt.Fprintf(stdout, "smartagent binary: %.1f MiB (static, stripped)\n", float64(fi.Size())/(1<<20))
+	fmt.Fprintf(stdout, "smartagent start -> socket accepts: first start %s; restart (enabled, usage) median %s, max %s over %d\n",
+		ms(first.accept), ms(median(accept)), ms(slices.Max(accept)), restarts)
+	fmt.Fprintf(stdout, "smartagent start -> first status answered: median %s, max %s over %d\n",
+		ms(median(answer)), ms(slices.Max(answer)), restarts)
 	if rss > 20*1024 {
 		return fmt.Errorf("idle RSS %d KiB is over the 20 MiB target", rss)
 	}
 	return nil
+}
+
+// timing is one start of the agent.
+type timing struct {
+	began          time.Time
+	accept, answer time.Duration
+}
+
+// start starts the agent on root and waits until its socket accepts a
+// connection, as init's readiness check does.
+func start(ctx context.Context, bin, root, socket string) (*exec.Cmd, timing, error) {
+	os.Remove(socket) // a stale socket must not count as accepting
+	cmd := exec.CommandContext(ctx, bin, "--root", root)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, timing{}, err
+	}
+	began := time.Now()
+	if err := cmd.Start(); err != nil {
+		return nil, timing{}, err
+	}
+	go drain(stderr)
+	deadline := began.Add(30 * time.Second)
+	for {
+		conn, err := net.Dial("unix", socket)
+		if err == nil {
+			conn.Close()
+			return cmd, timing{began: began, accept: time.Since(began)}, nil
+		}
+		if time.Now().After(deadline) {
+			stop(cmd)
+			return nil, timing{}, fmt.Errorf("the agent's socket %s did not accept within 30 s: %w", socket, err)
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+}
+
+// drain keeps the agent's log pipe from filling up.
+func drain(r io.Reader) {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+	}
+}
+
+// stop ends the agent as init does at shutdown and waits for it.
+func stop(cmd *exec.Cmd) {
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		cmd.Process.Kill()
+		<-done
+	}
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func ms(d time.Duration) string {
+	return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000)
 }
 
 // vmRSS reads a process's resident set size in KiB.
