@@ -230,7 +230,55 @@ func Listen(socket string) (net.Listener, error) {
 
 // Serve serves the local API on ln until ctx ends.
 func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: a.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	return ServeHandler(ctx, ln, a.Handler())
+}
+
+// Loading is the local API of an agent that is still loading its state:
+// the socket can accept connections as soon as the process starts (which
+// is what init waits for at boot), and each request waits until Ready
+// hands over the loaded agent, so no request ever sees half-loaded state.
+type Loading struct {
+	done chan struct{}
+	h    http.Handler
+	err  error
+}
+
+// NewLoading returns the local API of an agent not loaded yet.
+func NewLoading() *Loading { return &Loading{done: make(chan struct{})} }
+
+// Ready serves a's local API from now on, including the requests that
+// are waiting. Call it once, after New, SyncEnabled and Start.
+func (l *Loading) Ready(a *Agent) {
+	l.h = a.Handler()
+	close(l.done)
+}
+
+// Fail answers the waiting and later requests with err: the agent could
+// not load and the daemon is about to stop.
+func (l *Loading) Fail(err error) {
+	l.err = err
+	close(l.done)
+}
+
+// ServeHTTP waits for the agent, then serves the request.
+func (l *Loading) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	select {
+	case <-l.done:
+	case <-r.Context().Done():
+		return
+	}
+	if l.err != nil {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusServiceUnavailable)
+		json.NewEncoder(w).Encode(apiError{Error: "the Smart Licensing agent could not start: " + l.err.Error(), Code: "failed"})
+		return
+	}
+	l.h.ServeHTTP(w, r)
+}
+
+// ServeHandler serves h on ln until ctx ends.
+func ServeHandler(ctx context.Context, ln net.Listener, h http.Handler) error {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

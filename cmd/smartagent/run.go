@@ -37,23 +37,35 @@ func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 	return newApp(stdout, stderr).RunContext(ctx, args)
 }
 
+// serve listens on the local API socket first, so that the socket accepts
+// as soon as the process runs (init's readiness check at boot), then loads
+// the state; requests wait until it is loaded.
 func serve(ctx context.Context, root, socket string, opts agent.Options, stderr io.Writer) error {
 	if socket == "" {
 		socket = filepath.Join(root, agent.SocketPath)
 	}
 	logger := log.New(stderr, "", log.LstdFlags|log.LUTC)
 	opts.Root, opts.Logf = root, logger.Printf
-	a, err := agent.New(opts)
-	if err != nil {
-		return fmt.Errorf("starting the agent: %w", err)
-	}
-	defer a.Close()
 	ln, err := agent.Listen(socket)
 	if err != nil {
 		return err
 	}
+	api := agent.NewLoading()
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	served := make(chan error, 1)
+	go func() { served <- agent.ServeHandler(sctx, ln, api) }()
+	a, err := agent.New(opts)
+	if err != nil {
+		api.Fail(err)
+		stop()
+		<-served
+		return fmt.Errorf("starting the agent: %w", err)
+	}
+	defer a.Close()
 	a.SyncEnabled()
 	a.Start()
+	api.Ready(a)
 	logger.Printf("licensing: serving the local API on %s", socket)
-	return a.Serve(ctx, ln)
+	return <-served
 }
