@@ -190,6 +190,38 @@ func TestXAPIRegisterFlow(t *testing.T) {
 		}
 	}
 
+	// A type newly in use waits for the manager's answer: the overall
+	// status does not claim Authorized meanwhile.
+	r.ok("xcommand License Smart Usage Set Type: room Count: 2")
+	out = r.ok("xstatus License Smart")
+	for _, want := range []string{
+		`*s License Smart Authorization Status: "Not Applicable"`,
+		`*s License Smart Usage 1 Status: "Authorized"`,
+		`*s License Smart Usage 2 Type: "Room Registration"`,
+		`*s License Smart Usage 2 Status: "Waiting"`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("new type in use: status lacks %s:\n%s", want, out)
+		}
+	}
+	r.ok("xcommand License Smart Usage Set Type: room Count: 0")
+	if s := r.ok("xstatus License Smart Authorization Status"); !strings.Contains(s, `"Authorized"`) {
+		t.Errorf("new type out of use again:\n%s", s)
+	}
+	// A type that waits does not hide one out of compliance.
+	r.ok("xcommand License Smart Usage Set Type: rms Count: 7")
+	r.ok("xcommand License Smart UpdateUsage")
+	r.ok("xcommand License Smart Usage Set Type: room Count: 2")
+	if s := r.ok("xstatus License Smart Authorization Status"); !strings.Contains(s, `"Out-of-compliance"`) {
+		t.Errorf("rms out of compliance, room waiting:\n%s", s)
+	}
+	r.ok("xcommand License Smart Usage Set Type: room Count: 0")
+	r.ok("xcommand License Smart Usage Set Type: rms Count: 3")
+	r.ok("xcommand License Smart UpdateUsage")
+	if s := r.ok("xstatus License Smart Authorization Status"); !strings.Contains(s, `"Authorized"`) {
+		t.Errorf("back to 3 rms:\n%s", s)
+	}
+
 	// Switching to On-Prem while registered is refused.
 	out, ok = r.run("xconfiguration License Smart Transport Mode: OnPrem")
 	if ok || !strings.Contains(out, "deregistered first") {

@@ -179,7 +179,11 @@ func (a *Agent) Status() Status {
 			s.FailureReason = f.Reason
 		}
 		expired := authExpired(r, now)
-		ooc := false
+		// ooc: the manager found a type in use over what the account
+		// has; waiting: a type in use has no answer yet (a new type
+		// until the next report), so the device cannot say it is
+		// authorized.
+		ooc, waiting := false, r.Auth == nil
 		typeStatus = func(t string) string {
 			if expired {
 				return TypeAuthExpired
@@ -204,6 +208,7 @@ func (a *Agent) Status() Status {
 		if r.Auth != nil {
 			for t := range inUse {
 				ooc = ooc || r.Auth.Results[t] == ResultOutOfCompliance
+				waiting = waiting || r.Auth.Results[t] == ""
 			}
 		}
 		switch {
@@ -213,7 +218,7 @@ func (a *Agent) Status() Status {
 			s.Authorization = AuthNoLicenses
 		case ooc:
 			s.Authorization = AuthOutOfCompliance
-		case r.Auth == nil:
+		case waiting:
 			s.Authorization = AuthNotApplicable
 		default:
 			s.Authorization = AuthAuthorized
