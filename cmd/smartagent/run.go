@@ -50,6 +50,7 @@ func serve(ctx context.Context, root, socket string, opts agent.Options, stderr 
 	if err != nil {
 		return err
 	}
+	listened, ageErr := processAge()
 	api := agent.NewLoading()
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
@@ -66,6 +67,13 @@ func serve(ctx context.Context, root, socket string, opts agent.Options, stderr 
 	a.SyncEnabled()
 	a.Start()
 	api.Ready(a)
-	logger.Printf("licensing: serving the local API on %s", socket)
+	if loaded, err := processAge(); err == nil && ageErr == nil {
+		logger.Printf("licensing: serving the local API on %s (socket open %s, state loaded %s after the process started)", socket, ms(listened), ms(loaded))
+	} else {
+		logger.Printf("licensing: serving the local API on %s", socket)
+	}
 	return <-served
 }
+
+// ms shows a start-up time in whole milliseconds.
+func ms(d time.Duration) string { return fmt.Sprintf("%dms", d.Milliseconds()) }
