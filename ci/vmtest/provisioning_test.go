@@ -1,12 +1,10 @@
 package vmtest
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -115,86 +113,6 @@ func TestDNSServer(t *testing.T) {
 	}
 }
 
-// manager is the real ssm program serving On-Prem on host loopback.
-type manager struct {
-	url    string // as the device reaches it
-	caFile string
-	data   string
-	bin    string
-}
-
-func (m *manager) run(t *testing.T, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(m.bin, append([]string{"--data", m.data}, args...)...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ssm %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-func (m *manager) token(t *testing.T) string {
-	t.Helper()
-	lines := strings.Split(strings.TrimSpace(m.run(t, "token", "create", "--va", "Default", "--uses", "5")), "\n")
-	return strings.TrimSpace(lines[len(lines)-1])
-}
-
-func startManager(t *testing.T) *manager {
-	t.Helper()
-	mod, err := ModuleDir()
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	m := &manager{bin: filepath.Join(dir, "ssm"), data: filepath.Join(dir, "mgr")}
-	build := exec.Command("go", "build", "-o", m.bin, "./cmd/ssm")
-	build.Dir = mod
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building ssm: %v\n%s", err, out)
-	}
-	m.run(t, "init", "--san", strings.TrimSuffix(managerName, ".")+",localhost,127.0.0.1")
-	m.run(t, "account", "create", "Acme")
-	m.run(t, "va", "create", "--account", "Acme", "Default")
-	m.run(t, "license", "add", "--va", "Default", "--type", "rms", "--count", "10")
-	m.caFile = filepath.Join(m.data, "ca.crt")
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	ctx, cancel := context.WithCancel(context.Background())
-	srv := exec.CommandContext(ctx, m.bin, "--data", m.data, "serve", "--listen", fmt.Sprintf("127.0.0.1:%d", port), "--mode", "onprem")
-	stdout, err := srv.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs strings.Builder
-	srv.Stderr = &logs
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		cancel()
-		srv.Wait()
-		if t.Failed() {
-			t.Logf("manager log:\n%s", logs.String())
-		}
-	})
-	if _, err := bufio.NewReader(stdout).ReadString('\n'); err != nil {
-		t.Fatalf("ssm serve: %v\n%s", err, logs.String())
-	}
-	go func() { // keep draining the manager's output
-		buf := make([]byte, 4096)
-		for {
-			if _, err := stdout.Read(buf); err != nil {
-				return
-			}
-		}
-	}()
-	m.url = fmt.Sprintf("https://%s:%d/SmartTransport", strings.TrimSuffix(managerName, "."), port)
-	return m
-}
-
 // seedDisk is a VXPROV disk the test rewrites between boots (made with
 // firstboot.WriteSeedDisk, as vxway provision-disk does).
 type seedDisk string
@@ -214,20 +132,11 @@ func (s seedDisk) blank(t *testing.T) {
 	}
 }
 
-func expectAll(t *testing.T, what, out string, want ...string) {
-	t.Helper()
-	for _, w := range want {
-		if !strings.Contains(out, w) {
-			t.Errorf("%s lacks %q:\n%s", what, w, out)
-		}
-	}
-}
-
 // testProvisioning boots one device through its provisioning life: a bad
 // seed (nothing applied, every problem on the console, alarm 45001); a good
 // seed that sets DNS and registers with the manager during first boot; the
 // same seed at the next boot (not applied again).
-func testProvisioning(t *testing.T, dns *dnsServer, mgr *manager, img string) {
+func testProvisioning(t *testing.T, dns *dnsServer, mgr *ssmHost, img string) {
 	disk := seedDisk(filepath.Join(t.TempDir(), "seed.img"))
 
 	// Boot 1: a bad seed.
@@ -242,24 +151,24 @@ transport = "onprem"
 colour = "blue"
 `)
 	v := Boot(t, img, ExtraDisk(string(disk)))
-	before := v.WaitFor(t, "vxway: ready", BootTimeout)
-	expectAll(t, "console of the bad-seed boot", before,
+	v.WaitReady(t)
+	wantLines(t, "console of the bad-seed boot", v.Transcript(),
 		"firstboot: seed from VXPROV disk /dev/vdb rejected, nothing applied (4 problems):",
 		"line 4: system.hostname:",
 		`line 6: network.dns_servers: element 1: "not-an-ip" is not an IP address`,
-		"line 8: licensing.transport: transport = \"onprem\" needs url",
+		`line 8: licensing.transport: transport = "onprem" needs url`,
 		"line 9: licensing.colour: unknown key")
 	v.Login(t, "admin", DefaultAdminPassword) // nothing applied: default password
-	expectAll(t, "xstatus Alarm", v.XAPI(t, "xstatus Alarm"), "45001", "40005")
-	expectAll(t, "xstatus Provisioning", v.XAPI(t, "xstatus Provisioning"),
-		`*s Provisioning Status: "NotProvisioned"`, `*s Provisioning Result: "Rejected"`, `Last Problem 4`)
+	wantOK(t, "xstatus Alarm", xapiLine(t, v, "xstatus Alarm"), "45001", "40005")
+	wantOK(t, "xstatus Provisioning", xapiLine(t, v, "xstatus Provisioning"),
+		`*s Provisioning Status: "NotProvisioned"`, `*s Provisioning Result: "Rejected"`, `*s Provisioning Last Problem 4:`)
 	v.Logout(t)
 	v.Login(t, "root", DefaultRootPassword)
 	v.PowerOff(t)
 
 	// Boot 2: a good seed sets DNS and registers during first boot.
-	token := mgr.token(t)
-	seed := fmt.Sprintf(`version = 1
+	token := mgr.Token(t, "--va", "Default", "--uses", "1")
+	disk.write(t, fmt.Sprintf(`version = 1
 instance_id = "vm-site-1"
 [system]
 hostname = "expwy-vm"
@@ -278,80 +187,63 @@ transport = "onprem"
 url = %q
 token = %q
 hide_hostname = false
-`, mgr.url, token)
-	disk.write(t, seed)
+`, mgr.URL(strings.TrimSuffix(managerName, ".")), token))
+	queries := dns.count()
 	v.Start(t)
-	before = v.WaitFor(t, "vxway: ready", BootTimeout)
-	expectAll(t, "console of the first boot", before, "firstboot: applied seed vm-site-1 from VXPROV disk /dev/vdb")
-	if strings.Contains(v.Transcript(), token) {
-		t.Error("the console shows the registration token")
-	}
+	initReady, sinceStart := v.WaitReady(t)
+	t.Logf("first boot with a full seed: ready %s after QEMU start (init reports %s)", sinceStart.Round(time.Millisecond), initReady)
+	wantLines(t, "console of the first boot", v.Transcript(), "firstboot: applied seed vm-site-1 from VXPROV disk /dev/vdb")
 	v.Login(t, "admin", "Adm1n-vm-secret")
-	deadline := time.Now().Add(60 * time.Second)
-	var prov string
-	for {
-		prov = v.XAPI(t, "xstatus Provisioning")
-		if strings.Contains(prov, `Licensing: "Registered"`) || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(2 * time.Second)
+	prov, ok := pollXAPI(t, v, "xstatus Provisioning", registrationLimit, func(s string) bool {
+		return strings.Contains(s, `*s Provisioning Licensing: "Registered"`)
+	})
+	if !ok {
+		t.Fatalf("not registered %s after first boot:\n%s", registrationLimit, prov)
 	}
-	expectAll(t, "xstatus Provisioning", prov, `*s Provisioning Status: "Provisioned"`, `*s Provisioning InstanceId: "vm-site-1"`,
-		`*s Provisioning Source: "VXPROV disk /dev/vdb"`, `*s Provisioning Licensing: "Registered"`)
-	expectAll(t, "xstatus License Smart", v.XAPI(t, "xstatus License Smart"),
+	t.Logf("registered (polled) %s after QEMU start", time.Since(v.Started()).Round(time.Second))
+	wantOK(t, "xstatus Provisioning", prov, `*s Provisioning Status: "Provisioned"`, `*s Provisioning InstanceId: "vm-site-1"`,
+		`*s Provisioning Source: "VXPROV disk /dev/vdb"`, `*s Provisioning Result: "Applied"`)
+	wantOK(t, "xstatus License Smart", xapiLine(t, v, "xstatus License Smart"),
 		`*s License Smart Registration Status: "Registered"`, `*s License Smart Transport Mode: "OnPrem"`)
-	expectAll(t, "xstatus Network", v.XAPI(t, "xstatus Network"),
+	wantOK(t, "xstatus Network", xapiLine(t, v, "xstatus Network"),
 		`*s Network IPv4 Address: "10.0.2.15"`, `*s Network DNS Server 1 Address: "10.0.2.2"`, `*s Network DNS Domain Name: "vxway.test"`)
-	if alarms := v.XAPI(t, "xstatus Alarm"); strings.Contains(alarms, "45001") || strings.Contains(alarms, "40005") {
+	if alarms := xapiLine(t, v, "xstatus Alarm"); strings.Contains(alarms, "45001") || strings.Contains(alarms, "40005") || strings.Contains(alarms, "40003") {
 		t.Errorf("alarms after provisioning:\n%s", alarms)
 	}
-	if dns.count() == 0 {
-		t.Error("the device never asked the test's DNS server")
+	if dns.count() == queries {
+		t.Error("the device never asked the test's DNS server for the manager")
+	}
+	if strings.Contains(v.Transcript(), token) {
+		t.Error("the console shows the registration token")
 	}
 	v.Logout(t)
 
 	// Boot 3: the same seed is not applied again.
 	v.Login(t, "root", "R00t-vm-secret")
-	v.Send(t, "reboot\r")
-	before = v.WaitFor(t, "vxway: ready", BootTimeout)
-	expectAll(t, "console of the next boot", before, "firstboot: seed vm-site-1 from VXPROV disk /dev/vdb was applied on", "not applying it again")
-
+	v.Reboot(t)
+	wantLines(t, "console of the next boot", v.Transcript(),
+		"firstboot: seed vm-site-1 from VXPROV disk /dev/vdb was applied on", "not applying it again")
 	v.Login(t, "root", "R00t-vm-secret")
 	v.PowerOff(t)
-}
-
-// waitXAPI repeats line in the admin shell until ok accepts its answer or
-// limit passes; it returns the last answer and whether ok accepted it.
-func waitXAPI(t *testing.T, v *VM, line string, limit time.Duration, ok func(string) bool) (string, bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for {
-		out := v.XAPI(t, line)
-		if ok(out) {
-			return out, true
-		}
-		if time.Now().After(deadline) {
-			return out, false
-		}
-		time.Sleep(2 * time.Second)
-	}
 }
 
 // testNetworkAndOfflineLicensing drives the network configuration live in
 // the guest (DNS, a static address and back to DHCP), registers with the
 // on-prem manager whose name only the test's DNS server knows, then factory
-// resets keeping licensing (-t): without DNS the device shows 30042 and
-// 30044, and configuring DNS clears both within 30 s (a DNS change makes
-// the agent retry at once instead of in 15 minutes).
-func testNetworkAndOfflineLicensing(t *testing.T, mgr *manager, img string) {
+// resets keeping brand, type and licensing (-vt): without DNS the device
+// shows 30042 and 30044, and configuring DNS clears both within 30 s (a DNS
+// change makes the agent retry at once instead of in 15 minutes).
+func testNetworkAndOfflineLicensing(t *testing.T, mgr *ssmHost, img string) {
 	v := Boot(t, img)
-	v.WaitReady(t)
+	initReady, sinceStart := v.WaitReady(t)
+	t.Logf("plain boot: ready %s after QEMU start (init reports %s)", sinceStart.Round(time.Millisecond), initReady)
 	v.Login(t, "admin", DefaultAdminPassword)
 
-	expectAll(t, "xstatus Network (DHCP)", v.XAPI(t, "xstatus Network"),
+	wantOK(t, "xstatus Network (DHCP)", xapiLine(t, v, "xstatus Network"),
 		`*s Network State: "Up"`, `*s Network IPv4 DHCP: "On"`, `*s Network IPv4 Address: "10.0.2.15"`,
 		`*s Network IPv4 Gateway: "10.0.2.2"`, `*s Network DNS Source: "DHCP"`, `*s Network DNS Server 1 Address: "10.0.2.3"`)
-	expectAll(t, "a bad DNS server", v.XAPI(t, "xconfiguration DNS Server 1 Address: dns.example"), "is not an IP address", "ERROR")
+	bad := xapiLine(t, v, "xconfiguration DNS Server 1 Address: dns.example")
+	wantLines(t, "a bad DNS server", bad, "is not an IP address", "ERROR")
 	for _, line := range []string{
 		"xconfiguration DNS Server 1 Address: 10.0.2.2",
 		"xconfiguration DNS Domain Name: vxway.test",
@@ -359,36 +251,38 @@ func testNetworkAndOfflineLicensing(t *testing.T, mgr *manager, img string) {
 		"xconfiguration IP Gateway: 10.0.2.2",
 		"xconfiguration IP DHCP: Off",
 	} {
-		expectAll(t, line, v.XAPI(t, line), "OK")
+		wantOK(t, line, xapiLine(t, v, line))
 	}
-	expectAll(t, "xstatus Network (static)", v.XAPI(t, "xstatus Network"),
+	wantOK(t, "xstatus Network (static)", xapiLine(t, v, "xstatus Network"),
 		`*s Network IPv4 DHCP: "Off"`, `*s Network IPv4 Address: "10.0.2.20"`, `*s Network DNS Source: "Configured"`,
 		`*s Network DNS Server 1 Address: "10.0.2.2"`, `*s Network DNS Domain Name: "vxway.test"`)
-	expectAll(t, "xconfiguration License Smart Transport URL", v.XAPI(t, fmt.Sprintf("xconfiguration License Smart Transport URL: %q", mgr.url)), "OK")
-	expectAll(t, "xconfiguration License Smart Transport Mode", v.XAPI(t, "xconfiguration License Smart Transport Mode: OnPrem"), "OK")
-	expectAll(t, "register", v.XAPI(t, fmt.Sprintf("xcommand License Smart Register Token: %q", mgr.token(t))), `Registered`, "OK")
-	expectAll(t, "back to DHCP", v.XAPI(t, "xconfiguration IP DHCP: On"), "OK")
-	if out, ok := waitXAPI(t, v, "xstatus Network", 30*time.Second, func(s string) bool {
+	url := mgr.URL(strings.TrimSuffix(managerName, "."))
+	wantOK(t, "transport mode", xapiLine(t, v, "xconfiguration License Smart Transport Mode: OnPrem"))
+	wantOK(t, "transport URL", xapiLine(t, v, fmt.Sprintf("xconfiguration License Smart Transport URL: %q", url)))
+	token := mgr.Token(t, "--va", "Default", "--uses", "1")
+	wantOK(t, "register by name through the test's DNS", xapiLine(t, v, fmt.Sprintf("xcommand License Smart Register Token: %q", token)),
+		`*r License Smart Register Status: "Registered"`)
+	wantOK(t, "back to DHCP", xapiLine(t, v, "xconfiguration IP DHCP: On"))
+	if out, ok := pollXAPI(t, v, "xstatus Network", 30*time.Second, func(s string) bool {
 		return strings.Contains(s, `*s Network IPv4 Address: "10.0.2.15"`)
 	}); !ok {
 		t.Errorf("no DHCP address again:\n%s", out)
 	}
 	v.Logout(t)
 
-	v.Login(t, "root", DefaultRootPassword)
-	v.Send(t, "factory-reset -vt --yes\r")
-	v.WaitReady(t)
+	resetAndWait(t, v, DefaultRootPassword, "-vt --yes")
+	wantLines(t, "console after the reset", v.Transcript(), "firstboot: not provisioned (no VXPROV disk)")
 	v.Login(t, "admin", DefaultAdminPassword)
 	offline := regexp.MustCompile(`30042[\s\S]*30044|30044[\s\S]*30042`)
-	alarms, ok := waitXAPI(t, v, "xstatus Alarm", 90*time.Second, offline.MatchString)
+	alarms, ok := pollXAPI(t, v, "xstatus Alarm", 90*time.Second, offline.MatchString)
 	if !ok {
 		t.Fatalf("after the reset without DNS, 30042 and 30044 are not both raised:\n%s", alarms)
 	}
-	expectAll(t, "xstatus License Smart", v.XAPI(t, "xstatus License Smart"), `*s License Smart Registration Status: "Registered"`)
-	expectAll(t, "xstatus Network (after reset)", v.XAPI(t, "xstatus Network"), `*s Network DNS Source: "DHCP"`)
-	expectAll(t, "DNS change", v.XAPI(t, "xconfiguration DNS Server 1 Address: 10.0.2.2"), "OK")
+	wantOK(t, "xstatus License Smart (offline)", xapiLine(t, v, "xstatus License Smart"), `*s License Smart Registration Status: "Registered"`)
+	wantOK(t, "xstatus Network (after the reset)", xapiLine(t, v, "xstatus Network"), `*s Network DNS Source: "DHCP"`)
+	wantOK(t, "DNS change", xapiLine(t, v, "xconfiguration DNS Server 1 Address: 10.0.2.2"))
 	changed := time.Now()
-	alarms, ok = waitXAPI(t, v, "xstatus Alarm", 30*time.Second, func(s string) bool {
+	alarms, ok = pollXAPI(t, v, "xstatus Alarm", 30*time.Second, func(s string) bool {
 		return !strings.Contains(s, "30042") && !strings.Contains(s, "30044")
 	})
 	if !ok {
@@ -406,8 +300,11 @@ func testNetworkAndOfflineLicensing(t *testing.T, mgr *manager, img string) {
 func TestNetworkAndProvisioning(t *testing.T) {
 	RequireVM(t)
 	dns := startDNS(t, managerName, [4]byte{10, 0, 2, 2})
-	mgr := startManager(t)
-	img := Image(t, WithTrustedCA(mgr.caFile))
+	mgr := startSSM(t, strings.TrimSuffix(managerName, "."), guestHostAddr, "127.0.0.1", "localhost")
+	mgr.Run(t, "account", "create", "Acme")
+	mgr.Run(t, "va", "create", "--account", "Acme", "Default")
+	mgr.Run(t, "license", "add", "--va", "Default", "--type", "rms", "--count", "10")
+	img := Image(t, WithTrustedCA(mgr.CAPEM))
 	t.Run("NetworkAndOfflineLicensing", func(t *testing.T) { testNetworkAndOfflineLicensing(t, mgr, img) })
 	t.Run("Provisioning", func(t *testing.T) { testProvisioning(t, dns, mgr, img) })
 }
