@@ -124,12 +124,6 @@ func (s seedDisk) write(t *testing.T, seed string) {
 	}
 }
 
-// blank leaves the disk attached but holding no seed.
-func (s seedDisk) blank(t *testing.T) {
-	t.Helper()
-	if err := os.WriteFile(string(s), make([]byte, 1<<20), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // testProvisioning boots one device through its provisioning life: a bad
