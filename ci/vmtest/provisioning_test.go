@@ -124,8 +124,6 @@ func (s seedDisk) write(t *testing.T, seed string) {
 	}
 }
 
-}
-
 // testProvisioning boots one device through its provisioning life: a bad
 // seed (nothing applied, every problem on the console, alarm 45001); a good
 // seed that sets DNS and registers with the manager during first boot; the
