@@ -6,8 +6,9 @@ set -euo pipefail
 
 # Build and boot: QEMU, OVMF firmware, systemd-boot, mke2fs.
 # Image checks: sgdisk (gdisk), fsck.vfat (dosfstools), mtools.
-# Tests: tinyproxy (proxy transport), PostgreSQL (manager store).
-pkgs=(qemu-system-x86 ovmf systemd-boot-efi e2fsprogs dosfstools gdisk mtools tinyproxy postgresql)
+# Tests: tinyproxy (proxy transport), dnsmasq (DHCP in a network namespace),
+# PostgreSQL (manager store).
+pkgs=(qemu-system-x86 ovmf systemd-boot-efi e2fsprogs dosfstools gdisk mtools tinyproxy dnsmasq-base postgresql)
 if [ "${1:-}" = "--build-only" ]; then
 	pkgs=(qemu-system-x86 ovmf systemd-boot-efi e2fsprogs)
 fi
