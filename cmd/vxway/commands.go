@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"vxway/firstboot"
 	"vxway/image"
 	"vxway/vm"
 )
@@ -92,7 +93,7 @@ func provisionDiskCommand() *cli.Command {
 			if err := vm.MakeProvisionDisk(c.Args().First(), out, time.Now()); err != nil {
 				return err
 			}
-			fmt.Fprintf(c.App.Writer, "wrote %s (FAT, label %s, /%s)\n", out, vm.ProvisionLabel, vm.ProvisionFileName)
+			fmt.Fprintf(c.App.Writer, "wrote %s (FAT, label %s, /%s)\n", out, firstboot.SeedLabel, firstboot.SeedFile)
 			return nil
 		},
 	}
