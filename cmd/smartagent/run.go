@@ -2,39 +2,76 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log"
 	"path/filepath"
+	"text/tabwriter"
 	"time"
-
-	"github.com/urfave/cli/v2"
 
 	"vxway/agent"
 )
 
-// newApp builds the command line of the agent daemon.
-func newApp(stdout, stderr io.Writer) *cli.App {
-	return &cli.App{
-		Name:      "smartagent",
-		Usage:     "Smart Licensing agent: licensing state, manager exchanges and the local API",
-		Writer:    stdout,
-		ErrWriter: stderr,
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "root", Value: "/", Usage: "device root directory holding etc/, persist/, data/ and run/"},
-			&cli.StringFlag{Name: "socket", Usage: "local API socket (default <root>/" + agent.SocketPath + ")"},
-			&cli.DurationFlag{Name: "timeout", Value: 30 * time.Second, Usage: "limit on one exchange with the license manager"},
-			&cli.DurationFlag{Name: "retry-every", Value: agent.RetryEvery, Usage: "wait after a failed exchange (tests shorten it)", Hidden: true},
-		},
-		HideHelpCommand: true,
-		Action: func(c *cli.Context) error {
-			return serve(c.Context, c.String("root"), c.String("socket"), agent.Options{Timeout: c.Duration("timeout"), RetryEvery: c.Duration("retry-every")}, stderr)
-		},
-	}
+// command is the agent daemon's command line.
+type command struct {
+	flags        *flag.FlagSet
+	root, socket string
+	opts         agent.Options
+}
+
+// newCommand builds the command line of the agent daemon with the
+// standard flag package. urfave/cli is not used here: the agent starts at
+// every boot and init waits for it, and urfave/cli's package
+// initialization (its man-page renderer, help templates and regular
+// expressions with the Unicode tables they pull in) cost about 200 ms of
+// the 1 s boot budget under software emulation.
+func newCommand() *command {
+	c := &command{flags: flag.NewFlagSet("smartagent", flag.ContinueOnError)}
+	f := c.flags
+	f.SetOutput(io.Discard) // errors are returned, help is printed by run
+	f.StringVar(&c.root, "root", "/", "device root `DIR` holding etc/, persist/, data/ and run/")
+	f.StringVar(&c.socket, "socket", "", "local API socket `PATH` (default <root>/"+agent.SocketPath+")")
+	f.DurationVar(&c.opts.Timeout, "timeout", 30*time.Second, "limit on one exchange with the license manager (a `DURATION` such as 30s)")
+	// Left out of --help: tests shorten it.
+	f.DurationVar(&c.opts.RetryEvery, "retry-every", agent.RetryEvery, "wait after a failed exchange")
+	return c
+}
+
+// usage writes the help of the command line.
+func (c *command) usage(w io.Writer) {
+	fmt.Fprintf(w, "NAME:\n   smartagent - Smart Licensing agent: licensing state, manager exchanges and the local API\n\n")
+	fmt.Fprintf(w, "USAGE:\n   smartagent [options]\n\nOPTIONS:\n")
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', 0)
+	defer tw.Flush()
+	c.flags.VisitAll(func(fl *flag.Flag) {
+		if fl.Name == "retry-every" {
+			return
+		}
+		name, text := flag.UnquoteUsage(fl)
+		def := ""
+		if fl.DefValue != "" {
+			def = fmt.Sprintf(" (default: %q)", fl.DefValue)
+		}
+		fmt.Fprintf(tw, "   --%s %s\t%s%s\n", fl.Name, name, text, def)
+	})
+	fmt.Fprintf(tw, "   --help, -h\tshow help\n")
 }
 
 func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writer) error {
-	return newApp(stdout, stderr).RunContext(ctx, args)
+	c := newCommand()
+	err := c.flags.Parse(args[1:])
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		c.usage(stdout)
+		return nil
+	case err != nil:
+		return fmt.Errorf("%v (smartagent --help lists the options)", err)
+	case c.flags.NArg() > 0:
+		return fmt.Errorf("unexpected argument %q: smartagent takes options only (smartagent --help lists them)", c.flags.Arg(0))
+	}
+	return serve(ctx, c.root, c.socket, c.opts, stderr)
 }
 
 // serve listens on the local API socket first, so that the socket accepts
