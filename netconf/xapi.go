@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
 
+	"vxway/atomicfile"
 	"vxway/xapi"
 )
 
@@ -46,7 +48,7 @@ func (h *handlers) locked(fn xapi.Handler) xapi.Handler {
 		if len(req.Args) == 0 {
 			return fn(ctx, req, rel, out)
 		}
-		unlock, err := lockConfig(h.root)
+		unlock, err := atomicfile.Lock(filepath.Join(h.root, ConfigPath))
 		if err != nil {
 			return err
 		}

@@ -161,7 +161,7 @@ func SaveSystemConfig(root string, c SystemConfig) error {
 // that two changes at once (a hostname and a brand, say) both land. When
 // change returns an error nothing is written.
 func UpdateSystemConfig(root string, change func(*SystemConfig) error) error {
-	unlock, err := lockFor(filepath.Join(root, SystemConfigPath))
+	unlock, err := atomicfile.Lock(filepath.Join(root, SystemConfigPath))
 	if err != nil {
 		return err
 	}

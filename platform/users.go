@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"vxway/atomicfile"
 	"vxway/clock"
 )
 
@@ -187,7 +188,7 @@ func (u *Users) SetPassword(user, password string) error {
 	if err != nil {
 		return err
 	}
-	unlock, err := lockFor(filepath.Join(u.root, PasswdPath))
+	unlock, err := atomicfile.Lock(filepath.Join(u.root, PasswdPath))
 	if err != nil {
 		return err
 	}
@@ -222,7 +223,7 @@ func (u *Users) SetAuthorizedKeys(user string, keys []string) error {
 	if err := checkUser(user); err != nil {
 		return err
 	}
-	unlock, err := lockFor(filepath.Join(u.root, PasswdPath))
+	unlock, err := atomicfile.Lock(filepath.Join(u.root, PasswdPath))
 	if err != nil {
 		return err
 	}
