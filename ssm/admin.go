@@ -376,6 +376,9 @@ type InstanceUsage struct {
 // Instances lists the instances of va, or of every virtual account when
 // va is empty.
 func (s *Store) Instances(ctx context.Context, va string) ([]Instance, error) {
+	if err := s.batch.syncSoft(ctx); err != nil {
+		return nil, err
+	}
 	if va == "" {
 		return s.instances(ctx, `1 = 1`, nil)
 	}
@@ -388,6 +391,14 @@ func (s *Store) Instances(ctx context.Context, va string) ([]Instance, error) {
 
 // Instance returns the instance with udi, with its usage.
 func (s *Store) Instance(ctx context.Context, udi string) (*Instance, error) {
+	if err := s.batch.syncSoft(ctx); err != nil {
+		return nil, err
+	}
+	return s.instance(ctx, udi)
+}
+
+// instance is Instance without writing the deferred last contacts first.
+func (s *Store) instance(ctx context.Context, udi string) (*Instance, error) {
 	list, err := s.instances(ctx, `i.udi = ?`, udi)
 	if err != nil {
 		return nil, err
@@ -517,6 +528,9 @@ type Event struct {
 func (s *Store) Events(ctx context.Context, va string, limit int) ([]Event, error) {
 	if limit <= 0 {
 		limit = EventsDefaultSize
+	}
+	if err := s.batch.syncSoft(ctx); err != nil {
+		return nil, err
 	}
 	id, err := s.vaID(ctx, s.db, va)
 	if err != nil {

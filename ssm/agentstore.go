@@ -336,6 +336,9 @@ func (s *Store) Renew(ctx context.Context, r *Renewal, now time.Time) (*TokenGra
 // account has left after every other instance's usage and reservations,
 // out of compliance otherwise.
 func (s *Store) Authorize(ctx context.Context, udi, signedBy string, usage map[licproto.LicenseType]int, now time.Time) (*licproto.AuthorizeResult, error) {
+	if res := s.authorizeUnchanged(ctx, udi, signedBy, usage, now); res != nil {
+		return res, nil
+	}
 	var res licproto.AuthorizeResult
 	err := s.batch.do(ctx, func(tx *wtx) error {
 		res = licproto.AuthorizeResult{State: licproto.StateAuthorized, Licenses: []licproto.LicenseResult{}}
@@ -401,10 +404,8 @@ func (s *Store) Authorize(ctx context.Context, udi, signedBy string, usage map[l
 				}
 				continue
 			}
-			left := c.purchased - c.reserved - (c.inUse - n)
-			state := licproto.StateAuthorized
-			if n > left {
-				state = licproto.StateOutOfCompliance
+			state := verdict(c.purchased, c.inUse, c.reserved, n)
+			if state == licproto.StateOutOfCompliance {
 				res.State = licproto.StateOutOfCompliance
 			}
 			res.Licenses = append(res.Licenses, licproto.LicenseResult{Type: t, InUse: int(n), State: state})
@@ -431,6 +432,106 @@ func (s *Store) Authorize(ctx context.Context, udi, signedBy string, usage map[l
 		return nil, err
 	}
 	return &res, nil
+}
+
+// verdict judges an instance using n licenses of a type of which the
+// virtual account has purchased, inUse (this instance's n included) and
+// reserved: authorized while n fits in what is left after every other
+// instance's usage and the reservations.
+func verdict(purchased, inUse, reserved, n int64) licproto.LicenseState {
+	if n > purchased-reserved-(inUse-n) {
+		return licproto.StateOutOfCompliance
+	}
+	return licproto.StateAuthorized
+}
+
+// authorizeUnchanged answers a renewal that changes nothing durable: the
+// instance reports the usage it reported before and every type keeps the
+// verdict stored with it, as does the instance. Such an answer depends
+// only on committed state, so it need not wait for a transaction of its
+// own; the instance's last contact and the event are deferred to the next
+// transaction (see batcher.soft). It returns nil whenever anything would
+// change, or cannot be judged from one read (an unknown instance, another
+// key, an expired registration, missing license rows, a full deferral
+// queue, a database error): the durable path then decides and gives the
+// exact refusal.
+func (s *Store) authorizeUnchanged(ctx context.Context, udi, signedBy string, usage map[licproto.LicenseType]int, now time.Time) *licproto.AuthorizeResult {
+	// One statement, so one snapshot: the instance with its usage, then
+	// with its virtual account's licenses.
+	rows, err := rdb{s}.QueryContext(ctx, s.q(`SELECT i.id, i.va_id, i.public_key, i.cert_not_after, i.last_state, 0, u.type, u.in_use, 0, 0, u.state
+		FROM instances i JOIN instance_usage u ON u.instance_id = i.id WHERE i.udi = ?
+		UNION ALL SELECT i.id, i.va_id, i.public_key, i.cert_not_after, i.last_state, 1, l.type, l.purchased, l.in_use, l.reserved, ''
+		FROM instances i JOIN licenses l ON l.va_id = i.va_id WHERE i.udi = ?`), udi, udi)
+	if err != nil {
+		return nil
+	}
+	defer rows.Close()
+	type counts struct{ purchased, inUse, reserved int64 }
+	old, oldState := map[licproto.LicenseType]int64{}, map[licproto.LicenseType]string{}
+	lic := map[licproto.LicenseType]counts{}
+	var id, vaID, notAfter int64
+	var key, lastState string
+	for rows.Next() {
+		var src int
+		var t, st string
+		var a, b, c int64
+		if err := rows.Scan(&id, &vaID, &key, &notAfter, &lastState, &src, &t, &a, &b, &c, &st); err != nil {
+			return nil
+		}
+		lt := licproto.LicenseType(t)
+		if src == 0 {
+			old[lt], oldState[lt] = a, st
+		} else {
+			lic[lt] = counts{purchased: a, inUse: b, reserved: c}
+		}
+	}
+	if rows.Err() != nil || key == "" || key != signedBy || now.UnixMilli() >= notAfter || len(lic) < len(poolTypeNames()) {
+		return nil
+	}
+	res := &licproto.AuthorizeResult{State: licproto.StateAuthorized, Licenses: []licproto.LicenseResult{}}
+	var detail []string
+	for _, t := range licproto.LicenseTypes() {
+		n := int64(usage[t])
+		was, has := old[t]
+		if n != was {
+			return nil
+		}
+		if n == 0 {
+			if has {
+				return nil
+			}
+			continue
+		}
+		c, ok := lic[t]
+		if !ok {
+			return nil
+		}
+		state := verdict(c.purchased, c.inUse, c.reserved, n)
+		if oldState[t] != string(state) {
+			return nil
+		}
+		if state == licproto.StateOutOfCompliance {
+			res.State = licproto.StateOutOfCompliance
+		}
+		res.Licenses = append(res.Licenses, licproto.LicenseResult{Type: t, InUse: int(n), State: state})
+		detail = append(detail, fmt.Sprintf("%s %d %s", t, n, state))
+	}
+	if lastState != string(res.State) {
+		return nil
+	}
+	kind := EventAuthorized
+	if res.State == licproto.StateOutOfCompliance {
+		kind = EventOutOfCompliance
+	}
+	if len(detail) == 0 {
+		detail = append(detail, "no licenses in use")
+	}
+	ms := now.UnixMilli()
+	if !s.batch.deferSoft(softRow{id: id, at: ms, event: []any{vaID, ms, kind, udi, strings.Join(detail, ", ")}}) {
+		return nil
+	}
+	s.batch.softOps.Add(1)
+	return res
 }
 
 // Deregister removes an instance at its own request; its licenses return

@@ -39,6 +39,83 @@ type batcher struct {
 	writers int
 
 	batches, nops, commitNanos, retries atomic.Int64
+
+	// soft holds the last contact and event of renewals that changed
+	// nothing durable (see Store.authorizeUnchanged); they are answered
+	// without waiting for a commit and written by the next transaction,
+	// or within softInterval when no other write comes.
+	softMu  sync.Mutex
+	soft    []softRow
+	softOps atomic.Int64
+}
+
+// softInterval bounds how long a deferred last contact stays in memory
+// only: at most this much of last-contact history is lost on a crash.
+const softInterval = time.Second
+
+// maxSoft bounds the deferred rows held in memory; beyond it renewals
+// take the durable path and wait for their commit (back-pressure when the
+// database falls behind).
+const maxSoft = 16 * maxBatch
+
+// softRow is a deferred last contact and its event.
+type softRow struct {
+	id, at int64
+	event  []any // va_id, at, kind, udi, detail
+}
+
+// softBatch is the deferred rows one transaction writes; done is set
+// when they are committed.
+type softBatch struct {
+	rows []softRow
+	done bool
+}
+
+// deferSoft queues a deferred row, or reports false when the queue is
+// full.
+func (b *batcher) deferSoft(r softRow) bool {
+	b.softMu.Lock()
+	defer b.softMu.Unlock()
+	if len(b.soft) >= maxSoft {
+		return false
+	}
+	b.soft = append(b.soft, r)
+	return true
+}
+
+// takeSoft removes the queued deferred rows for one transaction.
+func (b *batcher) takeSoft() *softBatch {
+	b.softMu.Lock()
+	defer b.softMu.Unlock()
+	sb := &softBatch{rows: b.soft}
+	b.soft = nil
+	return sb
+}
+
+// restoreSoft queues again the rows of a transaction that did not commit.
+func (b *batcher) restoreSoft(sb *softBatch) {
+	if sb.done || len(sb.rows) == 0 {
+		return
+	}
+	b.softMu.Lock()
+	defer b.softMu.Unlock()
+	b.soft = append(sb.rows, b.soft...)
+}
+
+func (b *batcher) pendingSoft() bool {
+	b.softMu.Lock()
+	defer b.softMu.Unlock()
+	return len(b.soft) > 0
+}
+
+// syncSoft writes the deferred rows before a read that shows them (the
+// admin API's instances and events), so that what the manager answered is
+// what its admin sees.
+func (b *batcher) syncSoft(ctx context.Context) error {
+	if !b.pendingSoft() {
+		return nil
+	}
+	return b.do(ctx, func(*wtx) error { return nil })
 }
 
 // BatchStats counts the group-commit writer's work.
@@ -47,6 +124,10 @@ type BatchStats struct {
 	Ops        int64         `json:"ops"`         // operations in them
 	CommitTime time.Duration `json:"commit_time"` // total time spent in COMMIT (nanoseconds)
 	Retries    int64         `json:"retries"`     // batches run again after a deadlock
+	// Deferred counts renewals answered without waiting for a commit
+	// (nothing durable changed); their last contact and event were
+	// written by a later transaction.
+	Deferred int64 `json:"deferred"`
 }
 
 // AvgCommit is the mean time of one COMMIT.
@@ -60,7 +141,7 @@ func (b BatchStats) AvgCommit() time.Duration {
 // BatchStats reports the group-commit writer's counters.
 func (s *Store) BatchStats() BatchStats {
 	b := s.batch
-	return BatchStats{Batches: b.batches.Load(), Ops: b.nops.Load(), CommitTime: time.Duration(b.commitNanos.Load()), Retries: b.retries.Load()}
+	return BatchStats{Batches: b.batches.Load(), Ops: b.nops.Load(), CommitTime: time.Duration(b.commitNanos.Load()), Retries: b.retries.Load(), Deferred: b.softOps.Load()}
 }
 
 type batchOp struct {
@@ -98,7 +179,26 @@ func (b *batcher) do(ctx context.Context, fn func(tx *wtx) error) error {
 func (b *batcher) loop() {
 	defer b.wg.Done()
 	batch := make([]*batchOp, 0, maxBatch)
-	for op := range b.ops {
+	tick := time.NewTicker(softInterval)
+	defer tick.Stop()
+	for {
+		var op *batchOp
+		select {
+		case o, ok := <-b.ops:
+			if !ok {
+				// Closing: write what is deferred.
+				if b.pendingSoft() {
+					b.run(nil)
+				}
+				return
+			}
+			op = o
+		case <-tick.C:
+			if b.pendingSoft() {
+				b.run(nil)
+			}
+			continue
+		}
 		batch = append(batch[:0], op)
 	fill:
 		for len(batch) < maxBatch {
@@ -122,9 +222,11 @@ func (b *batcher) loop() {
 // run runs a batch to its commit and returns each operation's outcome.
 func (b *batcher) run(batch []*batchOp) []error {
 	var errs []error
+	sb := b.takeSoft()
+	defer b.restoreSoft(sb)
 	for attempt := 0; ; attempt++ {
 		var retry bool
-		errs, retry = b.attempt(batch)
+		errs, retry = b.attempt(batch, sb)
 		if !retry || attempt == maxRetries {
 			return errs
 		}
@@ -134,7 +236,7 @@ func (b *batcher) run(batch []*batchOp) []error {
 
 // attempt runs the batch once; retry reports a deadlock or serialization
 // failure, after which the whole batch may run again.
-func (b *batcher) attempt(batch []*batchOp) (errs []error, retry bool) {
+func (b *batcher) attempt(batch []*batchOp, sb *softBatch) (errs []error, retry bool) {
 	ctx := context.Background()
 	errs = make([]error, len(batch))
 	fail := func(err error) ([]error, bool) {
@@ -147,7 +249,7 @@ func (b *batcher) attempt(batch []*batchOp) (errs []error, retry bool) {
 	if err != nil {
 		return fail(fmt.Errorf("starting transaction: %w", err))
 	}
-	w := &wtx{s: b.s, tx: tx}
+	w := &wtx{s: b.s, tx: tx, soft: sb}
 	// Fast path: no savepoints.
 	failed := -1
 	for i, op := range batch {
@@ -161,10 +263,10 @@ func (b *batcher) attempt(batch []*batchOp) (errs []error, retry bool) {
 		if isRetryable(errs[failed]) {
 			return fail(errs[failed])
 		}
-		if len(batch) == 1 {
+		if len(batch) == 1 && len(sb.rows) == 0 {
 			return errs, false
 		}
-		return b.withSavepoints(batch)
+		return b.withSavepoints(batch, sb)
 	}
 	return b.commit(w, batch, errs)
 }
@@ -186,6 +288,9 @@ func (b *batcher) commit(w *wtx, batch []*batchOp, errs []error) ([]error, bool)
 		}
 		return errs, isRetryable(err)
 	}
+	if w.soft != nil {
+		w.soft.done = true
+	}
 	b.commitNanos.Add(int64(time.Since(start)))
 	b.batches.Add(1)
 	b.nops.Add(int64(len(batch)))
@@ -193,7 +298,7 @@ func (b *batcher) commit(w *wtx, batch []*batchOp, errs []error) ([]error, bool)
 }
 
 // withSavepoints runs the batch with each operation in a savepoint.
-func (b *batcher) withSavepoints(batch []*batchOp) ([]error, bool) {
+func (b *batcher) withSavepoints(batch []*batchOp, sb *softBatch) ([]error, bool) {
 	ctx := context.Background()
 	errs := make([]error, len(batch))
 	fail := func(err error) ([]error, bool) {
@@ -206,7 +311,7 @@ func (b *batcher) withSavepoints(batch []*batchOp) ([]error, bool) {
 	if err != nil {
 		return fail(fmt.Errorf("starting transaction: %w", err))
 	}
-	w := &wtx{s: b.s, tx: tx}
+	w := &wtx{s: b.s, tx: tx, soft: sb}
 	for i, op := range batch {
 		sp := "op" + strconv.Itoa(i)
 		if _, err := w.utility(ctx, "SAVEPOINT "+sp); err != nil {

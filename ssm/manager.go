@@ -280,7 +280,7 @@ func (m *Manager) renew(ctx context.Context, req *licproto.Request, p *licproto.
 	}
 	// The certificate names the accounts as they are at issue time; read
 	// them through the instance.
-	in, err := m.store.Instance(ctx, req.UDI)
+	in, err := m.store.instance(ctx, req.UDI)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
 			return nil, licproto.Errorf(licproto.CodeNotRegistered, "product instance %s is not registered with this manager; register it again with a token", req.UDI)

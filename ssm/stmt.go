@@ -57,6 +57,9 @@ type wtx struct {
 	// seen holds authorized instances' last contact and verdict, written
 	// together at flush (the instance rows are already locked by then).
 	seen []seenRow
+	// soft holds deferred last contacts and events of renewals already
+	// answered (see batcher.soft), written first at flush.
+	soft *softBatch
 }
 
 type seenRow struct {
@@ -101,6 +104,9 @@ func (w *wtx) flush(ctx context.Context) error {
 		}
 	}
 	clear(w.tokenUses)
+	if err := w.flushSoft(ctx); err != nil {
+		return err
+	}
 	for len(w.seen) > 0 {
 		n := min(len(w.seen), eventChunk)
 		var q strings.Builder
@@ -183,4 +189,58 @@ func (w *wtx) utility(ctx context.Context, query string) (sql.Result, error) {
 		return w.tx.ExecContext(ctx, query)
 	}
 	return w.ExecContext(ctx, query)
+}
+
+// flushSoft writes the deferred rows of renewals answered before this
+// transaction. A last contact only moves forward (a durable write since
+// may have recorded a later one), and an event is kept only while the
+// instance is still in that virtual account: one removed, deregistered or
+// transferred after the renewal was answered does not get an entry after
+// the one that recorded its leaving.
+func (w *wtx) flushSoft(ctx context.Context) error {
+	if w.soft == nil {
+		return nil
+	}
+	rows := w.soft.rows
+	for len(rows) > 0 {
+		n := min(len(rows), eventChunk)
+		var q strings.Builder
+		q.WriteString(`UPDATE instances SET last_seen = v.column2 FROM (VALUES `)
+		args := make([]any, 0, 2*n)
+		for i, r := range rows[:n] {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("(CAST(? AS BIGINT), CAST(? AS BIGINT))")
+			args = append(args, r.id, r.at)
+		}
+		q.WriteString(`) AS v WHERE instances.id = v.column1 AND instances.last_seen < v.column2`)
+		if _, err := w.ExecContext(ctx, w.s.q(q.String()), args...); err != nil {
+			return fmt.Errorf("recording last contact: %w", err)
+		}
+		q.Reset()
+		q.WriteString(`INSERT INTO events (va_id, at, kind, udi, detail) SELECT v.column1, v.column2, v.column3, v.column4, v.column5 FROM (VALUES `)
+		args = make([]any, 0, 5*n)
+		for i, r := range rows[:n] {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			q.WriteString("(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT))")
+			args = append(args, r.event...)
+		}
+		q.WriteString(`) AS v WHERE EXISTS (SELECT 1 FROM instances i WHERE i.udi = v.column4 AND i.va_id = v.column1)`)
+		if _, err := w.ExecContext(ctx, w.s.q(q.String()), args...); err != nil {
+			return fmt.Errorf("recording events: %w", err)
+		}
+		rows = rows[n:]
+	}
+	return nil
+}
+
+func (r rdb) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	st, err := r.s.prepared(ctx, query)
+	if err != nil {
+		return nil, err
+	}
+	return st.QueryContext(ctx, args...)
 }
