@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -69,6 +70,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer, clk clock.Clock) *cli.App
 					&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8443", Usage: "`ADDR` to listen on (host:port)"},
 					&cli.StringFlag{Name: "mode", Value: ssm.ModeOnPrem, Usage: "onprem (endpoint /SmartTransport) or cloud (endpoint --cloud-path)"},
 					&cli.StringFlag{Name: "cloud-path", Value: licproto.DirectPath, Usage: "endpoint `PATH` in cloud mode (the path of the build config's direct_url)"},
+					&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the manager to `FILE` until it stops (for performance work)"},
 				},
 				Action: e.serve,
 			},
@@ -244,6 +246,17 @@ func (e *cmdEnv) serve(c *cli.Context) error {
 	}
 	if c.String("data") == "" {
 		return fmt.Errorf("serve needs --data DIR (made by ssm init)")
+	}
+	if p := c.String("cpuprofile"); p != "" {
+		f, err := os.Create(p)
+		if err != nil {
+			return fmt.Errorf("creating CPU profile: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("starting CPU profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
 	return ssm.Serve(c.Context, ssm.ServeOptions{
