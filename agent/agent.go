@@ -779,6 +779,32 @@ func (a *Agent) RenewAuthorization() error {
 	return err
 }
 
+// RetryNow brings forward every exchange that is waiting for its 15-minute
+// retry after a failure (a pending registration, a failed registration
+// renewal or authorization) and runs it at once. The network service calls
+// it when the network or DNS configuration changes, so that the offline
+// alarms clear as soon as the manager can be reached. Nothing that is not
+// waiting on a retry is sent.
+func (a *Agent) RetryNow() {
+	a.op.Lock()
+	defer a.op.Unlock()
+	a.mu.Lock()
+	now := a.nowLocked()
+	if a.st.Pending != nil {
+		a.pendingRetry = now
+	}
+	if r := a.st.Registration; r != nil {
+		if r.RenewFailure != nil {
+			a.renewRetry = now
+		}
+		if r.AuthFailure != nil {
+			a.authRetry = now
+		}
+	}
+	a.mu.Unlock()
+	a.step()
+}
+
 // UpdateUsage reports the current usage now; it is the same exchange as
 // an authorization renewal.
 func (a *Agent) UpdateUsage() error { return a.RenewAuthorization() }

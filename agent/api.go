@@ -130,6 +130,10 @@ func (a *Agent) Handler() http.Handler {
 		err := a.RenewRegistration()
 		reply(w, a.Status(), err)
 	})
+	mux.HandleFunc("POST /v1/retry", func(w http.ResponseWriter, r *http.Request) {
+		a.RetryNow()
+		reply(w, a.Status(), nil)
+	})
 	mux.HandleFunc("POST /v1/update-usage", func(w http.ResponseWriter, r *http.Request) {
 		err := a.UpdateUsage()
 		reply(w, a.Status(), err)
@@ -411,6 +415,14 @@ func (c *Client) Deregister(ctx context.Context) (string, error) {
 	var r DeregisterResult
 	err := c.call(ctx, http.MethodPost, "/v1/deregister", struct{}{}, &r)
 	return r.Warning, err
+}
+
+// Retry runs at once every exchange waiting for its retry after a failure
+// (see Agent.RetryNow) and reports the status after it.
+func (c *Client) Retry(ctx context.Context) (Status, error) {
+	var s Status
+	err := c.call(ctx, http.MethodPost, "/v1/retry", struct{}{}, &s)
+	return s, err
 }
 
 // RenewAuthorization renews the authorization now.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -270,6 +271,58 @@ func TestXAPIRegisterFlow(t *testing.T) {
 	r.clk.Advance(RetryEvery)
 	if s := r.ok("xstatus License Smart Registration Status"); !strings.Contains(s, `"Registered"`) {
 		t.Errorf("after the retry:\n%s", s)
+	}
+}
+
+// TestRetryNow: a change of network configuration retries at once what
+// waits for its 15-minute retry, without moving the clock.
+func TestRetryNow(t *testing.T) {
+	r := newXAPIRig(t)
+	c := NewClient(filepath.Join(r.root, SocketPath))
+	ctx := context.Background()
+	r.m.tokens["tok-a"] = memToken{va: "Sales", export: true}
+	r.m.licenses["Sales"] = map[string]int{TypeRMS: 5}
+	r.ok("xconfiguration License Smart Enabled: On")
+	r.ok("xconfiguration License Smart Transport Mode: OnPrem")
+	r.ok(`xconfiguration License Smart Transport URL: "https://ssm.example.test/SmartTransport"`)
+
+	// Nothing waits: a retry sends nothing.
+	if _, err := c.Retry(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := r.m.count("register"); n != 0 {
+		t.Fatalf("a retry with nothing waiting sent %d registrations", n)
+	}
+
+	// A registration pending after a failure is retried at once.
+	r.m.setDown(errTimedOut())
+	if out, ok := r.run(`xcommand License Smart Register Token: "tok-a"`); ok || !strings.Contains(out, "retrying every 15 minutes") {
+		t.Fatalf("register while down:\n%s", out)
+	}
+	r.m.setDown(nil)
+	st, err := c.Retry(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Registration != RegRegistered {
+		t.Fatalf("after the retry: registration %q, want %q", st.Registration, RegRegistered)
+	}
+
+	// A failed authorization renewal (alarms 30042, 30044) is retried at
+	// once and its alarms clear.
+	r.m.setDown(errTimedOut())
+	if out, ok := r.run("xcommand License Smart RenewAuthorization"); ok {
+		t.Fatalf("renewal while down succeeded:\n%s", out)
+	}
+	if on := diskAlarms(t, r.root); !slices.Contains(on, 30042) || !slices.Contains(on, 30044) {
+		t.Fatalf("alarms after the failed renewal: %v, want 30042 and 30044 among them", on)
+	}
+	r.m.setDown(nil)
+	if _, err := c.Retry(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if on := diskAlarms(t, r.root); slices.Contains(on, 30042) || slices.Contains(on, 30044) {
+		t.Fatalf("alarms after the retry: %v, want 30042 and 30044 cleared", on)
 	}
 }
 

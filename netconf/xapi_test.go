@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -151,37 +150,21 @@ func TestNotifyAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := make(chan string, 4)
-	var retryKnown atomic.Bool
-	retryKnown.Store(true)
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		got <- r.Method + " " + r.URL.Path
-		switch {
-		case r.URL.Path == agentRetryPath && retryKnown.Load():
-		case r.URL.Path == "/v1/status":
-			w.Write([]byte(`{"registration": "Registered"}`))
-		case r.URL.Path == "/v1/renew-authorization":
-			w.Write([]byte(`{}`))
-		default:
+		if r.URL.Path != "/v1/retry" {
 			http.NotFound(w, r)
+			return
 		}
+		w.Write([]byte(`{"registration": "Registered"}`))
 	})}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
 	if err := NotifyAgent(context.Background(), sockRoot); err != nil {
 		t.Fatal(err)
 	}
-	if g := <-got; g != "POST "+agentRetryPath {
-		t.Fatalf("agent got %q", g)
-	}
-	// An agent without the retry call renews its authorization instead.
-	retryKnown.Store(false)
-	if err := NotifyAgent(context.Background(), sockRoot); err != nil {
-		t.Fatal(err)
-	}
-	for _, want := range []string{"POST " + agentRetryPath, "GET /v1/status", "POST /v1/renew-authorization"} {
-		if g := <-got; g != want {
-			t.Fatalf("agent got %q, want %q", g, want)
-		}
+	if g := <-got; g != "POST /v1/retry" {
+		t.Fatalf("agent got %q, want POST /v1/retry", g)
 	}
 }
 
