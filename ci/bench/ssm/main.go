@@ -70,6 +70,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	// taking 10 ms each), so 64 stays the default.
 	fs.IntVar(&c.concurrency, "concurrency", 64, "concurrent device connections")
 	fs.IntVar(&c.baseline, "also", 256, "also measure renewals at this many connections (0: not)")
+	fs.IntVar(&c.rounds, "rounds", 2, "authorization renewals per instance")
 	fs.StringVar(&dbs, "db", "sqlite,postgres", "databases to measure (sqlite, postgres)")
 	fs.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the load generator to `FILE`")
 	fs.StringVar(&c.mgrProfile, "mgr-cpuprofile", "", "write a CPU profile of ssm serve to `FILE`.DB (one per database)")
