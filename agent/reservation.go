@@ -308,6 +308,24 @@ func (a *Agent) needModeLocked() error {
 	return nil
 }
 
+// reservationInputsLocked checks reservation mode and gives what every
+// command that verifies a code needs: the trusted manager keys and this
+// device's UDI.
+func (a *Agent) reservationInputsLocked() (reservation.KeySet, reservation.UDI, error) {
+	if err := a.needModeLocked(); err != nil {
+		return reservation.KeySet{}, reservation.UDI{}, err
+	}
+	keys, err := trustedKeys(a.root)
+	if err != nil {
+		return reservation.KeySet{}, reservation.UDI{}, err
+	}
+	udi, _, err := a.deviceIdentity()
+	if err != nil {
+		return reservation.KeySet{}, reservation.UDI{}, err
+	}
+	return keys, udi, nil
+}
+
 // SetReservationEnabled turns reservation mode on or off. On needs Smart
 // Licensing on and the device unregistered; off needs no reservation
 // installed and no request in progress.
@@ -406,14 +424,7 @@ func (a *Agent) ReservationRequest() (ReservationRequestResult, error) {
 func (a *Agent) ReservationInstall(code string) (ReservationInstallResult, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if err := a.needModeLocked(); err != nil {
-		return ReservationInstallResult{}, err
-	}
-	keys, err := trustedKeys(a.root)
-	if err != nil {
-		return ReservationInstallResult{}, err
-	}
-	udi, _, err := a.deviceIdentity()
+	keys, udi, err := a.reservationInputsLocked()
 	if err != nil {
 		return ReservationInstallResult{}, err
 	}
@@ -437,14 +448,7 @@ func (a *Agent) ReservationInstall(code string) (ReservationInstallResult, error
 func (a *Agent) ReservationReturn() (ReservationReturnResult, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if err := a.needModeLocked(); err != nil {
-		return ReservationReturnResult{}, err
-	}
-	keys, err := trustedKeys(a.root)
-	if err != nil {
-		return ReservationReturnResult{}, err
-	}
-	udi, _, err := a.deviceIdentity()
+	keys, udi, err := a.reservationInputsLocked()
 	if err != nil {
 		return ReservationReturnResult{}, err
 	}
@@ -467,14 +471,7 @@ func (a *Agent) ReservationReturn() (ReservationReturnResult, error) {
 func (a *Agent) ReservationReturnAuthorization(code string) (ReservationReturnResult, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if err := a.needModeLocked(); err != nil {
-		return ReservationReturnResult{}, err
-	}
-	keys, err := trustedKeys(a.root)
-	if err != nil {
-		return ReservationReturnResult{}, err
-	}
-	udi, _, err := a.deviceIdentity()
+	keys, udi, err := a.reservationInputsLocked()
 	if err != nil {
 		return ReservationReturnResult{}, err
 	}
