@@ -779,17 +779,21 @@ func (a *Agent) RenewAuthorization() error {
 	return err
 }
 
-// RetryNow brings forward every exchange that is waiting for its 15-minute
-// retry after a failure (a pending registration, a failed registration
-// renewal or authorization) and runs it at once. The network service calls
-// it when the network or DNS configuration changes, so that the offline
-// alarms clear as soon as the manager can be reached. Nothing that is not
-// waiting on a retry is sent.
+// RetryNow is what the network service calls when the network or DNS
+// configuration changes (at boot too, when it first writes resolv.conf):
+// every exchange waiting for its 15-minute retry after a failure (a
+// pending registration, a failed registration renewal or authorization)
+// runs at once, and a registered device whose authorization is not failing
+// checks in with an authorization request. So a device kept registered
+// through a factory reset but offline for lack of DNS shows 30042 and 30044
+// at boot, and they clear as soon as DNS lets it reach the manager. An
+// unregistered device with nothing pending sends nothing.
 func (a *Agent) RetryNow() {
 	a.op.Lock()
 	defer a.op.Unlock()
 	a.mu.Lock()
 	now := a.nowLocked()
+	checkIn := false
 	if a.st.Pending != nil {
 		a.pendingRetry = now
 	}
@@ -799,9 +803,14 @@ func (a *Agent) RetryNow() {
 		}
 		if r.AuthFailure != nil {
 			a.authRetry = now
+		} else {
+			checkIn = true
 		}
 	}
 	a.mu.Unlock()
+	if checkIn {
+		_ = a.authorize() // its outcome is in the state and the alarms
+	}
 	a.step()
 }
 

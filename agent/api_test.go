@@ -308,6 +308,27 @@ func TestRetryNow(t *testing.T) {
 		t.Fatalf("after the retry: registration %q, want %q", st.Registration, RegRegistered)
 	}
 
+	// A registered device checks in: an offline one (a reset kept its
+	// registration but DNS is missing) shows 30042 and 30044.
+	r.m.setDown(errTimedOut())
+	before := r.m.count("authorize")
+	if _, err := c.Retry(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r.m.count("authorize") != before+1 {
+		t.Fatalf("a registered device sent %d authorization requests on a retry, want 1", r.m.count("authorize")-before)
+	}
+	if on := diskAlarms(t, r.root); !slices.Contains(on, 30042) || !slices.Contains(on, 30044) {
+		t.Fatalf("alarms after checking in offline: %v, want 30042 and 30044 among them", on)
+	}
+	r.m.setDown(nil)
+	if _, err := c.Retry(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if on := diskAlarms(t, r.root); slices.Contains(on, 30042) || slices.Contains(on, 30044) {
+		t.Fatalf("alarms after checking in online: %v, want 30042 and 30044 cleared", on)
+	}
+
 	// A failed authorization renewal (alarms 30042, 30044) is retried at
 	// once and its alarms clear.
 	r.m.setDown(errTimedOut())
