@@ -30,7 +30,7 @@ func xstatusValue(out, path string) (string, bool) {
 // (gosh).
 var (
 	xshellPrompt = regexp.MustCompile(`xshell> `)
-	rootPrompt   = regexp.MustCompile(`> `)
+	rootPrompt   = regexp.MustCompile(`\$ |# `)
 )
 
 // xapiLine runs line in the admin shell like VM.XAPI and then waits for the

@@ -267,7 +267,7 @@ func (v *VM) Login(t testing.TB, user, password string) {
 	}
 }
 
-// promptRE matches a shell prompt (gosh "> ", xshell "xshell> ", "# ",
+// promptRE matches a shell prompt (gosh "$ ", xshell "xshell> ", "# ",
 // "$ ") or a refused login.
 var promptRE = regexp.MustCompile(`> |# |\$ |Login incorrect`)
 
