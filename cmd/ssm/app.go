@@ -195,6 +195,14 @@ func (e *cmdEnv) printJSON(v any) error {
 	return enc.Encode(v)
 }
 
+// show prints v as JSON with --json, otherwise the table that text writes.
+func (e *cmdEnv) show(c *cli.Context, v any, text func(w io.Writer)) error {
+	if c.Bool("json") {
+		return e.printJSON(v)
+	}
+	return e.table(text)
+}
+
 func (e *cmdEnv) table(f func(w io.Writer)) error {
 	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
 	f(tw)
@@ -291,10 +299,7 @@ func (e *cmdEnv) accountList(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		if c.Bool("json") {
-			return e.printJSON(list)
-		}
-		return e.table(func(w io.Writer) {
+		return e.show(c, list, func(w io.Writer) {
 			fmt.Fprintln(w, "SMART ACCOUNT\tVIRTUAL ACCOUNTS")
 			for _, a := range list {
 				fmt.Fprintf(w, "%s\t%s\n", a.Name, strings.Join(a.VirtualAccounts, ", "))
@@ -343,10 +348,7 @@ func (e *cmdEnv) licenseList(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		if c.Bool("json") {
-			return e.printJSON(list)
-		}
-		return e.table(func(w io.Writer) {
+		return e.show(c, list, func(w io.Writer) {
 			fmt.Fprintln(w, "TYPE\tNAME\tPURCHASED\tIN USE\tRESERVED\tAVAILABLE")
 			for _, l := range list {
 				name := l.Type.DisplayName()
@@ -649,10 +651,7 @@ func (e *cmdEnv) reservationList(c *cli.Context) error {
 		if err != nil {
 			return err
 		}
-		if c.Bool("json") {
-			return e.printJSON(list)
-		}
-		return e.table(func(w io.Writer) {
+		return e.show(c, list, func(w io.Writer) {
 			fmt.Fprintln(w, "UDI\tKIND\tRESERVED\tCODES")
 			for _, r := range list {
 				var codes []string
