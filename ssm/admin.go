@@ -7,8 +7,10 @@ import (
 	"database/sql"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strconv"
 	"strings"
@@ -561,5 +563,23 @@ func (s *Store) Events(ctx context.Context, va string, limit int) ([]Event, erro
 // events just before the commit (see wtx.flush).
 func (s *Store) event(_ context.Context, tx *wtx, vaID int64, now time.Time, kind, udi, detail string) error {
 	tx.events = append(tx.events, []any{vaID, now.UnixMilli(), kind, udi, detail})
+	return nil
+}
+
+// decodeJSONObject reads exactly one JSON value from r into v: unknown
+// fields, an empty body and anything but white space after the value are
+// errors, so that a request is never half understood.
+func decodeJSONObject(r io.Reader, v any) error {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if errors.Is(err, io.EOF) {
+			return errors.New("request body is empty: send one JSON object")
+		}
+		return fmt.Errorf("request body is not the expected JSON object: %w", err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return errors.New("request body has data after its JSON object: send exactly one JSON object")
+	}
 	return nil
 }

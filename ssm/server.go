@@ -229,11 +229,11 @@ func writeErr(w http.ResponseWriter, err error) {
 	writeJSONError(w, status, err.Error())
 }
 
+// decodeBody reads the request body as exactly one JSON object into v; on
+// a bad body it answers 400 and reports false.
 func decodeBody(w http.ResponseWriter, r *http.Request, v any) bool {
-	dec := json.NewDecoder(r.Body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		writeJSONError(w, http.StatusBadRequest, "request body is not the expected JSON object: "+err.Error())
+	if err := decodeJSONObject(r.Body, v); err != nil {
+		writeJSONError(w, http.StatusBadRequest, err.Error())
 		return false
 	}
 	return true
@@ -352,7 +352,9 @@ func (a *Admin) createToken(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &in) {
 		return
 	}
-	exp := in.ExportControlled == nil || *in.ExportControlled
+	// Left out means not allowed: export-controlled functionality is
+	// granted only when asked for.
+	exp := in.ExportControlled != nil && *in.ExportControlled
 	tok, info, err := a.store.CreateToken(r.Context(), in.VA, TokenOptions{ExpiresDays: in.ExpiresDays, MaxUses: in.Uses, ExportControlled: exp}, a.clock.Now())
 	if err != nil {
 		writeErr(w, err)
