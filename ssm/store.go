@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -73,7 +74,7 @@ func OpenStore(ctx context.Context, dsn string) (*Store, error) {
 	}
 	if err := s.db.PingContext(ctx); err != nil {
 		s.db.Close()
-		return nil, fmt.Errorf("connecting to database %s: %w", redactDSN(dsn), err)
+		return nil, fmt.Errorf("connecting to database %s: %w", RedactDSN(dsn), err)
 	}
 	if err := s.migrate(ctx); err != nil {
 		s.db.Close()
@@ -102,11 +103,30 @@ func (s *Store) Dialect() string {
 	return "sqlite"
 }
 
-func redactDSN(dsn string) string {
-	if i := strings.Index(dsn, "@"); i > 0 && strings.Contains(dsn[:i], "://") {
-		return dsn[:strings.Index(dsn, "://")+3] + "***" + dsn[i:]
+// RedactDSN returns the database URL dsn fit to print or log: a password
+// in the user part (postgres://user:password@host/db) or in the query
+// (?password=...) is replaced by xxxxx. A URL that does not parse is hidden
+// whole but for its scheme; a SQLite path is returned as it is.
+func RedactDSN(dsn string) string {
+	scheme, _, isURL := strings.Cut(dsn, "://")
+	if !isURL {
+		return dsn
 	}
-	return dsn
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return scheme + "://*** (unparsable URL hidden)"
+	}
+	if u.RawQuery != "" {
+		parts := strings.Split(u.RawQuery, "&")
+		for i, p := range parts {
+			k, _, _ := strings.Cut(p, "=")
+			if k, err := url.QueryUnescape(k); err != nil || strings.EqualFold(k, "password") {
+				parts[i] = "password=xxxxx"
+			}
+		}
+		u.RawQuery = strings.Join(parts, "&")
+	}
+	return u.Redacted()
 }
 
 // q rewrites ? placeholders to $n for PostgreSQL.
