@@ -96,8 +96,25 @@ type Users struct {
 
 // Licensing holds the Smart Licensing build facts.
 type Licensing struct {
-	DirectURL      string   `toml:"direct_url"`
+	DirectURL string `toml:"direct_url"`
+	// TrustedCAFiles are PEM certificate files (.pem or .crt); see
+	// TrustStoreName for their names in the image.
 	TrustedCAFiles []string `toml:"trusted_ca_files"`
+}
+
+// TrustStoreName returns the name under which the trusted CA file p is
+// installed in the image's trust store (/etc/vxway/trust), which holds
+// .pem files: a .pem file keeps its base name, a .crt file (what ssm init
+// writes) gets .pem instead. ok is false for any other name.
+func TrustStoreName(p string) (name string, ok bool) {
+	base := filepath.Base(p)
+	switch {
+	case strings.HasSuffix(base, ".pem") && len(base) > len(".pem"):
+		return base, true
+	case strings.HasSuffix(base, ".crt") && len(base) > len(".crt"):
+		return strings.TrimSuffix(base, ".crt") + ".pem", true
+	}
+	return base, false
 }
 
 // Load reads, defaults and validates the config file at path.
@@ -272,14 +289,14 @@ func (c *Config) Validate() []error {
 	}
 	seen := map[string]bool{}
 	for _, p := range c.Licensing.TrustedCAFiles {
-		base := filepath.Base(p)
-		if !strings.HasSuffix(base, ".pem") {
-			bad("licensing.trusted_ca_files", "%s: the file name must end in .pem", p)
+		name, ok := TrustStoreName(p)
+		if !ok {
+			bad("licensing.trusted_ca_files", "%s: the file name must end in .pem or .crt (a PEM certificate file)", p)
 		}
-		if seen[base] {
-			bad("licensing.trusted_ca_files", "%s: two files named %s (names must differ in the trust store)", p, base)
+		if seen[name] {
+			bad("licensing.trusted_ca_files", "%s: two files named %s in the trust store (give the files different base names)", p, name)
 		}
-		seen[base] = true
+		seen[name] = true
 		if _, err := os.Stat(p); err != nil {
 			bad("licensing.trusted_ca_files", "%s not found (paths are relative to the config file)", p)
 		}

@@ -139,3 +139,51 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestTrustedCAFileNames: trusted_ca_files takes .pem and .crt files (ssm
+// init writes ca.crt), installed under a .pem name that must not collide.
+func TestTrustedCAFileNames(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		files []string // relative to the config directory
+		want  []string // trust store names, or nil for an error
+		err   string
+	}{
+		{"pem", []string{"ca.pem"}, []string{"ca.pem"}, ""},
+		{"crt from ssm init", []string{"ssmdata/ca.crt"}, []string{"ca.pem"}, ""},
+		{"two managers", []string{"a/ca.crt", "b/other.pem"}, []string{"ca.pem", "other.pem"}, ""},
+		{"crt and pem of one name", []string{"a/ca.crt", "b/ca.pem"}, nil, "two files named ca.pem in the trust store"},
+		{"der", []string{"ca.der"}, nil, "must end in .pem or .crt"},
+		{"bare suffix", []string{".crt"}, nil, "must end in .pem or .crt"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			var quoted []string
+			for _, f := range tc.files {
+				p := filepath.Join(dir, f)
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte("x"), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				quoted = append(quoted, `"`+f+`"`)
+			}
+			c, err := Parse([]byte(minimal+"trusted_ca_files = ["+strings.Join(quoted, ", ")+"]\n"), dir)
+			if tc.want == nil {
+				if err == nil || !strings.Contains(err.Error(), tc.err) || !strings.Contains(err.Error(), "line 7: licensing.trusted_ca_files") {
+					t.Fatalf("Parse error %v, want one on line 7 saying %q", err, tc.err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, p := range c.Licensing.TrustedCAFiles {
+				if got, ok := TrustStoreName(p); !ok || got != tc.want[i] {
+					t.Errorf("TrustStoreName(%s) = %q, %v, want %q", p, got, ok, tc.want[i])
+				}
+			}
+		})
+	}
+}

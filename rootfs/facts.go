@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
 
 	"vxway/appconfig"
@@ -90,7 +89,12 @@ func Facts(c *appconfig.Config, buildTime time.Time) ([]Entry, error) {
 			errs = append(errs, fmt.Errorf("trusted CA %s: %w", p, err))
 			continue
 		}
-		entries = append(entries, Entry{Kind: File, Path: "/etc/vxway/trust/" + filepath.Base(p), Mode: 0o644, Data: b})
+		name, ok := appconfig.TrustStoreName(p)
+		if !ok {
+			errs = append(errs, fmt.Errorf("trusted CA %s: the file name must end in .pem or .crt", p))
+			continue
+		}
+		entries = append(entries, Entry{Kind: File, Path: "/etc/vxway/trust/" + name, Mode: 0o644, Data: b})
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

@@ -3,8 +3,15 @@ package rootfs
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
+	"math/big"
 	"os"
 	"path/filepath"
 	"strings"
@@ -131,6 +138,61 @@ direct_url = "https://lic.example/x"
 	c.Licensing.TrustedCAFiles = []string{bad}
 	if _, err := Facts(c, time.Unix(0, 0)); err == nil || !strings.Contains(err.Error(), "holds no PEM certificate") {
 		t.Errorf("Facts with a non-certificate trust file: err = %v", err)
+	}
+}
+
+// TestFactsTrustStoreNames: a .crt trust file (what ssm init writes) is
+// installed as .pem, the name the agent reads; its content is checked like
+// a .pem file's.
+func TestFactsTrustStoreNames(t *testing.T) {
+	dir := t.TempDir()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test CA"},
+		NotBefore: time.Unix(0, 0), NotAfter: time.Unix(1<<31, 0), IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{"ca.crt", cert}, {"other.pem", cert}, {"bad.crt", []byte("not a cert")}} {
+		if err := os.WriteFile(filepath.Join(dir, f.name), f.data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := appconfig.Parse([]byte(`version = 1
+[users]
+root_password = "TANDBERG"
+admin_password = "TANDBERG"
+[licensing]
+direct_url = "https://lic.example/x"
+trusted_ca_files = ["ca.crt", "other.pem"]
+`), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries, err := Facts(c, time.Unix(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Path, "/etc/vxway/trust/") && e.Kind == File {
+			got[e.Path] = bytes.Equal(e.Data, cert)
+		}
+	}
+	want := map[string]bool{"/etc/vxway/trust/ca.pem": true, "/etc/vxway/trust/other.pem": true}
+	if len(got) != len(want) || !got["/etc/vxway/trust/ca.pem"] || !got["/etc/vxway/trust/other.pem"] {
+		t.Errorf("trust store files = %v, want %v", got, want)
+	}
+	c.Licensing.TrustedCAFiles = []string{filepath.Join(dir, "bad.crt")}
+	if _, err := Facts(c, time.Unix(0, 0)); err == nil || !strings.Contains(err.Error(), "holds no PEM certificate") {
+		t.Errorf("Facts with a non-certificate .crt file: err = %v", err)
 	}
 }
 
