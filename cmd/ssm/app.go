@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strings"
 
 	"github.com/urfave/cli/v2"
 
@@ -165,16 +166,34 @@ func (e *cmdEnv) withStore(c *cli.Context, f func(s *ssm.Store) error) error {
 // oneArg returns the single positional argument named name.
 func oneArg(c *cli.Context, name string) (string, error) {
 	if c.NArg() != 1 {
-		return "", fmt.Errorf("%s takes one argument, %s (got %d)", c.Command.HelpName, name, c.NArg())
+		return "", fmt.Errorf("%s takes one argument, %s (got %d)%s", c.Command.HelpName, name, c.NArg(), flagHint(c, name))
 	}
 	return c.Args().First(), nil
 }
 
 func noArgs(c *cli.Context) error {
 	if c.NArg() != 0 {
-		return fmt.Errorf("%s takes no arguments (got %q)", c.Command.HelpName, c.Args().Slice())
+		return fmt.Errorf("%s takes no arguments (got %q)%s", c.Command.HelpName, c.Args().Slice(), flagHint(c, ""))
 	}
 	return nil
+}
+
+// flagHint explains a flag taken for an argument: flags go before the
+// command's arguments.
+func flagHint(c *cli.Context, name string) string {
+	args := c.Args().Slice()
+	if name != "" && len(args) > 0 {
+		args = args[1:] // the argument itself may start with "-"
+	}
+	for _, a := range args {
+		if strings.HasPrefix(a, "-") {
+			if name == "" {
+				return fmt.Sprintf(": %s is read as an argument; it belongs before any argument", a)
+			}
+			return fmt.Sprintf(": %s is read as an argument; put flags before %s", a, name)
+		}
+	}
+	return ""
 }
 
 func dash(s string) string {
