@@ -183,7 +183,7 @@ func TestLicensing(t *testing.T) {
 	mgr.Run(t, "va", "create", "--account", "Acme", "Sales")
 	mgr.Run(t, "license", "add", "--va", "Sales", "--type", "rms", "--count", "10")
 	mgr.Run(t, "license", "add", "--va", "Sales", "--type", "room", "--count", "5")
-	token := mgr.Token(t, "--va", "Sales", "--uses", "1")
+	token := mgr.Token(t, "--va", "Sales", "--uses", "1", "--export-control")
 	url := mgr.URL(guestHostAddr)
 	step = mark("manager built, initialised and serving on 127.0.0.1:"+fmt.Sprint(mgr.Port), step)
 

@@ -337,7 +337,7 @@ func (m *manager) expiredToken(va string) string {
 func TestOnPremLifecycle(t *testing.T) {
 	m := newManager(t, "onprem")
 	d := newDevice(t, filepath.Join(m.data, "ca.crt"), "https://127.0.0.1:1/unused")
-	tokSales := m.token("--va", "Sales", "--uses", "1")
+	tokSales := m.token("--va", "Sales", "--uses", "1", "--export-control")
 	tokSupport := m.token("--va", "Support", "--no-export-control")
 	tokRevoked := m.token("--va", "Sales")
 	m.ok("token", "revoke", "--", tokRevoked) // a token may start with "-"

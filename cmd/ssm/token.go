@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"time"
@@ -18,7 +19,8 @@ func (e *cmdEnv) tokenCommand() *cli.Command {
 			{Name: "create", Usage: "create a token (printed as the last line)", ArgsUsage: " ", Flags: withStoreFlags(vaFlag(),
 				&cli.IntFlag{Name: "expires-days", Value: ssm.DefaultTokenDays, Usage: "validity in days (1..365)"},
 				&cli.IntFlag{Name: "uses", Usage: "how many registrations the token allows (0: unlimited)"},
-				&cli.BoolFlag{Name: "no-export-control", Usage: "do not allow export-controlled functionality"},
+				&cli.BoolFlag{Name: "export-control", Usage: "allow export-controlled functionality (default: not allowed)"},
+				&cli.BoolFlag{Name: "no-export-control", Usage: "do not allow export-controlled functionality (the default)"},
 			), Action: e.tokenCreate},
 			{Name: "revoke", Usage: "revoke a token", ArgsUsage: "TOKEN|ID", Flags: withStoreFlags(), Action: e.tokenRevoke},
 			{Name: "list", Usage: "list the tokens of a virtual account (masked)", ArgsUsage: " ", Flags: withOutputFlags(vaFlag()), Action: e.tokenList},
@@ -38,9 +40,12 @@ func (e *cmdEnv) tokenCreate(c *cli.Context) error {
 	if err := noArgs(c); err != nil {
 		return err
 	}
+	if c.Bool("export-control") && c.Bool("no-export-control") {
+		return errors.New("token create: give --export-control or --no-export-control, not both")
+	}
 	return e.withStore(c, func(s *ssm.Store) error {
 		tok, info, err := s.CreateToken(c.Context, c.String("va"), ssm.TokenOptions{
-			ExpiresDays: c.Int("expires-days"), MaxUses: c.Int("uses"), ExportControlled: !c.Bool("no-export-control")}, e.clock.Now())
+			ExpiresDays: c.Int("expires-days"), MaxUses: c.Int("uses"), ExportControlled: c.Bool("export-control")}, e.clock.Now())
 		if err != nil {
 			return err
 		}
