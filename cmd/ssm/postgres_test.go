@@ -22,20 +22,24 @@ import (
 )
 
 // TestCLIPostgres runs init, the admin commands and serve against a
-// PostgreSQL database given with --db, and registers a device.
+// PostgreSQL database given with --db (init) or in SSM_DB (the others, so
+// that a password would stay off the command line), and registers a
+// device.
 func TestCLIPostgres(t *testing.T) {
 	dsn := pgtest.Start(t)
 	bin := ssmBinary(t)
 	data := filepath.Join(t.TempDir(), "mgr")
 	run := func(args ...string) string {
 		t.Helper()
-		out, err := exec.Command(bin, append([]string{"--data", data, "--db", dsn}, args...)...).CombinedOutput()
+		cmd := exec.Command(bin, append([]string{"--data", data}, args...)...)
+		cmd.Env = append(os.Environ(), "SSM_DB="+dsn)
+		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("ssm %s: %v\n%s", strings.Join(args, " "), err, out)
 		}
 		return string(out)
 	}
-	if out := run("init", "--san", "127.0.0.1"); !strings.Contains(out, "database: postgres") {
+	if out := run("init", "--db", dsn, "--san", "127.0.0.1"); !strings.Contains(out, "database: postgres") {
 		t.Errorf("init: %s", out)
 	}
 	if _, err := os.Stat(filepath.Join(data, "ssm.db")); err == nil {
@@ -48,7 +52,8 @@ func TestCLIPostgres(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	srv := exec.CommandContext(ctx, bin, "--data", data, "--db", dsn, "serve", "--listen", "127.0.0.1:0", "--mode", "cloud")
+	srv := exec.CommandContext(ctx, bin, "serve", "--data", data, "--listen", "127.0.0.1:0", "--mode", "cloud")
+	srv.Env = append(os.Environ(), "SSM_DB="+dsn)
 	stdout, _ := srv.StdoutPipe()
 	if err := srv.Start(); err != nil {
 		t.Fatal(err)
