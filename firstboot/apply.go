@@ -15,7 +15,7 @@ import (
 
 	"vxway/atomicfile"
 	"vxway/clock"
-	"vxway/netconf"
+	"vxway/netsettings"
 	"vxway/platform"
 )
 
@@ -74,7 +74,7 @@ func (p *provisioner) apply(ctx context.Context) error {
 		} else {
 			p.logf("not provisioned (no VXPROV disk)")
 		}
-		return errors.Join(clearAlarm(p.root, AlarmSeedRejected), clearAlarm(p.root, AlarmSeedRefused))
+		return p.clearAlarms()
 	}
 	now := p.clock.Now().UTC()
 	if err != nil {
@@ -84,13 +84,13 @@ func (p *provisioner) apply(ctx context.Context) error {
 	if st.Provisioned() {
 		if id == st.InstanceID {
 			p.logf("seed %s from %s was applied on %s; not applying it again", id, src.Name(), st.AppliedAt.Format(time.RFC3339))
-			return errors.Join(clearAlarm(p.root, AlarmSeedRejected), clearAlarm(p.root, AlarmSeedRefused))
+			return p.clearAlarms()
 		}
 		msg := fmt.Sprintf("refusing seed %q from %s: this device was provisioned as %q on %s; detach the disk, or factory reset the device to provision it again",
 			id, src.Name(), st.InstanceID, st.AppliedAt.Format(time.RFC3339))
 		p.logf("%s", msg)
 		st.Last = &Attempt{At: now, Source: src.Name(), InstanceID: id, Result: ResultRefused, Problems: []string{msg}}
-		return errors.Join(fmt.Errorf("%w: %s", ErrRefused, msg), raise(p.root, AlarmSeedRefused, msg, now), saveState(p.root, st))
+		return errors.Join(fmt.Errorf("%w: %s", ErrRefused, msg), p.raise(AlarmSeedRefused, msg), saveState(p.root, st))
 	}
 	seed, err := Parse(b)
 	if err == nil {
@@ -122,7 +122,7 @@ func (p *provisioner) reject(st *State, src, id string, problems []string, cause
 	if len(problems) > 1 {
 		detail += fmt.Sprintf(" (and %d more; see xstatus Provisioning)", len(problems)-1)
 	}
-	return errors.Join(cause, raise(p.root, AlarmSeedRejected, detail, now), saveState(p.root, st))
+	return errors.Join(cause, p.raise(AlarmSeedRejected, detail), saveState(p.root, st))
 }
 
 // step is one change of the device, with the files it may touch (saved
@@ -190,8 +190,8 @@ func (p *provisioner) stage(s *Seed) ([]step, error) {
 	}
 	if s.Network != nil {
 		c := *s.Network
-		steps = append(steps, step{name: "network", files: []string{netconf.ConfigPath}, do: func() error {
-			return netconf.Save(p.root, c)
+		steps = append(steps, step{name: "network", files: []string{netsettings.ConfigPath}, do: func() error {
+			return netsettings.Save(p.root, c)
 		}})
 	}
 	if len(s.Users) > 0 {
@@ -206,8 +206,8 @@ func (p *provisioner) stage(s *Seed) ([]step, error) {
 		}
 		sort.Strings(names)
 		files := []string{platform.PasswdPath,
-			filepath.Join(platform.AlarmDir, fmt.Sprintf("%d.json", platform.AlarmDefaultRootPassword)),
-			filepath.Join(platform.AlarmDir, fmt.Sprintf("%d.json", platform.AlarmDefaultAdminPassword))}
+			platform.AlarmPath(platform.AlarmDefaultRootPassword),
+			platform.AlarmPath(platform.AlarmDefaultAdminPassword)}
 		for _, name := range names {
 			u := s.Users[name]
 			if u.Password != "" && info != nil {
@@ -226,7 +226,7 @@ func (p *provisioner) stage(s *Seed) ([]step, error) {
 						return err
 					}
 				case u.Hash != "":
-					if err := setPasswordHash(p.root, name, u.Hash, p.clock.Now()); err != nil {
+					if err := users.SetPasswordHash(name, u.Hash); err != nil {
 						return err
 					}
 				}
@@ -252,35 +252,6 @@ func (p *provisioner) stage(s *Seed) ([]step, error) {
 		return nil, fmt.Errorf("%w (%d problems):\n%w", ErrInvalidSeed, len(problems), errors.Join(problems...))
 	}
 	return steps, nil
-}
-
-// setPasswordHash stores a hash given by the seed in the users store, in
-// its passwd.json format.
-func setPasswordHash(root, user, hash string, now time.Time) error {
-	p := filepath.Join(root, platform.PasswdPath)
-	f := struct {
-		Users map[string]platform.UserEntry `json:"users"`
-	}{Users: map[string]platform.UserEntry{}}
-	b, err := os.ReadFile(p)
-	switch {
-	case err == nil:
-		if err := json.Unmarshal(b, &f); err != nil {
-			return fmt.Errorf("decoding %s: %w", p, err)
-		}
-		if f.Users == nil {
-			f.Users = map[string]platform.UserEntry{}
-		}
-	case !errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("reading %s: %w", p, err)
-	}
-	e := f.Users[user]
-	e.Hash, e.Changed = hash, now.UTC()
-	f.Users[user] = e
-	out, err := json.MarshalIndent(f, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encoding %s: %w", p, err)
-	}
-	return writeFile(root, platform.PasswdPath, append(out, '\n'), 0o600)
 }
 
 // journal is the saved content of every file a commit may touch.
@@ -353,7 +324,7 @@ func (p *provisioner) commit(st *State, src string, seed *Seed, steps []step) er
 		p.logf("%v", err)
 	}
 	p.logf("applied seed %s from %s: %s", seed.InstanceID, src, seed.Summary())
-	return errors.Join(clearAlarm(p.root, AlarmSeedRejected), clearAlarm(p.root, AlarmSeedRefused))
+	return p.clearAlarms()
 }
 
 func sortedKeys(m map[string]bool) []string {
@@ -371,7 +342,7 @@ func (p *provisioner) failed(st *State, src, id string, err error) error {
 	now := p.clock.Now().UTC()
 	p.logf("applying seed %s from %s failed, nothing applied: %v", id, src, err)
 	st.Last = &Attempt{At: now, Source: src, InstanceID: id, Result: ResultFailed, Problems: []string{err.Error()}}
-	return errors.Join(err, raise(p.root, AlarmSeedRejected, fmt.Sprintf("%s: applying failed: %v", src, err), now), saveState(p.root, st))
+	return errors.Join(err, p.raise(AlarmSeedRejected, fmt.Sprintf("%s: applying failed: %v", src, err)), saveState(p.root, st))
 }
 
 func (p *provisioner) rollback(j *journal) error {

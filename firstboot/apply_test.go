@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"vxway/clock"
-	"vxway/netconf"
+	"vxway/netsettings"
 	"vxway/platform"
 	"vxway/xapi"
 )
@@ -105,7 +105,7 @@ func TestApplyFullSeed(t *testing.T) {
 	if sys.Hostname != "expwy-a" || sys.Domain != "example.test" || sys.Brand != platform.BrandExpressway || sys.Type != platform.TypeE || !sys.SmartLicensingEnabled {
 		t.Errorf("system = %+v", sys)
 	}
-	nc, err := netconf.Load(d.root)
+	nc, err := netsettings.Load(d.root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -219,7 +219,7 @@ func TestRunOnce(t *testing.T) {
 func TestApplyAllOrNothing(t *testing.T) {
 	d := newDevice(t, []byte(fullSeed(t)))
 	before := map[string][]byte{}
-	for _, rel := range []string{netconf.ConfigPath, platform.SystemConfigPath} {
+	for _, rel := range []string{netsettings.ConfigPath, platform.SystemConfigPath} {
 		if d.exists(rel) {
 			t.Fatalf("%s exists before the test", rel)
 		}
@@ -244,7 +244,7 @@ func TestApplyAllOrNothing(t *testing.T) {
 	if got, _ := os.ReadFile(filepath.Join(d.root, platform.SystemConfigPath)); !bytes.Equal(got, before[platform.SystemConfigPath]) {
 		t.Errorf("system.json not restored:\n%s", got)
 	}
-	for _, rel := range []string{netconf.ConfigPath, LicensingPath, JournalPath} {
+	for _, rel := range []string{netsettings.ConfigPath, LicensingPath, JournalPath} {
 		if d.exists(rel) {
 			t.Errorf("%s left behind", rel)
 		}
@@ -272,14 +272,14 @@ func TestApplyAllOrNothing(t *testing.T) {
 func TestApplyRecoversFromPowerCut(t *testing.T) {
 	d := newDevice(t, []byte(fullSeed(t)))
 	j := journal{Files: []savedFile{
-		{Path: netconf.ConfigPath},
+		{Path: netsettings.ConfigPath},
 		{Path: platform.SystemConfigPath, Exists: true, Mode: 0o644, Content: []byte("{\"hostname\": \"before\", \"brand\": \"VCS\", \"type\": \"Expressway-C\"}\n")},
 	}}
 	jb, _ := json.Marshal(j)
 	if err := writeFile(d.root, JournalPath, jb, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeFile(d.root, netconf.ConfigPath, []byte("half"), 0o644); err != nil {
+	if err := writeFile(d.root, netsettings.ConfigPath, []byte("half"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var log bytes.Buffer
@@ -290,7 +290,7 @@ func TestApplyRecoversFromPowerCut(t *testing.T) {
 	if !strings.Contains(log.String(), "interrupted; putting back 2 files") {
 		t.Errorf("console:\n%s", log.String())
 	}
-	if d.exists(netconf.ConfigPath) || d.exists(JournalPath) {
+	if d.exists(netsettings.ConfigPath) || d.exists(JournalPath) {
 		t.Error("the half-written file or the journal is still there")
 	}
 	if c, err := platform.LoadSystemConfig(d.root); err != nil || c.Hostname != "before" {

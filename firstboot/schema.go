@@ -21,7 +21,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"vxway/agent"
-	"vxway/netconf"
+	"vxway/netsettings"
 	"vxway/platform"
 )
 
@@ -40,7 +40,7 @@ type Seed struct {
 	Version    int
 	InstanceID string
 	System     *System
-	Network    *netconf.Config
+	Network    *netsettings.Config
 	// Users holds the accounts the seed sets, by name (root, admin).
 	Users     map[string]User
 	Licensing *Licensing
@@ -400,7 +400,7 @@ func (p *parser) system(t map[string]any) *System {
 		}
 	}
 	if v, ok := p.str(t, pre, "domain"); ok {
-		if err := netconf.CheckDomain(v); err != nil {
+		if err := netsettings.CheckDomain(v); err != nil {
 			p.bad(pre+".domain", "%q: %v", v, err)
 		} else {
 			sys.Domain = v
@@ -419,10 +419,10 @@ func (p *parser) system(t map[string]any) *System {
 	return sys
 }
 
-func (p *parser) network(t map[string]any, sys *System) *netconf.Config {
+func (p *parser) network(t map[string]any, sys *System) *netsettings.Config {
 	const pre = "network"
 	p.unknown(t, pre, "dhcp", "address", "gateway", "dns_servers", "ntp_servers", "search_domain")
-	c := netconf.Default()
+	c := netsettings.Default()
 	dhcp, dhcpSet := p.boolean(t, pre, "dhcp")
 	addr, addrSet := p.str(t, pre, "address")
 	switch {
@@ -437,10 +437,10 @@ func (p *parser) network(t map[string]any, sys *System) *netconf.Config {
 		switch {
 		case err != nil:
 			p.bad(pre+".address", "%q is not an address with a prefix length; write it as \"192.0.2.10/24\"", addr)
-		case netconf.CheckAddress(pfx.Addr().String()) != nil:
-			p.badErr(pre+".address", netconf.CheckAddress(pfx.Addr().String()))
-		case netconf.CheckPrefixLength(pfx.Bits()) != nil:
-			p.badErr(pre+".address", netconf.CheckPrefixLength(pfx.Bits()))
+		case netsettings.CheckAddress(pfx.Addr().String()) != nil:
+			p.badErr(pre+".address", netsettings.CheckAddress(pfx.Addr().String()))
+		case netsettings.CheckPrefixLength(pfx.Bits()) != nil:
+			p.badErr(pre+".address", netsettings.CheckPrefixLength(pfx.Bits()))
 		default:
 			c.Address, c.PrefixLength = pfx.Addr().String(), pfx.Bits()
 		}
@@ -450,7 +450,7 @@ func (p *parser) network(t map[string]any, sys *System) *netconf.Config {
 		case c.DHCP && !addrSet:
 			p.bad(pre+".gateway", "is set but the address comes from DHCP; set address (and dhcp = false) or remove gateway")
 		default:
-			if err := netconf.CheckGateway(gw, c.Address, c.PrefixLength); err != nil {
+			if err := netsettings.CheckGateway(gw, c.Address, c.PrefixLength); err != nil {
 				p.badErr(pre+".gateway", err)
 			} else {
 				c.Gateway = gw
@@ -458,14 +458,14 @@ func (p *parser) network(t map[string]any, sys *System) *netconf.Config {
 		}
 	}
 	if list, ok := p.strings(t, pre, "dns_servers"); ok {
-		if len(list) > netconf.MaxDNSServers {
-			p.bad(pre+".dns_servers", "%d servers given; at most %d are allowed", len(list), netconf.MaxDNSServers)
+		if len(list) > netsettings.MaxDNSServers {
+			p.bad(pre+".dns_servers", "%d servers given; at most %d are allowed", len(list), netsettings.MaxDNSServers)
 		}
 		for i, s := range list {
 			if s == "" {
 				continue
 			}
-			if err := netconf.CheckNameServer(s); err != nil {
+			if err := netsettings.CheckNameServer(s); err != nil {
 				p.bad(pre+".dns_servers", "element %d: %v", i+1, err)
 			} else if slices.Contains(list[:i], s) {
 				p.bad(pre+".dns_servers", "element %d: %s is listed twice", i+1, s)
@@ -474,21 +474,21 @@ func (p *parser) network(t map[string]any, sys *System) *netconf.Config {
 		c.DNSServers = list
 	}
 	if list, ok := p.strings(t, pre, "ntp_servers"); ok {
-		if len(list) > netconf.MaxNTPServers {
-			p.bad(pre+".ntp_servers", "%d servers given; at most %d are allowed", len(list), netconf.MaxNTPServers)
+		if len(list) > netsettings.MaxNTPServers {
+			p.bad(pre+".ntp_servers", "%d servers given; at most %d are allowed", len(list), netsettings.MaxNTPServers)
 		}
 		for i, s := range list {
 			if s == "" {
 				continue
 			}
-			if err := netconf.CheckNTPServer(s); err != nil {
+			if err := netsettings.CheckNTPServer(s); err != nil {
 				p.bad(pre+".ntp_servers", "element %d: %v", i+1, err)
 			}
 		}
 		c.NTPServers = list
 	}
 	if d, ok := p.str(t, pre, "search_domain"); ok {
-		if err := netconf.CheckDomain(d); err != nil {
+		if err := netsettings.CheckDomain(d); err != nil {
 			p.bad(pre+".search_domain", "%q: %v", d, err)
 		} else {
 			c.SearchDomain = d
