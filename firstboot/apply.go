@@ -1,6 +1,7 @@
 package firstboot
 
 import (
+	"vxway/firstboot/seed"
 	"context"
 	"encoding/json"
 	"errors"
@@ -80,7 +81,7 @@ func (p *provisioner) apply(ctx context.Context) error {
 	if err != nil {
 		return p.reject(st, src.Name(), "", []string{err.Error()}, err)
 	}
-	id := InstanceID(b)
+	id := seed.InstanceID(b)
 	if st.Provisioned() {
 		if id == st.InstanceID {
 			p.logf("seed %s from %s was applied on %s; not applying it again", id, src.Name(), st.AppliedAt.Format(time.RFC3339))
@@ -92,16 +93,16 @@ func (p *provisioner) apply(ctx context.Context) error {
 		st.Last = &Attempt{At: now, Source: src.Name(), InstanceID: id, Result: ResultRefused, Problems: []string{msg}}
 		return errors.Join(fmt.Errorf("%w: %s", ErrRefused, msg), p.raise(AlarmSeedRefused, msg), saveState(p.root, st))
 	}
-	seed, err := Parse(b)
+	sd, err := seed.Parse(b)
 	if err == nil {
 		var steps []step
-		steps, err = p.stage(seed)
+		steps, err = p.stage(sd)
 		if err == nil {
-			return p.commit(st, src.Name(), seed, steps)
+			return p.commit(st, src.Name(), sd, steps)
 		}
 	}
 	var lines []string
-	for _, pr := range Problems(err) {
+	for _, pr := range seed.Problems(err) {
 		lines = append(lines, pr.Error())
 	}
 	if len(lines) == 0 {
@@ -140,16 +141,16 @@ func (s step) String() string { return s.name + " (" + strings.Join(s.files, ", 
 // removed once the agent has it.
 type pendingLicensing struct {
 	InstanceID string     `json:"instance_id"`
-	Licensing  *Licensing `json:"licensing"`
+	Licensing  *seed.Licensing `json:"licensing"`
 }
 
 // stage turns a valid seed into steps, after the checks that need the
 // device's state. Nothing is changed yet.
-func (p *provisioner) stage(s *Seed) ([]step, error) {
+func (p *provisioner) stage(s *seed.Seed) ([]step, error) {
 	var problems []error
 	var steps []step
 	bad := func(key, format string, args ...any) {
-		problems = append(problems, &Problem{Key: key, Msg: fmt.Sprintf(format, args...)})
+		problems = append(problems, &seed.Problem{Key: key, Msg: fmt.Sprintf(format, args...)})
 	}
 	if s.System != nil {
 		cur, err := platform.LoadSystemConfig(p.root)
@@ -249,7 +250,7 @@ func (p *provisioner) stage(s *Seed) ([]step, error) {
 		}})
 	}
 	if len(problems) > 0 {
-		return nil, fmt.Errorf("%w (%d problems):\n%w", ErrInvalidSeed, len(problems), errors.Join(problems...))
+		return nil, fmt.Errorf("%w (%d problems):\n%w", seed.ErrInvalid, len(problems), errors.Join(problems...))
 	}
 	return steps, nil
 }
@@ -274,7 +275,7 @@ func absent(err error) bool {
 // saved first; if a step fails, everything is put back, so the seed is
 // applied whole or not at all. A power cut in the middle is undone by
 // recover on the next boot.
-func (p *provisioner) commit(st *State, src string, seed *Seed, steps []step) error {
+func (p *provisioner) commit(st *State, src string, sd *seed.Seed, steps []step) error {
 	now := p.clock.Now().UTC()
 	paths := map[string]bool{StatePath: true}
 	for _, s := range steps {
@@ -290,24 +291,24 @@ func (p *provisioner) commit(st *State, src string, seed *Seed, steps []step) er
 		case err == nil:
 			b, err := os.ReadFile(filepath.Join(p.root, rel))
 			if err != nil {
-				return p.failed(st, src, seed.InstanceID, fmt.Errorf("saving %s before provisioning: %w", rel, err))
+				return p.failed(st, src, sd.InstanceID, fmt.Errorf("saving %s before provisioning: %w", rel, err))
 			}
 			sf.Exists, sf.Mode, sf.Content = true, fi.Mode().Perm(), b
 		case !absent(err):
-			return p.failed(st, src, seed.InstanceID, fmt.Errorf("saving %s before provisioning: %w", rel, err))
+			return p.failed(st, src, sd.InstanceID, fmt.Errorf("saving %s before provisioning: %w", rel, err))
 		}
 		j.Files = append(j.Files, sf)
 	}
 	jb, err := json.Marshal(j)
 	if err != nil {
-		return p.failed(st, src, seed.InstanceID, fmt.Errorf("encoding the provisioning journal: %w", err))
+		return p.failed(st, src, sd.InstanceID, fmt.Errorf("encoding the provisioning journal: %w", err))
 	}
 	if err := writeFile(p.root, JournalPath, jb, 0o600); err != nil {
-		return p.failed(st, src, seed.InstanceID, err)
+		return p.failed(st, src, sd.InstanceID, err)
 	}
-	applied := &State{InstanceID: seed.InstanceID, Source: src, AppliedAt: now, Summary: seed.Summary(),
-		Last: &Attempt{At: now, Source: src, InstanceID: seed.InstanceID, Result: ResultApplied}}
-	if seed.Licensing != nil {
+	applied := &State{InstanceID: sd.InstanceID, Source: src, AppliedAt: now, Summary: sd.Summary(),
+		Last: &Attempt{At: now, Source: src, InstanceID: sd.InstanceID, Result: ResultApplied}}
+	if sd.Licensing != nil {
 		applied.Licensing = LicensingPending
 	}
 	steps = append(steps, step{name: "state", files: []string{StatePath}, do: func() error { return saveState(p.root, applied) }})
@@ -317,13 +318,13 @@ func (p *provisioner) commit(st *State, src string, seed *Seed, steps []step) er
 			if rerr := p.rollback(&j); rerr != nil {
 				err = errors.Join(err, fmt.Errorf("putting the files back: %w", rerr))
 			}
-			return p.failed(st, src, seed.InstanceID, err)
+			return p.failed(st, src, sd.InstanceID, err)
 		}
 	}
 	if err := p.removeJournal(); err != nil {
 		p.logf("%v", err)
 	}
-	p.logf("applied seed %s from %s: %s", seed.InstanceID, src, seed.Summary())
+	p.logf("applied seed %s from %s: %s", sd.InstanceID, src, sd.Summary())
 	return p.clearAlarms()
 }
 

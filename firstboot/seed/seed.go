@@ -1,12 +1,9 @@
-// Package firstboot configures a new or freshly reset device once, from a
-// provisioning seed: a provision.toml on a small FAT disk labelled VXPROV
-// (like cloud-init's NoCloud seed). The seed is strict and versioned,
-// validated in one pass that reports every problem with its key and line,
-// and applied all or nothing: system identity, network, passwords and ssh
-// keys, and the licensing transport and registration token. What was
-// applied, and when, is kept in /data/provisioning/state.json, so a seed is
-// applied once and a different seed on a provisioned device is refused.
-package firstboot
+// Package seed is the provisioning seed format: provision.toml, strict and
+// versioned, parsed and validated in one pass that reports every problem
+// with its key and line. It is a leaf: the device's provisioning (package
+// firstboot) applies a Seed, and the host tool checks a seed with it before
+// writing a seed disk, without linking the device's daemons.
+package seed
 
 import (
 	"errors"
@@ -25,11 +22,14 @@ import (
 	"vxway/platform"
 )
 
-// SeedFile is the name of the seed on the VXPROV disk.
-const SeedFile = "provision.toml"
+// File is the name of the seed on the seed disk.
+const File = "provision.toml"
 
-// MaxSeedBytes bounds a seed; anything larger is not a provisioning file.
-const MaxSeedBytes = 64 << 10
+// Label is the FAT volume label of a seed disk.
+const Label = "VXPROV"
+
+// MaxBytes bounds a seed; anything larger is not a provisioning file.
+const MaxBytes = 64 << 10
 
 // Version is the seed format this device reads.
 const Version = 1
@@ -134,8 +134,8 @@ func (p *Problem) Error() string {
 	return fmt.Sprintf("%s: %s", p.Key, p.Msg)
 }
 
-// ErrInvalidSeed marks a seed with problems; Problems lists them.
-var ErrInvalidSeed = errors.New("invalid provisioning seed")
+// ErrInvalid marks a seed with problems; Problems lists them.
+var ErrInvalid = errors.New("invalid provisioning seed")
 
 // Problems lists the problems an error from Parse carries.
 func Problems(err error) []*Problem {
@@ -316,19 +316,19 @@ func (p *parser) table(m map[string]any, prefix, key string) (map[string]any, bo
 var instanceIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 // Parse decodes and validates a provision.toml. On any problem it returns
-// an error wrapping ErrInvalidSeed that lists every problem (Problems
+// an error wrapping ErrInvalid that lists every problem (Problems
 // gives them one by one), each with its key and line.
 func Parse(b []byte) (*Seed, error) {
-	if len(b) > MaxSeedBytes {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidSeed, &Problem{Msg: fmt.Sprintf("the seed is %d bytes; at most %d are allowed", len(b), MaxSeedBytes)})
+	if len(b) > MaxBytes {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, &Problem{Msg: fmt.Sprintf("the seed is %d bytes; at most %d are allowed", len(b), MaxBytes)})
 	}
 	doc := map[string]any{}
 	if _, err := toml.Decode(string(b), &doc); err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("%w: %w", ErrInvalidSeed, &Problem{Key: "syntax", Line: pe.Position.Line, Msg: pe.Message + " (fix the TOML syntax)"})
+			return nil, fmt.Errorf("%w: %w", ErrInvalid, &Problem{Key: "syntax", Line: pe.Position.Line, Msg: pe.Message + " (fix the TOML syntax)"})
 		}
-		return nil, fmt.Errorf("%w: %w", ErrInvalidSeed, &Problem{Key: "syntax", Msg: err.Error()})
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, &Problem{Key: "syntax", Msg: err.Error()})
 	}
 	p := &parser{lines: keyLines(string(b))}
 	s := p.seed(doc)
@@ -338,7 +338,7 @@ func Parse(b []byte) (*Seed, error) {
 		for i, pr := range p.problems {
 			errs[i] = pr
 		}
-		return nil, fmt.Errorf("%w (%d problems):\n%w", ErrInvalidSeed, len(errs), errors.Join(errs...))
+		return nil, fmt.Errorf("%w (%d problems):\n%w", ErrInvalid, len(errs), errors.Join(errs...))
 	}
 	return s, nil
 }
