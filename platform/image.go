@@ -12,6 +12,10 @@ import (
 // ImageInfoPath is where the build writes the image facts, below the root.
 const ImageInfoPath = "etc/vxway/image.json"
 
+// TrustDir holds the manager CA certificates the build trusts (PEM files),
+// below the root: the Smart Licensing agent's only trust store.
+const TrustDir = "etc/vxway/trust"
+
 // ImageInfo is /etc/vxway/image.json: the facts of the build, read-only on
 // the device. The host build tool writes it with these JSON names.
 type ImageInfo struct {
@@ -34,6 +38,16 @@ type PasswordHashes struct {
 type ImageLicensing struct {
 	// DirectURL is the manager URL of the Direct transport.
 	DirectURL string `json:"direct_url"`
+}
+
+// Marshal encodes info as image.json holds it; the host build writes the
+// file with it.
+func (info *ImageInfo) Marshal() ([]byte, error) {
+	b, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encoding %s: %w", ImageInfoPath, err)
+	}
+	return append(b, '\n'), nil
 }
 
 // ErrNoImageInfo marks a root without /etc/vxway/image.json.
@@ -82,12 +96,12 @@ func LoadImageInfo(root string) (*ImageInfo, error) {
 // host build tool and tests use it.
 func WriteImageInfo(root string, info *ImageInfo) error {
 	p := filepath.Join(root, ImageInfoPath)
-	b, err := json.MarshalIndent(info, "", "  ")
+	b, err := info.Marshal()
 	if err != nil {
-		return fmt.Errorf("encoding %s: %w", p, err)
+		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", filepath.Dir(p), err)
 	}
-	return writeFile(p, append(b, '\n'), 0o644)
+	return writeFile(p, b, 0o644)
 }
