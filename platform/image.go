@@ -1,6 +1,8 @@
 package platform
 
 import (
+	"crypto/ed25519"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +28,9 @@ type ImageInfo struct {
 	Type            string         `json:"type"`
 	PasswordHashes  PasswordHashes `json:"password_hashes"`
 	Licensing       ImageLicensing `json:"licensing"`
+	// OptionKeyPublicKeys are the vendor's Ed25519 option-key signing
+	// keys the image trusts, in hex; none means no option key installs.
+	OptionKeyPublicKeys []string `json:"option_key_public_keys,omitempty"`
 }
 
 // PasswordHashes are the default password hashes of the two accounts.
@@ -38,6 +43,19 @@ type PasswordHashes struct {
 type ImageLicensing struct {
 	// DirectURL is the manager URL of the Direct transport.
 	DirectURL string `json:"direct_url"`
+}
+
+// VendorKeys decodes OptionKeyPublicKeys.
+func (info *ImageInfo) VendorKeys() ([]ed25519.PublicKey, error) {
+	var keys []ed25519.PublicKey
+	for _, h := range info.OptionKeyPublicKeys {
+		b, err := hex.DecodeString(h)
+		if err != nil || len(b) != ed25519.PublicKeySize {
+			return nil, fmt.Errorf("%s: option_key_public_keys holds %q, not a hex Ed25519 public key", ImageInfoPath, h)
+		}
+		keys = append(keys, ed25519.PublicKey(b))
+	}
+	return keys, nil
 }
 
 // Marshal encodes info as image.json holds it; the host build writes the

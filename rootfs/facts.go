@@ -3,6 +3,7 @@ package rootfs
 import (
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -46,6 +47,13 @@ func NewImageInfo(c *appconfig.Config, buildTime time.Time) (*platform.ImageInfo
 			return nil, fmt.Errorf("hashing the %s password: %w", u.name, err)
 		}
 		*u.hash = h
+	}
+	keys, err := c.OptionKeyPublicKeys()
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		info.OptionKeyPublicKeys = append(info.OptionKeyPublicKeys, hex.EncodeToString(k))
 	}
 	return info, nil
 }
