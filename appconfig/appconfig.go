@@ -8,6 +8,10 @@
 package appconfig
 
 import (
+	"crypto/ed25519"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/url"
@@ -39,13 +43,14 @@ const (
 // Config is a parsed appliance.toml. Paths in it are absolute once Load
 // returns (relative paths are taken from the config file's directory).
 type Config struct {
-	Version   int       `toml:"version"`
-	Image     Image     `toml:"image"`
-	Build     Build     `toml:"build"`
-	Kernel    Kernel    `toml:"kernel"`
-	System    System    `toml:"system"`
-	Users     Users     `toml:"users"`
-	Licensing Licensing `toml:"licensing"`
+	Version    int        `toml:"version"`
+	Image      Image      `toml:"image"`
+	Build      Build      `toml:"build"`
+	Kernel     Kernel     `toml:"kernel"`
+	System     System     `toml:"system"`
+	Users      Users      `toml:"users"`
+	Licensing  Licensing  `toml:"licensing"`
+	OptionKeys OptionKeys `toml:"option_keys"`
 
 	// Path is the file the config was read from ("" when parsed from bytes).
 	Path string `toml:"-"`
@@ -71,6 +76,9 @@ type Build struct {
 	Seed string `toml:"seed"`
 	// SoftwareVersion is the version string the device reports.
 	SoftwareVersion string `toml:"software_version"`
+	// Release marks a build meant for customers: it must trust the
+	// vendor's option-key public key and no published demonstration key.
+	Release bool `toml:"release"`
 }
 
 // Kernel selects the kernel and its command line.
@@ -115,6 +123,55 @@ func TrustStoreName(p string) (name string, ok bool) {
 		return strings.TrimSuffix(base, ".crt") + ".pem", true
 	}
 	return base, false
+}
+
+// OptionKeys names the vendor's option-key verification keys.
+type OptionKeys struct {
+	// PublicKeyFiles are PEM files of Ed25519 public keys ("PUBLIC KEY",
+	// as `openssl pkey -pubout` writes them). None: the image accepts no
+	// option key.
+	PublicKeyFiles []string `toml:"public_key_files"`
+}
+
+// publishedKeys are option-key verification keys whose private halves are
+// public (an early version of this repository shipped one for
+// demonstrations); a release refuses them.
+var publishedKeys = map[string]bool{
+	"683c03e98a3c880f46a57bb8dc2f2ab0fbd2d321fe267d39dbfb736279525e42": true,
+}
+
+// OptionKeyPublicKeys reads the option-key verification keys of
+// option_keys.public_key_files, in order.
+func (c *Config) OptionKeyPublicKeys() ([]ed25519.PublicKey, error) {
+	var keys []ed25519.PublicKey
+	for _, p := range c.OptionKeys.PublicKeyFiles {
+		k, err := readEd25519PublicKey(p)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k)
+	}
+	return keys, nil
+}
+
+func readEd25519PublicKey(p string) (ed25519.PublicKey, error) {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("%s not found (paths are relative to the config file)", p)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil || blk.Type != "PUBLIC KEY" {
+		return nil, fmt.Errorf("%s holds no PEM \"PUBLIC KEY\" block (make one with openssl pkey -pubout or vxway option-key keygen)", p)
+	}
+	k, err := x509.ParsePKIXPublicKey(blk.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", p, err)
+	}
+	pub, ok := k.(ed25519.PublicKey)
+	if !ok {
+		return nil, fmt.Errorf("%s holds a %T key; option keys are signed with Ed25519", p, k)
+	}
+	return pub, nil
 }
 
 // Load reads, defaults and validates the config file at path.
@@ -211,6 +268,9 @@ func (c *Config) resolve(dir string) {
 	for i, p := range c.Licensing.TrustedCAFiles {
 		c.Licensing.TrustedCAFiles[i] = abs(p)
 	}
+	for i, p := range c.OptionKeys.PublicKeyFiles {
+		c.OptionKeys.PublicKeyFiles[i] = abs(p)
+	}
 }
 
 var (
@@ -300,6 +360,26 @@ func (c *Config) Validate() []error {
 		if _, err := os.Stat(p); err != nil {
 			bad("licensing.trusted_ca_files", "%s not found (paths are relative to the config file)", p)
 		}
+	}
+	errs = append(errs, c.validateOptionKeys()...)
+	return errs
+}
+
+func (c *Config) validateOptionKeys() []error {
+	var errs []error
+	const key = "option_keys.public_key_files"
+	for _, p := range c.OptionKeys.PublicKeyFiles {
+		pub, err := readEd25519PublicKey(p)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s%s: %w", c.where(key), key, err))
+			continue
+		}
+		if c.Build.Release && publishedKeys[hex.EncodeToString(pub)] {
+			errs = append(errs, fmt.Errorf("%s%s: %s is a published demonstration key (its private half is public); a release (build.release = true) cannot trust it", c.where(key), key, p))
+		}
+	}
+	if c.Build.Release && len(c.OptionKeys.PublicKeyFiles) == 0 {
+		errs = append(errs, fmt.Errorf("%s%s: a release (build.release = true) must trust the vendor's option-key public key; name its PEM file here", c.where("build.release"), key))
 	}
 	return errs
 }

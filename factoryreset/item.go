@@ -2,8 +2,10 @@ package factoryreset
 
 import (
 	"fmt"
+	"path"
 	"strings"
 
+	"vxway/netsettings"
 	"vxway/platform"
 )
 
@@ -62,27 +64,27 @@ func (i Item) info() itemInfo {
 	case BrandType:
 		return itemInfo{"brand-type", "v", "keep-brand-type",
 			"Keep brand and type of the device", "brand and type",
-			[]Path{{Pattern: "data/config/system.json", Fields: []string{"brand", "type", "smart_licensing_enabled", "smart_licensing_enabled_at"}}}, false}
+			[]Path{{Pattern: platform.SystemConfigPath, Fields: []string{"brand", "type", "smart_licensing_enabled", "smart_licensing_enabled_at"}}}, false}
 	case Licensing:
 		return itemInfo{"licensing", "t", "keep-licensing",
 			"Keep smart licensing settings", "smart licensing settings and registration",
 			[]Path{
 				{Pattern: "data/licensing/"},
-				{Pattern: "data/alarms/3003[5-9].json"},
-				{Pattern: "data/alarms/3004[0-8].json"},
+				{Pattern: path.Join(platform.AlarmDir, "3003[5-9].json")},
+				{Pattern: path.Join(platform.AlarmDir, "3004[0-8].json")},
 			}, false}
 	case FIPS:
 		return itemInfo{"fips", "f", "keep-fips",
 			"Keep FIPS 140 configuration", "FIPS 140 configuration",
-			[]Path{{Pattern: "data/config/fips.json"}}, false}
+			[]Path{{Pattern: platform.FIPSConfigPath}}, false}
 	case IP:
 		return itemInfo{"ip", "i", "keep-ip",
 			"Keep IP configuration", "IP configuration",
-			[]Path{{Pattern: "data/config/network.json"}}, false}
+			[]Path{{Pattern: netsettings.ConfigPath}}, false}
 	case Management:
 		return itemInfo{"management", "m", "keep-management",
 			"Keep dedicated management interface configuration", "dedicated management interface configuration",
-			[]Path{{Pattern: "data/config/management.json"}}, false}
+			[]Path{{Pattern: platform.ManagementConfigPath}}, false}
 	case SSHKeys:
 		return itemInfo{"ssh-keys", "s", "keep-ssh-keys",
 			"Keep ssh keys", "ssh host keys",
@@ -94,7 +96,7 @@ func (i Item) info() itemInfo {
 	case Passwords:
 		return itemInfo{"passwords", "p", "keep-passwords",
 			"Keep root and admin passwords", "root and admin passwords",
-			[]Path{{Pattern: "data/users/passwd.json"}}, false}
+			[]Path{{Pattern: platform.PasswdPath}}, false}
 	case Logs:
 		return itemInfo{"logs", "l", "keep-logs",
 			"Save log files", "log files",
@@ -102,7 +104,7 @@ func (i Item) info() itemInfo {
 	case OptionKeys:
 		return itemInfo{"option-keys", "o", "keep-option-keys",
 			"Keep option keys", "option keys",
-			[]Path{{Pattern: "data/optionkeys/"}}, true}
+			[]Path{{Pattern: platform.OptionKeyDir + "/"}}, true}
 	}
 	panic(fmt.Sprintf("factoryreset: unknown item %d", int(i)))
 }

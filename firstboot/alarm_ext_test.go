@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"vxway/vm"
 
 	"vxway/clock"
 	"vxway/firstboot"
@@ -25,7 +26,7 @@ func TestBadSeedThroughTheAdminShell(t *testing.T) {
 		}
 	}
 	seed := "version = 1\ninstance_id = \"site-z\"\n[network]\ndns_servers = [\"not-an-ip\"]\n"
-	if err := firstboot.WriteSeedDisk(filepath.Join(root, "dev/vdb"), []byte(seed)); err != nil {
+	if err := vm.WriteSeedDisk(filepath.Join(root, "dev/vdb"), []byte(seed)); err != nil {
 		t.Fatal(err)
 	}
 	var console bytes.Buffer

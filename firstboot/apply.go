@@ -1,6 +1,7 @@
 package firstboot
 
 import (
+	"vxway/firstboot/seed"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,7 +16,7 @@ import (
 
 	"vxway/atomicfile"
 	"vxway/clock"
-	"vxway/netconf"
+	"vxway/netsettings"
 	"vxway/platform"
 )
 
@@ -74,34 +75,34 @@ func (p *provisioner) apply(ctx context.Context) error {
 		} else {
 			p.logf("not provisioned (no VXPROV disk)")
 		}
-		return errors.Join(clearAlarm(p.root, AlarmSeedRejected), clearAlarm(p.root, AlarmSeedRefused))
+		return p.clearAlarms()
 	}
 	now := p.clock.Now().UTC()
 	if err != nil {
 		return p.reject(st, src.Name(), "", []string{err.Error()}, err)
 	}
-	id := InstanceID(b)
+	id := seed.InstanceID(b)
 	if st.Provisioned() {
 		if id == st.InstanceID {
 			p.logf("seed %s from %s was applied on %s; not applying it again", id, src.Name(), st.AppliedAt.Format(time.RFC3339))
-			return errors.Join(clearAlarm(p.root, AlarmSeedRejected), clearAlarm(p.root, AlarmSeedRefused))
+			return p.clearAlarms()
 		}
 		msg := fmt.Sprintf("refusing seed %q from %s: this device was provisioned as %q on %s; detach the disk, or factory reset the device to provision it again",
 			id, src.Name(), st.InstanceID, st.AppliedAt.Format(time.RFC3339))
 		p.logf("%s", msg)
 		st.Last = &Attempt{At: now, Source: src.Name(), InstanceID: id, Result: ResultRefused, Problems: []string{msg}}
-		return errors.Join(fmt.Errorf("%w: %s", ErrRefused, msg), raise(p.root, AlarmSeedRefused, msg, now), saveState(p.root, st))
+		return errors.Join(fmt.Errorf("%w: %s", ErrRefused, msg), p.raise(AlarmSeedRefused, msg), saveState(p.root, st))
 	}
-	seed, err := Parse(b)
+	sd, err := seed.Parse(b)
 	if err == nil {
 		var steps []step
-		steps, err = p.stage(seed)
+		steps, err = p.stage(sd)
 		if err == nil {
-			return p.commit(st, src.Name(), seed, steps)
+			return p.commit(st, src.Name(), sd, steps)
 		}
 	}
 	var lines []string
-	for _, pr := range Problems(err) {
+	for _, pr := range seed.Problems(err) {
 		lines = append(lines, pr.Error())
 	}
 	if len(lines) == 0 {
@@ -122,7 +123,7 @@ func (p *provisioner) reject(st *State, src, id string, problems []string, cause
 	if len(problems) > 1 {
 		detail += fmt.Sprintf(" (and %d more; see xstatus Provisioning)", len(problems)-1)
 	}
-	return errors.Join(cause, raise(p.root, AlarmSeedRejected, detail, now), saveState(p.root, st))
+	return errors.Join(cause, p.raise(AlarmSeedRejected, detail), saveState(p.root, st))
 }
 
 // step is one change of the device, with the files it may touch (saved
@@ -140,16 +141,16 @@ func (s step) String() string { return s.name + " (" + strings.Join(s.files, ", 
 // removed once the agent has it.
 type pendingLicensing struct {
 	InstanceID string     `json:"instance_id"`
-	Licensing  *Licensing `json:"licensing"`
+	Licensing  *seed.Licensing `json:"licensing"`
 }
 
 // stage turns a valid seed into steps, after the checks that need the
 // device's state. Nothing is changed yet.
-func (p *provisioner) stage(s *Seed) ([]step, error) {
+func (p *provisioner) stage(s *seed.Seed) ([]step, error) {
 	var problems []error
 	var steps []step
 	bad := func(key, format string, args ...any) {
-		problems = append(problems, &Problem{Key: key, Msg: fmt.Sprintf(format, args...)})
+		problems = append(problems, &seed.Problem{Key: key, Msg: fmt.Sprintf(format, args...)})
 	}
 	if s.System != nil {
 		cur, err := platform.LoadSystemConfig(p.root)
@@ -190,8 +191,8 @@ func (p *provisioner) stage(s *Seed) ([]step, error) {
 	}
 	if s.Network != nil {
 		c := *s.Network
-		steps = append(steps, step{name: "network", files: []string{netconf.ConfigPath}, do: func() error {
-			return netconf.Save(p.root, c)
+		steps = append(steps, step{name: "network", files: []string{netsettings.ConfigPath}, do: func() error {
+			return netsettings.Save(p.root, c)
 		}})
 	}
 	if len(s.Users) > 0 {
@@ -206,8 +207,8 @@ func (p *provisioner) stage(s *Seed) ([]step, error) {
 		}
 		sort.Strings(names)
 		files := []string{platform.PasswdPath,
-			filepath.Join(platform.AlarmDir, fmt.Sprintf("%d.json", platform.AlarmDefaultRootPassword)),
-			filepath.Join(platform.AlarmDir, fmt.Sprintf("%d.json", platform.AlarmDefaultAdminPassword))}
+			platform.AlarmPath(platform.AlarmDefaultRootPassword),
+			platform.AlarmPath(platform.AlarmDefaultAdminPassword)}
 		for _, name := range names {
 			u := s.Users[name]
 			if u.Password != "" && info != nil {
@@ -226,7 +227,7 @@ func (p *provisioner) stage(s *Seed) ([]step, error) {
 						return err
 					}
 				case u.Hash != "":
-					if err := setPasswordHash(p.root, name, u.Hash, p.clock.Now()); err != nil {
+					if err := users.SetPasswordHash(name, u.Hash); err != nil {
 						return err
 					}
 				}
@@ -249,38 +250,9 @@ func (p *provisioner) stage(s *Seed) ([]step, error) {
 		}})
 	}
 	if len(problems) > 0 {
-		return nil, fmt.Errorf("%w (%d problems):\n%w", ErrInvalidSeed, len(problems), errors.Join(problems...))
+		return nil, fmt.Errorf("%w (%d problems):\n%w", seed.ErrInvalid, len(problems), errors.Join(problems...))
 	}
 	return steps, nil
-}
-
-// setPasswordHash stores a hash given by the seed in the users store, in
-// its passwd.json format.
-func setPasswordHash(root, user, hash string, now time.Time) error {
-	p := filepath.Join(root, platform.PasswdPath)
-	f := struct {
-		Users map[string]platform.UserEntry `json:"users"`
-	}{Users: map[string]platform.UserEntry{}}
-	b, err := os.ReadFile(p)
-	switch {
-	case err == nil:
-		if err := json.Unmarshal(b, &f); err != nil {
-			return fmt.Errorf("decoding %s: %w", p, err)
-		}
-		if f.Users == nil {
-			f.Users = map[string]platform.UserEntry{}
-		}
-	case !errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("reading %s: %w", p, err)
-	}
-	e := f.Users[user]
-	e.Hash, e.Changed = hash, now.UTC()
-	f.Users[user] = e
-	out, err := json.MarshalIndent(f, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encoding %s: %w", p, err)
-	}
-	return writeFile(root, platform.PasswdPath, append(out, '\n'), 0o600)
 }
 
 // journal is the saved content of every file a commit may touch.
@@ -303,7 +275,7 @@ func absent(err error) bool {
 // saved first; if a step fails, everything is put back, so the seed is
 // applied whole or not at all. A power cut in the middle is undone by
 // recover on the next boot.
-func (p *provisioner) commit(st *State, src string, seed *Seed, steps []step) error {
+func (p *provisioner) commit(st *State, src string, sd *seed.Seed, steps []step) error {
 	now := p.clock.Now().UTC()
 	paths := map[string]bool{StatePath: true}
 	for _, s := range steps {
@@ -319,24 +291,24 @@ func (p *provisioner) commit(st *State, src string, seed *Seed, steps []step) er
 		case err == nil:
 			b, err := os.ReadFile(filepath.Join(p.root, rel))
 			if err != nil {
-				return p.failed(st, src, seed.InstanceID, fmt.Errorf("saving %s before provisioning: %w", rel, err))
+				return p.failed(st, src, sd.InstanceID, fmt.Errorf("saving %s before provisioning: %w", rel, err))
 			}
 			sf.Exists, sf.Mode, sf.Content = true, fi.Mode().Perm(), b
 		case !absent(err):
-			return p.failed(st, src, seed.InstanceID, fmt.Errorf("saving %s before provisioning: %w", rel, err))
+			return p.failed(st, src, sd.InstanceID, fmt.Errorf("saving %s before provisioning: %w", rel, err))
 		}
 		j.Files = append(j.Files, sf)
 	}
 	jb, err := json.Marshal(j)
 	if err != nil {
-		return p.failed(st, src, seed.InstanceID, fmt.Errorf("encoding the provisioning journal: %w", err))
+		return p.failed(st, src, sd.InstanceID, fmt.Errorf("encoding the provisioning journal: %w", err))
 	}
 	if err := writeFile(p.root, JournalPath, jb, 0o600); err != nil {
-		return p.failed(st, src, seed.InstanceID, err)
+		return p.failed(st, src, sd.InstanceID, err)
 	}
-	applied := &State{InstanceID: seed.InstanceID, Source: src, AppliedAt: now, Summary: seed.Summary(),
-		Last: &Attempt{At: now, Source: src, InstanceID: seed.InstanceID, Result: ResultApplied}}
-	if seed.Licensing != nil {
+	applied := &State{InstanceID: sd.InstanceID, Source: src, AppliedAt: now, Summary: sd.Summary(),
+		Last: &Attempt{At: now, Source: src, InstanceID: sd.InstanceID, Result: ResultApplied}}
+	if sd.Licensing != nil {
 		applied.Licensing = LicensingPending
 	}
 	steps = append(steps, step{name: "state", files: []string{StatePath}, do: func() error { return saveState(p.root, applied) }})
@@ -346,14 +318,14 @@ func (p *provisioner) commit(st *State, src string, seed *Seed, steps []step) er
 			if rerr := p.rollback(&j); rerr != nil {
 				err = errors.Join(err, fmt.Errorf("putting the files back: %w", rerr))
 			}
-			return p.failed(st, src, seed.InstanceID, err)
+			return p.failed(st, src, sd.InstanceID, err)
 		}
 	}
 	if err := p.removeJournal(); err != nil {
 		p.logf("%v", err)
 	}
-	p.logf("applied seed %s from %s: %s", seed.InstanceID, src, seed.Summary())
-	return errors.Join(clearAlarm(p.root, AlarmSeedRejected), clearAlarm(p.root, AlarmSeedRefused))
+	p.logf("applied seed %s from %s: %s", sd.InstanceID, src, sd.Summary())
+	return p.clearAlarms()
 }
 
 func sortedKeys(m map[string]bool) []string {
@@ -371,7 +343,7 @@ func (p *provisioner) failed(st *State, src, id string, err error) error {
 	now := p.clock.Now().UTC()
 	p.logf("applying seed %s from %s failed, nothing applied: %v", id, src, err)
 	st.Last = &Attempt{At: now, Source: src, InstanceID: id, Result: ResultFailed, Problems: []string{err.Error()}}
-	return errors.Join(err, raise(p.root, AlarmSeedRejected, fmt.Sprintf("%s: applying failed: %v", src, err), now), saveState(p.root, st))
+	return errors.Join(err, p.raise(AlarmSeedRejected, fmt.Sprintf("%s: applying failed: %v", src, err)), saveState(p.root, st))
 }
 
 func (p *provisioner) rollback(j *journal) error {

@@ -11,9 +11,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+	seedfmt "vxway/firstboot/seed"
+	"vxway/firstboot/seed/seedtest"
+	"vxway/vm"
 
 	"vxway/clock"
-	"vxway/netconf"
+	"vxway/netsettings"
 	"vxway/platform"
 	"vxway/xapi"
 )
@@ -52,7 +55,7 @@ func (d *device) attach(t *testing.T, seed []byte) {
 	p := filepath.Join(d.root, "dev/vdb")
 	os.Remove(p)
 	if seed != nil {
-		if err := WriteSeedDisk(p, seed); err != nil {
+		if err := vm.WriteSeedDisk(p, seed); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -87,7 +90,7 @@ func (d *device) state(t *testing.T) *State {
 }
 
 func TestApplyFullSeed(t *testing.T) {
-	d := newDevice(t, []byte(fullSeed(t)))
+	d := newDevice(t, []byte(seedtest.Full(t)))
 	out, err := d.boot(t)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
@@ -105,7 +108,7 @@ func TestApplyFullSeed(t *testing.T) {
 	if sys.Hostname != "expwy-a" || sys.Domain != "example.test" || sys.Brand != platform.BrandExpressway || sys.Type != platform.TypeE || !sys.SmartLicensingEnabled {
 		t.Errorf("system = %+v", sys)
 	}
-	nc, err := netconf.Load(d.root)
+	nc, err := netsettings.Load(d.root)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,8 +167,8 @@ func TestRunOnce(t *testing.T) {
 	}
 	steps := []bootStep{
 		{name: "no seed", console: []string{"firstboot: not provisioned (no VXPROV disk)"}, hostname: "vxway"},
-		{name: "bad seed", seed: bad, wantErr: ErrInvalidSeed, console: []string{"rejected, nothing applied (2 problems)", "line 4: system.hostname", "line 5: system.colour: unknown key"}, hostname: "vxway", result: ResultRejected, alarms: []int{AlarmSeedRejected}},
-		{name: "bad seed again", seed: bad, wantErr: ErrInvalidSeed, hostname: "vxway", result: ResultRejected, alarms: []int{AlarmSeedRejected}},
+		{name: "bad seed", seed: bad, wantErr: seedfmt.ErrInvalid, console: []string{"rejected, nothing applied (2 problems)", "line 4: system.hostname", "line 5: system.colour: unknown key"}, hostname: "vxway", result: ResultRejected, alarms: []int{AlarmSeedRejected}},
+		{name: "bad seed again", seed: bad, wantErr: seedfmt.ErrInvalid, hostname: "vxway", result: ResultRejected, alarms: []int{AlarmSeedRejected}},
 		{name: "fixed seed", seed: seedA, console: []string{"applied seed site-a"}, hostname: "box-a", result: ResultApplied},
 		{name: "same seed next boot", seed: seedA, console: []string{"seed site-a from VXPROV disk /dev/vdb was applied on 2026-11-27T15:00:00Z; not applying it again"}, hostname: "box-a", result: ResultApplied},
 		{name: "same id, edited content", seed: seedA2, console: []string{"not applying it again"}, hostname: "box-a", result: ResultApplied},
@@ -217,9 +220,9 @@ func TestRunOnce(t *testing.T) {
 // TestApplyAllOrNothing breaks the users step, after system and network
 // were written: everything goes back.
 func TestApplyAllOrNothing(t *testing.T) {
-	d := newDevice(t, []byte(fullSeed(t)))
+	d := newDevice(t, []byte(seedtest.Full(t)))
 	before := map[string][]byte{}
-	for _, rel := range []string{netconf.ConfigPath, platform.SystemConfigPath} {
+	for _, rel := range []string{netsettings.ConfigPath, platform.SystemConfigPath} {
 		if d.exists(rel) {
 			t.Fatalf("%s exists before the test", rel)
 		}
@@ -244,7 +247,7 @@ func TestApplyAllOrNothing(t *testing.T) {
 	if got, _ := os.ReadFile(filepath.Join(d.root, platform.SystemConfigPath)); !bytes.Equal(got, before[platform.SystemConfigPath]) {
 		t.Errorf("system.json not restored:\n%s", got)
 	}
-	for _, rel := range []string{netconf.ConfigPath, LicensingPath, JournalPath} {
+	for _, rel := range []string{netsettings.ConfigPath, LicensingPath, JournalPath} {
 		if d.exists(rel) {
 			t.Errorf("%s left behind", rel)
 		}
@@ -270,16 +273,16 @@ func TestApplyAllOrNothing(t *testing.T) {
 // as a power cut in the middle would: the next boot puts everything back,
 // then applies the seed whole.
 func TestApplyRecoversFromPowerCut(t *testing.T) {
-	d := newDevice(t, []byte(fullSeed(t)))
+	d := newDevice(t, []byte(seedtest.Full(t)))
 	j := journal{Files: []savedFile{
-		{Path: netconf.ConfigPath},
+		{Path: netsettings.ConfigPath},
 		{Path: platform.SystemConfigPath, Exists: true, Mode: 0o644, Content: []byte("{\"hostname\": \"before\", \"brand\": \"VCS\", \"type\": \"Expressway-C\"}\n")},
 	}}
 	jb, _ := json.Marshal(j)
 	if err := writeFile(d.root, JournalPath, jb, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := writeFile(d.root, netconf.ConfigPath, []byte("half"), 0o644); err != nil {
+	if err := writeFile(d.root, netsettings.ConfigPath, []byte("half"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	var log bytes.Buffer
@@ -290,7 +293,7 @@ func TestApplyRecoversFromPowerCut(t *testing.T) {
 	if !strings.Contains(log.String(), "interrupted; putting back 2 files") {
 		t.Errorf("console:\n%s", log.String())
 	}
-	if d.exists(netconf.ConfigPath) || d.exists(JournalPath) {
+	if d.exists(netsettings.ConfigPath) || d.exists(JournalPath) {
 		t.Error("the half-written file or the journal is still there")
 	}
 	if c, err := platform.LoadSystemConfig(d.root); err != nil || c.Hostname != "before" {
@@ -327,7 +330,7 @@ func TestApplyDeviceChecks(t *testing.T) {
 				tt.setup(d)
 			}
 			out, err := d.boot(t)
-			if !errors.Is(err, ErrInvalidSeed) || !strings.Contains(out, tt.want) {
+			if !errors.Is(err, seedfmt.ErrInvalid) || !strings.Contains(out, tt.want) {
 				t.Fatalf("err %v, console:\n%s", err, out)
 			}
 			if d.exists(platform.PasswdPath) || d.exists(LicensingPath) {
@@ -357,7 +360,7 @@ func TestXStatusProvisioning(t *testing.T) {
 	if got := show(); !strings.Contains(got, `*s Provisioning Result: "Rejected"`) || !strings.Contains(got, `*s Provisioning Last Problem 1: "line 3: bogus: unknown key`) {
 		t.Errorf("bad seed:\n%s", got)
 	}
-	d.attach(t, []byte(fullSeed(t)))
+	d.attach(t, []byte(seedtest.Full(t)))
 	d.boot(t)
 	got := show()
 	for _, w := range []string{`*s Provisioning Status: "Provisioned"`, `*s Provisioning InstanceId: "site-a-001"`, `*s Provisioning Source: "VXPROV disk /dev/vdb"`,

@@ -6,6 +6,9 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	seedfmt "vxway/firstboot/seed"
+	"vxway/firstboot/seed/seedtest"
+	"vxway/vm"
 
 	"vxway/clock"
 	"vxway/platform"
@@ -13,9 +16,9 @@ import (
 
 // BenchmarkParse measures checking a full seed.
 func BenchmarkParse(b *testing.B) {
-	seed := []byte(fullSeed(b))
+	seed := []byte(seedtest.Full(b))
 	for b.Loop() {
-		if _, err := Parse(seed); err != nil {
+		if _, err := seedfmt.Parse(seed); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -26,10 +29,10 @@ func BenchmarkParse(b *testing.B) {
 // devices, reading and checking the seed, and applying it under the
 // journal (the password hashing included).
 func BenchmarkApplyFullSeed(b *testing.B) {
-	seed := []byte(fullSeed(b))
+	seed := []byte(seedtest.Full(b))
 	dir := b.TempDir()
 	img := filepath.Join(dir, "seed.img")
-	if err := WriteSeedDisk(img, seed); err != nil {
+	if err := vm.WriteSeedDisk(img, seed); err != nil {
 		b.Fatal(err)
 	}
 	for b.Loop() {
@@ -42,7 +45,7 @@ func BenchmarkApplyFullSeed(b *testing.B) {
 		os.WriteFile(filepath.Join(root, "dev/vda"), make([]byte, 4096), 0o600)
 		os.Link(img, filepath.Join(root, "dev/vdb"))
 		if err := platform.WriteImageInfo(root, &platform.ImageInfo{Hostname: "vxway", Brand: "Expressway", Type: "Expressway-C",
-			PasswordHashes: platform.PasswordHashes{Root: sha512Hash, Admin: sha512Hash}}); err != nil {
+			PasswordHashes: platform.PasswordHashes{Root: seedtest.SHA512Hash, Admin: seedtest.SHA512Hash}}); err != nil {
 			b.Fatal(err)
 		}
 		p := &provisioner{root: root, log: &bytes.Buffer{}, clock: clock.Real{}, sources: []Source{&DiskSource{Root: root}}}

@@ -10,9 +10,7 @@ import (
 	"sort"
 	"strings"
 
-	diskfs "github.com/diskfs/go-diskfs"
-	"github.com/diskfs/go-diskfs/disk"
-	"github.com/diskfs/go-diskfs/filesystem"
+	"vxway/firstboot/seed"
 )
 
 // Source is where a seed comes from. Read returns ErrNoSeed when the
@@ -26,71 +24,6 @@ type Source interface {
 
 // ErrNoSeed marks a source without a seed.
 var ErrNoSeed = errors.New("no provisioning seed")
-
-// SeedLabel is the FAT volume label of a seed disk.
-const SeedLabel = "VXPROV"
-
-// seedDiskBytes is the size of a seed disk: the smallest FAT32 that every
-// reader (mtools, fsck.vfat, other hypervisors' guests) accepts. The image
-// file is sparse, so it takes well under 1 MiB.
-const seedDiskBytes = 40 << 20
-
-// WriteSeedDisk writes a raw disk image at path: a FAT32 filesystem
-// labelled VXPROV, without a partition table, holding seed as
-// provision.toml. It does not check the seed (call Parse for that), so
-// that a bad seed can be built on purpose. The image is built next to path
-// and renamed into place, so path never holds half an image.
-// SOURCE_DATE_EPOCH fixes its timestamps.
-func WriteSeedDisk(path string, seed []byte) (err error) {
-	if len(seed) > MaxSeedBytes {
-		return fmt.Errorf("writing %s: the seed is %d bytes; at most %d are allowed", path, len(seed), MaxSeedBytes)
-	}
-	dir := filepath.Dir(path)
-	tmpf, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	tmp := tmpf.Name()
-	tmpf.Close()
-	os.Remove(tmp) // go-diskfs creates the file itself
-	defer func() {
-		if err != nil {
-			os.Remove(tmp)
-		}
-	}()
-	d, err := diskfs.Create(tmp, seedDiskBytes, diskfs.SectorSizeDefault)
-	if err != nil {
-		return fmt.Errorf("creating %s: %w", tmp, err)
-	}
-	closed := false
-	defer func() {
-		if !closed {
-			d.Close()
-		}
-	}()
-	fs, err := d.CreateFilesystem(disk.FilesystemSpec{Partition: 0, FSType: filesystem.TypeFat32, VolumeLabel: SeedLabel, Reproducible: true})
-	if err != nil {
-		return fmt.Errorf("making the FAT filesystem in %s: %w", tmp, err)
-	}
-	f, err := fs.OpenFile("/"+SeedFile, os.O_CREATE|os.O_RDWR)
-	if err != nil {
-		return fmt.Errorf("creating %s in %s: %w", SeedFile, tmp, err)
-	}
-	if _, err := f.Write(seed); err != nil {
-		return fmt.Errorf("writing %s in %s: %w", SeedFile, tmp, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("closing %s in %s: %w", SeedFile, tmp, err)
-	}
-	closed = true
-	if err := d.Close(); err != nil {
-		return fmt.Errorf("closing %s: %w", tmp, err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return nil
-}
 
 // fatLabel reads the volume label from a FAT boot sector (FAT32 keeps it
 // at offset 71, FAT12/16 at 43, each after an extended boot signature).
@@ -173,13 +106,13 @@ func hasSeedLabel(dev string) bool {
 		return false
 	}
 	label, ok := fatLabel(sector)
-	return ok && strings.EqualFold(label, SeedLabel)
+	return ok && strings.EqualFold(label, seed.Label)
 }
 
 // ReadSeedDisk reads provision.toml from a seed disk or image file.
 func ReadSeedDisk(path string) ([]byte, error) {
 	if !hasSeedLabel(path) {
-		return nil, fmt.Errorf("reading %s: not a FAT volume labelled %s", path, SeedLabel)
+		return nil, fmt.Errorf("reading %s: not a FAT volume labelled %s", path, seed.Label)
 	}
 	return readSeedFile(path)
 }
@@ -194,12 +127,12 @@ func readSeedFile(dev string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading the seed disk %s: %w", dev, err)
 	}
-	b, err := v.readFile(SeedFile, MaxSeedBytes)
+	b, err := v.readFile(seed.File, seed.MaxBytes)
 	if errors.Is(err, errNoFile) {
-		return nil, fmt.Errorf("the seed disk %s has no %s (put the file at the top of the disk)", dev, SeedFile)
+		return nil, fmt.Errorf("the seed disk %s has no %s (put the file at the top of the disk)", dev, seed.File)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("reading %s from %s: %w", SeedFile, dev, err)
+		return nil, fmt.Errorf("reading %s from %s: %w", seed.File, dev, err)
 	}
 	return b, nil
 }

@@ -11,6 +11,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	seedfmt "vxway/firstboot/seed"
+	"vxway/firstboot/seed/seedtest"
+	"vxway/vm"
 
 	"vxway/clock"
 )
@@ -18,8 +21,8 @@ import (
 func TestSeedDiskRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	img := filepath.Join(dir, "seed.img")
-	seed := []byte(fullSeed(t))
-	if err := WriteSeedDisk(img, seed); err != nil {
+	seed := []byte(seedtest.Full(t))
+	if err := vm.WriteSeedDisk(img, seed); err != nil {
 		t.Fatal(err)
 	}
 	got, err := ReadSeedDisk(img)
@@ -38,25 +41,25 @@ func TestSeedDiskRoundTrip(t *testing.T) {
 		t.Log("fsck.vfat not installed; skipping the independent check")
 	}
 	if mtype, err := exec.LookPath("mtype"); err == nil {
-		out, err := exec.Command(mtype, "-i", img, "::"+SeedFile).Output()
+		out, err := exec.Command(mtype, "-i", img, "::"+seedfmt.File).Output()
 		if err != nil || string(out) != string(seed) {
 			t.Errorf("mtype read %q, %v", out, err)
 		}
 		label, err := exec.Command("mlabel", "-s", "-i", img, "::").Output()
-		if err != nil || !containsFold(string(label), SeedLabel) {
+		if err != nil || !containsFold(string(label), seedfmt.Label) {
 			t.Errorf("mlabel -s: %q, %v", label, err)
 		}
 	} else {
 		t.Log("mtools not installed; skipping the independent check")
 	}
 	// The output path is replaced whole.
-	if err := WriteSeedDisk(img, []byte("version = 1\n")); err != nil {
+	if err := vm.WriteSeedDisk(img, []byte("version = 1\n")); err != nil {
 		t.Fatal(err)
 	}
 	if got, _ := ReadSeedDisk(img); string(got) != "version = 1\n" {
 		t.Fatalf("rewritten disk holds %q", got)
 	}
-	if err := WriteSeedDisk(filepath.Join(dir, "missing", "seed.img"), seed); err == nil {
+	if err := vm.WriteSeedDisk(filepath.Join(dir, "missing", "seed.img"), seed); err == nil {
 		t.Fatal("writing into a missing directory succeeded")
 	}
 }
@@ -108,7 +111,7 @@ func deviceRoot(t *testing.T, seed []byte) string {
 		t.Fatal(err)
 	}
 	if seed != nil {
-		if err := WriteSeedDisk(filepath.Join(root, "dev/vdb"), seed); err != nil {
+		if err := vm.WriteSeedDisk(filepath.Join(root, "dev/vdb"), seed); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -143,7 +146,7 @@ func TestReadForeignSeedDisks(t *testing.T) {
 	if err1 != nil || err2 != nil {
 		t.Skip("mkfs.vfat or mcopy not installed")
 	}
-	seed := []byte(fullSeed(t))
+	seed := []byte(seedtest.Full(t))
 	for _, tt := range []struct {
 		fat   string
 		label string
@@ -206,14 +209,14 @@ func TestTinySeedDisk(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := v.readFile(SeedFile, MaxSeedBytes)
+	b, err := v.readFile(seedfmt.File, seedfmt.MaxBytes)
 	if err != nil || string(b) != "version = 1\ninstance_id = \"f\"\n" {
 		t.Fatalf("readFile = %q, %v", b, err)
 	}
-	if _, err := v.readFile("other.toml", MaxSeedBytes); !errors.Is(err, errNoFile) {
+	if _, err := v.readFile("other.toml", seedfmt.MaxBytes); !errors.Is(err, errNoFile) {
 		t.Fatalf("missing file: %v", err)
 	}
-	if _, err := v.readFile(SeedFile, 4); err == nil {
+	if _, err := v.readFile(seedfmt.File, 4); err == nil {
 		t.Fatal("a file over the limit was read")
 	}
 }
@@ -232,7 +235,7 @@ func FuzzReadFAT(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if got, err := v.readFile(SeedFile, MaxSeedBytes); err == nil && len(got) > MaxSeedBytes {
+		if got, err := v.readFile(seedfmt.File, seedfmt.MaxBytes); err == nil && len(got) > seedfmt.MaxBytes {
 			t.Fatalf("read %d bytes over the limit", len(got))
 		}
 	})

@@ -109,45 +109,22 @@ const (
 	AlarmSeedRefused = 45002
 )
 
-type alarmDef struct {
-	severity platform.Severity
-	title    string
-	action   string
-}
-
-func alarmDefs() map[int]alarmDef {
-	return map[int]alarmDef{
-		AlarmSeedRejected: {platform.SeverityError, "Provisioning seed rejected: nothing was applied",
-			"Read the problems on the console or with xstatus Provisioning, fix provision.toml, attach it again and restart"},
-		AlarmSeedRefused: {platform.SeverityWarning, "Provisioning seed refused: the device is already provisioned",
-			"Detach the seed disk; to provision the device again, factory reset it first"},
+func alarmDefs() map[int]platform.AlarmInfo {
+	return map[int]platform.AlarmInfo{
+		AlarmSeedRejected: {Severity: platform.SeverityError, Title: "Provisioning seed rejected: nothing was applied",
+			Action: "Read the problems on the console or with xstatus Provisioning, fix provision.toml, attach it again and restart"},
+		AlarmSeedRefused: {Severity: platform.SeverityWarning, Title: "Provisioning seed refused: the device is already provisioned",
+			Action: "Detach the seed disk; to provision the device again, factory reset it first"},
 	}
 }
 
-// raise writes alarm id in the platform's alarm shape, keeping the time it
-// was first raised.
-func raise(root string, id int, detail string, now time.Time) error {
-	def := alarmDefs()[id]
-	a := platform.Alarm{ID: id, Component: "provisioning", Severity: def.severity, Title: def.title, Action: def.action,
-		Detail: detail, Raised: now.UTC(), Updated: now.UTC()}
-	rel := filepath.Join(platform.AlarmDir, fmt.Sprintf("%d.json", id))
-	if b, err := os.ReadFile(filepath.Join(root, rel)); err == nil {
-		var old platform.Alarm
-		if json.Unmarshal(b, &old) == nil && !old.Raised.IsZero() {
-			a.Raised = old.Raised
-		}
-	}
-	b, err := json.MarshalIndent(a, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encoding alarm %d: %w", id, err)
-	}
-	return writeFile(root, rel, append(b, '\n'), 0o644)
+// raise raises provisioning alarm id in the platform's alarm store.
+func (p *provisioner) raise(id int, detail string) error {
+	return platform.NewAlarms(p.root, p.clock).RaiseWith(id, alarmDefs()[id], "provisioning", detail)
 }
 
-func clearAlarm(root string, id int) error {
-	p := filepath.Join(root, platform.AlarmDir, fmt.Sprintf("%d.json", id))
-	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("clearing alarm %d: %w", id, err)
-	}
-	return nil
+// clearAlarms lowers both provisioning alarms.
+func (p *provisioner) clearAlarms() error {
+	a := platform.NewAlarms(p.root, p.clock)
+	return errors.Join(a.Clear(AlarmSeedRejected), a.Clear(AlarmSeedRefused))
 }

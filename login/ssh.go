@@ -23,6 +23,9 @@ import (
 // HostKeyFile is the SSH host key's file name in the key directory.
 const HostKeyFile = "ssh_host_ed25519_key"
 
+// HostKeyDir is the directory of the SSH host keys, below the device root.
+const HostKeyDir = "data/ssh"
+
 // LoadOrMakeHostKey reads the host key from dir, making and saving a new
 // Ed25519 key (OpenSSH format, mode 0600) when there is none. It reports
 // whether the key is new.

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"vxway/netsettings"
 
 	"github.com/vishvananda/netlink"
 )
@@ -95,19 +96,19 @@ func TestUpInNetworkNamespace(t *testing.T) {
 	}
 
 	// Static, applied live.
-	static := Config{Address: "10.0.2.20", PrefixLength: 24, Gateway: "10.0.2.2", DNSServers: []string{"10.0.2.2"}}
-	if err := Save(root, static); err != nil {
+	static := netsettings.Config{Address: "10.0.2.20", PrefixLength: 24, Gateway: "10.0.2.2", DNSServers: []string{"10.0.2.2"}}
+	if err := netsettings.Save(root, static); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the static address", func() bool { st, _ := ReadStatus(root); return st.ConfigHash == Hash(static) })
+	waitFor(t, "the static address", func() bool { st, _ := ReadStatus(root); return st.ConfigHash == static.Hash() })
 	checkKernel(t, "10.0.2.20/24", "10.0.2.2")
 	// Back to DHCP.
-	if err := Save(root, Default()); err != nil {
+	if err := netsettings.Save(root, netsettings.Default()); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "a new lease", func() bool {
 		st, _ := ReadStatus(root)
-		return st.ConfigHash == Hash(Default()) && st.State == StateUp
+		return st.ConfigHash == netsettings.Default().Hash() && st.State == StateUp
 	})
 	checkKernel(t, "10.0.2.15/24", "10.0.2.2")
 }

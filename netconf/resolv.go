@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"vxway/netsettings"
 
 	"vxway/atomicfile"
 )
@@ -41,12 +42,12 @@ type Effective struct {
 // Merge computes the effective settings of c with lease (nil when DHCP is
 // off or has no lease yet). Configured DNS servers, search domain and NTP
 // servers win over those of the lease.
-func Merge(c Config, lease *Lease) Effective {
+func Merge(c netsettings.Config, lease *Lease) Effective {
 	e := Effective{
 		DHCP:         c.DHCP,
-		DNSServers:   Servers(c.DNSServers),
+		DNSServers:   netsettings.Servers(c.DNSServers),
 		SearchDomain: c.SearchDomain,
-		NTPServers:   Servers(c.NTPServers),
+		NTPServers:   netsettings.Servers(c.NTPServers),
 	}
 	if !c.DHCP {
 		e.Address, e.Gateway = c.Static()
@@ -62,7 +63,7 @@ func Merge(c Config, lease *Lease) Effective {
 		}
 		e.DNSFromDHCP = len(e.DNSServers) > 0
 	}
-	if e.SearchDomain == "" && CheckDomain(lease.Domain) == nil {
+	if e.SearchDomain == "" && netsettings.CheckDomain(lease.Domain) == nil {
 		e.SearchDomain = lease.Domain
 	}
 	if len(e.NTPServers) == 0 {

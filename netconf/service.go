@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"vxway/netsettings"
 
 	"vxway/clock"
 )
@@ -68,7 +69,7 @@ type service struct {
 	// licensing agent retries at once); nil for none.
 	notify func(ctx context.Context) error
 
-	cfg      Config
+	cfg      netsettings.Config
 	cfgHash  string
 	badHash  string // content of a rejected network.json, logged once
 	lease    *Lease
@@ -157,9 +158,9 @@ func (s *service) run(ctx context.Context) {
 // means the defaults; a bad one is reported once and the configuration in
 // force stays.
 func (s *service) reload(ctx context.Context) {
-	cfg, err := Load(s.root)
-	if err != nil && !errors.Is(err, ErrNotConfigured) {
-		p := filepath.Join(s.root, ConfigPath)
+	cfg, err := netsettings.Load(s.root)
+	if err != nil && !errors.Is(err, netsettings.ErrNotConfigured) {
+		p := filepath.Join(s.root, netsettings.ConfigPath)
 		b, _ := os.ReadFile(p)
 		h := string(b)
 		if h != s.badHash {
@@ -167,20 +168,20 @@ func (s *service) reload(ctx context.Context) {
 			s.logf("%v; keeping the configuration in force", err)
 		}
 		if !s.started {
-			cfg = Default()
-			s.logf("using DHCP until %s is fixed", ConfigPath)
+			cfg = netsettings.Default()
+			s.logf("using DHCP until %s is fixed", netsettings.ConfigPath)
 		} else {
 			return
 		}
 	}
-	h := Hash(cfg)
+	h := cfg.Hash()
 	if s.started && h == s.cfgHash {
 		return
 	}
 	s.apply(ctx, cfg, h)
 }
 
-func (s *service) apply(ctx context.Context, cfg Config, hash string) {
+func (s *service) apply(ctx context.Context, cfg netsettings.Config, hash string) {
 	old, first := s.cfg, !s.started
 	s.cfg, s.cfgHash, s.started = cfg, hash, true
 	if err := s.link.SetUp(s.ifname); err != nil {

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"vxway/netsettings"
 
 	"vxway/clock"
 )
@@ -195,8 +196,8 @@ func TestServiceDHCPThenStaticThenDHCP(t *testing.T) {
 		t.Fatalf("status = %+v, %v", st, err)
 	}
 
-	static := Config{Address: "192.0.2.10", PrefixLength: 24, Gateway: "192.0.2.1", DNSServers: []string{"192.0.2.53"}, SearchDomain: "example.test"}
-	if err := Save(root, static); err != nil {
+	static := netsettings.Config{Address: "192.0.2.10", PrefixLength: 24, Gateway: "192.0.2.1", DNSServers: []string{"192.0.2.53"}, SearchDomain: "example.test"}
+	if err := netsettings.Save(root, static); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "static address", func() bool {
@@ -209,11 +210,11 @@ func TestServiceDHCPThenStaticThenDHCP(t *testing.T) {
 	})
 	waitFor(t, "status of the static config", func() bool {
 		st, err := ReadStatus(root)
-		return err == nil && st.ConfigHash == Hash(static) && !st.DHCP
+		return err == nil && st.ConfigHash == static.Hash() && !st.DHCP
 	})
 
 	// A broken file keeps the configuration in force and says why.
-	if err := os.WriteFile(filepath.Join(root, ConfigPath), []byte(`{"dhcp": false, "address": "nope"}`), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(root, netsettings.ConfigPath), []byte(`{"dhcp": false, "address": "nope"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "the bad file reported", func() bool { return strings.Contains(ts.log.String(), `"nope" is not an IPv4 address`) })
@@ -221,8 +222,8 @@ func TestServiceDHCPThenStaticThenDHCP(t *testing.T) {
 		t.Fatalf("a bad network.json changed the address to %v", a)
 	}
 
-	back := Default()
-	if err := Save(root, back); err != nil {
+	back := netsettings.Default()
+	if err := netsettings.Save(root, back); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "DHCP address again", func() bool { a, _ := ts.link.state(); return a == qemuLease.Address })
@@ -246,9 +247,9 @@ func TestServiceDNSChangeNotifiesAgent(t *testing.T) {
 	}
 	waitFor(t, "first resolv.conf", func() bool { return readResolv(t, root) != "" })
 	drain()
-	c := Default()
+	c := netsettings.Default()
 	c.DNSServers = []string{"10.0.2.2"}
-	if err := Save(root, c); err != nil {
+	if err := netsettings.Save(root, c); err != nil {
 		t.Fatal(err)
 	}
 	select {
@@ -266,10 +267,10 @@ func TestServiceDNSChangeNotifiesAgent(t *testing.T) {
 	drain()
 	// A change that leaves resolv.conf alone tells nobody.
 	c.NTPServers = []string{"10.0.2.2"}
-	if err := Save(root, c); err != nil {
+	if err := netsettings.Save(root, c); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "NTP applied", func() bool { st, _ := ReadStatus(root); return st.ConfigHash == Hash(c) })
+	waitFor(t, "NTP applied", func() bool { st, _ := ReadStatus(root); return st.ConfigHash == c.Hash() })
 	if n := drain(); n != 0 {
 		t.Fatalf("agent told %d times about an NTP-only change", n)
 	}
@@ -315,7 +316,7 @@ func TestServiceDHCPRetryAndRenew(t *testing.T) {
 
 func TestServiceLinkFailureReported(t *testing.T) {
 	root := t.TempDir()
-	if err := Save(root, Config{Address: "192.0.2.10", PrefixLength: 24}); err != nil {
+	if err := netsettings.Save(root, netsettings.Config{Address: "192.0.2.10", PrefixLength: 24}); err != nil {
 		t.Fatal(err)
 	}
 	ts := &fakeLink{fail: fmt.Errorf("operation not permitted")}

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"vxway/netsettings"
 
 	"vxway/clock"
 )
@@ -104,7 +105,7 @@ func TestSNTPOffset(t *testing.T) {
 func TestServiceSetsClockFromNTP(t *testing.T) {
 	root := t.TempDir()
 	good := startNTP(t, time.Hour, 2, true)
-	if err := Save(root, Config{DHCP: true, NTPServers: []string{"127.0.0.1"}}); err != nil {
+	if err := netsettings.Save(root, netsettings.Config{DHCP: true, NTPServers: []string{"127.0.0.1"}}); err != nil {
 		t.Fatal(err)
 	}
 	ts := &testService{link: &fakeLink{}, dhcp: &fakeDHCP{lease: qemuLease, dur: time.Hour}, log: &syncBuffer{}, notified: make(chan struct{}, 16)}

@@ -1,8 +1,6 @@
 package netconf
 
 import (
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -48,13 +46,6 @@ type Status struct {
 	DHCPServer    string    `json:"dhcp_server,omitempty"`
 	LeaseExpires  time.Time `json:"lease_expires,omitzero"`
 	Updated       time.Time `json:"updated"`
-}
-
-// Hash identifies a configuration: the network service records the hash
-// of what it applied, and a writer waits for its own.
-func Hash(c Config) string {
-	sum := sha256.Sum256(c.Marshal())
-	return hex.EncodeToString(sum[:8])
 }
 
 // ErrNoStatus marks a device whose network service has not reported yet

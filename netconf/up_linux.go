@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"time"
+	"vxway/netsettings"
 
 	"github.com/insomniacslk/dhcp/dhcpv4"
 	"github.com/insomniacslk/dhcp/dhcpv4/nclient4"
@@ -187,7 +188,7 @@ func leaseFromACK(ack *dhcpv4.DHCPv4) (Lease, time.Duration, error) {
 		return Lease{}, 0, errors.New("no DHCPACK")
 	}
 	a, ok := netip.AddrFromSlice(ack.YourIPAddr.To4())
-	if !ok || CheckAddress(a.String()) != nil {
+	if !ok || netsettings.CheckAddress(a.String()) != nil {
 		return Lease{}, 0, fmt.Errorf("DHCP server offered the unusable address %v", ack.YourIPAddr)
 	}
 	mask := ack.SubnetMask()
@@ -201,13 +202,13 @@ func leaseFromACK(ack *dhcpv4.DHCPv4) (Lease, time.Duration, error) {
 	}
 	l := Lease{Address: netip.PrefixFrom(a, bits), Domain: ack.DomainName()}
 	for _, r := range ack.Router() {
-		if g, ok := netip.AddrFromSlice(r.To4()); ok && CheckGateway(g.String(), a.String(), bits) == nil {
+		if g, ok := netip.AddrFromSlice(r.To4()); ok && netsettings.CheckGateway(g.String(), a.String(), bits) == nil {
 			l.Gateway = g
 			break
 		}
 	}
 	for _, d := range ack.DNS() {
-		if x, ok := netip.AddrFromSlice(d.To4()); ok && CheckNameServer(x.String()) == nil {
+		if x, ok := netip.AddrFromSlice(d.To4()); ok && netsettings.CheckNameServer(x.String()) == nil {
 			l.DNSServers = append(l.DNSServers, x)
 		}
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"vxway/netsettings"
 
 	"vxway/atomicfile"
 	"vxway/xapi"
@@ -48,7 +49,7 @@ func (h *handlers) locked(fn xapi.Handler) xapi.Handler {
 		if len(req.Args) == 0 {
 			return fn(ctx, req, rel, out)
 		}
-		unlock, err := atomicfile.Lock(filepath.Join(h.root, ConfigPath))
+		unlock, err := atomicfile.Lock(filepath.Join(h.root, netsettings.ConfigPath))
 		if err != nil {
 			return err
 		}
@@ -68,10 +69,10 @@ func onOff(b bool) string {
 	return "Off"
 }
 
-func (h *handlers) load() (Config, error) {
-	c, err := Load(h.root)
-	if err != nil && !errors.Is(err, ErrNotConfigured) {
-		return Config{}, fmt.Errorf("%w; fix or remove the file, then try again", err)
+func (h *handlers) load() (netsettings.Config, error) {
+	c, err := netsettings.Load(h.root)
+	if err != nil && !errors.Is(err, netsettings.ErrNotConfigured) {
+		return netsettings.Config{}, fmt.Errorf("%w; fix or remove the file, then try again", err)
 	}
 	return c, nil
 }
@@ -127,13 +128,13 @@ func (h *handlers) ip(ctx context.Context, req *xapi.Request, rel []string, out 
 			c.Address, c.PrefixLength, c.Gateway = "", 0, ""
 			break
 		}
-		if err := CheckAddress(addr); err != nil {
+		if err := netsettings.CheckAddress(addr); err != nil {
 			return fmt.Errorf("%w: IP Address: %w", ErrBadRequest, err)
 		}
 		c.Address = addr
 		if hasLen {
 			n, err := strconv.Atoi(plen)
-			if err != nil || CheckPrefixLength(n) != nil {
+			if err != nil || netsettings.CheckPrefixLength(n) != nil {
 				return fmt.Errorf("%w: IP Address: %q is not a prefix length; use 1 to 32", ErrBadRequest, plen)
 			}
 			c.PrefixLength = n
@@ -145,13 +146,13 @@ func (h *handlers) ip(ctx context.Context, req *xapi.Request, rel []string, out 
 		if err != nil {
 			return fmt.Errorf("%w: IP PrefixLength: %q is not a number; use 1 to 32", ErrBadRequest, v)
 		}
-		if err := CheckPrefixLength(n); err != nil {
+		if err := netsettings.CheckPrefixLength(n); err != nil {
 			return fmt.Errorf("%w: IP PrefixLength: %w", ErrBadRequest, err)
 		}
 		c.PrefixLength = n
 	case "gateway":
 		if v != "" {
-			if err := CheckGateway(v, c.Address, c.PrefixLength); err != nil {
+			if err := netsettings.CheckGateway(v, c.Address, c.PrefixLength); err != nil {
 				return fmt.Errorf("%w: IP Gateway: %w", ErrBadRequest, err)
 			}
 		}
@@ -198,7 +199,7 @@ func (h *handlers) dns(ctx context.Context, req *xapi.Request, rel []string, out
 		return err
 	}
 	if len(req.Args) == 0 {
-		return showServers(out, "DNS", c.DNSServers, MaxDNSServers, rel, func() {
+		return showServers(out, "DNS", c.DNSServers, netsettings.MaxDNSServers, rel, func() {
 			out.Config("DNS Domain Name", c.SearchDomain)
 		})
 	}
@@ -207,18 +208,18 @@ func (h *handlers) dns(ctx context.Context, req *xapi.Request, rel []string, out
 	switch {
 	case xapi.PathIs(rel, "Domain") && strings.EqualFold(a.Name, "Name"):
 		if v != "" {
-			if err := CheckDomain(v); err != nil {
+			if err := netsettings.CheckDomain(v); err != nil {
 				return fmt.Errorf("%w: DNS Domain Name: %w", ErrBadRequest, err)
 			}
 		}
 		c.SearchDomain = v
 	case strings.EqualFold(a.Name, "Address"):
-		n, err := slot(rel, "DNS", MaxDNSServers)
+		n, err := slot(rel, "DNS", netsettings.MaxDNSServers)
 		if err != nil {
 			return err
 		}
 		if v != "" {
-			if err := CheckNameServer(v); err != nil {
+			if err := netsettings.CheckNameServer(v); err != nil {
 				return fmt.Errorf("%w: DNS Server %d Address: %w", ErrBadRequest, n, err)
 			}
 			for i, s := range c.DNSServers {
@@ -229,7 +230,7 @@ func (h *handlers) dns(ctx context.Context, req *xapi.Request, rel []string, out
 		}
 		c.DNSServers = setSlot(c.DNSServers, n, v)
 	default:
-		return fmt.Errorf("%w: write xconfiguration DNS Server <1-%d> Address: <ip> or xconfiguration DNS Domain Name: <name>", ErrBadRequest, MaxDNSServers)
+		return fmt.Errorf("%w: write xconfiguration DNS Server <1-%d> Address: <ip> or xconfiguration DNS Domain Name: <name>", ErrBadRequest, netsettings.MaxDNSServers)
 	}
 	return h.save(ctx, c, out)
 }
@@ -240,19 +241,19 @@ func (h *handlers) ntp(ctx context.Context, req *xapi.Request, rel []string, out
 		return err
 	}
 	if len(req.Args) == 0 {
-		return showServers(out, "NTP", c.NTPServers, MaxNTPServers, rel, nil)
+		return showServers(out, "NTP", c.NTPServers, netsettings.MaxNTPServers, rel, nil)
 	}
 	a := req.Args[0]
 	if !strings.EqualFold(a.Name, "Address") {
-		return fmt.Errorf("%w: write xconfiguration NTP Server <1-%d> Address: <ip or host name>", ErrBadRequest, MaxNTPServers)
+		return fmt.Errorf("%w: write xconfiguration NTP Server <1-%d> Address: <ip or host name>", ErrBadRequest, netsettings.MaxNTPServers)
 	}
-	n, err := slot(rel, "NTP", MaxNTPServers)
+	n, err := slot(rel, "NTP", netsettings.MaxNTPServers)
 	if err != nil {
 		return err
 	}
 	v := strings.TrimSpace(a.Value)
 	if v != "" {
-		if err := CheckNTPServer(v); err != nil {
+		if err := netsettings.CheckNTPServer(v); err != nil {
 			return fmt.Errorf("%w: NTP Server %d Address: %w", ErrBadRequest, n, err)
 		}
 	}
@@ -285,14 +286,14 @@ func showServers(out *xapi.Writer, what string, slots []string, max int, rel []s
 }
 
 // save persists c and waits until the network service applied it.
-func (h *handlers) save(ctx context.Context, c Config, out *xapi.Writer) error {
+func (h *handlers) save(ctx context.Context, c netsettings.Config, out *xapi.Writer) error {
 	if err := c.Validate(); err != nil {
 		return fmt.Errorf("%w: %w", ErrBadRequest, err)
 	}
-	if err := Save(h.root, c); err != nil {
+	if err := netsettings.Save(h.root, c); err != nil {
 		return err
 	}
-	want := Hash(c)
+	want := c.Hash()
 	deadline := time.Now().Add(h.wait)
 	for {
 		st, err := ReadStatus(h.root)

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"vxway/netsettings"
 
 	"vxway/xapi"
 )
@@ -93,11 +94,11 @@ func TestXAPIWithRunningService(t *testing.T) {
 	if strings.Contains(r, "nameserver") || !strings.Contains(r, "search example.test") {
 		t.Errorf("resolv.conf after clearing the only DNS server on static:\n%s", r)
 	}
-	c, err := Load(root)
+	c, err := netsettings.Load(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.DHCP || c.Address != "10.0.2.20" || len(c.DNSServers) != 0 || Servers(c.NTPServers)[0] != "ntp.example.test" {
+	if c.DHCP || c.Address != "10.0.2.20" || len(c.DNSServers) != 0 || netsettings.Servers(c.NTPServers)[0] != "ntp.example.test" {
 		t.Errorf("persisted %+v", c)
 	}
 }
@@ -109,7 +110,7 @@ func TestXAPIRejectedChangeLeavesFileAlone(t *testing.T) {
 	if _, err := serve(t, &tree, "xconfiguration DNS Server 1 Address: not-an-ip"); err == nil {
 		t.Fatal("a bad DNS server was accepted")
 	}
-	if _, err := os.Stat(filepath.Join(root, ConfigPath)); !errors.Is(err, os.ErrNotExist) {
+	if _, err := os.Stat(filepath.Join(root, netsettings.ConfigPath)); !errors.Is(err, os.ErrNotExist) {
 		t.Fatalf("a rejected change wrote network.json: %v", err)
 	}
 }
@@ -176,7 +177,7 @@ func TestXAPIConcurrentChanges(t *testing.T) {
 	h := &handlers{root: root, wait: 0}
 	tree.Handle(xapi.Configuration, "DNS", h.locked(h.dns))
 	var wg sync.WaitGroup
-	for i := 1; i <= MaxDNSServers; i++ {
+	for i := 1; i <= netsettings.MaxDNSServers; i++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -188,7 +189,7 @@ func TestXAPIConcurrentChanges(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	c, err := Load(root)
+	c, err := netsettings.Load(root)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -150,8 +150,13 @@ func NewAlarms(root string, c clock.Clock) *Alarms {
 	return &Alarms{root: root, clock: c}
 }
 
+// AlarmPath is the file of alarm id, below the root.
+func AlarmPath(id int) string {
+	return filepath.Join(AlarmDir, strconv.Itoa(id)+".json")
+}
+
 func (a *Alarms) path(id int) string {
-	return filepath.Join(a.root, AlarmDir, strconv.Itoa(id)+".json")
+	return filepath.Join(a.root, AlarmPath(id))
 }
 
 // Raise raises alarm id, one of KnownAlarms, with detail. Raising an alarm

@@ -15,6 +15,13 @@ import (
 // SystemConfigPath is the device configuration file, below the root.
 const SystemConfigPath = "data/config/system.json"
 
+// The FIPS 140 and dedicated management interface settings, below the root.
+// The factory reset keeps or wipes them as items of their own.
+const (
+	FIPSConfigPath       = "data/config/fips.json"
+	ManagementConfigPath = "data/config/management.json"
+)
+
 // Brand is the product line chosen in Service Select.
 type Brand string
 

@@ -1,6 +1,8 @@
 package platform
 
 import (
+	"crypto/ed25519"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +14,10 @@ import (
 // ImageInfoPath is where the build writes the image facts, below the root.
 const ImageInfoPath = "etc/vxway/image.json"
 
+// TrustDir holds the manager CA certificates the build trusts (PEM files),
+// below the root: the Smart Licensing agent's only trust store.
+const TrustDir = "etc/vxway/trust"
+
 // ImageInfo is /etc/vxway/image.json: the facts of the build, read-only on
 // the device. The host build tool writes it with these JSON names.
 type ImageInfo struct {
@@ -22,6 +28,9 @@ type ImageInfo struct {
 	Type            string         `json:"type"`
 	PasswordHashes  PasswordHashes `json:"password_hashes"`
 	Licensing       ImageLicensing `json:"licensing"`
+	// OptionKeyPublicKeys are the vendor's Ed25519 option-key signing
+	// keys the image trusts, in hex; none means no option key installs.
+	OptionKeyPublicKeys []string `json:"option_key_public_keys,omitempty"`
 }
 
 // PasswordHashes are the default password hashes of the two accounts.
@@ -34,6 +43,29 @@ type PasswordHashes struct {
 type ImageLicensing struct {
 	// DirectURL is the manager URL of the Direct transport.
 	DirectURL string `json:"direct_url"`
+}
+
+// VendorKeys decodes OptionKeyPublicKeys.
+func (info *ImageInfo) VendorKeys() ([]ed25519.PublicKey, error) {
+	var keys []ed25519.PublicKey
+	for _, h := range info.OptionKeyPublicKeys {
+		b, err := hex.DecodeString(h)
+		if err != nil || len(b) != ed25519.PublicKeySize {
+			return nil, fmt.Errorf("%s: option_key_public_keys holds %q, not a hex Ed25519 public key", ImageInfoPath, h)
+		}
+		keys = append(keys, ed25519.PublicKey(b))
+	}
+	return keys, nil
+}
+
+// Marshal encodes info as image.json holds it; the host build writes the
+// file with it.
+func (info *ImageInfo) Marshal() ([]byte, error) {
+	b, err := json.MarshalIndent(info, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("encoding %s: %w", ImageInfoPath, err)
+	}
+	return append(b, '\n'), nil
 }
 
 // ErrNoImageInfo marks a root without /etc/vxway/image.json.
@@ -82,12 +114,12 @@ func LoadImageInfo(root string) (*ImageInfo, error) {
 // host build tool and tests use it.
 func WriteImageInfo(root string, info *ImageInfo) error {
 	p := filepath.Join(root, ImageInfoPath)
-	b, err := json.MarshalIndent(info, "", "  ")
+	b, err := info.Marshal()
 	if err != nil {
-		return fmt.Errorf("encoding %s: %w", p, err)
+		return err
 	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", filepath.Dir(p), err)
 	}
-	return writeFile(p, append(b, '\n'), 0o644)
+	return writeFile(p, b, 0o644)
 }

@@ -28,19 +28,8 @@ const (
 	PersistOptionKeyDir = "persist/optionkeys"
 )
 
-// vendorPublicKeyHex is the public half of the vendor key that signs option
-// keys. The matching demo private key is in package vendorkey, which no
-// device program links.
-const vendorPublicKeyHex = "683c03e98a3c880f46a57bb8dc2f2ab0fbd2d321fe267d39dbfb736279525e42"
-
-// VendorPublicKey returns the built-in option-key verification key.
-func VendorPublicKey() ed25519.PublicKey {
-	b, err := hex.DecodeString(vendorPublicKeyHex)
-	if err != nil || len(b) != ed25519.PublicKeySize {
-		panic("platform: built-in vendor key is malformed")
-	}
-	return ed25519.PublicKey(b)
-}
+// ErrNoVendorKey marks an image that trusts no option-key signing key.
+var ErrNoVendorKey = errors.New("this image trusts no option-key signing key")
 
 // Option is a feature an option key unlocks.
 type Option struct {
@@ -156,9 +145,10 @@ func SignOptionKey(priv ed25519.PrivateKey, k OptionKey) (string, error) {
 	return optionKeyPrefix + groupsOf8(optionKeyEncoding().EncodeToString(append(body, sig...))), nil
 }
 
-// ParseOptionKey decodes and verifies key text against the vendor key pub.
-// Case, dashes and white space inside the key do not matter.
-func ParseOptionKey(text string, pub ed25519.PublicKey) (OptionKey, error) {
+// ParseOptionKey decodes key text and verifies it against the vendor keys
+// pubs (any one of them may have signed it). Case, dashes and white space
+// inside the key do not matter.
+func ParseOptionKey(text string, pubs ...ed25519.PublicKey) (OptionKey, error) {
 	if len(text) > maxOptionKeyText {
 		return OptionKey{}, fmt.Errorf("%w: %d characters is far too long for a key", ErrBadOptionKey, len(text))
 	}
@@ -181,7 +171,7 @@ func ParseOptionKey(text string, pub ed25519.PublicKey) (OptionKey, error) {
 	if body[0] != optionKeyVersion {
 		return OptionKey{}, fmt.Errorf("%w: key version %d is not supported", ErrBadOptionKey, body[0])
 	}
-	if !ed25519.Verify(pub, append([]byte(optionSigContext), body...), sig) {
+	if !verifiesWithAny(pubs, append([]byte(optionSigContext), body...), sig) {
 		return OptionKey{}, fmt.Errorf("%w: the signature does not verify; the key is damaged or not issued by the vendor", ErrBadOptionKey)
 	}
 	o, ok := optionByCode(body[5])
@@ -238,20 +228,44 @@ type InstalledKey struct {
 	dir    string
 }
 
-// OptionKeys is the option key store of a device root.
-type OptionKeys struct {
-	root   string
-	clock  clock.Clock
-	vendor ed25519.PublicKey
+func verifiesWithAny(pubs []ed25519.PublicKey, msg, sig []byte) bool {
+	for _, pub := range pubs {
+		if len(pub) == ed25519.PublicKeySize && ed25519.Verify(pub, msg, sig) {
+			return true
+		}
+	}
+	return false
 }
 
-// NewOptionKeys returns the option keys of root, verified with the
-// built-in vendor key (nil clock means the real one).
+// OptionKeys is the option key store of a device root.
+type OptionKeys struct {
+	root  string
+	clock clock.Clock
+}
+
+// NewOptionKeys returns the option keys of root, verified with the vendor
+// keys the image trusts (image.json; nil clock means the real one).
 func NewOptionKeys(root string, c clock.Clock) *OptionKeys {
 	if c == nil {
 		c = clock.Real{}
 	}
-	return &OptionKeys{root: root, clock: c, vendor: VendorPublicKey()}
+	return &OptionKeys{root: root, clock: c}
+}
+
+// vendorKeys returns the option-key signing keys the image trusts.
+func (o *OptionKeys) vendorKeys() ([]ed25519.PublicKey, error) {
+	info, err := LoadImageInfo(o.root)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := info.VendorKeys()
+	if err != nil {
+		return nil, err
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("%w: option keys cannot be installed; build the image with the vendor's public key in appliance.toml [option_keys] public_key_files", ErrNoVendorKey)
+	}
+	return keys, nil
 }
 
 // Add verifies key text and installs it. It is refused on Expressway (Smart
@@ -265,7 +279,11 @@ func (o *OptionKeys) Add(text string) (InstalledKey, error) {
 	if cfg.SmartLicensingEnabled {
 		return InstalledKey{}, fmt.Errorf("%w: this device uses Smart Licensing only, so option keys cannot be added", ErrOptionKeysLocked)
 	}
-	k, err := ParseOptionKey(text, o.vendor)
+	vendor, err := o.vendorKeys()
+	if err != nil {
+		return InstalledKey{}, err
+	}
+	k, err := ParseOptionKey(text, vendor...)
 	if err != nil {
 		return InstalledKey{}, err
 	}

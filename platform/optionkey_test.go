@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +16,16 @@ import (
 	"vxway/platform/vendorkey"
 )
 
+// testVendor is the vendor signing key of this test binary; the device
+// roots it makes trust it.
+var testVendor = sync.OnceValue(func() vendorkey.Key {
+	k, err := vendorkey.Generate()
+	if err != nil {
+		panic(err)
+	}
+	return k
+})
+
 func deviceRoot(t *testing.T, brand string) (string, platform.Identity) {
 	t.Helper()
 	root := t.TempDir()
@@ -22,7 +33,8 @@ func deviceRoot(t *testing.T, brand string) (string, platform.Identity) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := platform.WriteImageInfo(root, &platform.ImageInfo{Brand: brand, Type: "Expressway-C", PasswordHashes: platform.PasswordHashes{Root: h, Admin: h}}); err != nil {
+	if err := platform.WriteImageInfo(root, &platform.ImageInfo{Brand: brand, Type: "Expressway-C", PasswordHashes: platform.PasswordHashes{Root: h, Admin: h},
+		OptionKeyPublicKeys: []string{testVendor().PublicHex()}}); err != nil {
 		t.Fatal(err)
 	}
 	p := filepath.Join(root, "sys/class/dmi/id/product_uuid")
@@ -37,22 +49,56 @@ func deviceRoot(t *testing.T, brand string) (string, platform.Identity) {
 
 func mustSign(t *testing.T, serial, option string, count int) string {
 	t.Helper()
-	k, err := vendorkey.Sign(serial, option, count)
+	k, err := testVendor().Sign(serial, option, count)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return k
 }
 
-func TestVendorKeyMatchesBuiltIn(t *testing.T) {
-	if !vendorkey.PrivateKey().Public().(ed25519.PublicKey).Equal(platform.VendorPublicKey()) {
-		t.Fatal("the demo vendor key is not the one the device trusts")
+// An image that trusts no vendor key installs no option key, and a key
+// signed by another vendor key is refused.
+func TestOptionKeyNeedsTrustedVendorKey(t *testing.T) {
+	root, id := deviceRoot(t, "VCS")
+	other, err := vendorkey.Generate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	foreign, err := other.Sign(id.Serial, platform.OptionHSM, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := platform.NewOptionKeys(root, nil)
+	if _, err := keys.Add(foreign); !errors.Is(err, platform.ErrBadOptionKey) {
+		t.Errorf("a key of another vendor key: err = %v, want ErrBadOptionKey", err)
+	}
+	info, err := platform.LoadImageInfo(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info.OptionKeyPublicKeys = nil
+	if err := platform.WriteImageInfo(root, info); err != nil {
+		t.Fatal(err)
+	}
+	_, err = keys.Add(mustSign(t, id.Serial, platform.OptionHSM, 0))
+	if !errors.Is(err, platform.ErrNoVendorKey) || !strings.Contains(err.Error(), "[option_keys]") {
+		t.Errorf("no trusted vendor key: err = %v, want ErrNoVendorKey naming appliance.toml [option_keys]", err)
+	}
+	if l, _ := keys.List(); len(l) != 0 {
+		t.Errorf("refused keys were installed: %v", l)
+	}
+	info.OptionKeyPublicKeys = []string{"zz"}
+	if err := platform.WriteImageInfo(root, info); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keys.Add(mustSign(t, id.Serial, platform.OptionHSM, 0)); err == nil || !strings.Contains(err.Error(), "option_key_public_keys") {
+		t.Errorf("malformed trusted key: err = %v", err)
 	}
 }
 
 func TestOptionKeyParse(t *testing.T) {
 	good := mustSign(t, "0B070519", "RichMediaSessions", 100)
-	k, err := platform.ParseOptionKey(good, platform.VendorPublicKey())
+	k, err := platform.ParseOptionKey(good, testVendor().Public())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,11 +106,11 @@ func TestOptionKeyParse(t *testing.T) {
 		t.Errorf("parsed %+v", k)
 	}
 	// Lower case and without dashes is the same key.
-	if _, err := platform.ParseOptionKey(strings.ToLower(strings.ReplaceAll(good, "-", " ")), platform.VendorPublicKey()); err == nil {
+	if _, err := platform.ParseOptionKey(strings.ToLower(strings.ReplaceAll(good, "-", " ")), testVendor().Public()); err == nil {
 		t.Errorf("the prefix must keep its dash")
 	}
 	relaxed := "vxok1-" + strings.ToLower(strings.ReplaceAll(strings.TrimPrefix(good, "VXOK1-"), "-", ""))
-	if _, err := platform.ParseOptionKey(relaxed, platform.VendorPublicKey()); err != nil {
+	if _, err := platform.ParseOptionKey(relaxed, testVendor().Public()); err != nil {
 		t.Errorf("relaxed spelling refused: %v", err)
 	}
 
@@ -90,7 +136,7 @@ func TestOptionKeyParse(t *testing.T) {
 		{"huge", "VXOK1-" + strings.Repeat("A", 10000)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if _, err := platform.ParseOptionKey(c.key, platform.VendorPublicKey()); !errors.Is(err, platform.ErrBadOptionKey) {
+			if _, err := platform.ParseOptionKey(c.key, testVendor().Public()); !errors.Is(err, platform.ErrBadOptionKey) {
 				t.Errorf("err = %v, want ErrBadOptionKey", err)
 			}
 		})
@@ -191,7 +237,7 @@ func TestOptionKeyRefusedOnExpressway(t *testing.T) {
 }
 
 func FuzzParseOptionKey(f *testing.F) {
-	priv := vendorkey.PrivateKey()
+	priv := testVendor().Private()
 	for _, k := range []platform.OptionKey{
 		{Serial: "0B070519", Option: "MSInterop"},
 		{Serial: "04515163", Option: "RoomSystems", Count: 65535, Nonce: 7},
@@ -205,7 +251,7 @@ func FuzzParseOptionKey(f *testing.F) {
 	f.Add("VXOK1-")
 	f.Add("VXOK1-AAAA-BBBB")
 	f.Add("")
-	pub := platform.VendorPublicKey()
+	pub := testVendor().Public()
 	f.Fuzz(func(t *testing.T, s string) {
 		k, err := platform.ParseOptionKey(s, pub)
 		if err != nil {
@@ -237,7 +283,7 @@ func TestOptionKeyStoredSpellingParses(t *testing.T) {
 	if ik.Key != k {
 		t.Errorf("stored %q, want the issued spelling %q", ik.Key, k)
 	}
-	if _, err := platform.ParseOptionKey(ik.Key, platform.VendorPublicKey()); err != nil {
+	if _, err := platform.ParseOptionKey(ik.Key, testVendor().Public()); err != nil {
 		t.Errorf("the stored key does not parse: %v", err)
 	}
 	if _, err := ok.Remove(strings.ReplaceAll(ik.Key, "-", "")); err == nil {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -204,6 +205,42 @@ func (u *Users) SetPassword(user, password string) error {
 		return err
 	}
 	return u.alarms.Clear(defaultAlarm(user))
+}
+
+// ErrBadHash marks a password hash that is neither sha512-crypt nor bcrypt.
+var ErrBadHash = errors.New("not a password hash")
+
+// SetPasswordHash stores hash, a sha512-crypt ("$6$") or bcrypt ("$2b$")
+// hash made elsewhere (a provisioning seed), as user's password. It leaves
+// the default-password alarms to SyncAlarms, since a hash cannot be compared
+// with the default password.
+func (u *Users) SetPasswordHash(user, hash string) error {
+	if err := checkUser(user); err != nil {
+		return err
+	}
+	if !strings.HasPrefix(hash, "$6$") && !strings.HasPrefix(hash, "$2") {
+		return fmt.Errorf("%w: give a $6$ (sha512-crypt) or $2b$ (bcrypt) hash", ErrBadHash)
+	}
+	return u.update(func(f *passwdFile) {
+		e := f.Users[user]
+		e.Hash, e.Changed = hash, u.clock.Now().UTC()
+		f.Users[user] = e
+	})
+}
+
+// update changes passwd.json under its lock.
+func (u *Users) update(change func(*passwdFile)) error {
+	unlock, err := atomicfile.Lock(filepath.Join(u.root, PasswdPath))
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	f, err := u.load()
+	if err != nil {
+		return err
+	}
+	change(&f)
+	return u.save(f)
 }
 
 // AuthorizedKeys returns user's ssh public keys (authorized_keys lines).

@@ -3,7 +3,7 @@ package rootfs
 import (
 	"crypto/sha256"
 	"crypto/x509"
-	"encoding/json"
+	"encoding/hex"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -13,22 +13,6 @@ import (
 	"vxway/appconfig"
 	"vxway/platform"
 )
-
-// ImageInfo is /etc/vxway/image.json: the build facts the device reads.
-type ImageInfo struct {
-	SoftwareVersion string            `json:"software_version"`
-	BuildTime       string            `json:"build_time"`
-	Hostname        string            `json:"hostname"`
-	Brand           string            `json:"brand"`
-	Type            string            `json:"type"`
-	PasswordHashes  map[string]string `json:"password_hashes"`
-	Licensing       LicensingInfo     `json:"licensing"`
-}
-
-// LicensingInfo is the licensing part of ImageInfo.
-type LicensingInfo struct {
-	DirectURL string `json:"direct_url"`
-}
 
 // Salt derives the sha512-crypt salt of user from the build seed: 16
 // characters of the crypt alphabet, the same for the same seed.
@@ -42,23 +26,33 @@ func Salt(seed, user string) string {
 	return string(b)
 }
 
-// NewImageInfo makes the image.json contents of a config.
-func NewImageInfo(c *appconfig.Config, buildTime time.Time) (ImageInfo, error) {
-	info := ImageInfo{
+// NewImageInfo makes the image.json contents of a config (the format is
+// platform's, which the device reads).
+func NewImageInfo(c *appconfig.Config, buildTime time.Time) (*platform.ImageInfo, error) {
+	info := &platform.ImageInfo{
 		SoftwareVersion: c.Build.SoftwareVersion,
-		BuildTime:       buildTime.UTC().Format(time.RFC3339),
+		BuildTime:       buildTime.UTC().Truncate(time.Second),
 		Hostname:        c.System.Hostname,
 		Brand:           c.System.Brand,
 		Type:            c.System.Type,
-		PasswordHashes:  map[string]string{},
-		Licensing:       LicensingInfo{DirectURL: c.Licensing.DirectURL},
+		Licensing:       platform.ImageLicensing{DirectURL: c.Licensing.DirectURL},
 	}
-	for _, u := range []struct{ name, pw string }{{"root", c.Users.RootPassword}, {"admin", c.Users.AdminPassword}} {
+	for _, u := range []struct {
+		name, pw string
+		hash     *string
+	}{{platform.UserRoot, c.Users.RootPassword, &info.PasswordHashes.Root}, {platform.UserAdmin, c.Users.AdminPassword, &info.PasswordHashes.Admin}} {
 		h, err := platform.HashPassword(u.pw, Salt(c.Build.Seed, u.name))
 		if err != nil {
-			return ImageInfo{}, fmt.Errorf("hashing the %s password: %w", u.name, err)
+			return nil, fmt.Errorf("hashing the %s password: %w", u.name, err)
 		}
-		info.PasswordHashes[u.name] = h
+		*u.hash = h
+	}
+	keys, err := c.OptionKeyPublicKeys()
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		info.OptionKeyPublicKeys = append(info.OptionKeyPublicKeys, hex.EncodeToString(k))
 	}
 	return info, nil
 }
@@ -70,13 +64,13 @@ func Facts(c *appconfig.Config, buildTime time.Time) ([]Entry, error) {
 	if err != nil {
 		return nil, err
 	}
-	js, err := json.MarshalIndent(info, "", "  ")
+	js, err := info.Marshal()
 	if err != nil {
-		return nil, fmt.Errorf("encoding image.json: %w", err)
+		return nil, err
 	}
 	entries := []Entry{
-		{Kind: File, Path: "/etc/vxway/image.json", Mode: 0o644, Data: append(js, '\n')},
-		{Kind: Dir, Path: "/etc/vxway/trust", Mode: 0o755},
+		{Kind: File, Path: "/" + platform.ImageInfoPath, Mode: 0o644, Data: js},
+		{Kind: Dir, Path: "/" + platform.TrustDir, Mode: 0o755},
 	}
 	var errs []error
 	for _, p := range c.Licensing.TrustedCAFiles {
@@ -94,7 +88,7 @@ func Facts(c *appconfig.Config, buildTime time.Time) ([]Entry, error) {
 			errs = append(errs, fmt.Errorf("trusted CA %s: the file name must end in .pem or .crt", p))
 			continue
 		}
-		entries = append(entries, Entry{Kind: File, Path: "/etc/vxway/trust/" + name, Mode: 0o644, Data: b})
+		entries = append(entries, Entry{Kind: File, Path: "/" + platform.TrustDir + "/" + name, Mode: 0o644, Data: b})
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

@@ -13,6 +13,9 @@ import (
 	"vxway/clock"
 )
 
+// LogDir is the directory of the services' logs, below the device root.
+const LogDir = "data/log"
+
 // Service is one supervised program.
 type Service struct {
 	Name string   // names the log file: <LogDir>/<Name>.log

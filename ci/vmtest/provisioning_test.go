@@ -11,10 +11,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"vxway/vm"
 
 	"golang.org/x/net/dns/dnsmessage"
-
-	"vxway/firstboot"
 )
 
 // managerName is the on-prem manager's host name in the provisioning
@@ -114,12 +113,12 @@ func TestDNSServer(t *testing.T) {
 }
 
 // seedDisk is a VXPROV disk the test rewrites between boots (made with
-// firstboot.WriteSeedDisk, as vxway provision-disk does).
+// vm.WriteSeedDisk, as vxway provision-disk does).
 type seedDisk string
 
 func (s seedDisk) write(t *testing.T, seed string) {
 	t.Helper()
-	if err := firstboot.WriteSeedDisk(string(s), []byte(seed)); err != nil {
+	if err := vm.WriteSeedDisk(string(s), []byte(seed)); err != nil {
 		t.Fatal(err)
 	}
 }

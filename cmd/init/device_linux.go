@@ -29,8 +29,6 @@ import (
 // Paths below the root that init owns or waits for.
 const (
 	agentSocket = "run/vxway/smartagent.sock"
-	logDir      = "data/log"
-	sshDir      = "data/ssh"
 )
 
 // Service log rotation: 1 MiB per file, 4 old files kept per service.
@@ -124,7 +122,7 @@ func (d *device) start(ctx context.Context) error {
 	// The services start first: the agent takes longest to come up, and
 	// the network and the SSH and HTTPS servers come up while it does.
 	d.sup = &supervise.Supervisor{
-		LogDir:     d.path(logDir),
+		LogDir:     d.path(supervise.LogDir),
 		LogMaxSize: logMaxSize,
 		LogKeep:    logKeep,
 		Clock:      d.clock,
@@ -242,20 +240,20 @@ func waitSocket(ctx context.Context, path string) error {
 func (d *device) startServers() error {
 	users := platform.NewUsers(d.root, d.clock)
 	var errs []error
-	key, made, err := login.LoadOrMakeHostKey(d.path(sshDir))
+	key, made, err := login.LoadOrMakeHostKey(d.path(login.HostKeyDir))
 	if err != nil {
 		// A damaged key is moved aside so SSH still comes up.
-		bad := d.path(filepath.Join(sshDir, login.HostKeyFile))
+		bad := d.path(filepath.Join(login.HostKeyDir, login.HostKeyFile))
 		if rerr := os.Rename(bad, bad+".bad"); rerr == nil {
 			d.logf("%v; moved it to %s.bad", err, bad)
-			key, made, err = login.LoadOrMakeHostKey(d.path(sshDir))
+			key, made, err = login.LoadOrMakeHostKey(d.path(login.HostKeyDir))
 		}
 	}
 	if err != nil {
 		errs = append(errs, fmt.Errorf("ssh: %w", err))
 	} else {
 		if made {
-			d.logf("ssh: made the host key %s", d.path(filepath.Join(sshDir, login.HostKeyFile)))
+			d.logf("ssh: made the host key %s", d.path(filepath.Join(login.HostKeyDir, login.HostKeyFile)))
 		}
 		l, err := net.Listen("tcp", d.sshAddr)
 		if err != nil {

@@ -349,7 +349,7 @@ func TestHaltCommandsRefuseArguments(t *testing.T) {
 
 func readHostKey(t *testing.T, root string) ssh.PublicKey {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(root, sshDir, login.HostKeyFile+".pub"))
+	b, err := os.ReadFile(filepath.Join(root, login.HostKeyDir, login.HostKeyFile+".pub"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -17,19 +18,27 @@ import (
 )
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
-	return newApp(stdin, stdout, stderr).RunContext(ctx, flagsFirst(args))
+	app := newApp(stdin, stdout, stderr)
+	words := 2 // program and command
+	if len(args) > 1 {
+		if c := app.Command(args[1]); c != nil && len(c.Subcommands) > 0 {
+			words = 3 // a command group and its subcommand
+		}
+	}
+	return app.RunContext(ctx, flagsFirst(args, words))
 }
 
 // flagsFirst moves a subcommand's flags before its arguments, so that
 // `vxway provision-disk FILE -o seed.img` works as documented (urfave/cli
 // stops parsing flags at the first argument). Every flag of this tool but
-// -h/--help takes a value; "--" ends the flags.
-func flagsFirst(args []string) []string {
-	if len(args) < 3 {
+// -h/--help takes a value; "--" ends the flags. The first words of args
+// (the program and its command words) stay in front.
+func flagsFirst(args []string, words int) []string {
+	if len(args) <= words {
 		return args
 	}
 	var flags, rest []string
-	tail := args[2:]
+	tail := args[words:]
 	for i := 0; i < len(tail); i++ {
 		a := tail[i]
 		switch {
@@ -46,7 +55,7 @@ func flagsFirst(args []string) []string {
 			rest = append(rest, a)
 		}
 	}
-	out := append([]string{args[0], args[1]}, flags...)
+	out := append(slices.Clone(args[:words]), flags...)
 	return append(out, rest...)
 }
 
@@ -65,6 +74,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 			runCommand(),
 			inspectCommand(),
 			provisionDiskCommand(),
+			optionKeyCommand(),
 		},
 	}
 }

@@ -85,16 +85,22 @@ func TestBuildInspectProvision(t *testing.T) {
 }
 
 func TestFlagsFirst(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"vxway provision-disk p.toml -o seed.img", "vxway provision-disk -o seed.img p.toml"},
-		{"vxway run --provision p.toml out/vxway.img --ssh-port=2200", "vxway run --provision p.toml --ssh-port=2200 out/vxway.img"},
-		{"vxway build -c a.toml -o x.img", "vxway build -c a.toml -o x.img"},
-		{"vxway inspect -- -odd.img", "vxway inspect -- -odd.img"},
-		{"vxway", "vxway"},
+	tests := []struct {
+		in    string
+		words int
+		want  string
+	}{
+		{"vxway provision-disk p.toml -o seed.img", 2, "vxway provision-disk -o seed.img p.toml"},
+		{"vxway run --provision p.toml out/vxway.img --ssh-port=2200", 2, "vxway run --provision p.toml --ssh-port=2200 out/vxway.img"},
+		{"vxway build -c a.toml -o x.img", 2, "vxway build -c a.toml -o x.img"},
+		{"vxway inspect -- -odd.img", 2, "vxway inspect -- -odd.img"},
+		{"vxway", 2, "vxway"},
+		{"vxway option-key keygen lab/v", 3, "vxway option-key keygen lab/v"},
+		{"vxway option-key sign --key v.key --serial 0B070519", 3, "vxway option-key sign --key v.key --serial 0B070519"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
-			if got := strings.Join(flagsFirst(strings.Fields(tt.in)), " "); got != tt.want {
+			if got := strings.Join(flagsFirst(strings.Fields(tt.in), tt.words), " "); got != tt.want {
 				t.Errorf("flagsFirst(%s) = %s, want %s", tt.in, got, tt.want)
 			}
 		})

@@ -8,7 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
-	"vxway/firstboot"
+	"vxway/firstboot/seed"
 	"vxway/image"
 	"vxway/vm"
 )
@@ -93,7 +93,7 @@ func provisionDiskCommand() *cli.Command {
 			if err := vm.MakeProvisionDisk(c.Args().First(), out, time.Now()); err != nil {
 				return err
 			}
-			fmt.Fprintf(c.App.Writer, "wrote %s (FAT, label %s, /%s)\n", out, firstboot.SeedLabel, firstboot.SeedFile)
+			fmt.Fprintf(c.App.Writer, "wrote %s (FAT, label %s, /%s)\n", out, seed.Label, seed.File)
 			return nil
 		},
 	}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -61,6 +62,15 @@ func buildXCLI(t *testing.T) string {
 // device makes a device root as the image and init leave it: image facts
 // with TANDBERG as both default passwords, SMBIOS UUID, uptime, and the
 // platform's boot step done.
+// testVendor is the option-key signing key the test devices trust.
+var testVendor = sync.OnceValue(func() vendorkey.Key {
+	k, err := vendorkey.Generate()
+	if err != nil {
+		panic(err)
+	}
+	return k
+})
+
 func device(t *testing.T, brand string) string {
 	t.Helper()
 	root := t.TempDir()
@@ -70,7 +80,8 @@ func device(t *testing.T, brand string) string {
 	}
 	if err := platform.WriteImageInfo(root, &platform.ImageInfo{
 		SoftwareVersion: "X14.2.0", Hostname: "expe01", Brand: brand, Type: "Expressway-C",
-		PasswordHashes: platform.PasswordHashes{Root: h, Admin: h},
+		PasswordHashes:      platform.PasswordHashes{Root: h, Admin: h},
+		OptionKeyPublicKeys: []string{testVendor().PublicHex()},
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -196,7 +207,7 @@ func TestServiceSelectAndOptionKeys(t *testing.T) {
 	serial := serialOf(t, bin, root)
 
 	sign := func(serial, option string, count int) string {
-		k, err := vendorkey.Sign(serial, option, count)
+		k, err := testVendor().Sign(serial, option, count)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -1,12 +1,9 @@
-// Package firstboot configures a new or freshly reset device once, from a
-// provisioning seed: a provision.toml on a small FAT disk labelled VXPROV
-// (like cloud-init's NoCloud seed). The seed is strict and versioned,
-// validated in one pass that reports every problem with its key and line,
-// and applied all or nothing: system identity, network, passwords and ssh
-// keys, and the licensing transport and registration token. What was
-// applied, and when, is kept in /data/provisioning/state.json, so a seed is
-// applied once and a different seed on a provisioned device is refused.
-package firstboot
+// Package seed is the provisioning seed format: provision.toml, strict and
+// versioned, parsed and validated in one pass that reports every problem
+// with its key and line. It is a leaf: the device's provisioning (package
+// firstboot) applies a Seed, and the host tool checks a seed with it before
+// writing a seed disk, without linking the device's daemons.
+package seed
 
 import (
 	"errors"
@@ -21,15 +18,18 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"vxway/agent"
-	"vxway/netconf"
+	"vxway/netsettings"
 	"vxway/platform"
 )
 
-// SeedFile is the name of the seed on the VXPROV disk.
-const SeedFile = "provision.toml"
+// File is the name of the seed on the seed disk.
+const File = "provision.toml"
 
-// MaxSeedBytes bounds a seed; anything larger is not a provisioning file.
-const MaxSeedBytes = 64 << 10
+// Label is the FAT volume label of a seed disk.
+const Label = "VXPROV"
+
+// MaxBytes bounds a seed; anything larger is not a provisioning file.
+const MaxBytes = 64 << 10
 
 // Version is the seed format this device reads.
 const Version = 1
@@ -40,7 +40,7 @@ type Seed struct {
 	Version    int
 	InstanceID string
 	System     *System
-	Network    *netconf.Config
+	Network    *netsettings.Config
 	// Users holds the accounts the seed sets, by name (root, admin).
 	Users     map[string]User
 	Licensing *Licensing
@@ -134,8 +134,8 @@ func (p *Problem) Error() string {
 	return fmt.Sprintf("%s: %s", p.Key, p.Msg)
 }
 
-// ErrInvalidSeed marks a seed with problems; Problems lists them.
-var ErrInvalidSeed = errors.New("invalid provisioning seed")
+// ErrInvalid marks a seed with problems; Problems lists them.
+var ErrInvalid = errors.New("invalid provisioning seed")
 
 // Problems lists the problems an error from Parse carries.
 func Problems(err error) []*Problem {
@@ -316,19 +316,19 @@ func (p *parser) table(m map[string]any, prefix, key string) (map[string]any, bo
 var instanceIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
 
 // Parse decodes and validates a provision.toml. On any problem it returns
-// an error wrapping ErrInvalidSeed that lists every problem (Problems
+// an error wrapping ErrInvalid that lists every problem (Problems
 // gives them one by one), each with its key and line.
 func Parse(b []byte) (*Seed, error) {
-	if len(b) > MaxSeedBytes {
-		return nil, fmt.Errorf("%w: %w", ErrInvalidSeed, &Problem{Msg: fmt.Sprintf("the seed is %d bytes; at most %d are allowed", len(b), MaxSeedBytes)})
+	if len(b) > MaxBytes {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, &Problem{Msg: fmt.Sprintf("the seed is %d bytes; at most %d are allowed", len(b), MaxBytes)})
 	}
 	doc := map[string]any{}
 	if _, err := toml.Decode(string(b), &doc); err != nil {
 		var pe toml.ParseError
 		if errors.As(err, &pe) {
-			return nil, fmt.Errorf("%w: %w", ErrInvalidSeed, &Problem{Key: "syntax", Line: pe.Position.Line, Msg: pe.Message + " (fix the TOML syntax)"})
+			return nil, fmt.Errorf("%w: %w", ErrInvalid, &Problem{Key: "syntax", Line: pe.Position.Line, Msg: pe.Message + " (fix the TOML syntax)"})
 		}
-		return nil, fmt.Errorf("%w: %w", ErrInvalidSeed, &Problem{Key: "syntax", Msg: err.Error()})
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, &Problem{Key: "syntax", Msg: err.Error()})
 	}
 	p := &parser{lines: keyLines(string(b))}
 	s := p.seed(doc)
@@ -338,7 +338,7 @@ func Parse(b []byte) (*Seed, error) {
 		for i, pr := range p.problems {
 			errs[i] = pr
 		}
-		return nil, fmt.Errorf("%w (%d problems):\n%w", ErrInvalidSeed, len(errs), errors.Join(errs...))
+		return nil, fmt.Errorf("%w (%d problems):\n%w", ErrInvalid, len(errs), errors.Join(errs...))
 	}
 	return s, nil
 }
@@ -400,7 +400,7 @@ func (p *parser) system(t map[string]any) *System {
 		}
 	}
 	if v, ok := p.str(t, pre, "domain"); ok {
-		if err := netconf.CheckDomain(v); err != nil {
+		if err := netsettings.CheckDomain(v); err != nil {
 			p.bad(pre+".domain", "%q: %v", v, err)
 		} else {
 			sys.Domain = v
@@ -419,10 +419,10 @@ func (p *parser) system(t map[string]any) *System {
 	return sys
 }
 
-func (p *parser) network(t map[string]any, sys *System) *netconf.Config {
+func (p *parser) network(t map[string]any, sys *System) *netsettings.Config {
 	const pre = "network"
 	p.unknown(t, pre, "dhcp", "address", "gateway", "dns_servers", "ntp_servers", "search_domain")
-	c := netconf.Default()
+	c := netsettings.Default()
 	dhcp, dhcpSet := p.boolean(t, pre, "dhcp")
 	addr, addrSet := p.str(t, pre, "address")
 	switch {
@@ -437,10 +437,10 @@ func (p *parser) network(t map[string]any, sys *System) *netconf.Config {
 		switch {
 		case err != nil:
 			p.bad(pre+".address", "%q is not an address with a prefix length; write it as \"192.0.2.10/24\"", addr)
-		case netconf.CheckAddress(pfx.Addr().String()) != nil:
-			p.badErr(pre+".address", netconf.CheckAddress(pfx.Addr().String()))
-		case netconf.CheckPrefixLength(pfx.Bits()) != nil:
-			p.badErr(pre+".address", netconf.CheckPrefixLength(pfx.Bits()))
+		case netsettings.CheckAddress(pfx.Addr().String()) != nil:
+			p.badErr(pre+".address", netsettings.CheckAddress(pfx.Addr().String()))
+		case netsettings.CheckPrefixLength(pfx.Bits()) != nil:
+			p.badErr(pre+".address", netsettings.CheckPrefixLength(pfx.Bits()))
 		default:
 			c.Address, c.PrefixLength = pfx.Addr().String(), pfx.Bits()
 		}
@@ -450,7 +450,7 @@ func (p *parser) network(t map[string]any, sys *System) *netconf.Config {
 		case c.DHCP && !addrSet:
 			p.bad(pre+".gateway", "is set but the address comes from DHCP; set address (and dhcp = false) or remove gateway")
 		default:
-			if err := netconf.CheckGateway(gw, c.Address, c.PrefixLength); err != nil {
+			if err := netsettings.CheckGateway(gw, c.Address, c.PrefixLength); err != nil {
 				p.badErr(pre+".gateway", err)
 			} else {
 				c.Gateway = gw
@@ -458,14 +458,14 @@ func (p *parser) network(t map[string]any, sys *System) *netconf.Config {
 		}
 	}
 	if list, ok := p.strings(t, pre, "dns_servers"); ok {
-		if len(list) > netconf.MaxDNSServers {
-			p.bad(pre+".dns_servers", "%d servers given; at most %d are allowed", len(list), netconf.MaxDNSServers)
+		if len(list) > netsettings.MaxDNSServers {
+			p.bad(pre+".dns_servers", "%d servers given; at most %d are allowed", len(list), netsettings.MaxDNSServers)
 		}
 		for i, s := range list {
 			if s == "" {
 				continue
 			}
-			if err := netconf.CheckNameServer(s); err != nil {
+			if err := netsettings.CheckNameServer(s); err != nil {
 				p.bad(pre+".dns_servers", "element %d: %v", i+1, err)
 			} else if slices.Contains(list[:i], s) {
 				p.bad(pre+".dns_servers", "element %d: %s is listed twice", i+1, s)
@@ -474,21 +474,21 @@ func (p *parser) network(t map[string]any, sys *System) *netconf.Config {
 		c.DNSServers = list
 	}
 	if list, ok := p.strings(t, pre, "ntp_servers"); ok {
-		if len(list) > netconf.MaxNTPServers {
-			p.bad(pre+".ntp_servers", "%d servers given; at most %d are allowed", len(list), netconf.MaxNTPServers)
+		if len(list) > netsettings.MaxNTPServers {
+			p.bad(pre+".ntp_servers", "%d servers given; at most %d are allowed", len(list), netsettings.MaxNTPServers)
 		}
 		for i, s := range list {
 			if s == "" {
 				continue
 			}
-			if err := netconf.CheckNTPServer(s); err != nil {
+			if err := netsettings.CheckNTPServer(s); err != nil {
 				p.bad(pre+".ntp_servers", "element %d: %v", i+1, err)
 			}
 		}
 		c.NTPServers = list
 	}
 	if d, ok := p.str(t, pre, "search_domain"); ok {
-		if err := netconf.CheckDomain(d); err != nil {
+		if err := netsettings.CheckDomain(d); err != nil {
 			p.bad(pre+".search_domain", "%q: %v", d, err)
 		} else {
 			c.SearchDomain = d

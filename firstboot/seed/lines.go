@@ -1,4 +1,4 @@
-package firstboot
+package seed
 
 import (
 	"strings"

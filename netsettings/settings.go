@@ -1,13 +1,14 @@
-// Package netconf configures the device's network: it brings up lo and
-// eth0 from /data/config/network.json (DHCP by default, or a static IPv4
-// address, prefix and gateway), writes /etc/resolv.conf from the configured
-// or DHCP-supplied DNS servers and search domain, records the NTP servers,
-// keeps the DHCP lease renewed, and applies configuration changes made
-// through the xAPI (`xconfiguration IP|DNS|NTP ...`) while the device runs.
-package netconf
+// Package netsettings owns the device's network settings file,
+// /data/config/network.json: its format, the rules a setting must follow,
+// and its load and save. The network service (netconf) applies it;
+// provisioning and the factory reset name it through this package, so none
+// of them links the network daemon.
+package netsettings
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -293,6 +294,13 @@ func (c Config) Marshal() []byte {
 	}
 	b, _ := json.MarshalIndent(c, "", "  ") // a struct of strings, ints and bools always encodes
 	return append(b, '\n')
+}
+
+// Hash identifies c: the network service records the hash of what it
+// applied, and a writer waits for its own.
+func (c Config) Hash() string {
+	sum := sha256.Sum256(c.Marshal())
+	return hex.EncodeToString(sum[:8])
 }
 
 // Save validates c and writes it atomically under root.

@@ -1,67 +1,23 @@
-package firstboot
+package seed
 
 import (
-	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
+	"vxway/firstboot/seed/seedtest"
 
 	"golang.org/x/crypto/bcrypt"
-	"golang.org/x/crypto/ssh"
 
 	"vxway/agent"
 	"vxway/platform"
 )
 
-const sha512Hash = "$6$abcdefgh$urTQmzKrWEm2axsEZpqQcCdHkWvaAY7q6wGAo5saoG9mO8JDatWAxRFQz4/E9E6z.5Ssd.S3JKEVxgHOHDFdf."
+const sha512Hash = seedtest.SHA512Hash
 
-func testKey(t testing.TB) string {
-	t.Helper()
-	pub, _, err := ed25519.GenerateKey(strings.NewReader(strings.Repeat("k", 64)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := ssh.NewPublicKey(pub)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k))) + " ops@example.test"
-}
+func testKey(t testing.TB) string { return seedtest.Key(t) }
 
-func fullSeed(t testing.TB) string {
-	return `version = 1
-instance_id = "site-a-001"
-
-[system]
-hostname = "expwy-a"
-domain = "example.test"
-brand = "Expressway"
-type = "Expressway-E"
-
-[network]
-dhcp = false
-address = "192.0.2.10/24"
-gateway = "192.0.2.1"
-dns_servers = ["10.0.2.2", "192.0.2.53"]
-ntp_servers = ["ntp.example.test"]
-search_domain = "corp.example.test"
-
-[users.admin]
-password = "Adm1n-secret"
-ssh_authorized_keys = ["` + testKey(t) + `"]
-
-[users.root]
-password = "` + sha512Hash + `"
-
-[licensing]
-transport = "onprem"
-url = "https://ssm.example.test/SmartTransport"
-token = "tok-abc-123"
-hide_hostname = true
-register = true
-`
-}
+func fullSeed(t testing.TB) string { return seedtest.Full(t) }
 
 func TestParseFullSeed(t *testing.T) {
 	s, err := Parse([]byte(fullSeed(t)))
@@ -248,8 +204,8 @@ func TestParseProblems(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s, err := Parse([]byte(tt.seed))
-			if s != nil || !errors.Is(err, ErrInvalidSeed) {
-				t.Fatalf("Parse = %+v, %v; want ErrInvalidSeed", s, err)
+			if s != nil || !errors.Is(err, ErrInvalid) {
+				t.Fatalf("Parse = %+v, %v; want ErrInvalid", s, err)
 			}
 			got := Problems(err)
 			if len(got) != len(tt.want) {
@@ -298,7 +254,7 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse = %v, %v: want exactly one", s, err)
 		}
 		if err != nil {
-			if !errors.Is(err, ErrInvalidSeed) || len(Problems(err)) == 0 {
+			if !errors.Is(err, ErrInvalid) || len(Problems(err)) == 0 {
 				t.Fatalf("error without problems: %v", err)
 			}
 			return

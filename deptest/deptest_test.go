@@ -1,0 +1,121 @@
+package deptest
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// Host-side packages: the image builder, the VM runner, the build
+// configuration, the license manager and the demo vendor signing key.
+var hostOnly = []string{
+	"vxway/image/...",
+	"vxway/rootfs/...",
+	"vxway/appconfig/...",
+	"vxway/vm/...",
+	"vxway/ssm/...",
+	"vxway/platform/vendorkey",
+	"vxway/deptest",
+	"github.com/diskfs/go-diskfs/...",
+}
+
+// Device-side packages the manager must not link.
+var deviceOnly = []string{
+	"vxway/agent/...",
+	"vxway/agentclient",
+	"vxway/boot",
+	"vxway/factoryreset/...",
+	"vxway/firstboot/...",
+	"vxway/login",
+	"vxway/netconf",
+	"vxway/netsettings",
+	"vxway/platform/...",
+	"vxway/supervise",
+	"vxway/webui",
+	"vxway/xshell",
+}
+
+func rules() []Rule {
+	device := []string{"vxway/cmd/init", "vxway/cmd/smartagent", "vxway/cmd/xcli", "vxway/cmd/factory-reset"}
+	var rs []Rule
+	for _, p := range device {
+		rs = append(rs, Rule{Program: p, Forbidden: hostOnly, Why: "a device program links no host-side package"})
+	}
+	for _, p := range []string{"vxway/cmd/init", "vxway/cmd/xcli", "vxway/cmd/factory-reset"} {
+		rs = append(rs, Rule{Program: p, Forbidden: []string{"vxway/agent/..."},
+			Why: "only smartagent runs the licensing daemon; the others talk to it through agentclient"})
+	}
+	rs = append(rs,
+		Rule{Program: "vxway/cmd/smartagent", Forbidden: []string{"github.com/urfave/cli/..."},
+			Why: "urfave/cli's start-up cost is paid on every boot"},
+		Rule{Program: "vxway/cmd/vxway", Forbidden: []string{"vxway/agent/...", "vxway/netconf", "github.com/vishvananda/netlink/...", "github.com/insomniacslk/dhcp/..."},
+			Why: "the host tool links no device daemon"},
+		Rule{Program: "vxway/cmd/ssm", Forbidden: deviceOnly, Why: "the manager links no device package"},
+	)
+	return rs
+}
+
+func TestBoundaries(t *testing.T) {
+	vs, err := Check("..", "", rules())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range vs {
+		t.Error(v)
+	}
+}
+
+// TestForbiddenImportFails adds a forbidden import to smartagent through a
+// go list overlay and checks that the rules catch it, with its chain.
+func TestForbiddenImportFails(t *testing.T) {
+	dir := t.TempDir()
+	extra := filepath.Join(dir, "extra.go")
+	if err := os.WriteFile(extra, []byte("package main\n\nimport _ \"vxway/ssm\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	target, err := filepath.Abs("../cmd/smartagent/zz_forbidden.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ov, _ := json.Marshal(map[string]map[string]string{"Replace": {target: extra}})
+	overlay := filepath.Join(dir, "overlay.json")
+	if err := os.WriteFile(overlay, ov, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	vs, err := Check("..", overlay, rules())
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, v := range vs {
+		if v.Program == "vxway/cmd/smartagent" && v.Package == "vxway/ssm" {
+			found = true
+			if got := strings.Join(v.Chain, " -> "); got != "vxway/cmd/smartagent -> vxway/ssm" {
+				t.Errorf("chain = %s", got)
+			}
+		}
+	}
+	if !found {
+		t.Fatalf("an import of vxway/ssm into smartagent was not caught; violations: %v", vs)
+	}
+}
+
+func TestForbiddenMatches(t *testing.T) {
+	for _, tt := range []struct {
+		pkg  string
+		want bool
+	}{
+		{"vxway/ssm", true},
+		{"vxway/ssm/pgtest", true},
+		{"vxway/ssmx", false},
+		{"vxway/platform/vendorkey", true},
+		{"vxway/platform", false},
+		{"github.com/diskfs/go-diskfs/disk", true},
+	} {
+		if got := forbidden(tt.pkg, hostOnly); got != tt.want {
+			t.Errorf("forbidden(%q) = %v, want %v", tt.pkg, got, tt.want)
+		}
+	}
+}
