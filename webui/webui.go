@@ -4,6 +4,7 @@
 package webui
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -41,12 +42,17 @@ func LoadOrMakeCert(root, hostname string, now time.Time) (tls.Certificate, bool
 	certFile, keyFile := filepath.Join(root, CertPath), filepath.Join(root, KeyPath)
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err == nil {
-		return cert, false, nil
-	}
-	_, cerr := os.Stat(certFile)
-	_, kerr := os.Stat(keyFile)
-	if !errors.Is(cerr, fs.ErrNotExist) || !errors.Is(kerr, fs.ErrNotExist) {
-		return tls.Certificate{}, false, fmt.Errorf("loading the server certificate %s: %w (remove %s and %s to make a new self-signed one)", certFile, err, certFile, keyFile)
+		if !madeAsCA(cert) {
+			return cert, false, nil
+		}
+		// Older software made its self-signed certificate a CA, which
+		// could sign certificates for any name: it is replaced.
+	} else {
+		_, cerr := os.Stat(certFile)
+		_, kerr := os.Stat(keyFile)
+		if !errors.Is(cerr, fs.ErrNotExist) || !errors.Is(kerr, fs.ErrNotExist) {
+			return tls.Certificate{}, false, fmt.Errorf("loading the server certificate %s: %w (remove %s and %s to make a new self-signed one)", certFile, err, certFile, keyFile)
+		}
 	}
 	certPEM, keyPEM, err := SelfSigned(hostname, now)
 	if err != nil {
@@ -69,8 +75,26 @@ func LoadOrMakeCert(root, hostname string, now time.Time) (tls.Certificate, bool
 	return cert, true, nil
 }
 
+// madeAsCA reports whether cert is a self-signed CA certificate, as
+// earlier software made for the server; a certificate someone installed
+// that was issued by another CA is left alone.
+func madeAsCA(cert tls.Certificate) bool {
+	if len(cert.Certificate) != 1 {
+		return false
+	}
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil {
+		return false
+	}
+	selfSigned := leaf.CheckSignatureFrom(leaf) == nil && bytes.Equal(leaf.RawIssuer, leaf.RawSubject)
+	return selfSigned && (leaf.IsCA || leaf.KeyUsage&x509.KeyUsageCertSign != 0)
+}
+
 // SelfSigned makes a self-signed server certificate for hostname with a new
-// ECDSA P-256 key and returns both PEM encoded.
+// ECDSA P-256 key and returns both PEM encoded. It is an end-entity
+// certificate (not a CA, key usage digital signature, extended key usage
+// server authentication): a client that chooses to trust it trusts this
+// server and nothing it might sign.
 func SelfSigned(hostname string, now time.Time) (certPEM, keyPEM []byte, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -86,10 +110,10 @@ func SelfSigned(hostname string, now time.Time) (certPEM, keyPEM []byte, err err
 		DNSNames:              []string{hostname},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.Add(CertValidity),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		KeyUsage:              x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
-		IsCA:                  true,
+		IsCA:                  false,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {

@@ -1,10 +1,16 @@
 package webui
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -44,17 +50,84 @@ func TestCertMadeOnceAndKept(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("key file mode %v, %v; want 0600", fi.Mode(), err)
 	}
-	// An independent look at the certificate, when openssl is there.
-	if openssl, err := exec.LookPath("openssl"); err == nil {
-		out, err := exec.Command(openssl, "x509", "-in", filepath.Join(root, CertPath), "-noout", "-text").CombinedOutput()
-		if err != nil {
-			t.Fatalf("openssl x509: %v\n%s", err, out)
+	if leaf.IsCA || leaf.KeyUsage != x509.KeyUsageDigitalSignature {
+		t.Errorf("IsCA %v, key usage %v; want an end-entity certificate for digital signature only", leaf.IsCA, leaf.KeyUsage)
+	}
+	checkWithOpenSSL(t, filepath.Join(root, CertPath))
+}
+
+// checkWithOpenSSL has openssl describe the certificate, when openssl is
+// there, and checks it is an end-entity server certificate for vx1.
+func checkWithOpenSSL(t *testing.T, certFile string) {
+	t.Helper()
+	openssl, err := exec.LookPath("openssl")
+	if err != nil {
+		t.Logf("openssl is not installed: the certificate is not checked independently (%v)", err)
+		return
+	}
+	out, err := exec.Command(openssl, "x509", "-in", certFile, "-noout", "-text").CombinedOutput()
+	if err != nil {
+		t.Fatalf("openssl x509: %v\n%s", err, out)
+	}
+	text := string(out)
+	for _, want := range []string{"DNS:vx1", "prime256v1", "TLS Web Server Authentication", "CA:FALSE", "Digital Signature"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("openssl does not show %q:\n%s", want, out)
 		}
-		for _, want := range []string{"DNS:vx1", "prime256v1", "TLS Web Server Authentication"} {
-			if !strings.Contains(string(out), want) {
-				t.Errorf("openssl does not show %q:\n%s", want, out)
-			}
+	}
+	for _, bad := range []string{"CA:TRUE", "Certificate Sign"} {
+		if strings.Contains(text, bad) {
+			t.Errorf("openssl shows %q:\n%s", bad, out)
 		}
+	}
+}
+
+// TestCACertReplaced puts a self-signed CA certificate where earlier
+// software left one and checks that the start replaces it with an
+// end-entity certificate.
+func TestCACertReplaced(t *testing.T) {
+	root := t.TempDir()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "vx1"},
+		DNSNames:              []string{"vx1"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(CertValidity),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(root, "data/certs"), 0o755)
+	os.WriteFile(filepath.Join(root, CertPath), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	os.WriteFile(filepath.Join(root, KeyPath), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600)
+
+	cert, made, err := LoadOrMakeCert(root, "vx1", now)
+	if err != nil || !made {
+		t.Fatalf("LoadOrMakeCert over a CA certificate = %v, made %v; want a new certificate", err, made)
+	}
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if leaf.IsCA || leaf.KeyUsage&x509.KeyUsageCertSign != 0 {
+		t.Errorf("the replacement is a CA: IsCA %v, key usage %v", leaf.IsCA, leaf.KeyUsage)
+	}
+	checkWithOpenSSL(t, filepath.Join(root, CertPath))
+	if _, made, err := LoadOrMakeCert(root, "vx1", now); err != nil || made {
+		t.Errorf("LoadOrMakeCert after the replacement = %v, made %v; want the new one kept", err, made)
 	}
 }
 
