@@ -133,8 +133,14 @@ func (u *Users) hash(user string) (string, bool, error) {
 
 // Check reports nil when password is user's password, ErrUnknownUser or
 // ErrWrongPassword when not, and another error when the store cannot be
-// read (which also refuses the login).
+// read (which also refuses the login). A password longer than any password
+// can be (MaxPasswordLen characters) is wrong without being hashed:
+// sha512-crypt's cost grows with the square of the length, and SSH carries
+// passwords of hundreds of kilobytes.
 func (u *Users) Check(user, password string) error {
+	if len(password) > utf8.UTFMax*MaxPasswordLen || utf8.RuneCountInString(password) > MaxPasswordLen {
+		return fmt.Errorf("%w: longer than %d characters", ErrWrongPassword, MaxPasswordLen)
+	}
 	h, _, err := u.hash(user)
 	if err != nil {
 		return err
