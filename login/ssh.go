@@ -125,8 +125,12 @@ func (s *SSH) config() *ssh.ServerConfig {
 				return nil, fmt.Errorf("%w: %w", ErrLoginIncorrect, err)
 			}
 			want := key.Marshal()
-			for _, line := range lines {
-				k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(line))
+			for i, line := range lines {
+				k, err := ParseAuthorizedKey(line)
+				if errors.Is(err, ErrKeyOptions) {
+					s.logf("authorized key %d of %s is ignored: %v", i+1, meta.User(), err)
+					continue
+				}
 				if err == nil && string(k.Marshal()) == string(want) {
 					return nil, nil
 				}
