@@ -1,6 +1,7 @@
 package webui
 
 import (
+	"bufio"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -147,39 +148,37 @@ func TestBrokenCertNotReplaced(t *testing.T) {
 	}
 }
 
-func TestStatusPageOverHTTPS(t *testing.T) {
+// startServer serves HTTPS with a new certificate for vx1 on loopback and
+// returns its address and a client that trusts the certificate.
+func startServer(t *testing.T, srv *Server) (string, *tls.Config) {
+	t.Helper()
 	root := t.TempDir()
 	cert, _, err := LoadOrMakeCert(root, "vx1", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	fail := false
-	srv := NewServer(func() (Status, error) {
-		if fail {
-			return Status{}, errors.New("identity unreadable")
-		}
-		return Status{
-			Product: "Cisco Expressway", Type: "Expressway-C", Hostname: "vx1", Serial: "0A1B2C3D",
-			SoftwareVersion: "X14.2", Uptime: 90*time.Second + 400*time.Millisecond,
-			Alarms: []Alarm{{ID: 40003, Description: "Default root password <in use>"}},
-			Extra:  []Field{{"Smart Licensing", "Evaluation"}},
-		}, nil
-	})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	t.Cleanup(func() { l.Close() })
 	go srv.Serve(l, cert)
-
 	pemCert, err := os.ReadFile(filepath.Join(root, CertPath))
 	if err != nil {
 		t.Fatal(err)
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pemCert)
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "vx1"}}}
-	url := "https://" + l.Addr().String()
+	return l.Addr().String(), &tls.Config{RootCAs: pool, ServerName: "vx1"}
+}
+
+// TestPageShowsOnlyTheProduct checks that the page a visitor gets without
+// signing in names the product and nothing else about the device.
+func TestPageShowsOnlyTheProduct(t *testing.T) {
+	product := "Cisco Expressway"
+	addr, tlsConfig := startServer(t, NewServer(func() string { return product }))
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConfig}}
+	url := "https://" + addr
 
 	get := func(path string) (int, string) {
 		t.Helper()
@@ -195,21 +194,106 @@ func TestStatusPageOverHTTPS(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("GET / = %d", code)
 	}
-	for _, want := range []string{"Cisco Expressway", "Expressway-C", "vx1", "0A1B2C3D", "X14.2", "1m30s",
-		"40003: Default root password &lt;in use&gt;", "Smart Licensing", "Evaluation"} {
+	for _, want := range []string{"<h1>Cisco Expressway</h1>", "console", "SSH"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q:\n%s", want, body)
 		}
 	}
+	product = "Cisco VCS <b>"
+	if _, body := get("/"); !strings.Contains(body, "Cisco VCS &lt;b&gt;") {
+		t.Errorf("the product name is not escaped or not current:\n%s", body)
+	}
 	if code, _ := get("/nothing"); code != http.StatusNotFound {
 		t.Errorf("GET /nothing = %d, want 404", code)
 	}
-	fail = true
-	if code, body := get("/"); code != http.StatusInternalServerError || !strings.Contains(body, "identity unreadable") {
-		t.Errorf("GET / while status fails = %d %q", code, body)
+	if resp, err := client.Post(url+"/", "text/plain", strings.NewReader("x")); err != nil || resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST / = %v, %v; want 405", resp, err)
 	}
 	// A client that does not trust the certificate is refused.
 	if _, err := http.Get(url); err == nil {
 		t.Error("a client without the certificate connected")
+	}
+}
+
+// TestIdleConnectionClosed keeps a connection open after one request and
+// checks that the server closes it after the idle timeout instead of
+// holding it (and a file descriptor of init) for ever.
+func TestIdleConnectionClosed(t *testing.T) {
+	srv := NewServer(func() string { return "Cisco Expressway" })
+	srv.Limits = Limits{IdleTimeout: 200 * time.Millisecond, ReadHeaderTimeout: 200 * time.Millisecond}
+	addr, tlsConfig := startServer(t, srv)
+
+	t.Run("after a request", func(t *testing.T) {
+		c, err := tls.Dial("tcp", addr, tlsConfig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: vx1\r\n\r\n")
+		r := bufio.NewReader(c)
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.Close {
+			t.Fatal("the server closed after one request; the test needs keep-alive")
+		}
+		expectClosed(t, c, r)
+	})
+	t.Run("before the handshake", func(t *testing.T) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		expectClosed(t, c, bufio.NewReader(c))
+	})
+}
+
+// expectClosed waits up to 10 s for the server to close c.
+func expectClosed(t *testing.T, c net.Conn, r io.Reader) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err := io.Copy(io.Discard, r)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatal("the server held an idle connection for 10s")
+	}
+}
+
+// TestConnectionLimit opens as many connections as the limit allows and
+// checks that one more is closed at once, and that a slot comes back when
+// a connection ends.
+func TestConnectionLimit(t *testing.T) {
+	srv := NewServer(func() string { return "Cisco Expressway" })
+	srv.Limits = Limits{MaxConns: 2}
+	addr, tlsConfig := startServer(t, srv)
+	var held []*tls.Conn
+	for range 2 {
+		c, err := tls.Dial("tcp", addr, tlsConfig)
+		if err != nil {
+			t.Fatalf("connection within the limit: %v", err)
+		}
+		defer c.Close()
+		held = append(held, c)
+	}
+	if c, err := tls.Dial("tcp", addr, tlsConfig); err == nil {
+		c.Close()
+		t.Fatal("a third connection was served over the limit of 2")
+	}
+	held[0].Close()
+	var err error
+	for range 100 { // the server sees the close a moment later
+		var c *tls.Conn
+		if c, err = tls.Dial("tcp", addr, tlsConfig); err == nil {
+			c.Close()
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("the slot of a closed connection did not come back: %v", err)
 	}
 }
