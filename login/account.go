@@ -20,16 +20,22 @@ type Account struct {
 	// standard input instead of `shell -c cmd`; the xAPI shell reads its
 	// requests that way.
 	ExecOnStdin bool
+	// ConsoleOnlyWhileDefault refuses the account's password logins over
+	// SSH while it has the image's default password: whoever knows the
+	// default (it is in the product's documentation) could otherwise log
+	// in from the network before anyone changed it.
+	ConsoleOnlyWhileDefault bool
 }
 
 // DefaultPath is the PATH a login shell gets.
 const DefaultPath = "/bin:/sbin:/usr/bin:/usr/sbin"
 
 // DefaultAccounts are the device's accounts: root with gosh, admin with the
-// xAPI shell.
+// xAPI shell. Root logs in over SSH with a password only once its default
+// password is changed.
 func DefaultAccounts() []Account {
 	return []Account{
-		{Name: "root", Shell: "/bin/gosh", Home: "/root"},
+		{Name: "root", Shell: "/bin/gosh", Home: "/root", ConsoleOnlyWhileDefault: true},
 		{Name: "admin", Shell: "/bin/xshell", Home: "/", ExecOnStdin: true},
 	}
 }

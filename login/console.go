@@ -41,22 +41,44 @@ func (c *Console) logf(format string, args ...any) {
 	}
 }
 
+// The pause before the console is tried again after a failure doubles
+// from consoleRetryMin to consoleRetryMax while the failures last.
+const (
+	consoleRetryMin = time.Second
+	consoleRetryMax = 30 * time.Second
+)
+
 // Serve runs login sessions on c.TTY until ctx ends, reopening the
-// terminal for each.
+// terminal for each. It returns only then: a terminal that cannot be
+// opened (out of file descriptors, say) or a session that fails is logged
+// and tried again after a pause, so the console is never lost for good.
 func (c *Console) Serve(ctx context.Context) error {
+	pause := time.Duration(0)
 	for ctx.Err() == nil {
-		tty, err := os.OpenFile(c.TTY, os.O_RDWR|syscall.O_NOCTTY, 0)
-		if err != nil {
-			return fmt.Errorf("opening %s: %w", c.TTY, err)
+		err := c.openAndServe()
+		if err == nil || errors.Is(err, io.EOF) {
+			pause = 0
+			continue
 		}
-		err = c.Session(tty)
-		tty.Close()
-		if err != nil && !errors.Is(err, io.EOF) {
-			c.logf("console login: %v", err)
-			c.sleep(time.Second)
+		if pause == 0 {
+			pause = consoleRetryMin
+		} else {
+			pause = min(2*pause, consoleRetryMax)
 		}
+		c.logf("console login: %v; trying again in %v", err, pause)
+		c.sleep(pause)
 	}
 	return ctx.Err()
+}
+
+// openAndServe opens the terminal and runs one login session on it.
+func (c *Console) openAndServe() error {
+	tty, err := os.OpenFile(c.TTY, os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", c.TTY, err)
+	}
+	defer tty.Close()
+	return c.Session(tty)
 }
 
 func (c *Console) sleep(d time.Duration) {

@@ -1,8 +1,11 @@
 package login
 
 import (
+	"context"
 	"errors"
+	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -92,4 +95,36 @@ func TestConsoleEOF(t *testing.T) {
 		t.Fatal("Session did not notice the hang-up")
 	}
 	slave.Close()
+}
+
+// TestConsoleServeRetries gives the console a terminal that cannot be
+// opened: Serve must log, pause longer each time and try again until its
+// context ends, never give up.
+func TestConsoleServeRetries(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var log logBuffer
+	var slept []time.Duration
+	c := &Console{
+		TTY:      filepath.Join(t.TempDir(), "ttyS0"),
+		Accounts: testAccounts(),
+		Checker:  newUsers(t),
+		Log:      &log,
+		Sleep: func(d time.Duration) {
+			slept = append(slept, d)
+			if len(slept) == 7 {
+				cancel()
+			}
+		},
+	}
+	if err := c.Serve(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("Serve = %v, want context.Canceled after the retries", err)
+	}
+	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 30 * time.Second, 30 * time.Second}
+	if fmt.Sprint(slept) != fmt.Sprint(want) {
+		t.Errorf("pauses %v, want %v", slept, want)
+	}
+	if !strings.Contains(log.String(), "opening "+c.TTY) {
+		t.Errorf("the console log does not name the terminal:\n%s", log.String())
+	}
 }

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/crypto/ssh"
 
 	"vxway/atomicfile"
+	"vxway/clock"
 )
 
 // HostKeyFile is the SSH host key's file name in the key directory.
@@ -73,6 +74,40 @@ type KeyLister interface {
 	AuthorizedKeys(user string) ([]string, error)
 }
 
+// DefaultChecker tells whether an account still has the image's default
+// password; platform.Users is one.
+type DefaultChecker interface {
+	UsingDefault(user string) (bool, error)
+}
+
+// The SSH server's limits on what a client that has not logged in can
+// make the device spend (OpenSSH's MaxStartups and LoginGraceTime are the
+// model, without the random early drop).
+const (
+	// DefaultMaxStartups is how many connections may be in the handshake
+	// or the login at once; further ones are closed at once.
+	DefaultMaxStartups = 30
+	// DefaultMaxStartupsPerSource is the same limit for one source
+	// address, so one client cannot take every slot.
+	DefaultMaxStartupsPerSource = 10
+	// DefaultLoginGraceTime is how long a connection has to log in.
+	DefaultLoginGraceTime = 20 * time.Second
+	// DefaultMaxPasswordChecks is how many passwords are hashed at once;
+	// an attempt beyond it fails at once, without hashing.
+	DefaultMaxPasswordChecks = 2
+)
+
+// Accept errors (too many open files, for one) are retried after a pause
+// that doubles from acceptRetryMin to acceptRetryMax while they last.
+const (
+	acceptRetryMin = 5 * time.Millisecond
+	acceptRetryMax = time.Second
+)
+
+// errBusy refuses a password attempt while the password checks are all
+// taken.
+var errBusy = errors.New("too many logins at once; try again")
+
 // SSH is the SSH server: password (and authorized key) logins for the
 // accounts, an interactive shell with or without a pty, and `ssh host cmd`
 // run as `shell -c cmd`.
@@ -86,7 +121,104 @@ type SSH struct {
 	Log      io.Writer // init's console lines; may be nil
 	// FailDelay is the pause after a wrong password.
 	FailDelay time.Duration
+	// Defaults tells which accounts still have the default password, for
+	// the accounts marked ConsoleOnlyWhileDefault; nil lets them in.
+	Defaults DefaultChecker
+	// Limits before login; zero means the Default... constant.
+	MaxStartups          int
+	MaxStartupsPerSource int
+	LoginGraceTime       time.Duration
+	MaxPasswordChecks    int
+	// Clock times the pause after an accept error (the real clock when
+	// nil).
+	Clock clock.Clock
+
+	once      sync.Once
+	mu        sync.Mutex
+	startups  int            // connections not yet logged in
+	perSource map[string]int // the same by source address
+	refusing  bool           // the last connection was refused (logged once)
+	checks    chan struct{}  // a slot per password check running
 }
+
+func orDefault[T int | time.Duration](v, def T) T {
+	if v > 0 {
+		return v
+	}
+	return def
+}
+
+func (s *SSH) init() {
+	s.once.Do(func() {
+		s.perSource = map[string]int{}
+		s.checks = make(chan struct{}, orDefault(s.MaxPasswordChecks, DefaultMaxPasswordChecks))
+		if s.Clock == nil {
+			s.Clock = clock.Real{}
+		}
+	})
+}
+
+// admit takes a pre-login slot for a connection from source, or reports
+// false when the overall or the per-source limit is reached. The first
+// refusal after an admitted connection is logged, not every one.
+func (s *SSH) admit(source string) bool {
+	maxAll := orDefault(s.MaxStartups, DefaultMaxStartups)
+	maxOne := orDefault(s.MaxStartupsPerSource, DefaultMaxStartupsPerSource)
+	s.mu.Lock()
+	all, one := s.startups, s.perSource[source]
+	ok := all < maxAll && one < maxOne
+	first := !ok && !s.refusing
+	s.refusing = !ok
+	if ok {
+		s.startups++
+		s.perSource[source]++
+	}
+	s.mu.Unlock()
+	if first {
+		s.logf("refusing connections: %d are not logged in yet, %d of them from %s; the limits are %d, and %d from one address",
+			all, one, source, maxAll, maxOne)
+	}
+	return ok
+}
+
+// release gives back the pre-login slot of a connection from source.
+func (s *SSH) release(source string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.startups--
+	if s.perSource[source]--; s.perSource[source] <= 0 {
+		delete(s.perSource, source)
+	}
+}
+
+// checkPassword runs the password check in one of the bounded slots, or
+// fails at once when all are taken.
+func (s *SSH) checkPassword(user, password string) (Account, error) {
+	select {
+	case s.checks <- struct{}{}:
+	default:
+		return Account{}, fmt.Errorf("%w: %w", ErrLoginIncorrect, errBusy)
+	}
+	defer func() { <-s.checks }()
+	acct, err := authenticate(s.Accounts, s.Checker, user, password)
+	if err != nil {
+		return Account{}, err
+	}
+	if acct.ConsoleOnlyWhileDefault && s.Defaults != nil {
+		def, err := s.Defaults.UsingDefault(user)
+		if err != nil {
+			return Account{}, fmt.Errorf("%w: %w", ErrLoginIncorrect, err)
+		}
+		if def {
+			return Account{}, fmt.Errorf("%w: %w", ErrLoginIncorrect, errDefaultPassword)
+		}
+	}
+	return acct, nil
+}
+
+// errDefaultPassword refuses a password login over SSH to an account that
+// still has the image's default password.
+var errDefaultPassword = errors.New("the account still has the default password: log in on the console and change it with passwd; until then it cannot log in over SSH with a password")
 
 func (s *SSH) runner() Runner {
 	if s.Runner == nil {
@@ -113,7 +245,13 @@ func (s *SSH) account(user string) (Account, bool) {
 func (s *SSH) config() *ssh.ServerConfig {
 	cfg := &ssh.ServerConfig{
 		PasswordCallback: func(meta ssh.ConnMetadata, password []byte) (*ssh.Permissions, error) {
-			if _, err := authenticate(s.Accounts, s.Checker, meta.User(), string(password)); err != nil {
+			if _, err := s.checkPassword(meta.User(), string(password)); err != nil {
+				switch {
+				case errors.Is(err, errDefaultPassword):
+					s.logf("refused %s from %s: %v", meta.User(), meta.RemoteAddr(), errDefaultPassword)
+				case errors.Is(err, errBusy):
+					return nil, err // no pause: the point is to spend nothing
+				}
 				time.Sleep(s.FailDelay)
 				return nil, err
 			}
@@ -128,8 +266,12 @@ func (s *SSH) config() *ssh.ServerConfig {
 				return nil, fmt.Errorf("%w: %w", ErrLoginIncorrect, err)
 			}
 			want := key.Marshal()
-			for _, line := range lines {
-				k, _, _, _, err := ssh.ParseAuthorizedKey([]byte(line))
+			for i, line := range lines {
+				k, err := ParseAuthorizedKey(line)
+				if errors.Is(err, ErrKeyOptions) {
+					s.logf("authorized key %d of %s is ignored: %v", i+1, meta.User(), err)
+					continue
+				}
 				if err == nil && string(k.Marshal()) == string(want) {
 					return nil, nil
 				}
@@ -142,28 +284,75 @@ func (s *SSH) config() *ssh.ServerConfig {
 	return cfg
 }
 
-// Serve accepts connections on l until it is closed.
+// Serve accepts connections on l until it is closed. An accept error (too
+// many open files, for one) does not end it: it pauses, longer while the
+// errors last, and accepts again.
 func (s *SSH) Serve(l net.Listener) error {
+	s.init()
 	cfg := s.config()
+	var pause time.Duration
 	for {
 		conn, err := l.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return nil
 			}
-			return fmt.Errorf("accepting ssh connections: %w", err)
+			if pause == 0 {
+				pause = acceptRetryMin
+				s.logf("accepting connections: %v; retrying", err)
+			} else {
+				pause = min(2*pause, acceptRetryMax)
+			}
+			s.wait(pause)
+			continue
 		}
-		go s.handle(conn, cfg)
+		pause = 0
+		source := sourceOf(conn.RemoteAddr())
+		if !s.admit(source) {
+			conn.Close()
+			continue
+		}
+		go s.handle(conn, cfg, source)
 	}
 }
 
-func (s *SSH) handle(nc net.Conn, cfg *ssh.ServerConfig) {
+// wait pauses for d on the server's clock.
+func (s *SSH) wait(d time.Duration) {
+	done := make(chan struct{})
+	s.Clock.AfterFunc(d, func() { close(done) })
+	<-done
+}
+
+// sourceOf is the address a connection comes from, without its port.
+func sourceOf(a net.Addr) string {
+	if host, _, err := net.SplitHostPort(a.String()); err == nil {
+		return host
+	}
+	return a.String()
+}
+
+func (s *SSH) handle(nc net.Conn, cfg *ssh.ServerConfig, source string) {
 	defer nc.Close()
-	nc.SetDeadline(time.Now().Add(time.Minute)) // bound the handshake
+	// A fault in one connection must not end init, which serves it.
+	defer func() {
+		if v := recover(); v != nil {
+			s.logf("connection from %s: internal error: %v", source, v)
+		}
+	}()
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			s.release(source)
+		}
+	}
+	defer release()
+	nc.SetDeadline(time.Now().Add(orDefault(s.LoginGraceTime, DefaultLoginGraceTime)))
 	conn, chans, reqs, err := ssh.NewServerConn(nc, cfg)
 	if err != nil {
 		return
 	}
+	release()
 	nc.SetDeadline(time.Time{})
 	defer conn.Close()
 	acct, _ := s.account(conn.User())

@@ -14,8 +14,8 @@ import (
 )
 
 // startSSH serves SSH on a loopback port and returns its address and host
-// key.
-func startSSH(t *testing.T) (string, ssh.PublicKey, *SSH) {
+// key; each of configure changes the server before it starts.
+func startSSH(t *testing.T, configure ...func(*SSH)) (string, ssh.PublicKey, *SSH) {
 	t.Helper()
 	key, made, err := LoadOrMakeHostKey(filepath.Join(t.TempDir(), "data", "ssh"))
 	if err != nil || !made {
@@ -24,6 +24,9 @@ func startSSH(t *testing.T) (string, ssh.PublicKey, *SSH) {
 	users := newUsers(t)
 	accounts := append(testAccounts(), Account{Name: "stdin-admin", Shell: "/bin/sh", Home: "/", ExecOnStdin: true})
 	srv := &SSH{HostKey: key, Accounts: accounts, Checker: stdinAdmin{users}, Keys: users, Dev: "/dev"}
+	for _, c := range configure {
+		c(srv)
+	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -200,4 +203,70 @@ func (c stdinAdmin) Check(user, password string) error {
 		user = "admin"
 	}
 	return c.Checker.Check(user, password)
+}
+
+// TestSSHAuthorizedKeyWithOptions checks that a key line with options is
+// not taken as an unrestricted key: the login is refused and the console
+// says which line was ignored and why.
+func TestSSHAuthorizedKeyWithOptions(t *testing.T) {
+	var log logBuffer
+	addr, hostKey, srv := startSSH(t, func(s *SSH) { s.Log = &log })
+	userKey, _, err := LoadOrMakeHostKey(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(userKey.PublicKey())))
+	for _, opts := range []string{`from="10.9.9.9"`, `command="xstatus"`, "restrict", `no-pty,from="192.0.2.1"`} {
+		t.Run(opts, func(t *testing.T) {
+			if err := srv.Keys.(interface {
+				SetAuthorizedKeys(string, []string) error
+			}).SetAuthorizedKeys("admin", []string{opts + " " + line}); err != nil {
+				t.Fatal(err)
+			}
+			c, err := ssh.Dial("tcp", addr, &ssh.ClientConfig{
+				User:            "admin",
+				Auth:            []ssh.AuthMethod{ssh.PublicKeys(userKey)},
+				HostKeyCallback: ssh.FixedHostKey(hostKey),
+			})
+			if err == nil {
+				c.Close()
+				t.Fatalf("a key with %s logged in without its restriction", opts)
+			}
+			if got := log.String(); !strings.Contains(got, "authorized key 1 of admin is ignored") || !strings.Contains(got, "options are not supported") {
+				t.Errorf("console log does not name the ignored line:\n%s", got)
+			}
+		})
+	}
+}
+
+func TestParseAuthorizedKey(t *testing.T) {
+	userKey, _, err := LoadOrMakeHostKey(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(userKey.PublicKey())))
+	tests := []struct {
+		name, line string
+		wantErr    error
+	}{
+		{"plain", line, nil},
+		{"with comment", line + " ops@laptop", nil},
+		{"from", `from="10.0.0.0/8" ` + line, ErrKeyOptions},
+		{"command", `command="echo hi" ` + line, ErrKeyOptions},
+		{"restrict", "restrict " + line, ErrKeyOptions},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k, err := ParseAuthorizedKey(tt.line)
+			if !errors.Is(err, tt.wantErr) {
+				t.Fatalf("ParseAuthorizedKey = %v, want %v", err, tt.wantErr)
+			}
+			if err == nil && !bytes.Equal(k.Marshal(), userKey.PublicKey().Marshal()) {
+				t.Error("parsed the wrong key")
+			}
+		})
+	}
+	if _, err := ParseAuthorizedKey("ssh-ed25519 nope"); err == nil {
+		t.Error("a broken key parsed")
+	}
 }

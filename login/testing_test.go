@@ -99,3 +99,22 @@ func (tr *transcript) String() string {
 	defer tr.mu.Unlock()
 	return tr.buf.String()
 }
+
+// logBuffer is a bytes.Buffer safe for the server's goroutines to write
+// while a test reads it.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

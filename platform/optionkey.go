@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base32"
@@ -149,13 +150,20 @@ func SignOptionKey(priv ed25519.PrivateKey, k OptionKey) (string, error) {
 // pubs (any one of them may have signed it). Case, dashes and white space
 // inside the key do not matter.
 func ParseOptionKey(text string, pubs ...ed25519.PublicKey) (OptionKey, error) {
+	k, _, err := parseOptionKey(text, pubs)
+	return k, err
+}
+
+// keyBytes decodes key text (the prefix, then base32 in any case, with
+// dashes and white space anywhere) to the key's bytes.
+func keyBytes(text string) ([]byte, error) {
 	if len(text) > maxOptionKeyText {
-		return OptionKey{}, fmt.Errorf("%w: %d characters is far too long for a key", ErrBadOptionKey, len(text))
+		return nil, fmt.Errorf("%w: %d characters is far too long for a key", ErrBadOptionKey, len(text))
 	}
 	s := strings.ToUpper(strings.TrimSpace(text))
 	rest, ok := strings.CutPrefix(s, optionKeyPrefix)
 	if !ok {
-		return OptionKey{}, fmt.Errorf("%w: it must start with %s", ErrBadOptionKey, optionKeyPrefix)
+		return nil, fmt.Errorf("%w: it must start with %s", ErrBadOptionKey, optionKeyPrefix)
 	}
 	rest = strings.Map(func(r rune) rune {
 		if r == '-' || r == ' ' || r == '\t' || r == '\n' || r == '\r' {
@@ -165,18 +173,27 @@ func ParseOptionKey(text string, pubs ...ed25519.PublicKey) (OptionKey, error) {
 	}, rest)
 	raw, err := optionKeyEncoding().DecodeString(rest)
 	if err != nil || len(raw) != optionKeyLen {
-		return OptionKey{}, fmt.Errorf("%w: the key is damaged or incomplete; copy it again", ErrBadOptionKey)
+		return nil, fmt.Errorf("%w: the key is damaged or incomplete; copy it again", ErrBadOptionKey)
+	}
+	return raw, nil
+}
+
+// parseOptionKey is ParseOptionKey that also returns the key's bytes.
+func parseOptionKey(text string, pubs []ed25519.PublicKey) (OptionKey, []byte, error) {
+	raw, err := keyBytes(text)
+	if err != nil {
+		return OptionKey{}, nil, err
 	}
 	body, sig := raw[:optionBodyLen], raw[optionBodyLen:]
 	if body[0] != optionKeyVersion {
-		return OptionKey{}, fmt.Errorf("%w: key version %d is not supported", ErrBadOptionKey, body[0])
+		return OptionKey{}, nil, fmt.Errorf("%w: key version %d is not supported", ErrBadOptionKey, body[0])
 	}
 	if !verifiesWithAny(pubs, append([]byte(optionSigContext), body...), sig) {
-		return OptionKey{}, fmt.Errorf("%w: the signature does not verify; the key is damaged or not issued by the vendor", ErrBadOptionKey)
+		return OptionKey{}, nil, fmt.Errorf("%w: the signature does not verify; the key is damaged or not issued by the vendor", ErrBadOptionKey)
 	}
 	o, ok := optionByCode(body[5])
 	if !ok {
-		return OptionKey{}, fmt.Errorf("%w: option code %d is unknown to this software", ErrBadOptionKey, body[5])
+		return OptionKey{}, nil, fmt.Errorf("%w: option code %d is unknown to this software", ErrBadOptionKey, body[5])
 	}
 	k := OptionKey{
 		Serial: strings.ToUpper(hex.EncodeToString(body[1:5])),
@@ -185,24 +202,25 @@ func ParseOptionKey(text string, pubs ...ed25519.PublicKey) (OptionKey, error) {
 		Nonce:  binary.BigEndian.Uint32(body[8:12]),
 	}
 	if o.Counted != (k.Count > 0) {
-		return OptionKey{}, fmt.Errorf("%w: count %d does not fit option %s", ErrBadOptionKey, k.Count, o.Name)
+		return OptionKey{}, nil, fmt.Errorf("%w: count %d does not fit option %s", ErrBadOptionKey, k.Count, o.Name)
 	}
-	return k, nil
+	return k, raw, nil
 }
 
 // canonicalKey is the stored spelling (prefix, upper case, groups of 8)
-// and the fingerprint of key text; spelling variants share both.
-func canonicalKey(text string) (string, string) {
-	s := strings.ToUpper(strings.TrimSpace(text))
-	s = strings.TrimPrefix(s, optionKeyPrefix)
-	s = strings.Map(func(r rune) rune {
-		if r == '-' || r == ' ' || r == '\t' || r == '\n' || r == '\r' {
-			return -1
-		}
-		return r
-	}, s)
+// and the fingerprint of a key's bytes. They come from the decoded bytes,
+// not the text: base32 leaves spare bits in the last character, so one key
+// has several spellings, and all of them are the same key.
+func canonicalKey(raw []byte) (string, string) {
+	s := optionKeyEncoding().EncodeToString(raw)
 	sum := sha256.Sum256([]byte(s))
 	return optionKeyPrefix + groupsOf8(s), hex.EncodeToString(sum[:6])
+}
+
+// sameKey reports whether an installed key is the key whose bytes are raw.
+func (ik InstalledKey) sameKey(raw []byte) bool {
+	b, err := keyBytes(ik.Key)
+	return err == nil && bytes.Equal(b, raw)
 }
 
 func groupsOf8(s string) string {
@@ -283,7 +301,7 @@ func (o *OptionKeys) Add(text string) (InstalledKey, error) {
 	if err != nil {
 		return InstalledKey{}, err
 	}
-	k, err := ParseOptionKey(text, vendor...)
+	k, raw, err := parseOptionKey(text, vendor)
 	if err != nil {
 		return InstalledKey{}, err
 	}
@@ -294,13 +312,13 @@ func (o *OptionKeys) Add(text string) (InstalledKey, error) {
 	if k.Serial != id.Serial {
 		return InstalledKey{}, fmt.Errorf("%w: it was issued for serial %s and this device is %s; ask for a key for %s", ErrForeignOptionKey, k.Serial, id.Serial, id.Serial)
 	}
-	canon, fp := canonicalKey(text)
+	canon, fp := canonicalKey(raw)
 	existing, err := o.List()
 	if err != nil {
 		return InstalledKey{}, err
 	}
 	for _, e := range existing {
-		if e.id == fp {
+		if e.id == fp || e.sameKey(raw) {
 			return InstalledKey{}, fmt.Errorf("%w: %s", ErrOptionKeyExists, k.Option)
 		}
 	}
@@ -386,10 +404,11 @@ func (o *OptionKeys) Remove(keyOrIndex string) (InstalledKey, error) {
 		}
 		found = &list[n-1]
 	} else {
-		_, fp := canonicalKey(keyOrIndex)
-		for i := range list {
-			if list[i].id == fp {
-				found = &list[i]
+		if raw, err := keyBytes(keyOrIndex); err == nil {
+			for i := range list {
+				if list[i].sameKey(raw) {
+					found = &list[i]
+				}
 			}
 		}
 		if found == nil {

@@ -293,3 +293,43 @@ func TestOptionKeyStoredSpellingParses(t *testing.T) {
 		t.Errorf("removing by the listed key: %v", err)
 	}
 }
+
+// TestOptionKeySpellingsAreOneKey checks that the other base32 spellings
+// of a key's last character (its spare bits set) are the same key: it
+// installs once, and any spelling removes it.
+func TestOptionKeySpellingsAreOneKey(t *testing.T) {
+	root, id := deviceRoot(t, "VCS")
+	ok := platform.NewOptionKeys(root, nil)
+	k := mustSign(t, id.Serial, "RoomSystems", 20)
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
+	last := strings.IndexByte(alphabet, k[len(k)-1])
+	if last < 0 || last&3 != 0 {
+		t.Fatalf("the issued key's last character %q has spare bits set", k[len(k)-1])
+	}
+	var variants []string
+	for spare := 1; spare < 4; spare++ {
+		variants = append(variants, k[:len(k)-1]+string(alphabet[last|spare]))
+	}
+	if _, err := ok.Add(k); err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range variants {
+		t.Run(v[len(v)-8:], func(t *testing.T) {
+			if _, err := platform.ParseOptionKey(v, testVendor().Public()); err != nil {
+				t.Fatalf("the variant does not parse (the test is wrong): %v", err)
+			}
+			if _, err := ok.Add(v); !errors.Is(err, platform.ErrOptionKeyExists) {
+				t.Errorf("Add of another spelling = %v, want ErrOptionKeyExists", err)
+			}
+		})
+	}
+	if list, _ := ok.List(); len(list) != 1 {
+		t.Fatalf("%d keys installed, want 1: %+v", len(list), list)
+	}
+	if _, err := ok.Remove(variants[2]); err != nil {
+		t.Errorf("Remove by another spelling: %v", err)
+	}
+	if list, _ := ok.List(); len(list) != 0 {
+		t.Errorf("%d keys left after removing, want 0", len(list))
+	}
+}

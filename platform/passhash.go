@@ -21,8 +21,55 @@ const (
 	cryptAlphabet      = "./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 )
 
-// ErrBadSalt marks a salt HashPassword cannot use.
-var ErrBadSalt = errors.New("bad password salt")
+// The highest costs a stored hash may ask for. Every login runs the hash
+// inside init (PID 1), so a hash from a provisioning seed with a billion
+// sha512-crypt rounds or bcrypt cost 31 would hold a login for minutes to
+// years. 100,000 rounds take about 70 ms and bcrypt cost 12 about 0.3 to
+// 0.9 s on the device; the defaults are 5000 rounds and cost 10.
+const (
+	MaxCryptRounds = 100000
+	MaxBcryptCost  = 12
+)
+
+// Errors of password hashes that callers branch on.
+var (
+	// ErrBadSalt marks a salt HashPassword cannot use.
+	ErrBadSalt = errors.New("bad password salt")
+	// ErrBadHash marks a password hash the device does not accept.
+	ErrBadHash = errors.New("password hash not accepted")
+)
+
+// ValidateHash checks a password hash given as is (a provisioning seed's):
+// sha512-crypt ("$6$[rounds=N$]salt$hash") with at most MaxCryptRounds
+// rounds, or bcrypt ("$2a$", "$2b$", "$2y$") with a cost of at most
+// MaxBcryptCost. CheckPassword matches nothing against any other hash.
+func ValidateHash(hash string) error {
+	switch {
+	case strings.HasPrefix(hash, "$6$"):
+		rounds, _, err := cryptRounds(hash)
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrBadHash, err)
+		}
+		if rounds > MaxCryptRounds {
+			return fmt.Errorf("%w: sha512-crypt with %d rounds; at most %d are accepted (every login would take too long); make it with openssl passwd -6 (5000 rounds)", ErrBadHash, rounds, MaxCryptRounds)
+		}
+		return nil
+	case isBcrypt(hash):
+		cost, err := bcrypt.Cost([]byte(hash))
+		if err != nil {
+			return fmt.Errorf("%w: bcrypt: %w", ErrBadHash, err)
+		}
+		if cost > MaxBcryptCost {
+			return fmt.Errorf("%w: bcrypt cost %d; at most %d is accepted (every login would take too long)", ErrBadHash, cost, MaxBcryptCost)
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: not a sha512-crypt ($6$) or bcrypt ($2b$) hash", ErrBadHash)
+}
+
+func isBcrypt(hash string) bool {
+	return strings.HasPrefix(hash, "$2a$") || strings.HasPrefix(hash, "$2b$") || strings.HasPrefix(hash, "$2y$")
+}
 
 // HashPassword returns the sha512-crypt hash of password ("$6$<salt>$<hash>",
 // 5000 rounds, the format /etc/shadow and `openssl passwd -6` use). The salt
@@ -49,8 +96,11 @@ func HashPassword(password, salt string) (string, error) {
 
 // CheckPassword reports whether password matches hash, a sha512-crypt
 // ("$6$...") or bcrypt ("$2a$", "$2b$", "$2y$") hash. Any other or malformed
-// hash matches nothing.
+// hash, and one over the cost limits of ValidateHash, matches nothing.
 func CheckPassword(hash, password string) bool {
+	if ValidateHash(hash) != nil {
+		return false
+	}
 	switch {
 	case strings.HasPrefix(hash, "$6$"):
 		want, err := cryptWithSetting(password, hash)
@@ -58,7 +108,7 @@ func CheckPassword(hash, password string) bool {
 			return false
 		}
 		return subtle.ConstantTimeCompare([]byte(want), []byte(hash)) == 1
-	case strings.HasPrefix(hash, "$2a$"), strings.HasPrefix(hash, "$2b$"), strings.HasPrefix(hash, "$2y$"):
+	case isBcrypt(hash):
 		h := hash
 		if strings.HasPrefix(h, "$2y$") {
 			// $2y$ is PHP's name for the same algorithm as $2b$.
@@ -88,25 +138,40 @@ func cryptWithSetting(password, setting string) (string, error) {
 	if !ok {
 		return "", fmt.Errorf("%w: %q does not start with $6$", ErrBadSalt, setting)
 	}
-	rounds, custom := cryptRoundsDefault, false
-	if r, ok := strings.CutPrefix(rest, "rounds="); ok {
-		num, after, found := strings.Cut(r, "$")
-		if !found {
-			return "", fmt.Errorf("%w: rounds= has no closing $", ErrBadSalt)
-		}
-		n, err := strconv.ParseUint(num, 10, 64)
-		if err != nil {
-			return "", fmt.Errorf("%w: rounds %q: %w", ErrBadSalt, num, err)
-		}
-		rounds = int(min(max(n, cryptRoundsMin), cryptRoundsMax))
-		custom = true
-		rest = after
+	rounds, custom, err := cryptRounds(setting)
+	if err != nil {
+		return "", err
+	}
+	if custom {
+		_, rest, _ = strings.Cut(rest, "$")
 	}
 	salt, _, _ := strings.Cut(rest, "$")
 	if len(salt) > cryptSaltMax {
 		salt = salt[:cryptSaltMax]
 	}
 	return sha512Crypt([]byte(password), []byte(salt), rounds, custom), nil
+}
+
+// cryptRounds reads the rounds of a sha512-crypt setting or hash, clamped
+// to the algorithm's range as crypt(3) does, and whether they were given.
+func cryptRounds(setting string) (int, bool, error) {
+	rest, ok := strings.CutPrefix(setting, "$6$")
+	if !ok {
+		return 0, false, fmt.Errorf("%w: %q does not start with $6$", ErrBadSalt, setting)
+	}
+	r, ok := strings.CutPrefix(rest, "rounds=")
+	if !ok {
+		return cryptRoundsDefault, false, nil
+	}
+	num, _, found := strings.Cut(r, "$")
+	if !found {
+		return 0, false, fmt.Errorf("%w: rounds= has no closing $", ErrBadSalt)
+	}
+	n, err := strconv.ParseUint(num, 10, 64)
+	if err != nil {
+		return 0, false, fmt.Errorf("%w: rounds %q: %w", ErrBadSalt, num, err)
+	}
+	return int(min(max(n, cryptRoundsMin), cryptRoundsMax)), true, nil
 }
 
 // sha512Crypt is Ulrich Drepper's SHA-crypt with SHA-512, step by step as

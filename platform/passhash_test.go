@@ -140,3 +140,67 @@ func BenchmarkHashPassword(b *testing.B) {
 		}
 	}
 }
+
+// bcryptCost13 is bcrypt("TANDBERG") at cost 13, made once (it takes
+// seconds).
+const bcryptCost13 = "$2a$13$CWMFkvK3sKsr3wmUrUWYHua1L43g.rjOF7mH.Ur9xed2XjAhVf7.K"
+
+func TestValidateHashCosts(t *testing.T) {
+	rounds200k, err := cryptWithSetting("TANDBERG", "$6$rounds=200000$saltsalt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rounds100k, err := cryptWithSetting("TANDBERG", "$6$rounds=100000$saltsalt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cost12, err := bcrypt.GenerateFromPassword([]byte("TANDBERG"), bcrypt.MinCost)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A cost-31 hash (never made: it would take days); its cost field is
+	// all ValidateHash reads.
+	cost31 := "$2b$31$" + string(cost12)[7:]
+	def, err := HashPassword("TANDBERG", "saltsalt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, hash string
+		ok         bool
+		wantInErr  string
+	}{
+		{"default rounds", def, true, ""},
+		{"100000 rounds", rounds100k, true, ""},
+		{"200000 rounds", rounds200k, false, "200000 rounds"},
+		{"a billion rounds", "$6$rounds=999999999$saltsalt$" + strings.Repeat("a", 86), false, "999999999 rounds"},
+		{"bcrypt min cost", string(cost12), true, ""},
+		{"bcrypt cost 13", bcryptCost13, false, "cost 13"},
+		{"bcrypt cost 31", cost31, false, "cost 31"},
+		{"md5-crypt", "$1$abc$def", false, "not a sha512-crypt"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := ValidateHash(tt.hash)
+			if tt.ok {
+				if err != nil {
+					t.Errorf("ValidateHash = %v, want nil", err)
+				}
+				if !CheckPassword(tt.hash, "TANDBERG") {
+					t.Errorf("CheckPassword refuses the right password")
+				}
+				return
+			}
+			if !errors.Is(err, ErrBadHash) || !strings.Contains(err.Error(), tt.wantInErr) {
+				t.Errorf("ValidateHash = %v, want ErrBadHash naming %q", err, tt.wantInErr)
+			}
+		})
+	}
+	// Over the limits the right password matches nothing: a stored hash
+	// cannot make a login spend more than the limit.
+	for _, h := range []string{rounds200k, bcryptCost13} {
+		if CheckPassword(h, "TANDBERG") {
+			t.Errorf("CheckPassword(%.20s..., right password) = true, want false over the cost limit", h)
+		}
+	}
+}

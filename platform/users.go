@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -134,8 +133,14 @@ func (u *Users) hash(user string) (string, bool, error) {
 
 // Check reports nil when password is user's password, ErrUnknownUser or
 // ErrWrongPassword when not, and another error when the store cannot be
-// read (which also refuses the login).
+// read (which also refuses the login). A password longer than any password
+// can be (MaxPasswordLen characters) is wrong without being hashed:
+// sha512-crypt's cost grows with the square of the length, and SSH carries
+// passwords of hundreds of kilobytes.
 func (u *Users) Check(user, password string) error {
+	if len(password) > utf8.UTFMax*MaxPasswordLen || utf8.RuneCountInString(password) > MaxPasswordLen {
+		return fmt.Errorf("%w: longer than %d characters", ErrWrongPassword, MaxPasswordLen)
+	}
 	h, _, err := u.hash(user)
 	if err != nil {
 		return err
@@ -207,19 +212,16 @@ func (u *Users) SetPassword(user, password string) error {
 	return u.alarms.Clear(defaultAlarm(user))
 }
 
-// ErrBadHash marks a password hash that is neither sha512-crypt nor bcrypt.
-var ErrBadHash = errors.New("not a password hash")
-
 // SetPasswordHash stores hash, a sha512-crypt ("$6$") or bcrypt ("$2b$")
-// hash made elsewhere (a provisioning seed), as user's password. It leaves
-// the default-password alarms to SyncAlarms, since a hash cannot be compared
-// with the default password.
+// hash made elsewhere (a provisioning seed), as user's password, after
+// ValidateHash. It leaves the default-password alarms to SyncAlarms, since a
+// hash cannot be compared with the default password.
 func (u *Users) SetPasswordHash(user, hash string) error {
 	if err := checkUser(user); err != nil {
 		return err
 	}
-	if !strings.HasPrefix(hash, "$6$") && !strings.HasPrefix(hash, "$2") {
-		return fmt.Errorf("%w: give a $6$ (sha512-crypt) or $2b$ (bcrypt) hash", ErrBadHash)
+	if err := ValidateHash(hash); err != nil {
+		return err
 	}
 	return u.update(func(f *passwdFile) {
 		e := f.Users[user]

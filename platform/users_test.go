@@ -172,3 +172,44 @@ func TestUsersConcurrentChanges(t *testing.T) {
 		t.Errorf("admin keys lost: %v", keys)
 	}
 }
+
+// TestCheckRefusesOverlongPasswords gives root a default hash of a
+// password longer than any password may be and checks that Check refuses
+// it without hashing it: an over-long password is wrong whatever the hash.
+func TestCheckRefusesOverlongPasswords(t *testing.T) {
+	tests := []struct {
+		name     string
+		password string
+		ok       bool
+	}{
+		{"128 characters", strings.Repeat("p", MaxPasswordLen), true},
+		{"128 two-byte characters", strings.Repeat("é", MaxPasswordLen), true},
+		{"129 characters", strings.Repeat("p", MaxPasswordLen+1), false},
+		{"129 two-byte characters", strings.Repeat("é", MaxPasswordLen+1), false},
+		{"513 bytes of invalid UTF-8", strings.Repeat("\xff", 4*MaxPasswordLen+1), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			h, err := HashPassword(tt.password, "salt")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := WriteImageInfo(root, &ImageInfo{PasswordHashes: PasswordHashes{Root: h, Admin: h}}); err != nil {
+				t.Fatal(err)
+			}
+			err = NewUsers(root, nil).Check(UserRoot, tt.password)
+			if tt.ok && err != nil {
+				t.Errorf("Check = %v, want nil", err)
+			}
+			if !tt.ok && !errors.Is(err, ErrWrongPassword) {
+				t.Errorf("Check = %v, want ErrWrongPassword", err)
+			}
+		})
+	}
+	// A 256 KiB password (what SSH carries) is refused the same way; before
+	// the limit it cost a minute of CPU.
+	if err := NewUsers(newTestRoot(t, "VCS"), nil).Check(UserRoot, strings.Repeat("p", 256<<10)); !errors.Is(err, ErrWrongPassword) {
+		t.Errorf("Check of a 256 KiB password = %v, want ErrWrongPassword", err)
+	}
+}

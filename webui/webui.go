@@ -1,9 +1,11 @@
 // Package webui is the device's HTTPS server: a self-signed server
-// certificate made on first boot and kept on data, and a small status page
-// (product, host name, serial, software version, alarms).
+// certificate made on first boot and kept on data, and a page that names
+// the product and says where the device is administered. It shows nothing
+// else about the device, since nobody signs in to it.
 package webui
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -14,12 +16,15 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"io/fs"
+	"log"
 	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"vxway/atomicfile"
@@ -41,12 +46,17 @@ func LoadOrMakeCert(root, hostname string, now time.Time) (tls.Certificate, bool
 	certFile, keyFile := filepath.Join(root, CertPath), filepath.Join(root, KeyPath)
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err == nil {
-		return cert, false, nil
-	}
-	_, cerr := os.Stat(certFile)
-	_, kerr := os.Stat(keyFile)
-	if !errors.Is(cerr, fs.ErrNotExist) || !errors.Is(kerr, fs.ErrNotExist) {
-		return tls.Certificate{}, false, fmt.Errorf("loading the server certificate %s: %w (remove %s and %s to make a new self-signed one)", certFile, err, certFile, keyFile)
+		if !madeAsCA(cert) {
+			return cert, false, nil
+		}
+		// Older software made its self-signed certificate a CA, which
+		// could sign certificates for any name: it is replaced.
+	} else {
+		_, cerr := os.Stat(certFile)
+		_, kerr := os.Stat(keyFile)
+		if !errors.Is(cerr, fs.ErrNotExist) || !errors.Is(kerr, fs.ErrNotExist) {
+			return tls.Certificate{}, false, fmt.Errorf("loading the server certificate %s: %w (remove %s and %s to make a new self-signed one)", certFile, err, certFile, keyFile)
+		}
 	}
 	certPEM, keyPEM, err := SelfSigned(hostname, now)
 	if err != nil {
@@ -69,8 +79,26 @@ func LoadOrMakeCert(root, hostname string, now time.Time) (tls.Certificate, bool
 	return cert, true, nil
 }
 
+// madeAsCA reports whether cert is a self-signed CA certificate, as
+// earlier software made for the server; a certificate someone installed
+// that was issued by another CA is left alone.
+func madeAsCA(cert tls.Certificate) bool {
+	if len(cert.Certificate) != 1 {
+		return false
+	}
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil {
+		return false
+	}
+	selfSigned := leaf.CheckSignatureFrom(leaf) == nil && bytes.Equal(leaf.RawIssuer, leaf.RawSubject)
+	return selfSigned && (leaf.IsCA || leaf.KeyUsage&x509.KeyUsageCertSign != 0)
+}
+
 // SelfSigned makes a self-signed server certificate for hostname with a new
-// ECDSA P-256 key and returns both PEM encoded.
+// ECDSA P-256 key and returns both PEM encoded. It is an end-entity
+// certificate (not a CA, key usage digital signature, extended key usage
+// server authentication): a client that chooses to trust it trusts this
+// server and nothing it might sign.
 func SelfSigned(hostname string, now time.Time) (certPEM, keyPEM []byte, err error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -86,10 +114,10 @@ func SelfSigned(hostname string, now time.Time) (certPEM, keyPEM []byte, err err
 		DNSNames:              []string{hostname},
 		NotBefore:             now.Add(-time.Hour),
 		NotAfter:              now.Add(CertValidity),
-		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		KeyUsage:              x509.KeyUsageDigitalSignature,
 		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true,
-		IsCA:                  true,
+		IsCA:                  false,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {
@@ -104,61 +132,84 @@ func SelfSigned(hostname string, now time.Time) (certPEM, keyPEM []byte, err err
 	return certPEM, keyPEM, nil
 }
 
-// Status is what the status page shows.
-type Status struct {
-	Product         string
-	Type            string
-	Hostname        string
-	Serial          string
-	SoftwareVersion string
-	Uptime          time.Duration
-	Alarms          []Alarm
-	// Extra holds further lines other components add (for example the
-	// Smart Licensing status), shown in order.
-	Extra []Field
+// Limits bound what clients can make the server hold; zero fields take
+// the DefaultLimits value.
+type Limits struct {
+	// MaxConns is how many connections are open at once; further ones are
+	// closed as soon as they are accepted.
+	MaxConns int
+	// ReadHeaderTimeout bounds the TLS handshake and a request's headers,
+	// ReadTimeout the whole request, WriteTimeout the answer, IdleTimeout
+	// a kept-alive connection between requests.
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+	// MaxHeaderBytes bounds a request's headers.
+	MaxHeaderBytes int
 }
 
-// Alarm is one raised alarm.
-type Alarm struct {
-	ID          int
-	Description string
+// DefaultLimits are the device's.
+var DefaultLimits = Limits{
+	MaxConns:          64,
+	ReadHeaderTimeout: 10 * time.Second,
+	ReadTimeout:       30 * time.Second,
+	WriteTimeout:      30 * time.Second,
+	IdleTimeout:       60 * time.Second,
+	MaxHeaderBytes:    16 << 10,
 }
 
-// Field is one labelled value.
-type Field struct{ Name, Value string }
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits
+	if l.MaxConns > 0 {
+		d.MaxConns = l.MaxConns
+	}
+	if l.ReadHeaderTimeout > 0 {
+		d.ReadHeaderTimeout = l.ReadHeaderTimeout
+	}
+	if l.ReadTimeout > 0 {
+		d.ReadTimeout = l.ReadTimeout
+	}
+	if l.WriteTimeout > 0 {
+		d.WriteTimeout = l.WriteTimeout
+	}
+	if l.IdleTimeout > 0 {
+		d.IdleTimeout = l.IdleTimeout
+	}
+	if l.MaxHeaderBytes > 0 {
+		d.MaxHeaderBytes = l.MaxHeaderBytes
+	}
+	return d
+}
 
-// Server serves the status page.
+// Server serves the page at /. Nobody signs in to it yet, so it tells a
+// visitor nothing about the device beyond the product's name (no serial
+// number, host name, version or alarms: those would tell an attacker which
+// device this is and that, say, the default password is still set), and
+// says where the device is administered.
 type Server struct {
-	status func() (Status, error)
-	page   *template.Template
+	product func() string
+	page    *template.Template
+	// Limits; the zero value means DefaultLimits.
+	Limits Limits
 }
 
-// NewServer returns a server whose page shows what status gathers at each
-// request.
-func NewServer(status func() (Status, error)) *Server {
-	return &Server{status: status, page: template.Must(template.New("status").Parse(pageHTML))}
+// NewServer returns a server whose page names the product that product
+// reports at each request.
+func NewServer(product func() string) *Server {
+	return &Server{product: product, page: template.Must(template.New("page").Parse(pageHTML))}
 }
 
 const pageHTML = `<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>{{.Product}} {{.Hostname}}</title></head>
+<html><head><meta charset="utf-8"><title>{{.}}</title></head>
 <body>
-<h1>{{.Product}}</h1>
-<table>
-<tr><th>Type</th><td>{{.Type}}</td></tr>
-<tr><th>Host name</th><td>{{.Hostname}}</td></tr>
-<tr><th>Serial number</th><td>{{.Serial}}</td></tr>
-<tr><th>Software version</th><td>{{.SoftwareVersion}}</td></tr>
-<tr><th>Uptime</th><td>{{.Uptime.Round 1000000000}}</td></tr>
-{{range .Extra}}<tr><th>{{.Name}}</th><td>{{.Value}}</td></tr>
-{{end}}</table>
-<h2>Alarms</h2>
-{{if .Alarms}}<ul>
-{{range .Alarms}}<li>{{.ID}}: {{.Description}}</li>
-{{end}}</ul>{{else}}<p>No alarms.</p>{{end}}
+<h1>{{.}}</h1>
+<p>This device is administered on its console and over SSH: sign in as
+admin for the xAPI shell (xstatus, xconfiguration, xcommand).</p>
 </body></html>
 `
 
-// ServeHTTP serves the status page at / and 404 elsewhere.
+// ServeHTTP serves the page at / and 404 elsewhere.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != "/" {
 		http.NotFound(w, r)
@@ -169,26 +220,73 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "only GET and HEAD are served here", http.StatusMethodNotAllowed)
 		return
 	}
-	st, err := s.status()
-	if err != nil {
-		http.Error(w, "reading the device status: "+err.Error(), http.StatusInternalServerError)
-		return
-	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
-	s.page.Execute(w, st)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header().Set("X-Frame-Options", "DENY")
+	s.page.Execute(w, s.product())
 }
 
 // Serve serves HTTPS with cert on l until l closes.
 func (s *Server) Serve(l net.Listener, cert tls.Certificate) error {
+	lim := s.Limits.withDefaults()
 	hs := &http.Server{
 		Handler:           s,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: lim.ReadHeaderTimeout,
+		ReadTimeout:       lim.ReadTimeout,
+		WriteTimeout:      lim.WriteTimeout,
+		IdleTimeout:       lim.IdleTimeout,
+		MaxHeaderBytes:    lim.MaxHeaderBytes,
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		// Handshake failures and the like are a stranger's doing; they
+		// would flood the console.
+		ErrorLog: log.New(io.Discard, "", 0),
 	}
-	err := hs.Serve(tls.NewListener(l, hs.TLSConfig))
+	err := hs.Serve(tls.NewListener(newLimitListener(l, lim.MaxConns), hs.TLSConfig))
 	if errors.Is(err, net.ErrClosed) || errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
+	return err
+}
+
+// limitListener closes a connection as soon as it is accepted when max
+// are already open, so that idle clients cannot take every file
+// descriptor of the process (init, which also serves SSH and the console).
+// Unlike a listener that stops accepting, it does not leave a full
+// backlog in front of the clients that would be served.
+type limitListener struct {
+	net.Listener
+	slots chan struct{}
+}
+
+func newLimitListener(l net.Listener, max int) *limitListener {
+	return &limitListener{Listener: l, slots: make(chan struct{}, max)}
+}
+
+func (l *limitListener) Accept() (net.Conn, error) {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		select {
+		case l.slots <- struct{}{}:
+			return &limitConn{Conn: c, release: func() { <-l.slots }}, nil
+		default:
+			c.Close()
+		}
+	}
+}
+
+// limitConn gives its slot back once, when closed.
+type limitConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
 	return err
 }

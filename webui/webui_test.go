@@ -1,10 +1,17 @@
 package webui
 
 import (
+	"bufio"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -44,17 +51,84 @@ func TestCertMadeOnceAndKept(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("key file mode %v, %v; want 0600", fi.Mode(), err)
 	}
-	// An independent look at the certificate, when openssl is there.
-	if openssl, err := exec.LookPath("openssl"); err == nil {
-		out, err := exec.Command(openssl, "x509", "-in", filepath.Join(root, CertPath), "-noout", "-text").CombinedOutput()
-		if err != nil {
-			t.Fatalf("openssl x509: %v\n%s", err, out)
+	if leaf.IsCA || leaf.KeyUsage != x509.KeyUsageDigitalSignature {
+		t.Errorf("IsCA %v, key usage %v; want an end-entity certificate for digital signature only", leaf.IsCA, leaf.KeyUsage)
+	}
+	checkWithOpenSSL(t, filepath.Join(root, CertPath))
+}
+
+// checkWithOpenSSL has openssl describe the certificate, when openssl is
+// there, and checks it is an end-entity server certificate for vx1.
+func checkWithOpenSSL(t *testing.T, certFile string) {
+	t.Helper()
+	openssl, err := exec.LookPath("openssl")
+	if err != nil {
+		t.Logf("openssl is not installed: the certificate is not checked independently (%v)", err)
+		return
+	}
+	out, err := exec.Command(openssl, "x509", "-in", certFile, "-noout", "-text").CombinedOutput()
+	if err != nil {
+		t.Fatalf("openssl x509: %v\n%s", err, out)
+	}
+	text := string(out)
+	for _, want := range []string{"DNS:vx1", "prime256v1", "TLS Web Server Authentication", "CA:FALSE", "Digital Signature"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("openssl does not show %q:\n%s", want, out)
 		}
-		for _, want := range []string{"DNS:vx1", "prime256v1", "TLS Web Server Authentication"} {
-			if !strings.Contains(string(out), want) {
-				t.Errorf("openssl does not show %q:\n%s", want, out)
-			}
+	}
+	for _, bad := range []string{"CA:TRUE", "Certificate Sign"} {
+		if strings.Contains(text, bad) {
+			t.Errorf("openssl shows %q:\n%s", bad, out)
 		}
+	}
+}
+
+// TestCACertReplaced puts a self-signed CA certificate where earlier
+// software left one and checks that the start replaces it with an
+// end-entity certificate.
+func TestCACertReplaced(t *testing.T) {
+	root := t.TempDir()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber:          big.NewInt(1),
+		Subject:               pkix.Name{CommonName: "vx1"},
+		DNSNames:              []string{"vx1"},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(CertValidity),
+		KeyUsage:              x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage:           []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(root, "data/certs"), 0o755)
+	os.WriteFile(filepath.Join(root, CertPath), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
+	os.WriteFile(filepath.Join(root, KeyPath), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600)
+
+	cert, made, err := LoadOrMakeCert(root, "vx1", now)
+	if err != nil || !made {
+		t.Fatalf("LoadOrMakeCert over a CA certificate = %v, made %v; want a new certificate", err, made)
+	}
+	leaf, err := x509.ParseCertificate(cert.Certificate[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if leaf.IsCA || leaf.KeyUsage&x509.KeyUsageCertSign != 0 {
+		t.Errorf("the replacement is a CA: IsCA %v, key usage %v", leaf.IsCA, leaf.KeyUsage)
+	}
+	checkWithOpenSSL(t, filepath.Join(root, CertPath))
+	if _, made, err := LoadOrMakeCert(root, "vx1", now); err != nil || made {
+		t.Errorf("LoadOrMakeCert after the replacement = %v, made %v; want the new one kept", err, made)
 	}
 }
 
@@ -74,39 +148,37 @@ func TestBrokenCertNotReplaced(t *testing.T) {
 	}
 }
 
-func TestStatusPageOverHTTPS(t *testing.T) {
+// startServer serves HTTPS with a new certificate for vx1 on loopback and
+// returns its address and a client that trusts the certificate.
+func startServer(t *testing.T, srv *Server) (string, *tls.Config) {
+	t.Helper()
 	root := t.TempDir()
 	cert, _, err := LoadOrMakeCert(root, "vx1", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
-	fail := false
-	srv := NewServer(func() (Status, error) {
-		if fail {
-			return Status{}, errors.New("identity unreadable")
-		}
-		return Status{
-			Product: "Cisco Expressway", Type: "Expressway-C", Hostname: "vx1", Serial: "0A1B2C3D",
-			SoftwareVersion: "X14.2", Uptime: 90*time.Second + 400*time.Millisecond,
-			Alarms: []Alarm{{ID: 40003, Description: "Default root password <in use>"}},
-			Extra:  []Field{{"Smart Licensing", "Evaluation"}},
-		}, nil
-	})
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
+	t.Cleanup(func() { l.Close() })
 	go srv.Serve(l, cert)
-
 	pemCert, err := os.ReadFile(filepath.Join(root, CertPath))
 	if err != nil {
 		t.Fatal(err)
 	}
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(pemCert)
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, ServerName: "vx1"}}}
-	url := "https://" + l.Addr().String()
+	return l.Addr().String(), &tls.Config{RootCAs: pool, ServerName: "vx1"}
+}
+
+// TestPageShowsOnlyTheProduct checks that the page a visitor gets without
+// signing in names the product and nothing else about the device.
+func TestPageShowsOnlyTheProduct(t *testing.T) {
+	product := "Cisco Expressway"
+	addr, tlsConfig := startServer(t, NewServer(func() string { return product }))
+	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConfig}}
+	url := "https://" + addr
 
 	get := func(path string) (int, string) {
 		t.Helper()
@@ -122,21 +194,106 @@ func TestStatusPageOverHTTPS(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("GET / = %d", code)
 	}
-	for _, want := range []string{"Cisco Expressway", "Expressway-C", "vx1", "0A1B2C3D", "X14.2", "1m30s",
-		"40003: Default root password &lt;in use&gt;", "Smart Licensing", "Evaluation"} {
+	for _, want := range []string{"<h1>Cisco Expressway</h1>", "console", "SSH"} {
 		if !strings.Contains(body, want) {
 			t.Errorf("page lacks %q:\n%s", want, body)
 		}
 	}
+	product = "Cisco VCS <b>"
+	if _, body := get("/"); !strings.Contains(body, "Cisco VCS &lt;b&gt;") {
+		t.Errorf("the product name is not escaped or not current:\n%s", body)
+	}
 	if code, _ := get("/nothing"); code != http.StatusNotFound {
 		t.Errorf("GET /nothing = %d, want 404", code)
 	}
-	fail = true
-	if code, body := get("/"); code != http.StatusInternalServerError || !strings.Contains(body, "identity unreadable") {
-		t.Errorf("GET / while status fails = %d %q", code, body)
+	if resp, err := client.Post(url+"/", "text/plain", strings.NewReader("x")); err != nil || resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Errorf("POST / = %v, %v; want 405", resp, err)
 	}
 	// A client that does not trust the certificate is refused.
 	if _, err := http.Get(url); err == nil {
 		t.Error("a client without the certificate connected")
+	}
+}
+
+// TestIdleConnectionClosed keeps a connection open after one request and
+// checks that the server closes it after the idle timeout instead of
+// holding it (and a file descriptor of init) for ever.
+func TestIdleConnectionClosed(t *testing.T) {
+	srv := NewServer(func() string { return "Cisco Expressway" })
+	srv.Limits = Limits{IdleTimeout: 200 * time.Millisecond, ReadHeaderTimeout: 200 * time.Millisecond}
+	addr, tlsConfig := startServer(t, srv)
+
+	t.Run("after a request", func(t *testing.T) {
+		c, err := tls.Dial("tcp", addr, tlsConfig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, "GET / HTTP/1.1\r\nHost: vx1\r\n\r\n")
+		r := bufio.NewReader(c)
+		resp, err := http.ReadResponse(r, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.Close {
+			t.Fatal("the server closed after one request; the test needs keep-alive")
+		}
+		expectClosed(t, c, r)
+	})
+	t.Run("before the handshake", func(t *testing.T) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		expectClosed(t, c, bufio.NewReader(c))
+	})
+}
+
+// expectClosed waits up to 10 s for the server to close c.
+func expectClosed(t *testing.T, c net.Conn, r io.Reader) {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, err := io.Copy(io.Discard, r)
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		t.Fatal("the server held an idle connection for 10s")
+	}
+}
+
+// TestConnectionLimit opens as many connections as the limit allows and
+// checks that one more is closed at once, and that a slot comes back when
+// a connection ends.
+func TestConnectionLimit(t *testing.T) {
+	srv := NewServer(func() string { return "Cisco Expressway" })
+	srv.Limits = Limits{MaxConns: 2}
+	addr, tlsConfig := startServer(t, srv)
+	var held []*tls.Conn
+	for range 2 {
+		c, err := tls.Dial("tcp", addr, tlsConfig)
+		if err != nil {
+			t.Fatalf("connection within the limit: %v", err)
+		}
+		defer c.Close()
+		held = append(held, c)
+	}
+	if c, err := tls.Dial("tcp", addr, tlsConfig); err == nil {
+		c.Close()
+		t.Fatal("a third connection was served over the limit of 2")
+	}
+	held[0].Close()
+	var err error
+	for range 100 { // the server sees the close a moment later
+		var c *tls.Conn
+		if c, err = tls.Dial("tcp", addr, tlsConfig); err == nil {
+			c.Close()
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("the slot of a closed connection did not come back: %v", err)
 	}
 }

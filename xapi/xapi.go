@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Kind is the verb of a request.
@@ -244,9 +245,67 @@ func isPathWord(w string) bool {
 }
 
 // Quote renders a value the way TAPI prints strings: in double quotes, with
-// quotes and backslashes escaped.
+// quotes and backslashes escaped. It is the one place text reaches the
+// admin's terminal through, and values often come from the network (a
+// manager's reason, a certificate's names in a TLS error), so nothing in
+// the result can move the cursor, change colours or retitle the window:
+// every control character is escaped (\n, \r, \t, \e, or \xNN for the
+// other C0 bytes and DEL; \u0080 to \u009f for the C1 controls), as are the
+// Unicode line separators and bidirectional overrides (\uNNNN), and each
+// byte of invalid UTF-8 shows as \xNN.
 func Quote(s string) string {
-	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(s) + `"`
+	var b strings.Builder
+	b.Grow(len(s) + 2)
+	b.WriteByte('"')
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size <= 1 {
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+			i++
+			continue
+		}
+		i += size
+		switch {
+		case r == '\\':
+			b.WriteString(`\\`)
+		case r == '"':
+			b.WriteString(`\"`)
+		case r == '\n':
+			b.WriteString(`\n`)
+		case r == '\r':
+			b.WriteString(`\r`)
+		case r == '\t':
+			b.WriteString(`\t`)
+		case r == 0x1b:
+			b.WriteString(`\e`)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, `\x%02x`, r)
+		case r >= 0x80 && r <= 0x9f, hiddenControl(r):
+			fmt.Fprintf(&b, `\u%04x`, r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+// hiddenControl reports the Unicode characters that are not C0 or C1
+// controls but still change how a terminal shows the text around them:
+// the line and paragraph separators and the bidirectional marks,
+// embeddings, overrides and isolates.
+func hiddenControl(r rune) bool {
+	switch {
+	case r == 0x2028, r == 0x2029: // line, paragraph separator
+		return true
+	case r == 0x200e, r == 0x200f, r == 0x061c: // LRM, RLM, ALM
+		return true
+	case r >= 0x202a && r <= 0x202e: // embeddings and overrides
+		return true
+	case r >= 0x2066 && r <= 0x2069: // isolates
+		return true
+	}
+	return false
 }
 
 // Writer writes one answer. Methods record the first write error; Err

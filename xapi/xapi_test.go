@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestParseLine(t *testing.T) {
@@ -125,4 +126,102 @@ func FuzzParseLine(f *testing.F) {
 			t.Fatalf("round trip changed %q into %q", line, req.String())
 		}
 	})
+}
+
+func TestQuoteEscapesControls(t *testing.T) {
+	tests := []struct {
+		name, in, want string
+	}{
+		{"plain", "Registered", `"Registered"`},
+		{"quote and backslash", `a "b" \c`, `"a \"b\" \\c"`},
+		{"newline", "a\nb", `"a\nb"`},
+		{"carriage return", "ok\rfake", `"ok\rfake"`},
+		{"tab", "a\tb", `"a\tb"`},
+		{"escape sequence", "\x1b[2J\x1b]0;owned\x07", `"\e[2J\e]0;owned\x07"`},
+		{"bell and nul", "\x07\x00", `"\x07\x00"`},
+		{"delete", "a\x7fb", `"a\x7fb"`},
+		{"C1 CSI", "a\u009b31mred", `"a\u009b31mred"`},
+		{"C1 OSC and ST", "\u009d0;t\u009c", `"\u009d0;t\u009c"`},
+		{"invalid UTF-8", "a\xff\xc2b", `"a\xff\xc2b"`},
+		{"raw C1 byte", "\x9b", `"\x9b"`},
+		{"bidi override", "abc\u202edef", `"abc\u202edef"`},
+		{"line separator", "a\u2028b", `"a\u2028b"`},
+		{"printable Unicode kept", "Genève – 東京", `"Genève – 東京"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := Quote(tt.in); got != tt.want {
+				t.Errorf("Quote(%q) = %s, want %s", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+// TestWriterEscapes checks that every line kind goes through Quote: a
+// reason from the network cannot end the line or reach the terminal raw.
+func TestWriterEscapes(t *testing.T) {
+	var b bytes.Buffer
+	w := NewWriter(&b)
+	evil := "x\r\n*r Fake: \"1\"\x1b[2K"
+	w.Status("A", evil)
+	w.Result("B", evil)
+	w.Config("C", evil)
+	w.Fail(evil)
+	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+	if len(lines) != 5 {
+		t.Fatalf("%d lines, want 5:\n%s", len(lines), b.String())
+	}
+	for _, l := range lines {
+		if !safeForTerminal(l) {
+			t.Errorf("line %q holds a control character", l)
+		}
+	}
+}
+
+// safeForTerminal reports whether s is valid UTF-8 without control or
+// hidden formatting characters.
+func safeForTerminal(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r <= 0x9f) || hiddenControl(r) {
+			return false
+		}
+	}
+	return true
+}
+
+func FuzzQuote(f *testing.F) {
+	f.Add("plain")
+	f.Add("\x1b[31m\r\n\x07")
+	f.Add("\u009b\xff\u202e")
+	f.Fuzz(func(t *testing.T, s string) {
+		q := Quote(s)
+		if !safeForTerminal(q) {
+			t.Fatalf("Quote(%q) = %q holds a control character", s, q)
+		}
+		if len(q) < 2 || q[0] != '"' || q[len(q)-1] != '"' {
+			t.Fatalf("Quote(%q) = %q is not in double quotes", s, q)
+		}
+		// Inside, every double quote is escaped, so the value ends where
+		// the quotes say it does.
+		inner := q[1 : len(q)-1]
+		for i := 0; i < len(inner); i++ {
+			switch inner[i] {
+			case '\\':
+				i++
+			case '"':
+				t.Fatalf("Quote(%q) = %q has a bare quote inside", s, q)
+			}
+		}
+		if isPlain(s) && q != `"`+s+`"` {
+			t.Fatalf("Quote(%q) = %q changed plain text", s, q)
+		}
+	})
+}
+
+// isPlain reports whether s needs no escaping at all.
+func isPlain(s string) bool {
+	return safeForTerminal(s) && !strings.ContainsAny(s, `"\`)
 }

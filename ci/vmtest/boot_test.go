@@ -9,8 +9,10 @@ import (
 )
 
 // TestBoot boots the sample image once and checks, in order: ready marker,
-// root login and a command, the admin xAPI shell with the default password
-// alarms, a file on /data surviving a reboot, and a clean power off.
+// root login and a command, admin over SSH, root refused over SSH while it
+// has the default password, the admin xAPI shell with the default password
+// alarms, root over SSH once its password is changed on the console, a
+// file on /data surviving a reboot, and a clean power off.
 func TestBoot(t *testing.T) {
 	img := Image(t)
 	vm := Boot(t, img)
@@ -35,15 +37,14 @@ func TestBoot(t *testing.T) {
 	vm.Run(t, "sync")
 	vm.Logout(t)
 
-	// The same accounts over SSH.
-	if out, code := vm.SSH(t, "root", DefaultRootPassword, "cat /data/vmtest.txt"); code != 0 || !strings.Contains(out, mark) {
-		t.Errorf("ssh root cat = %q, exit %d", out, code)
-	}
-	if out, code := vm.SSH(t, "root", DefaultRootPassword, "cat /nonexistent"); code == 0 {
-		t.Errorf("ssh root cat /nonexistent exited 0: %q", out)
-	}
+	// Over SSH: admin with the default password; root not while it has
+	// the default password (console only), then with the one set on the
+	// console.
 	if out, _ := vm.SSH(t, "admin", DefaultAdminPassword, "xstatus SystemUnit"); !strings.Contains(out, "*s SystemUnit") {
 		t.Errorf("ssh admin xstatus SystemUnit = %q", out)
+	}
+	if err := vm.SSHLogin("root", DefaultRootPassword); err == nil || !strings.Contains(err.Error(), "unable to authenticate") {
+		t.Errorf("ssh root with the default password: %v, want the login refused", err)
 	}
 
 	vm.Login(t, "admin", DefaultAdminPassword)
@@ -61,9 +62,17 @@ func TestBoot(t *testing.T) {
 	}
 	vm.Logout(t)
 
-	vm.Login(t, "root", DefaultRootPassword)
+	vm.SetRootPassword(t, DefaultRootPassword, RootPassword)
+	if out, code := vm.SSH(t, "root", RootPassword, "cat /data/vmtest.txt"); code != 0 || !strings.Contains(out, mark) {
+		t.Errorf("ssh root cat = %q, exit %d", out, code)
+	}
+	if out, code := vm.SSH(t, "root", RootPassword, "cat /nonexistent"); code == 0 {
+		t.Errorf("ssh root cat /nonexistent exited 0: %q", out)
+	}
+
+	vm.Login(t, "root", RootPassword)
 	vm.Reboot(t)
-	vm.Login(t, "root", DefaultRootPassword)
+	vm.Login(t, "root", RootPassword)
 	if out := vm.Run(t, "cat /data/vmtest.txt"); !strings.Contains(out, mark) {
 		t.Errorf("after reboot /data/vmtest.txt = %q, want %q", out, mark)
 	}

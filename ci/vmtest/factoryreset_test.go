@@ -16,7 +16,8 @@ import (
 )
 
 // resetPassword is the root password the factory reset tests set, so that
-// keeping or dropping passwords shows at the next login.
+// keeping or dropping passwords shows at the next login. Root logs in over
+// SSH only with it: the device refuses root's default password over SSH.
 const resetPassword = "Vx-Reset-4711"
 
 // markers are files the tests drop into places a kept item covers; each
@@ -89,8 +90,9 @@ func mustSSH(t *testing.T, v *VM, password, cmd string) string {
 
 // prepareReset changes everything a reset can keep or wipe: markers, a DNS
 // domain (IP configuration), brand Expressway and type Expressway-E
-// (Service Select), the Smart Licensing transport, the root password.
-func prepareReset(t *testing.T, v *VM, password string) {
+// (Service Select), the Smart Licensing transport. Root has resetPassword
+// (readState or unlockRoot set it).
+func prepareReset(t *testing.T, v *VM) {
 	t.Helper()
 	var script []string
 	for name, p := range resetMarkers {
@@ -106,14 +108,20 @@ func prepareReset(t *testing.T, v *VM, password string) {
 		"xconfiguration SystemUnit ServiceSelect Type: Expressway-E",
 		"xconfiguration License Smart Transport Mode: OnPrem",
 		"sync")
-	mustSSH(t, v, password, strings.Join(script, " && "))
-	if password != resetPassword {
-		mustSSH(t, v, password, fmt.Sprintf("printf '%s\\n%s\\n' | passwd root", resetPassword, resetPassword))
-	}
+	mustSSH(t, v, resetPassword, strings.Join(script, " && "))
 }
 
-// readState reads the device's state over SSH, finding which root
-// password logs in.
+// unlockRoot gives root, which has the default password, resetPassword on
+// the console, so that it can log in over SSH.
+func unlockRoot(t testing.TB, v *VM) {
+	t.Helper()
+	v.SetRootPassword(t, DefaultRootPassword, resetPassword)
+}
+
+// readState reads the device's state over SSH as root, finding which root
+// password the device has: when SSH refuses resetPassword, root must have
+// the default, which logs in only on the console; there it is set to
+// resetPassword for SSH, and rootPassword records the default.
 func readState(t *testing.T, v *VM) deviceState {
 	t.Helper()
 	s := deviceState{markers: map[string]bool{}}
@@ -131,20 +139,17 @@ func readState(t *testing.T, v *VM) deviceState {
 		"xconfiguration License Smart Transport",
 		strings.Join(cats, "; "),
 	}, "; echo '----'; ")
-	var out string
-	var err error
-	for _, pw := range []string{resetPassword, DefaultRootPassword} {
-		var code int
-		out, s.hostKey, code, err = sshRoot(t, v, pw, cmd)
-		if err == nil {
-			s.rootPassword = pw
-			_ = code // cat of missing markers exits non-zero
-			break
-		}
+	s.rootPassword = resetPassword
+	out, hostKey, _, err := sshRoot(t, v, resetPassword, cmd) // cat of missing markers exits non-zero
+	if err != nil && strings.Contains(err.Error(), "unable to authenticate") {
+		unlockRoot(t, v)
+		s.rootPassword = DefaultRootPassword
+		out, hostKey, _, err = sshRoot(t, v, resetPassword, cmd)
 	}
-	if s.rootPassword == "" {
-		t.Fatalf("ssh as root with neither password: %v", err)
+	if err != nil {
+		t.Fatalf("ssh as root: %v", err)
 	}
+	s.hostKey = hostKey
 	parts := strings.Split(out, "----\n")
 	if len(parts) != 7 {
 		t.Fatalf("reading the state: %d parts:\n%s", len(parts), out)
@@ -185,16 +190,17 @@ func TestFactoryReset(t *testing.T) {
 	img := Image(t)
 	v := Boot(t, img)
 	v.WaitReady(t)
-	if out := mustSSH(t, v, DefaultRootPassword, "factory-reset --help"); !strings.Contains(out, "--keep-licensing") {
+	unlockRoot(t, v)
+	if out := mustSSH(t, v, resetPassword, "factory-reset --help"); !strings.Contains(out, "--keep-licensing") {
 		t.Fatalf("factory-reset --help:\n%s", out)
 	}
-	if out, _, code, err := sshRoot(t, v, DefaultRootPassword, "factory-reset -o --yes"); err != nil || code == 0 || !strings.Contains(out, "removed from the Expressway factory reset") {
+	if out, _, code, err := sshRoot(t, v, resetPassword, "factory-reset -o --yes"); err != nil || code == 0 || !strings.Contains(out, "removed from the Expressway factory reset") {
 		t.Errorf("-o on Expressway: exit %d, %v:\n%s", code, err, out)
 	}
-	if out, _, code, err := sshRoot(t, v, DefaultRootPassword, "factory-reset -v"); err != nil || code == 0 || !strings.Contains(out, "not a terminal") {
+	if out, _, code, err := sshRoot(t, v, resetPassword, "factory-reset -v"); err != nil || code == 0 || !strings.Contains(out, "not a terminal") {
 		t.Errorf("no terminal, no --yes: exit %d, %v:\n%s", code, err, out)
 	}
-	prepareReset(t, v, DefaultRootPassword)
+	prepareReset(t, v)
 	before := readState(t, v)
 	if before.rootPassword != resetPassword || !strings.Contains(before.system, "Expressway-E") || !strings.Contains(before.network, "vmtest.example") || !strings.Contains(before.transport, "OnPrem") {
 		t.Fatalf("preparation did not take: password %q, system %s, network %s, transport %s", before.rootPassword, before.system, before.network, before.transport)
@@ -256,7 +262,7 @@ func TestFactoryReset(t *testing.T) {
 
 	// Keep only brand and type: still an Expressway, so Smart Licensing
 	// goes back to the Direct transport.
-	prepareReset(t, v, DefaultRootPassword)
+	prepareReset(t, v)
 	if got = readState(t, v); !strings.Contains(got.transport, "OnPrem") {
 		t.Fatalf("transport not set to OnPrem: %s", got.transport)
 	}
@@ -275,7 +281,7 @@ func TestFactoryReset(t *testing.T) {
 	}
 
 	// Keep nothing.
-	prepareReset(t, v, DefaultRootPassword)
+	prepareReset(t, v)
 	resetAndWait(t, v, resetPassword, "--yes")
 	got = readState(t, v)
 	for name, on := range got.markers {
@@ -322,8 +328,9 @@ func TestFactoryResetPowerCut(t *testing.T) {
 	img := Image(t)
 	v := Boot(t, img)
 	v.WaitReady(t)
+	unlockRoot(t, v)
 	for trial := 1; trial <= trials; trial++ {
-		prepareReset(t, v, DefaultRootPassword)
+		prepareReset(t, v)
 		before := readState(t, v)
 		startReset(t, v, resetPassword, "-s -l -t --yes")
 		marker := cutMarkers[rng.IntN(len(cutMarkers))]
@@ -377,22 +384,26 @@ func BenchmarkFactoryReset(b *testing.B) {
 	img := Image(b)
 	v := Boot(b, img)
 	v.WaitReady(b)
+	unlockRoot(b, v)
 	var reboot, reset, rebootInit, resetInit time.Duration
 	n := 0
 	for b.Loop() {
 		n++
 		start := time.Now()
-		sshRoot(b, v, DefaultRootPassword, "reboot") // the session ends with the reboot
+		sshRoot(b, v, resetPassword, "reboot") // the session ends with the reboot
 		initReady, _ := v.WaitReady(b)
 		reboot += time.Since(start)
 		rebootInit += initReady
 
 		start = time.Now()
-		startReset(b, v, DefaultRootPassword, "-s -l --yes")
+		startReset(b, v, resetPassword, "-s -l --yes")
 		v.WaitFor(b, "factory-reset: done", BootTimeout)
 		initReady, _ = v.WaitReady(b)
 		reset += time.Since(start)
 		resetInit += initReady
+		b.StopTimer()
+		unlockRoot(b, v) // the reset gave root its default password back
+		b.StartTimer()
 	}
 	per := func(d time.Duration) float64 { return d.Seconds() / float64(n) }
 	b.ReportMetric(per(reboot), "reboot-s")

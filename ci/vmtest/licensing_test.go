@@ -348,16 +348,17 @@ func TestLicensing(t *testing.T) {
 	// registration must be found by the same command. A token may start
 	// with "-", which grep would take for flags; the rest is as unique.
 	const where = "/data/log /data/licensing /persist"
-	if out, code := sshRun(t, v, DefaultRootPassword, "grep -r -q -F registered "+where); code != 0 {
+	v.SetRootPassword(t, DefaultRootPassword, RootPassword) // root's default password is console only
+	if out, code := sshRun(t, v, RootPassword, "grep -r -q -F registered "+where); code != 0 {
 		t.Errorf("grep finds no registration in the device's logs (exit %d):\n%s", code, out)
 	}
 	needle := strings.TrimLeft(token, "-")
-	if out, code := sshRun(t, v, DefaultRootPassword, fmt.Sprintf("grep -r -q -F %s %s", needle, where)); code != 1 {
-		files, _ := sshRun(t, v, DefaultRootPassword, fmt.Sprintf("grep -r -l -F %s %s", needle, where))
+	if out, code := sshRun(t, v, RootPassword, fmt.Sprintf("grep -r -q -F %s %s", needle, where)); code != 1 {
+		files, _ := sshRun(t, v, RootPassword, fmt.Sprintf("grep -r -l -F %s %s", needle, where))
 		t.Errorf("the token is in device files (grep -q exit %d):\n%s\n%s", code, out, files)
 	}
 	step = mark("token search in the device's files", step)
-	v.Login(t, "root", DefaultRootPassword)
+	v.Login(t, "root", RootPassword)
 	if out, code := runRoot(t, v, "sync"); code != 0 {
 		t.Errorf("sync exited %d: %s", code, out)
 	}

@@ -44,3 +44,32 @@ func (v *VM) SSH(t testing.TB, user, password, cmd string) (string, int) {
 	}
 	return strings.TrimRight(string(out), "\n"), 0
 }
+
+// RootPassword is the root password the VM tests set on the console so
+// that root can log in over SSH: the device refuses root's default
+// password over SSH until it is changed.
+const RootPassword = "Vm-Root-pass1"
+
+// SetRootPassword logs in as root on the console with password, sets
+// newPassword with passwd, and logs out.
+func (v *VM) SetRootPassword(t testing.TB, password, newPassword string) {
+	t.Helper()
+	v.Login(t, "root", password)
+	v.Run(t, fmt.Sprintf("printf '%s\\n%s\\n' | passwd root", newPassword, newPassword))
+	v.Logout(t)
+}
+
+// SSHLogin tries to log in over SSH as user with password and returns
+// the error, nil when the login succeeds (the connection is closed).
+func (v *VM) SSHLogin(user, password string) error {
+	c, err := ssh.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", v.SSHPort), &ssh.ClientConfig{
+		User:            user,
+		Auth:            []ssh.AuthMethod{ssh.Password(password)},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(),
+		Timeout:         CommandTimeout,
+	})
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}

@@ -61,6 +61,7 @@ type device struct {
 	sup       *supervise.Supervisor
 	mu        sync.Mutex
 	listeners []net.Listener
+	closing   bool // shutdown has closed the listeners
 	hostname  string
 	// tagged is the console for the packages init runs: their lines get
 	// the "init: " prefix too.
@@ -236,7 +237,7 @@ func waitSocket(ctx context.Context, path string) error {
 }
 
 // startServers starts the SSH and HTTPS servers inside init, making their
-// keys on first boot.
+// keys on first boot. Each is kept serving (see keepServing).
 func (d *device) startServers() error {
 	users := platform.NewUsers(d.root, d.clock)
 	var errs []error
@@ -255,22 +256,20 @@ func (d *device) startServers() error {
 		if made {
 			d.logf("ssh: made the host key %s", d.path(filepath.Join(login.HostKeyDir, login.HostKeyFile)))
 		}
-		l, err := net.Listen("tcp", d.sshAddr)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("ssh: listening on %s: %w", d.sshAddr, err))
-		} else {
-			d.addListener(l)
-			srv := &login.SSH{
-				HostKey:   key,
-				Accounts:  d.accounts,
-				Checker:   users,
-				Keys:      users,
-				Runner:    d.reaper,
-				Dev:       d.path("dev"),
-				Log:       d.console,
-				FailDelay: 2 * time.Second,
-			}
-			go srv.Serve(l)
+		srv := &login.SSH{
+			HostKey:   key,
+			Accounts:  d.accounts,
+			Checker:   users,
+			Keys:      users,
+			Defaults:  users,
+			Runner:    d.reaper,
+			Dev:       d.path("dev"),
+			Log:       d.console,
+			FailDelay: 2 * time.Second,
+			Clock:     d.clock,
+		}
+		if err := d.serve("ssh", d.sshAddr, srv.Serve); err != nil {
+			errs = append(errs, err)
 		}
 	}
 
@@ -281,21 +280,13 @@ func (d *device) startServers() error {
 		if made {
 			d.logf("https: made a self-signed certificate for %s", d.hostname)
 		}
-		l, err := net.Listen("tcp", d.httpsAddr)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("https: listening on %s: %w", d.httpsAddr, err))
-		} else {
-			d.addListener(l)
-			go webui.NewServer(d.status).Serve(l, cert)
+		web := webui.NewServer(d.product)
+		serve := func(l net.Listener) error { return web.Serve(l, cert) }
+		if err := d.serve("https", d.httpsAddr, serve); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func (d *device) addListener(l net.Listener) {
-	d.mu.Lock()
-	d.listeners = append(d.listeners, l)
-	d.mu.Unlock()
 }
 
 // addrs reports the bound addresses of the SSH and HTTPS servers.
@@ -309,37 +300,12 @@ func (d *device) addrs() []string {
 	return out
 }
 
-// status gathers the web page's figures from the platform's files.
-func (d *device) status() (webui.Status, error) {
-	cfg, err := platform.LoadSystemConfig(d.root)
-	if err != nil {
-		return webui.Status{}, err
+// product is the product's name for the web page.
+func (d *device) product() string {
+	if cfg, err := platform.LoadSystemConfig(d.root); err == nil && cfg.Brand == platform.BrandVCS {
+		return "Cisco VCS"
 	}
-	id, err := platform.LoadIdentity(d.root, d.clock)
-	if err != nil {
-		return webui.Status{}, err
-	}
-	st := webui.Status{
-		Product:  "Cisco Expressway",
-		Type:     string(cfg.Type),
-		Hostname: cfg.Hostname,
-		Serial:   id.Serial,
-	}
-	if cfg.Brand == platform.BrandVCS {
-		st.Product = "Cisco VCS"
-	}
-	if info, err := platform.LoadImageInfo(d.root); err == nil {
-		st.SoftwareVersion = info.SoftwareVersion
-	}
-	st.Uptime, _ = platform.Uptime(d.root)
-	alarms, err := platform.NewAlarms(d.root, d.clock).List()
-	if err != nil {
-		return webui.Status{}, err
-	}
-	for _, a := range alarms {
-		st.Alarms = append(st.Alarms, webui.Alarm{ID: a.ID, Description: a.Title})
-	}
-	return st, nil
+	return "Cisco Expressway"
 }
 
 // makeHaltLinks makes /bin/reboot and /bin/poweroff point at /init when
@@ -433,6 +399,7 @@ func (d *device) shutdown(how boot.Halt) error {
 		d.sup.Stop(5 * time.Second)
 	}
 	d.mu.Lock()
+	d.closing = true
 	for _, l := range d.listeners {
 		l.Close()
 	}

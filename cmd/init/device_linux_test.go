@@ -181,7 +181,7 @@ func newTestDevice(root string, console io.Writer, sys boot.System, tty string) 
 		sys:          sys,
 		clock:        clock.Real{},
 		reaper:       &supervise.Reaper{},
-		accounts:     []login.Account{{Name: "root", Shell: "/bin/sh", Home: "/"}, {Name: "admin", Shell: "/bin/sh", Home: "/"}},
+		accounts:     []login.Account{{Name: "root", Shell: "/bin/sh", Home: "/", ConsoleOnlyWhileDefault: true}, {Name: "admin", Shell: "/bin/sh", Home: "/"}},
 		tty:          tty,
 		sshAddr:      "127.0.0.1:0",
 		httpsAddr:    "127.0.0.1:0",
@@ -246,22 +246,28 @@ func TestBootLoginShutdown(t *testing.T) {
 		t.Fatalf("listening on %v, want ssh and https", addrs)
 	}
 
-	// SSH: root runs a command.
+	// SSH: admin runs a command; root, still on its default password, is
+	// refused.
 	hostKey := readHostKey(t, root)
-	c, err := ssh.Dial("tcp", addrs[0], &ssh.ClientConfig{
-		User: "root", Auth: []ssh.AuthMethod{ssh.Password("rootpass1")}, HostKeyCallback: ssh.FixedHostKey(hostKey),
-	})
+	sshConfig := func(user, password string) *ssh.ClientConfig {
+		return &ssh.ClientConfig{User: user, Auth: []ssh.AuthMethod{ssh.Password(password)}, HostKeyCallback: ssh.FixedHostKey(hostKey)}
+	}
+	if c, err := ssh.Dial("tcp", addrs[0], sshConfig("root", "rootpass1")); err == nil {
+		c.Close()
+		t.Error("root logged in over SSH with the default password")
+	}
+	c, err := ssh.Dial("tcp", addrs[0], sshConfig("admin", "adminpass1"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	sess, _ := c.NewSession()
 	got, err := sess.Output("echo ssh-ok-$USER")
 	c.Close()
-	if err != nil || string(got) != "ssh-ok-root\n" {
+	if err != nil || string(got) != "ssh-ok-admin\n" {
 		t.Errorf("ssh command output %q, %v", got, err)
 	}
 
-	// HTTPS: the status page names the device.
+	// HTTPS: the page names the product and nothing else of the device.
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	resp, err := client.Get("https://" + addrs[1] + "/")
 	if err != nil {
@@ -269,9 +275,16 @@ func TestBootLoginShutdown(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	for _, want := range []string{"Cisco Expressway", "Expressway-E", "vxtest", "X14.2-test"} {
-		if !strings.Contains(string(body), want) {
-			t.Errorf("status page lacks %q", want)
+	if !strings.Contains(string(body), "Cisco Expressway") {
+		t.Errorf("the page lacks the product name:\n%s", body)
+	}
+	id, err := platform.LoadIdentity(root, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, secret := range []string{"Expressway-E", "vxtest", "X14.2-test", id.Serial, "40003", "password"} {
+		if strings.Contains(string(body), secret) {
+			t.Errorf("the page shows %q without signing in:\n%s", secret, body)
 		}
 	}
 

@@ -53,6 +53,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return fmt.Errorf("init runs only as process 1; to stop the device use reboot or poweroff")
 	}
 	d := newDevice("/", stdout)
+	if _, err := raiseFileLimit(fileLimit); err != nil {
+		d.logf("%v", err)
+	}
 	d.network = func(ctx context.Context) error {
 		return netconf.Up(ctx, d.root, d.tagged)
 	}

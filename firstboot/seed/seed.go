@@ -528,11 +528,15 @@ func (p *parser) users(t map[string]any) map[string]User {
 			case strings.HasPrefix(pw, "$6$"):
 				if !sha512CryptRE.MatchString(pw) {
 					p.bad(pre+".password", "starts like a sha512-crypt hash but is not one ($6$<salt>$<86 characters>); make it with openssl passwd -6")
+				} else if err := platform.ValidateHash(pw); err != nil {
+					p.badErr(pre+".password", err)
 				}
 				u.Hash = pw
 			case strings.HasPrefix(pw, "$2"):
 				if !bcryptRE.MatchString(pw) {
 					p.bad(pre+".password", "starts like a bcrypt hash but is not one ($2b$<cost>$<53 characters>)")
+				} else if err := platform.ValidateHash(pw); err != nil {
+					p.badErr(pre+".password", err)
 				}
 				u.Hash = pw
 			case strings.HasPrefix(pw, "$"):
@@ -549,8 +553,10 @@ func (p *parser) users(t map[string]any) map[string]User {
 				if k == "" {
 					continue
 				}
-				if _, _, _, rest, err := ssh.ParseAuthorizedKey([]byte(k)); err != nil {
+				if _, _, options, rest, err := ssh.ParseAuthorizedKey([]byte(k)); err != nil {
 					p.bad(pre+".ssh_authorized_keys", "element %d is not an ssh public key (%v); paste one line of id_ed25519.pub or similar", i+1, err)
+				} else if len(options) > 0 {
+					p.bad(pre+".ssh_authorized_keys", "element %d starts with options (%s), which the device does not support; give the key without options", i+1, strings.Join(options, ","))
 				} else if len(rest) > 0 {
 					p.bad(pre+".ssh_authorized_keys", "element %d holds more than one key; give one key per element", i+1)
 				}

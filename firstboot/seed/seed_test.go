@@ -120,6 +120,7 @@ type problem struct {
 
 func TestParseProblems(t *testing.T) {
 	head := "version = 1\ninstance_id = \"a\"\n" // lines 1-2
+	key := testKey(t)
 	tests := []struct {
 		name string
 		seed string
@@ -177,6 +178,14 @@ func TestParseProblems(t *testing.T) {
 		{"users hash kinds", head + "[users.admin]\npassword = \"$2b$10$short\"\n[users.root]\npassword = \"$1$md5$x\"\n", []problem{
 			{"users.admin.password", 4, "bcrypt"},
 			{"users.root.password", 6, "not a $6$ or $2b$ hash"},
+		}},
+		{"users hash costs", head + "[users.admin]\npassword = \"$2b$31$" + strings.Repeat("a", 53) + "\"\n[users.root]\npassword = \"$6$rounds=999999999$salt$" + strings.Repeat("a", 86) + "\"\n", []problem{
+			{"users.admin.password", 4, "bcrypt cost 31; at most 12"},
+			{"users.root.password", 6, "999999999 rounds; at most 100000"},
+		}},
+		{"users key options", head + "[users.admin]\nssh_authorized_keys = [\"from=\\\"10.0.0.1\\\",command=\\\"true\\\" " + key + "\", \"restrict " + key + "\"]\n", []problem{
+			{"users.admin.ssh_authorized_keys", 4, `element 1 starts with options (from="10.0.0.1",command="true")`},
+			{"users.admin.ssh_authorized_keys", 4, "element 2 starts with options (restrict)"},
 		}},
 		{"users dotted keys", head + "users.admin.password = \"tiny\"\n", []problem{{"users.admin.password", 3, "use at least 8"}}},
 		{"licensing transport", head + "[licensing]\ntransport = \"carrier-pigeon\"\n", []problem{{"licensing.transport", 4, "use \"direct\", \"onprem\" or \"proxy\""}}},
