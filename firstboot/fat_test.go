@@ -14,7 +14,7 @@ import (
 // directory (rootEntries slots) holds the entries given, then
 // provision.toml under its long name only (the 8.3 alias PROVIS~1.TOM does
 // not match), with content in cluster 2.
-func craftedFAT(t *testing.T, rootEntries int, entries [][]byte, content []byte) []byte {
+func craftedFAT(t testing.TB, rootEntries int, entries [][]byte, content []byte) []byte {
 	t.Helper()
 	const sec = 512
 	rootSecs := (rootEntries*32 + sec - 1) / sec
