@@ -86,15 +86,15 @@ func (p *provisioner) apply(ctx context.Context) error {
 		}
 		return errors.Join(saveErr, clearAlarm(p.root, AlarmSeedRejected), clearAlarm(p.root, AlarmSeedRefused))
 	}
-	if err != nil {
-		return p.reject(st, src.Name(), "", []string{err.Error()}, err)
-	}
 	if st.Closed() {
-		// Refused before it is parsed: the content of a seed attached to
-		// a running device's disk is not read further.
+		// Refused whatever it holds: it is not parsed, and a disk that
+		// cannot be read is refused alike.
 		msg := fmt.Sprintf("refusing the seed from %s: provisioning was closed on %s by the first boot without a seed; detach the disk, or factory reset the device to provision it again",
 			src.Name(), st.ClosedAt.Format(time.RFC3339))
 		return p.refuse(st, src.Name(), "", msg, now)
+	}
+	if err != nil {
+		return p.reject(st, src.Name(), "", []string{err.Error()}, err)
 	}
 	id := InstanceID(b)
 	if st.Provisioned() {
