@@ -37,9 +37,10 @@ test: host-deps
 bench: host-deps
 	@bash ci/bench.sh
 
-# Every fuzz target for FUZZTIME each (plain `make test` runs the seed corpora).
+# Every fuzz target (or those FUZZ matches) for FUZZTIME each, then a table
+# of inputs a second (plain `make test` runs the seed corpora).
 fuzz:
-	FUZZTIME=$(FUZZTIME) bash ci/fuzz.sh
+	FUZZTIME=$(FUZZTIME) FUZZ='$(FUZZ)' bash ci/fuzz.sh
 
 # Power cuts during a factory reset: QEMU killed at random moments of the
 # reset phase, 20 trials (the regular suite runs 3).

@@ -21,7 +21,8 @@ import (
 )
 
 // ErrRefused marks a seed refused because the device is already
-// provisioned with another instance_id.
+// provisioned with another instance_id, or because an earlier boot without
+// a seed closed provisioning.
 var ErrRefused = errors.New("provisioning seed refused")
 
 // Apply provisions the device under root from its seed, once. Init calls
@@ -69,15 +70,30 @@ func (p *provisioner) apply(ctx context.Context) error {
 		return err
 	}
 	src, b, err := p.find(ctx)
-	if errors.Is(err, ErrNoSeed) {
-		if st.Provisioned() {
-			p.logf("provisioned as %s on %s", st.InstanceID, st.AppliedAt.Format(time.RFC3339))
-		} else {
-			p.logf("not provisioned (no VXPROV disk)")
-		}
-		return p.clearAlarms()
-	}
 	now := p.clock.Now().UTC()
+	if errors.Is(err, ErrNoSeed) {
+		var saveErr error
+		switch {
+		case st.Provisioned():
+			p.logf("provisioned as %s on %s", st.InstanceID, st.AppliedAt.Format(time.RFC3339))
+		case st.Closed():
+			p.logf("not provisioned (no VXPROV disk); provisioning was closed on %s, a factory reset opens it again", st.ClosedAt.Format(time.RFC3339))
+		default:
+			// The first boot without a seed closes provisioning, so that a
+			// disk attached later cannot set passwords and keys.
+			st.ClosedAt = now
+			saveErr = saveState(p.root, st)
+			p.logf("not provisioned (no VXPROV disk); provisioning is now closed: a seed attached later is refused until a factory reset")
+		}
+		return errors.Join(saveErr, p.clearAlarms())
+	}
+	if st.Closed() {
+		// Refused whatever it holds: it is not parsed, and a disk that
+		// cannot be read is refused alike.
+		msg := fmt.Sprintf("refusing the seed from %s: provisioning was closed on %s by the first boot without a seed; detach the disk, or factory reset the device to provision it again",
+			src.Name(), st.ClosedAt.Format(time.RFC3339))
+		return p.refuse(st, src.Name(), "", msg, now)
+	}
 	if err != nil {
 		return p.reject(st, src.Name(), "", []string{err.Error()}, err)
 	}
@@ -89,9 +105,7 @@ func (p *provisioner) apply(ctx context.Context) error {
 		}
 		msg := fmt.Sprintf("refusing seed %q from %s: this device was provisioned as %q on %s; detach the disk, or factory reset the device to provision it again",
 			id, src.Name(), st.InstanceID, st.AppliedAt.Format(time.RFC3339))
-		p.logf("%s", msg)
-		st.Last = &Attempt{At: now, Source: src.Name(), InstanceID: id, Result: ResultRefused, Problems: []string{msg}}
-		return errors.Join(fmt.Errorf("%w: %s", ErrRefused, msg), p.raise(AlarmSeedRefused, msg), saveState(p.root, st))
+		return p.refuse(st, src.Name(), id, msg, now)
 	}
 	sd, err := seed.Parse(b)
 	if err == nil {
@@ -109,6 +123,14 @@ func (p *provisioner) apply(ctx context.Context) error {
 		lines = []string{err.Error()}
 	}
 	return p.reject(st, src.Name(), id, lines, err)
+}
+
+// refuse reports a seed that is not applied because of the device's state
+// (alarm 45002); the seed may be perfectly good.
+func (p *provisioner) refuse(st *State, src, id, msg string, now time.Time) error {
+	p.logf("%s", msg)
+	st.Last = &Attempt{At: now, Source: src, InstanceID: id, Result: ResultRefused, Problems: []string{msg}}
+	return errors.Join(fmt.Errorf("%w: %s", ErrRefused, msg), p.raise(AlarmSeedRefused, msg), saveState(p.root, st))
 }
 
 // reject reports a seed that cannot be applied, problem by problem.

@@ -165,16 +165,21 @@ func TestRunOnce(t *testing.T) {
 		result   string // State.Last.Result, "" when no attempt recorded
 		alarms   []int
 	}
+	closed := []string{"provisioning was closed on", "factory reset"}
 	steps := []bootStep{
-		{name: "no seed", console: []string{"firstboot: not provisioned (no VXPROV disk)"}, hostname: "vxway"},
 		{name: "bad seed", seed: bad, wantErr: seedfmt.ErrInvalid, console: []string{"rejected, nothing applied (2 problems)", "line 4: system.hostname", "line 5: system.colour: unknown key"}, hostname: "vxway", result: ResultRejected, alarms: []int{AlarmSeedRejected}},
 		{name: "bad seed again", seed: bad, wantErr: seedfmt.ErrInvalid, hostname: "vxway", result: ResultRejected, alarms: []int{AlarmSeedRejected}},
 		{name: "fixed seed", seed: seedA, console: []string{"applied seed site-a"}, hostname: "box-a", result: ResultApplied},
-		{name: "same seed next boot", seed: seedA, console: []string{"seed site-a from VXPROV disk /dev/vdb was applied on 2026-11-27T15:00:00Z; not applying it again"}, hostname: "box-a", result: ResultApplied},
+		{name: "same seed next boot", seed: seedA, console: []string{"seed site-a from VXPROV disk /dev/vdb was applied on 2026-11-27T14:00:00Z; not applying it again"}, hostname: "box-a", result: ResultApplied},
 		{name: "same id, edited content", seed: seedA2, console: []string{"not applying it again"}, hostname: "box-a", result: ResultApplied},
 		{name: "swapped seed refused", seed: seedB, wantErr: ErrRefused, console: []string{`refusing seed "site-b"`, `provisioned as "site-a"`, "factory reset"}, hostname: "box-a", result: ResultRefused, alarms: []int{AlarmSeedRefused}},
 		{name: "seed detached", console: []string{"provisioned as site-a on"}, hostname: "box-a", result: ResultRefused},
 		{name: "after factory reset", seed: seedB, wipe: true, console: []string{"applied seed site-b"}, hostname: "box-b", result: ResultApplied},
+		{name: "reset, no seed: closes", wipe: true, console: []string{"firstboot: not provisioned (no VXPROV disk); provisioning is now closed"}, hostname: "vxway"},
+		{name: "seed after closing refused", seed: seedA, wantErr: ErrRefused, console: append([]string{"refusing the seed from VXPROV disk /dev/vdb"}, closed...), hostname: "vxway", result: ResultRefused, alarms: []int{AlarmSeedRefused}},
+		{name: "bad seed after closing refused", seed: bad, wantErr: ErrRefused, console: closed, hostname: "vxway", result: ResultRefused, alarms: []int{AlarmSeedRefused}},
+		{name: "detached after closing", console: closed, hostname: "vxway", result: ResultRefused},
+		{name: "factory reset reopens", seed: seedA, wipe: true, console: []string{"applied seed site-a"}, hostname: "box-a", result: ResultApplied},
 	}
 	for _, s := range steps {
 		t.Run(s.name, func(t *testing.T) {
@@ -270,8 +275,8 @@ func TestApplyAllOrNothing(t *testing.T) {
 }
 
 // TestApplyRecoversFromPowerCut leaves a journal and half-written files,
-// as a power cut in the middle would: the next boot puts everything back,
-// then applies the seed whole.
+// as a power cut in the middle would: the next boot puts everything back
+// before it looks at the seed; a good seed then applies whole.
 func TestApplyRecoversFromPowerCut(t *testing.T) {
 	d := newDevice(t, []byte(seedtest.Full(t)))
 	j := journal{Files: []savedFile{
@@ -285,13 +290,15 @@ func TestApplyRecoversFromPowerCut(t *testing.T) {
 	if err := writeFile(d.root, netsettings.ConfigPath, []byte("half"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var log bytes.Buffer
-	p := &provisioner{root: d.root, log: &log, clock: d.clk}
-	if err := p.apply(context.Background()); err != nil {
-		t.Fatalf("%v\n%s", err, log.String())
+	// The boot after the cut finds a seed that does not apply, so what
+	// is left afterwards is the rollback's doing alone.
+	d.attach(t, []byte("version = 1\ninstance_id = \"site-a-001\"\nbogus = 1\n"))
+	out, err := d.boot(t)
+	if !errors.Is(err, seedfmt.ErrInvalid) {
+		t.Fatalf("%v\n%s", err, out)
 	}
-	if !strings.Contains(log.String(), "interrupted; putting back 2 files") {
-		t.Errorf("console:\n%s", log.String())
+	if !strings.Contains(out, "interrupted; putting back 2 files") {
+		t.Errorf("console:\n%s", out)
 	}
 	if d.exists(netsettings.ConfigPath) || d.exists(JournalPath) {
 		t.Error("the half-written file or the journal is still there")
@@ -299,6 +306,7 @@ func TestApplyRecoversFromPowerCut(t *testing.T) {
 	if c, err := platform.LoadSystemConfig(d.root); err != nil || c.Hostname != "before" {
 		t.Errorf("system.json = %+v, %v", c, err)
 	}
+	d.attach(t, []byte(seedtest.Full(t)))
 	if out, err := d.boot(t); err != nil || !d.state(t).Provisioned() {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -351,10 +359,6 @@ func TestXStatusProvisioning(t *testing.T) {
 		}
 		return b.String()
 	}
-	d.boot(t)
-	if got := show(); !strings.Contains(got, `*s Provisioning Status: "NotProvisioned"`) || !strings.Contains(got, `*s Provisioning Result: "NoSeed"`) {
-		t.Errorf("no seed:\n%s", got)
-	}
 	d.attach(t, []byte("version = 1\ninstance_id = \"a\"\nbogus = 1\n"))
 	d.boot(t)
 	if got := show(); !strings.Contains(got, `*s Provisioning Result: "Rejected"`) || !strings.Contains(got, `*s Provisioning Last Problem 1: "line 3: bogus: unknown key`) {
@@ -364,12 +368,23 @@ func TestXStatusProvisioning(t *testing.T) {
 	d.boot(t)
 	got := show()
 	for _, w := range []string{`*s Provisioning Status: "Provisioned"`, `*s Provisioning InstanceId: "site-a-001"`, `*s Provisioning Source: "VXPROV disk /dev/vdb"`,
-		`*s Provisioning Applied: "2026-11-27T14:00:00Z"`, `*s Provisioning Result: "Applied"`, `*s Provisioning Licensing: "Pending"`, "OK"} {
+		`*s Provisioning Applied: "2026-11-27T13:00:00Z"`, `*s Provisioning Result: "Applied"`, `*s Provisioning Licensing: "Pending"`, "OK"} {
 		if !strings.Contains(got, w) {
 			t.Errorf("applied: lacks %s:\n%s", w, got)
 		}
 	}
 	if strings.Contains(got, "tok-abc-123") {
 		t.Error("status shows the token")
+	}
+
+	fresh := newDevice(t, nil)
+	tree = xapi.Tree{}
+	RegisterXAPI(&tree, fresh.root)
+	fresh.boot(t)
+	got = show()
+	for _, w := range []string{`*s Provisioning Status: "NotProvisioned"`, `*s Provisioning Closed: "2026-11-27T12:00:00Z"`, `*s Provisioning Result: "NoSeed"`} {
+		if !strings.Contains(got, w) {
+			t.Errorf("no seed: lacks %s:\n%s", w, got)
+		}
 	}
 }

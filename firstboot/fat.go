@@ -145,16 +145,81 @@ func (v *fatVolume) chain(first uint32, limit int64) ([]byte, error) {
 	return out, nil
 }
 
-// rootDir returns the root directory's entries (32 bytes each).
+// maxDirEntries caps the root directory entries read and scanned: a seed
+// disk's root holds a handful, mkfs.vfat makes 512 on FAT12/16, and a
+// crafted volume may claim 65,535 (FAT16) or a cluster chain of any length
+// (FAT32).
+const maxDirEntries = 16384
+
+// maxLFNEntries is the most long-name entries one name has (VFAT: 255
+// characters, 13 to an entry).
+const maxLFNEntries = 20
+
+// rootDir returns the root directory's entries (32 bytes each), at most
+// maxDirEntries of them.
 func (v *fatVolume) rootDir() ([]byte, error) {
 	if v.bits == 32 {
-		return v.chain(v.rootCluster, 1<<20)
+		return v.chain(v.rootCluster, maxDirEntries*32)
 	}
-	buf := make([]byte, v.rootEntries*32)
+	buf := make([]byte, min(v.rootEntries, maxDirEntries)*32)
 	if _, err := v.r.ReadAt(buf, v.rootStart); err != nil {
 		return nil, fmt.Errorf("reading the root directory: %w", err)
 	}
 	return buf, nil
+}
+
+// longName gathers the long-name entries in front of a short entry. They
+// come last part first, numbered down to 1, the first of them flagged 0x40;
+// each part goes straight to its place, so a name costs its own length
+// and no more, whatever the directory holds. A sequence out of order, or
+// longer than VFAT allows, is dropped and the short name counts alone.
+type longName struct {
+	buf    [maxLFNEntries * 13]uint16
+	parts  int // parts of the name being gathered; 0: none
+	expect int // number of the next part expected; 0: complete
+}
+
+func (n *longName) reset() { n.parts, n.expect = 0, 0 }
+
+// add takes one long-name entry.
+func (n *longName) add(e []byte) {
+	seq := int(e[0] & 0x1f)
+	if e[0]&0x40 != 0 {
+		n.parts, n.expect = seq, seq
+		if seq == 0 || seq > maxLFNEntries {
+			n.reset()
+			return
+		}
+	}
+	if n.parts == 0 || seq == 0 || seq != n.expect {
+		n.reset()
+		return
+	}
+	at := (seq - 1) * 13
+	for _, r := range [][2]int{{1, 11}, {14, 26}, {28, 32}} {
+		for i := r[0]; i < r[1]; i += 2 {
+			n.buf[at] = binary.LittleEndian.Uint16(e[i:])
+			at++
+		}
+	}
+	n.expect--
+}
+
+// take returns the long name gathered for the short entry that follows,
+// "" when there is none, and starts over.
+func (n *longName) take() string {
+	defer n.reset()
+	if n.parts == 0 || n.expect != 0 {
+		return ""
+	}
+	u := n.buf[:n.parts*13]
+	for i, c := range u {
+		if c == 0 || c == 0xffff {
+			u = u[:i]
+			break
+		}
+	}
+	return string(utf16.Decode(u))
 }
 
 // shortName renders an 8.3 directory entry name as "NAME.EXT".
@@ -175,42 +240,23 @@ func (v *fatVolume) readFile(name string, limit int64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	var lfn []uint16
+	var lfn longName
 	for off := 0; off+32 <= len(dir); off += 32 {
 		e := dir[off : off+32]
 		switch {
 		case e[0] == 0:
 			return nil, fmt.Errorf("no %s in the root directory: %w", name, errNoFile)
 		case e[0] == 0xe5:
-			lfn = nil
+			lfn.reset()
 			continue
-		case e[11] == 0x0f: // a long-name part; parts come last first
-			var part []uint16
-			for _, r := range [][2]int{{1, 11}, {14, 26}, {28, 32}} {
-				for i := r[0]; i < r[1]; i += 2 {
-					part = append(part, binary.LittleEndian.Uint16(e[i:]))
-				}
-			}
-			if e[0]&0x40 != 0 {
-				lfn = nil
-			}
-			lfn = append(part, lfn...)
+		case e[11] == 0x0f: // a long-name part
+			lfn.add(e)
 			continue
 		case e[11]&0x18 != 0: // volume label or directory
-			lfn = nil
+			lfn.reset()
 			continue
 		}
-		long := ""
-		if lfn != nil {
-			for i, u := range lfn {
-				if u == 0 || u == 0xffff {
-					lfn = lfn[:i]
-					break
-				}
-			}
-			long = string(utf16.Decode(lfn))
-		}
-		lfn = nil
+		long := lfn.take()
 		if !strings.EqualFold(long, name) && !strings.EqualFold(shortName(e), name) {
 			continue
 		}
@@ -233,6 +279,9 @@ func (v *fatVolume) readFile(name string, limit int64) ([]byte, error) {
 			return nil, fmt.Errorf("%w: %s is cut short (%d of %d bytes)", errFAT, name, len(b), size)
 		}
 		return b, nil
+	}
+	if len(dir) == maxDirEntries*32 {
+		return nil, fmt.Errorf("no %s in the first %d entries of the root directory (a seed disk holds a few): %w", name, maxDirEntries, errNoFile)
 	}
 	return nil, fmt.Errorf("no %s in the root directory: %w", name, errNoFile)
 }

@@ -38,12 +38,17 @@ const (
 )
 
 // State is /data/provisioning/state.json: the seed applied (empty until
-// one is) and the outcome of the latest boot that found a seed.
+// one is), whether provisioning was closed without one, and the outcome of
+// the latest boot that found a seed.
 type State struct {
 	InstanceID string    `json:"instance_id,omitempty"`
 	Source     string    `json:"source,omitempty"`
 	AppliedAt  time.Time `json:"applied_at,omitzero"`
 	Summary    string    `json:"summary,omitempty"`
+	// ClosedAt is when the first boot that found no seed closed
+	// provisioning: from then on a seed is refused until a factory reset
+	// remakes the data partition, and this file with it.
+	ClosedAt time.Time `json:"closed_at,omitzero"`
 	// Licensing is the progress of the seed's [licensing] section, and
 	// LicensingDetail why it failed or waits.
 	Licensing       string   `json:"licensing,omitempty"`
@@ -63,6 +68,11 @@ type Attempt struct {
 // Provisioned reports whether a seed was applied on this device since its
 // data was last made (first boot or factory reset).
 func (s *State) Provisioned() bool { return s.InstanceID != "" && !s.AppliedAt.IsZero() }
+
+// Closed reports whether a boot without a seed closed provisioning on a
+// device never provisioned (a provisioned device refuses other seeds for
+// its own reason).
+func (s *State) Closed() bool { return !s.Provisioned() && !s.ClosedAt.IsZero() }
 
 // LoadState reads the provisioning state; a device never provisioned has
 // an empty State.
@@ -105,7 +115,8 @@ const (
 	// nothing was applied. Raised while such a seed is attached.
 	AlarmSeedRejected = 45001
 	// AlarmSeedRefused: a seed with another instance_id is attached to a
-	// device already provisioned. Raised while it stays attached.
+	// device already provisioned, or a seed is attached after provisioning
+	// was closed. Raised while it stays attached.
 	AlarmSeedRefused = 45002
 )
 
@@ -113,7 +124,7 @@ func alarmDefs() map[int]platform.AlarmInfo {
 	return map[int]platform.AlarmInfo{
 		AlarmSeedRejected: {Severity: platform.SeverityError, Title: "Provisioning seed rejected: nothing was applied",
 			Action: "Read the problems on the console or with xstatus Provisioning, fix provision.toml, attach it again and restart"},
-		AlarmSeedRefused: {Severity: platform.SeverityWarning, Title: "Provisioning seed refused: the device is already provisioned",
+		AlarmSeedRefused: {Severity: platform.SeverityWarning, Title: "Provisioning seed refused: the device is already provisioned or its provisioning is closed",
 			Action: "Detach the seed disk; to provision the device again, factory reset it first"},
 	}
 }

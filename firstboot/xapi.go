@@ -9,8 +9,9 @@ import (
 )
 
 // RegisterXAPI adds `xstatus Provisioning` to t, for the device under root:
-// the seed applied (source, instance id, time, licensing progress) and the
-// outcome of the latest boot that found a seed, problems included.
+// the seed applied (source, instance id, time, licensing progress), when
+// provisioning was closed without one, and the outcome of the latest boot
+// that found a seed, problems included.
 func RegisterXAPI(t *xapi.Tree, root string) {
 	t.Handle(xapi.Status, "Provisioning", func(ctx context.Context, req *xapi.Request, rel []string, out *xapi.Writer) error {
 		st, err := LoadState(root)
@@ -27,6 +28,9 @@ func RegisterXAPI(t *xapi.Tree, root string) {
 			out.Status("Provisioning Source", st.Source)
 			out.Status("Provisioning Applied", st.AppliedAt.UTC().Format(time.RFC3339))
 			out.Status("Provisioning Summary", st.Summary)
+		}
+		if st.Closed() {
+			out.Status("Provisioning Closed", st.ClosedAt.UTC().Format(time.RFC3339))
 		}
 		if st.Licensing != "" {
 			out.Status("Provisioning Licensing", st.Licensing)

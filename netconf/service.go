@@ -93,7 +93,8 @@ type service struct {
 	ntpTimer clock.Timer
 	ntpC     chan ntpResult
 	ntpWake  chan struct{}
-	ntp      ntpResult // latest success
+	ntp      ntpAnswer // latest answer acted on
+	ntpGuard ntpGuard
 }
 
 // NTPInterval is how often the clock is set again from NTP.
@@ -102,11 +103,11 @@ const NTPInterval = time.Hour
 // ntpStep is the smallest offset the clock is stepped for.
 const ntpStep = 500 * time.Millisecond
 
+// ntpResult is one round of NTP queries: the good answers in server
+// order, or why there were none.
 type ntpResult struct {
-	server string
-	offset time.Duration
-	at     time.Time
-	err    error
+	answers []ntpAnswer
+	err     error
 }
 
 func newService(root, ifname string, log io.Writer, link Link, dhcp DHCPClient, clk clock.Clock) *service {
@@ -383,7 +384,7 @@ func (s *service) publish(ctx context.Context, applyErr error) {
 	}
 	if key := strings.Join(e.NTPServers, " "); key != s.ntpKey && (e.Address.IsValid() || len(e.NTPServers) == 0) {
 		s.ntpKey = key
-		s.syncTime(ctx, e.NTPServers)
+		s.syncTime(ctx, e.NTPServers, s.ntpGuard.synced)
 	}
 	if changed && s.notify != nil {
 		s.tellAgent(ctx)
@@ -413,9 +414,12 @@ func (s *service) report(err error) {
 	s.publish(context.Background(), err)
 }
 
-// syncTime asks the NTP servers in order for the time, in the background;
-// the first good answer is handed to the run loop.
-func (s *service) syncTime(ctx context.Context, servers []string) {
+// syncTime asks the NTP servers in order for the time, in the background,
+// and hands the round's answers to the run loop. The first good answer
+// ends the round, unless bounded (the clock was set from NTP already) and
+// it would step the clock by more than MaxNTPStep: then every other server
+// is asked too, for a second opinion.
+func (s *service) syncTime(ctx context.Context, servers []string, bounded bool) {
 	if s.ntpTimer != nil {
 		s.ntpTimer.Stop()
 		s.ntpTimer = nil
@@ -426,44 +430,63 @@ func (s *service) syncTime(ctx context.Context, servers []string) {
 	port := s.ntpPort
 	go func() {
 		var errs []error
+		var answers []ntpAnswer
 		for _, srv := range servers {
 			qctx, cancel := context.WithTimeout(ctx, 3*time.Second)
 			off, err := sntpOffset(qctx, net.JoinHostPort(srv, port), time.Now)
 			cancel()
-			if err == nil {
-				select {
-				case s.ntpC <- ntpResult{server: srv, offset: off, at: time.Now()}:
-				case <-ctx.Done():
-				}
-				return
+			if err != nil {
+				errs = append(errs, err)
+				continue
 			}
-			errs = append(errs, err)
+			answers = append(answers, ntpAnswer{server: srv, offset: off, at: time.Now()})
+			if !bounded || answers[0].offset.Abs() <= MaxNTPStep || (len(answers) > 1 && agree(answers[0].offset, off)) {
+				break
+			}
+		}
+		r := ntpResult{answers: answers}
+		if len(answers) == 0 {
+			r.err = errors.Join(errs...)
 		}
 		select {
-		case s.ntpC <- ntpResult{err: errors.Join(errs...)}:
+		case s.ntpC <- r:
 		case <-ctx.Done():
 		}
 	}()
 }
 
 func (s *service) onNTP(ctx context.Context, r ntpResult) {
-	s.ntpTimer = s.clock.AfterFunc(NTPInterval, func() {
+	var a ntpAnswer
+	var v ntpVerdict
+	next := NTPInterval
+	if r.err == nil {
+		a, v = s.ntpGuard.judge(r.answers)
+		if !v.step {
+			next = NTPConfirmInterval
+		}
+	}
+	s.ntpTimer = s.clock.AfterFunc(next, func() {
 		select {
 		case s.ntpWake <- struct{}{}:
 		default:
 		}
 	})
-	if r.err != nil {
+	switch {
+	case r.err != nil:
 		s.logf("no time from the NTP servers: %v", r.err)
 		return
+	case !v.step:
+		s.logf("%s", v.why)
+		return
 	}
-	if s.setClock != nil && (r.offset > ntpStep || r.offset < -ntpStep) {
-		if err := s.setClock(r.offset); err != nil {
-			s.logf("setting the clock from NTP server %s: %v", r.server, err)
+	if s.setClock != nil && a.offset.Abs() > ntpStep {
+		if err := s.setClock(a.offset); err != nil {
+			s.logf("setting the clock from NTP server %s: %v", a.server, err)
 			return
 		}
-		s.logf("clock set from NTP server %s (it was off by %s)", r.server, r.offset)
+		s.logf("clock set from NTP server %s (it was off by %s)%s", a.server, a.offset, v.why)
 	}
-	s.ntp = r
+	s.ntpGuard.done()
+	s.ntp = a
 	s.publish(ctx, nil)
 }

@@ -73,3 +73,71 @@ func sntpOffset(ctx context.Context, addr string, now func() time.Time) (time.Du
 	t2 := fromNTP(binary.BigEndian.Uint64(resp[40:]))
 	return (t1.Sub(t0) + t2.Sub(t3)) / 2, nil
 }
+
+// MaxNTPStep is the largest step one NTP answer may make once the clock
+// was set from NTP since boot. A larger offset steps the clock only when a
+// second server or the next answer agrees (within ntpAgree), so one forged
+// or broken answer cannot move the clock by days, which would expire
+// certificates, sessions and evaluation periods. The first answer after
+// boot is taken whatever it says: the clock then has nothing better.
+const MaxNTPStep = time.Hour
+
+// ntpAgree is how close two offsets must be to confirm each other.
+const ntpAgree = time.Second
+
+// NTPConfirmInterval is how soon the servers are asked again after an
+// offset over MaxNTPStep was held back.
+const NTPConfirmInterval = 5 * time.Minute
+
+// ntpAnswer is one server's answer: how far its clock is ahead of ours.
+type ntpAnswer struct {
+	server string
+	offset time.Duration
+	at     time.Time
+}
+
+// ntpGuard decides which NTP answers may step the clock.
+type ntpGuard struct {
+	synced  bool       // the clock was set from NTP since boot
+	pending *ntpAnswer // an offset over MaxNTPStep held back, waiting for a second opinion
+}
+
+// ntpVerdict says whether the chosen answer may step the clock and why
+// (for the log: why not, or what confirmed a large step).
+type ntpVerdict struct {
+	step bool
+	why  string
+}
+
+func agree(a, b time.Duration) bool { return (a - b).Abs() <= ntpAgree }
+
+// judge picks, among one round's answers (in server order, at least one),
+// the one to act on. The caller calls done once the clock agrees with it.
+func (g *ntpGuard) judge(answers []ntpAnswer) (ntpAnswer, ntpVerdict) {
+	a := answers[0]
+	if !g.synced || a.offset.Abs() <= MaxNTPStep {
+		return a, ntpVerdict{step: true}
+	}
+	for _, b := range answers[1:] {
+		if agree(a.offset, b.offset) {
+			return a, ntpVerdict{step: true, why: fmt.Sprintf("; NTP server %s agrees", b.server)}
+		}
+	}
+	for _, b := range answers[1:] {
+		if b.offset.Abs() <= MaxNTPStep {
+			// Another server contradicts the large offset: believe the
+			// one that needs no big step.
+			return b, ntpVerdict{step: true, why: fmt.Sprintf("; NTP server %s said %s and was not believed", a.server, a.offset)}
+		}
+	}
+	if p := g.pending; p != nil && agree(p.offset, a.offset) {
+		return a, ntpVerdict{step: true, why: fmt.Sprintf("; confirmed by the answer of %s at %s", p.server, p.at.UTC().Format(time.RFC3339))}
+	}
+	g.pending = &a
+	return a, ntpVerdict{why: fmt.Sprintf("NTP server %s says the clock is off by %s, more than the %s one answer may step a clock already set from NTP; not stepping it until a second server or the next answer (in %s) agrees",
+		a.server, a.offset, MaxNTPStep, NTPConfirmInterval)}
+}
+
+// done records that the clock was set from (or found to agree with) an
+// answer the guard let through.
+func (g *ntpGuard) done() { g.synced, g.pending = true, nil }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"vxway/netsettings"
@@ -19,10 +20,13 @@ import (
 // server answering some other request.
 type ntpServer struct {
 	conn    net.PacketConn
-	ahead   time.Duration
+	aheadNs atomic.Int64 // changed while it serves
 	stratum byte
 	echo    bool
 }
+
+func (s *ntpServer) ahead() time.Duration     { return time.Duration(s.aheadNs.Load()) }
+func (s *ntpServer) setAhead(d time.Duration) { s.aheadNs.Store(int64(d)) }
 
 func startNTP(t *testing.T, ahead time.Duration, stratum byte, echo bool) *ntpServer {
 	t.Helper()
@@ -30,7 +34,8 @@ func startNTP(t *testing.T, ahead time.Duration, stratum byte, echo bool) *ntpSe
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &ntpServer{conn: c, ahead: ahead, stratum: stratum, echo: echo}
+	s := &ntpServer{conn: c, stratum: stratum, echo: echo}
+	s.setAhead(ahead)
 	go func() {
 		buf := make([]byte, 512)
 		for {
@@ -47,7 +52,7 @@ func startNTP(t *testing.T, ahead time.Duration, stratum byte, echo bool) *ntpSe
 			if s.echo {
 				copy(resp[24:32], buf[40:48])
 			}
-			now := toNTP(time.Now().Add(s.ahead))
+			now := toNTP(time.Now().Add(s.ahead()))
 			binary.BigEndian.PutUint64(resp[32:], now)
 			binary.BigEndian.PutUint64(resp[40:], now)
 			c.WriteTo(resp, from)
@@ -95,8 +100,8 @@ func TestSNTPOffset(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d := off - tt.srv.ahead; d.Abs() > 500*time.Millisecond {
-				t.Errorf("offset %v, want about %v", off, tt.srv.ahead)
+			if d := off - tt.srv.ahead(); d.Abs() > 500*time.Millisecond {
+				t.Errorf("offset %v, want about %v", off, tt.srv.ahead())
 			}
 		})
 	}
@@ -133,4 +138,93 @@ func TestServiceSetsClockFromNTP(t *testing.T) {
 	if !strings.Contains(ts.log.String(), "clock set from NTP server 127.0.0.1") {
 		t.Errorf("log:\n%s", ts.log.String())
 	}
+}
+
+// TestNTPGuard walks the step rules over successive rounds of answers:
+// anything goes before the first sync; after it, an offset over
+// MaxNTPStep needs a second server or the next answer to agree.
+func TestNTPGuard(t *testing.T) {
+	at := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
+	ans := func(srv string, off time.Duration) ntpAnswer { return ntpAnswer{server: srv, offset: off, at: at} }
+	type round struct {
+		name    string
+		answers []ntpAnswer
+		step    bool
+		server  string // the answer acted on
+		why     string
+	}
+	rounds := []round{
+		{"first sync: a year off", []ntpAnswer{ans("a", 365*24*time.Hour)}, true, "a", ""},
+		{"small offset", []ntpAnswer{ans("a", 3*time.Second)}, true, "a", ""},
+		{"just within the bound", []ntpAnswer{ans("a", -MaxNTPStep)}, true, "a", ""},
+		{"one answer, two days off", []ntpAnswer{ans("a", 48*time.Hour)}, false, "a", "more than the 1h0m0s one answer may step"},
+		{"next answer disagrees", []ntpAnswer{ans("a", 72*time.Hour)}, false, "a", "not stepping it"},
+		{"next answer agrees", []ntpAnswer{ans("a", 72*time.Hour+300*time.Millisecond)}, true, "a", "confirmed by the answer of a"},
+		{"a second server agrees", []ntpAnswer{ans("a", -5*time.Hour), ans("b", -5*time.Hour-200*time.Millisecond)}, true, "a", "NTP server b agrees"},
+		{"a second server disagrees", []ntpAnswer{ans("a", 5*time.Hour), ans("b", 9*time.Hour)}, false, "a", "not stepping"},
+		{"a second server contradicts", []ntpAnswer{ans("a", 5*time.Hour), ans("b", 2*time.Second)}, true, "b", "NTP server a said 5h0m0s and was not believed"},
+		{"a contradicted answer is not pending", []ntpAnswer{ans("a", 5*time.Hour)}, false, "a", "not stepping"},
+	}
+	var g ntpGuard
+	for _, r := range rounds {
+		t.Run(r.name, func(t *testing.T) {
+			a, v := g.judge(r.answers)
+			if v.step != r.step || a.server != r.server || !strings.Contains(v.why, r.why) {
+				t.Fatalf("judge = %+v, %+v; want step %v from %s, why %q", a, v, r.step, r.server, r.why)
+			}
+			if v.step {
+				g.done()
+			}
+		})
+	}
+}
+
+// TestServiceBoundsNTPSteps runs the network service against a server on
+// loopback whose clock jumps: after the first sync, a jump over
+// MaxNTPStep is held back until the next answer (asked
+// NTPConfirmInterval later on the fake clock) agrees.
+func TestServiceBoundsNTPSteps(t *testing.T) {
+	root := t.TempDir()
+	srv := startNTP(t, 2*time.Hour, 2, true)
+	if err := netsettings.Save(root, netsettings.Config{DHCP: true, NTPServers: []string{"127.0.0.1"}}); err != nil {
+		t.Fatal(err)
+	}
+	ts := &testService{link: &fakeLink{}, dhcp: &fakeDHCP{lease: qemuLease, dur: 24 * time.Hour}, log: &syncBuffer{}, notified: make(chan struct{}, 16)}
+	ts.clk = clock.NewFake(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
+	ts.service = newService(root, "eth0", ts.log, ts.link, ts.dhcp, ts.clk)
+	ts.service.poll = 10 * time.Millisecond
+	ts.service.ntpPort = srv.port()
+	var mu sync.Mutex
+	var steps []time.Duration
+	ts.service.setClock = func(d time.Duration) error {
+		mu.Lock()
+		defer mu.Unlock()
+		steps = append(steps, d)
+		return nil
+	}
+	stepped := func() []time.Duration { mu.Lock(); defer mu.Unlock(); return append([]time.Duration(nil), steps...) }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { ts.run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	logged := func(s string, n int) func() bool {
+		return func() bool { return strings.Count(ts.log.String(), s) >= n }
+	}
+
+	waitFor(t, "the first step", func() bool { return len(stepped()) == 1 })
+	waitFor(t, "the first step logged", logged("clock set from NTP server", 1))
+	// The service does not move the host's clock: the server now says what
+	// the clock would say after that step, then jumps three days.
+	srv.setAhead(72 * time.Hour)
+	ts.clk.Advance(NTPInterval)
+	waitFor(t, "the jump held back", logged("not stepping it until", 1))
+	if got := stepped(); len(got) != 1 {
+		t.Fatalf("one answer stepped the clock after the first sync: %v", got)
+	}
+	ts.clk.Advance(NTPConfirmInterval)
+	waitFor(t, "the confirmed step", func() bool { return len(stepped()) == 2 })
+	if got := stepped(); (got[1] - 72*time.Hour).Abs() > 500*time.Millisecond {
+		t.Errorf("stepped by %v, want about 72h", got[1])
+	}
+	waitFor(t, "the confirmation logged", logged("confirmed by the answer of 127.0.0.1", 1))
 }

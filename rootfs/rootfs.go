@@ -144,6 +144,9 @@ func WriteCPIO(w io.Writer, entries []Entry, t time.Time) error {
 // ReadCPIO lists the entries of a newc archive (uncompressed), for tests
 // and `vxway inspect`. File contents are read into Data.
 func ReadCPIO(b []byte) ([]Entry, error) {
+	if err := checkCPIO(b); err != nil {
+		return nil, fmt.Errorf("reading cpio: %w", err)
+	}
 	rr := cpio.Newc.Reader(bytes.NewReader(b))
 	var out []Entry
 	err := cpio.ForEachRecord(rr, func(r cpio.Record) error {
@@ -175,4 +178,63 @@ func ReadCPIO(b []byte) ([]Entry, error) {
 		return nil, fmt.Errorf("reading cpio: %w", err)
 	}
 	return out, nil
+}
+
+// newc header: the magic "070701", then 13 fields of 8 hex digits.
+const (
+	newcHeaderLen  = 110
+	newcFileSize   = 54 // offset of c_filesize
+	newcNameSize   = 94 // offset of c_namesize
+	newcTrailerRec = "TRAILER!!!\x00"
+)
+
+// checkCPIO walks the record headers of a newc archive and checks that
+// every name and file fits in what is left of b. The cpio reader
+// allocates a record's name at the size its header claims (up to 4 GiB)
+// before reading it, so an archive from elsewhere is checked first. What
+// this walk does not understand (a bad magic, bad hex) is left to the
+// reader to report.
+func checkCPIO(b []byte) error {
+	field := func(h []byte, at int) (int64, bool) {
+		var v int64
+		for _, c := range h[at : at+8] {
+			switch {
+			case c >= '0' && c <= '9':
+				v = v<<4 | int64(c-'0')
+			case c >= 'a' && c <= 'f':
+				v = v<<4 | int64(c-'a'+10)
+			case c >= 'A' && c <= 'F':
+				v = v<<4 | int64(c-'A'+10)
+			default:
+				return 0, false
+			}
+		}
+		return v, true
+	}
+	round4 := func(n int64) int64 { return (n + 3) &^ 3 }
+	size := int64(len(b))
+	for pos := int64(0); size-pos >= newcHeaderLen; {
+		h := b[pos : pos+newcHeaderLen]
+		if string(h[:6]) != "070701" {
+			return nil
+		}
+		nameLen, ok1 := field(h, newcNameSize)
+		fileLen, ok2 := field(h, newcFileSize)
+		if !ok1 || !ok2 {
+			return nil
+		}
+		name := pos + newcHeaderLen
+		if nameLen > size-name {
+			return fmt.Errorf("the record at byte %d has a %d-byte name, but only %d bytes are left (a damaged or cut archive)", pos, nameLen, size-name)
+		}
+		if string(b[name:name+nameLen]) == newcTrailerRec {
+			return nil
+		}
+		data := round4(name + nameLen)
+		if fileLen > size-min(data, size) {
+			return fmt.Errorf("the record at byte %d holds %d bytes, but only %d are left (a damaged or cut archive)", pos, fileLen, size-min(data, size))
+		}
+		pos = round4(data + fileLen)
+	}
+	return nil
 }

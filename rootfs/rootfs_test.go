@@ -11,9 +11,11 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"math/big"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -272,6 +274,49 @@ func TestCompressDeterministic(t *testing.T) {
 	y, _ := Compress(b)
 	if !bytes.Equal(x, y) || len(x) >= len(b)/10 {
 		t.Errorf("Compress: %d and %d bytes from %d", len(x), len(y), len(b))
+	}
+}
+
+// TestReadCPIODamaged gives the reader archives whose headers claim more
+// than they hold: each is an error, and the reader's work stays in
+// proportion to the archive (a header claiming a 1 GiB name made it
+// allocate 1 GiB).
+func TestReadCPIODamaged(t *testing.T) {
+	var good bytes.Buffer
+	if err := WriteCPIO(&good, []Entry{{Kind: File, Path: "/etc/motd", Mode: 0o644, Data: []byte("hello\n")}}, time.Unix(0, 0)); err != nil {
+		t.Fatal(err)
+	}
+	header := func(fileSize, nameSize uint32) []byte {
+		h := fmt.Sprintf("070701%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x%08x", 1, 0o100644, 0, 0, 1, 0, fileSize, 0, 0, 0, 0, nameSize, 0)
+		return []byte(h + "etc\x00")
+	}
+	tests := []struct {
+		name string
+		b    []byte
+		want string
+	}{
+		{"a 1 GiB name", header(0, 1<<30), "1073741824-byte name"},
+		{"a 4 GiB file", header(0xffffffff, 4), "holds 4294967295 bytes"},
+		{"cut in a file", good.Bytes()[:bytes.Index(good.Bytes(), []byte("hello\n"))+3], "holds 6 bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var err error
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			_, err = ReadCPIO(tt.b)
+			runtime.ReadMemStats(&after)
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("ReadCPIO: %v; want an error saying %q", err, tt.want)
+			}
+			if a := after.TotalAlloc - before.TotalAlloc; a > 1<<20 {
+				t.Errorf("reading a %d-byte archive allocated %d bytes", len(tt.b), a)
+			}
+		})
+	}
+	if es, err := ReadCPIO(good.Bytes()); err != nil || len(es) != 2 || string(es[1].Data) != "hello\n" {
+		t.Errorf("ReadCPIO of a good archive = %+v, %v", es, err)
 	}
 }
 
