@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"vxway/agentclient"
 	"vxway/atomicfile"
 	"vxway/reservation"
 )
@@ -171,28 +172,28 @@ func writeFile(root, rel string, b []byte) error {
 }
 
 // loadConfig reads the configuration; a missing file is the default.
-func loadConfig(root string) (Config, error) {
+func loadConfig(root string) (agentclient.Config, error) {
 	p := filepath.Join(root, configFile)
 	b, err := os.ReadFile(p)
 	if errors.Is(err, os.ErrNotExist) {
-		return DefaultConfig(), nil
+		return agentclient.DefaultConfig(), nil
 	}
 	if err != nil {
-		return Config{}, fmt.Errorf("reading %s: %w", p, err)
+		return agentclient.Config{}, fmt.Errorf("reading %s: %w", p, err)
 	}
-	c := DefaultConfig()
+	c := agentclient.DefaultConfig()
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
-		return Config{}, fmt.Errorf("%w: parsing %s: %v", ErrCorrupt, p, err)
+		return agentclient.Config{}, fmt.Errorf("%w: parsing %s: %v", ErrCorrupt, p, err)
 	}
-	if err := c.validate(); err != nil {
-		return Config{}, fmt.Errorf("%w: checking %s: %v", ErrCorrupt, p, err)
+	if err := c.Validate(); err != nil {
+		return agentclient.Config{}, fmt.Errorf("%w: checking %s: %v", ErrCorrupt, p, err)
 	}
 	return c, nil
 }
 
-func saveConfig(root string, c Config) error {
+func saveConfig(root string, c agentclient.Config) error {
 	b, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encoding licensing configuration: %w", err)

@@ -2,95 +2,19 @@ package agent
 
 import (
 	"time"
+
+	"vxway/agentclient"
 )
-
-// Registration statuses, as SPEC §2 words them.
-const (
-	RegRegistered   = "Registered"
-	RegUnregistered = "Unregistered"
-	RegExpired      = "Unregistered: Registration Expired"
-	RegPending      = "Unregistered: Registration Pending"
-	RegFailed       = "Unregistered: Registration Failed"
-)
-
-// Authorization statuses, as SPEC §2 words them.
-const (
-	AuthAuthorized      = "Authorized"
-	AuthExpired         = "Authorization Expired"
-	AuthOutOfCompliance = "Out-of-compliance"
-	AuthNoLicenses      = "No Licenses in Use"
-	AuthEvaluation      = "Evaluation Mode"
-	AuthEvalExpired     = "Evaluation Expired"
-	AuthNotApplicable   = "Not Applicable"
-)
-
-// Per license type statuses, as SPEC §2 words them.
-const (
-	TypeAuthExpired     = "Authorization Expired"
-	TypeEvaluation      = "Evaluation Mode"
-	TypeEvalExpired     = "Evaluation Expired"
-	TypeAuthorized      = "Authorized"
-	TypeInvalid         = "Invalid"
-	TypeInvalidTag      = "Invalid-tag"
-	TypeNotAuthorized   = "Not Authorized"
-	TypeOutOfCompliance = "Out of compliance"
-	TypeWaiting         = "Waiting"
-)
-
-// Status is everything `xstatus License Smart` shows. Times are zero when
-// they do not apply. It never holds a token or a password.
-type Status struct {
-	Enabled        bool   `json:"enabled"`
-	Registration   string `json:"registration"`
-	Authorization  string `json:"authorization"`
-	SmartAccount   string `json:"smart_account,omitempty"`
-	VirtualAccount string `json:"virtual_account,omitempty"`
-	// ExportControlled is "Allowed" or "Not Allowed" while registered.
-	ExportControlled string `json:"export_controlled,omitempty"`
-	InstanceID       string `json:"instance_id,omitempty"`
-	Transport        Mode   `json:"transport"`
-	Unauthorized     bool   `json:"unauthorized"`
-
-	EvaluationStart    time.Time `json:"evaluation_start,omitzero"`
-	EvaluationExpires  time.Time `json:"evaluation_expires,omitzero"`
-	EvaluationDaysLeft int       `json:"evaluation_days_left"`
-
-	RegisteredAt         time.Time `json:"registered_at,omitzero"`
-	RegistrationLast     time.Time `json:"registration_last_renewal,omitzero"`
-	RegistrationNext     time.Time `json:"registration_next_renewal,omitzero"`
-	RegistrationExpires  time.Time `json:"registration_expires,omitzero"`
-	AuthorizationLast    time.Time `json:"authorization_last,omitzero"`
-	AuthorizationNext    time.Time `json:"authorization_next,omitzero"`
-	AuthorizationExpires time.Time `json:"authorization_expires,omitzero"`
-	// Skew is the manager's clock minus the device's, as last measured.
-	Skew time.Duration `json:"skew"`
-
-	FailureReason string `json:"failure_reason,omitempty"`
-	Warning       string `json:"warning,omitempty"`
-
-	Usage       []UsageLine       `json:"usage"`
-	Export      ExportStatus      `json:"export"`
-	Reservation ReservationStatus `json:"reservation"`
-	Alarms      []int             `json:"alarms"`
-}
-
-// UsageLine is one license type in use.
-type UsageLine struct {
-	Type   string `json:"type"`
-	Name   string `json:"name"`
-	Count  int    `json:"count"`
-	Status string `json:"status"`
-}
 
 // Status reports the licensing status now.
-func (a *Agent) Status() Status {
+func (a *Agent) Status() agentclient.Status {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.nowLocked()
-	s := Status{
+	s := agentclient.Status{
 		Enabled:       a.st.Enabled,
-		Registration:  RegUnregistered,
-		Authorization: AuthNotApplicable,
+		Registration:  agentclient.RegUnregistered,
+		Authorization: agentclient.AuthNotApplicable,
 		Transport:     a.cfg.Mode,
 		Unauthorized:  a.unauthorizedLocked(now),
 		Warning:       a.st.Warning,
@@ -108,25 +32,25 @@ func (a *Agent) Status() Status {
 	r := a.st.Registration
 	switch {
 	case r != nil:
-		s.Registration = RegRegistered
+		s.Registration = agentclient.RegRegistered
 	case a.st.Pending != nil:
-		s.Registration = RegPending
+		s.Registration = agentclient.RegPending
 		s.FailureReason = a.st.Pending.Reason
 	case a.st.Failed != "":
-		s.Registration = RegFailed
+		s.Registration = agentclient.RegFailed
 		s.FailureReason = a.st.Failed
 	case a.st.RegistrationExpired:
-		s.Registration = RegExpired
+		s.Registration = agentclient.RegExpired
 	}
 	inUse := nonZero(a.st.Usage)
 	var typeStatus func(string) string
 	switch {
 	case !a.st.Enabled:
-		typeStatus = func(string) string { return TypeNotAuthorized }
+		typeStatus = func(string) string { return agentclient.TypeNotAuthorized }
 	case r == nil && a.reservedLocked():
-		s.Registration, s.Authorization = RegReservedSLR, AuthReserved
+		s.Registration, s.Authorization = agentclient.RegReservedSLR, agentclient.AuthReserved
 		if a.resv.limits.Unlimited {
-			s.Registration = RegReservedPLR
+			s.Registration = agentclient.RegReservedPLR
 		}
 		s.InstanceID = s.Reservation.InstanceID
 		s.ExportControlled = s.Reservation.ExportControl
@@ -135,28 +59,28 @@ func (a *Agent) Status() Status {
 			limit, _ := a.reservedLimitLocked(t)
 			for _, e := range a.resv.limits.Expired {
 				if string(e) == t {
-					return TypeResExpired
+					return agentclient.TypeResExpired
 				}
 			}
 			for _, e := range a.resv.limits.NotStarted {
 				if string(e) == t {
-					return TypeNotStarted
+					return agentclient.TypeNotStarted
 				}
 			}
 			switch {
 			case limit == 0:
-				return TypeNotReserved
+				return agentclient.TypeNotReserved
 			case inUse[t] > limit:
-				return TypeOverReserved
+				return agentclient.TypeOverReserved
 			}
-			return TypeReserved
+			return agentclient.TypeReserved
 		}
 	case r == nil && a.evalActiveLocked(now):
-		s.Authorization = AuthEvaluation
-		typeStatus = func(string) string { return TypeEvaluation }
+		s.Authorization = agentclient.AuthEvaluation
+		typeStatus = func(string) string { return agentclient.TypeEvaluation }
 	case r == nil:
-		s.Authorization = AuthEvalExpired
-		typeStatus = func(string) string { return TypeEvalExpired }
+		s.Authorization = agentclient.AuthEvalExpired
+		typeStatus = func(string) string { return agentclient.TypeEvalExpired }
 	default:
 		s.SmartAccount, s.VirtualAccount, s.InstanceID = r.SmartAccount, r.VirtualAccount, r.InstanceID
 		s.ExportControlled = "Not Allowed"
@@ -186,24 +110,24 @@ func (a *Agent) Status() Status {
 		ooc, waiting := false, r.Auth == nil
 		typeStatus = func(t string) string {
 			if expired {
-				return TypeAuthExpired
+				return agentclient.TypeAuthExpired
 			}
 			if r.Auth == nil {
-				return TypeWaiting
+				return agentclient.TypeWaiting
 			}
 			switch r.Auth.Results[t] {
 			case ResultAuthorized:
-				return TypeAuthorized
+				return agentclient.TypeAuthorized
 			case ResultOutOfCompliance:
-				return TypeOutOfCompliance
+				return agentclient.TypeOutOfCompliance
 			case ResultInvalidTag:
-				return TypeInvalidTag
+				return agentclient.TypeInvalidTag
 			case ResultNotAuthorized:
-				return TypeNotAuthorized
+				return agentclient.TypeNotAuthorized
 			case "":
-				return TypeWaiting
+				return agentclient.TypeWaiting
 			}
-			return TypeInvalid
+			return agentclient.TypeInvalid
 		}
 		if r.Auth != nil {
 			for t := range inUse {
@@ -213,20 +137,20 @@ func (a *Agent) Status() Status {
 		}
 		switch {
 		case expired:
-			s.Authorization = AuthExpired
+			s.Authorization = agentclient.AuthExpired
 		case len(inUse) == 0:
-			s.Authorization = AuthNoLicenses
+			s.Authorization = agentclient.AuthNoLicenses
 		case ooc:
-			s.Authorization = AuthOutOfCompliance
+			s.Authorization = agentclient.AuthOutOfCompliance
 		case waiting:
-			s.Authorization = AuthNotApplicable
+			s.Authorization = agentclient.AuthNotApplicable
 		default:
-			s.Authorization = AuthAuthorized
+			s.Authorization = agentclient.AuthAuthorized
 		}
 	}
 	for _, t := range licenseTypes() {
 		if n := inUse[t]; n > 0 {
-			s.Usage = append(s.Usage, UsageLine{Type: t, Name: typeName(t), Count: n, Status: typeStatus(t)})
+			s.Usage = append(s.Usage, agentclient.UsageLine{Type: t, Name: typeName(t), Count: n, Status: typeStatus(t)})
 		}
 	}
 	return s

@@ -18,18 +18,13 @@ import (
 	"strings"
 	"time"
 
+	"vxway/agentclient"
 	"vxway/clock"
 	"vxway/licproto"
 )
 
-// ErrNoTrust marks a device image without manager CA certificates.
-var ErrNoTrust = errors.New("no trusted manager CA")
-
 // ErrProxyRefused marks a proxy that refused to open the tunnel.
 var ErrProxyRefused = errors.New("proxy refused the connection")
-
-// ErrTransport marks a transport configuration that cannot be used yet.
-var ErrTransport = errors.New("transport not usable")
 
 // httpsManager is the Manager over HTTPS with licproto messages.
 type httpsManager struct {
@@ -40,7 +35,7 @@ type httpsManager struct {
 // NewHTTPSManager returns the Manager reached with cfg from the device at
 // root: the URL (image.json direct_url, or the On-Prem URL), the proxy,
 // and a TLS configuration that trusts only /etc/vxway/trust/*.pem.
-func NewHTTPSManager(root string, cfg Config, timeout time.Duration, clk clock.Clock) (Manager, error) {
+func NewHTTPSManager(root string, cfg agentclient.Config, timeout time.Duration, clk clock.Clock) (Manager, error) {
 	roots, err := loadTrust(root)
 	if err != nil {
 		return nil, err
@@ -57,7 +52,7 @@ func NewHTTPSManager(root string, cfg Config, timeout time.Duration, clk clock.C
 		IdleConnTimeout:       30 * time.Second,
 		MaxIdleConns:          1,
 	}
-	if cfg.Mode == Proxy {
+	if cfg.Mode == agentclient.Proxy {
 		pu, err := proxyURL(cfg)
 		if err != nil {
 			return nil, err
@@ -121,7 +116,7 @@ func loadTrust(root string) (*x509.CertPool, error) {
 		}
 	}
 	if n == 0 {
-		return nil, fmt.Errorf("%w: %s holds no PEM certificate; the image must be built with [licensing] trusted_ca_files", ErrNoTrust, dir)
+		return nil, fmt.Errorf("%w: %s holds no PEM certificate; the image must be built with [licensing] trusted_ca_files", agentclient.ErrNoTrust, dir)
 	}
 	return pool, nil
 }
@@ -143,24 +138,24 @@ func directURL(root string) (string, error) {
 	}
 	u, err := url.Parse(info.Licensing.DirectURL)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
-		return "", fmt.Errorf("%w: %s: licensing.direct_url %q is not an https URL", ErrTransport, p, info.Licensing.DirectURL)
+		return "", fmt.Errorf("%w: %s: licensing.direct_url %q is not an https URL", agentclient.ErrTransport, p, info.Licensing.DirectURL)
 	}
 	return info.Licensing.DirectURL, nil
 }
 
-func transportURL(root string, cfg Config) (string, error) {
-	if cfg.Mode == OnPrem {
+func transportURL(root string, cfg agentclient.Config) (string, error) {
+	if cfg.Mode == agentclient.OnPrem {
 		if cfg.URL == "" {
-			return "", fmt.Errorf("%w: the On-Prem URL is not set; xconfiguration License Smart Transport URL: \"https://<manager>/SmartTransport\"", ErrTransport)
+			return "", fmt.Errorf("%w: the On-Prem URL is not set; xconfiguration License Smart Transport URL: \"https://<manager>/SmartTransport\"", agentclient.ErrTransport)
 		}
 		return cfg.URL, nil
 	}
 	return directURL(root)
 }
 
-func proxyURL(cfg Config) (*url.URL, error) {
+func proxyURL(cfg agentclient.Config) (*url.URL, error) {
 	if cfg.ProxyAddress == "" || cfg.ProxyPort == 0 {
-		return nil, fmt.Errorf("%w: the proxy address and port are not set; xconfiguration License Smart Transport Proxy Address: <host> and Port: <n>", ErrTransport)
+		return nil, fmt.Errorf("%w: the proxy address and port are not set; xconfiguration License Smart Transport Proxy Address: <host> and Port: <n>", agentclient.ErrTransport)
 	}
 	u := &url.URL{Scheme: "http", Host: net.JoinHostPort(cfg.ProxyAddress, strconv.Itoa(cfg.ProxyPort))}
 	if cfg.ProxyUsername != "" || cfg.ProxyPassword != "" {
@@ -180,7 +175,7 @@ func reason(err error) error {
 	var pe *licproto.Error
 	switch {
 	case errors.As(err, &pe):
-		return &Rejected{Reason: pe.Error(), Err: pe}
+		return &agentclient.Rejected{Reason: pe.Error(), Err: pe}
 	case errors.As(err, &ua), errors.As(err, &cv) && isUnknownAuthority(cv.Err):
 		//lint:ignore ST1005 the product's message starts with "Unknown CA", which users search for
 		return fmt.Errorf("Unknown CA: the server's certificate is not signed by a trusted manager CA (a TLS-intercepting proxy?): %w", err)
@@ -198,7 +193,7 @@ func isUnknownAuthority(err error) bool {
 // rejectedCodes are refusals a retry cannot fix.
 func refusal(err error) error {
 	err = reason(err)
-	var r *Rejected
+	var r *agentclient.Rejected
 	if !errors.As(err, &r) {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"vxway/agentclient"
 	"vxway/xapi"
 )
 
@@ -141,7 +142,7 @@ func TestNotifyAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(sockRoot) })
-	sock := filepath.Join(sockRoot, AgentSocket)
+	sock := filepath.Join(sockRoot, agentclient.SocketPath)
 	if err := os.MkdirAll(filepath.Dir(sock), 0o755); err != nil {
 		t.Fatal(err)
 	}
