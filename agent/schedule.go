@@ -1,8 +1,16 @@
 package agent
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
-// The licensing periods of SPEC §2.
+// The scheduler: one timer armed for the next deadline of any kind (a
+// renewal, a retry, a usage report, an expiry to show), and one step that
+// runs whatever is due when it fires. Nothing polls.
+
+// The licensing periods (docs/licensing.md#registration and
+// docs/licensing.md#evaluation).
 const (
 	EvaluationPeriod   = 90 * 24 * time.Hour
 	AuthRenewEvery     = 30 * 24 * time.Hour
@@ -18,6 +26,24 @@ const (
 
 // regRenewAfter is when a registration is renewed: six calendar months.
 func regRenewAfter(t time.Time) time.Time { return t.AddDate(0, 6, 0) }
+
+// every renders an interval in words for a log line or a message: "15
+// minutes", "1 hour", "1 second"; an interval of no whole unit as
+// time.Duration writes it.
+func every(d time.Duration) string {
+	for _, u := range []struct {
+		d    time.Duration
+		name string
+	}{{time.Hour, "hour"}, {time.Minute, "minute"}, {time.Second, "second"}} {
+		if d >= u.d && d%u.d == 0 {
+			if n := d / u.d; n != 1 {
+				return fmt.Sprintf("%d %ss", n, u.name)
+			}
+			return "1 " + u.name
+		}
+	}
+	return d.String()
+}
 
 // wake is the state machine's single step: it runs whatever is due,
 // recomputes alarms, saves, and arms the timer for the next deadline.
