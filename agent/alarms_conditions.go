@@ -1,47 +1,76 @@
 package agent
 
 import (
+	"fmt"
 	"strings"
 	"time"
 )
 
-// conditionsLocked is the set of alarms the state calls for, each with
-// its detail.
+// The licensing alarm conditions: which of the agent's alarms the state
+// calls for, each with its detail (docs/licensing.md#alarms). alarms.go
+// raises and clears them in the platform's store.
+
+// settleAlarmsLocked sets the licensing alarms for the state now and arms
+// the timer for the next deadline.
+func (a *Agent) settleAlarmsLocked() {
+	now := a.nowLocked()
+	if err := a.alarms.set(licensingAlarms(), a.conditionsLocked(now), now); err != nil {
+		a.logf("licensing: %v", err)
+	}
+	a.armLocked(now)
+}
+
+// conditionsLocked is the set of alarms the state calls for at now, each
+// with its detail.
 func (a *Agent) conditionsLocked(now time.Time) map[int]string {
 	on := map[int]string{}
-	if !a.st.Enabled {
-		return on
-	}
-	day := func(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 MST") }
-	r := a.st.Registration
-	if r == nil && a.reservedLocked() {
+	switch st := a.standingLocked(now); st {
+	case standingOff:
+	case standingReserved:
 		a.reservationConditionsLocked(on)
-		return on
+	case standingEvaluation, standingUnauthorized:
+		a.unregisteredConditionsLocked(on, st)
+	case standingRegistered, standingAuthExpired:
+		a.registeredConditionsLocked(on, now, st)
 	}
-	if r == nil {
-		if a.evalActiveLocked(now) {
-			on[AlarmEvaluation] = "evaluation ends " + day(a.evalExpiresLocked())
-		} else {
-			on[AlarmEvaluationExpired] = "evaluation ended " + day(a.evalExpiresLocked()) + "; new endpoint registrations are refused until the device is registered"
-		}
-		if a.st.RegistrationExpired {
-			on[AlarmRegExpired] = "register the device again with a new token"
-		}
-		if p := a.st.Pending; p != nil {
-			on[AlarmCommError] = "registration: " + p.Reason
-		}
-		return on
+	return on
+}
+
+// alarmTime is a time as alarm details show it.
+func alarmTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 MST") }
+
+// unregisteredConditionsLocked adds the alarms of a device that is not
+// registered: evaluation running or over, a registration that expired,
+// one pending.
+func (a *Agent) unregisteredConditionsLocked(on map[int]string, st standing) {
+	if st == standingEvaluation {
+		on[AlarmEvaluation] = "evaluation ends " + alarmTime(a.evalExpiresLocked())
+	} else {
+		on[AlarmEvaluationExpired] = "evaluation ended " + alarmTime(a.evalExpiresLocked()) + "; new endpoint registrations are refused until the device is registered"
 	}
+	if a.st.RegistrationExpired {
+		on[AlarmRegExpired] = "register the device again with a new token"
+	}
+	if p := a.st.Pending; p != nil {
+		on[AlarmCommError] = "registration: " + p.Reason
+	}
+}
+
+// registeredConditionsLocked adds the alarms of a registered device:
+// authorization expired or expiring, out of compliance, failed renewals,
+// registration expiring.
+func (a *Agent) registeredConditionsLocked(on map[int]string, now time.Time, st standing) {
+	r := a.st.Registration
 	mgrNow := now.Add(r.Skew)
 	expires := authBase(r).Add(AuthValidFor)
-	if authExpired(r, now) {
-		on[AlarmAuthExpired] = "no contact with the manager since " + day(authBase(r))
+	if st == standingAuthExpired {
+		on[AlarmAuthExpired] = "no contact with the manager since " + alarmTime(authBase(r))
 		if totalUsage(a.st.Usage) > 0 {
 			on[AlarmAuthExpiredInUse] = "licenses are in use without authorization"
 		}
 	} else {
 		if !mgrNow.Before(expires.Add(-expiringSoon)) {
-			on[AlarmAuthExpiringSoon] = "authorization expires " + day(expires)
+			on[AlarmAuthExpiringSoon] = "authorization expires " + alarmTime(expires)
 		}
 		if r.Auth != nil {
 			var types []string
@@ -64,7 +93,25 @@ func (a *Agent) conditionsLocked(now time.Time) map[int]string {
 		on[AlarmCommError] = f.Reason
 	}
 	if !mgrNow.Before(r.CertNotAfter.Add(-expiringSoon)) {
-		on[AlarmRegExpiringSoon] = "registration expires " + day(r.CertNotAfter)
+		on[AlarmRegExpiringSoon] = "registration expires " + alarmTime(r.CertNotAfter)
 	}
-	return on
+}
+
+// reservationConditionsLocked adds the reservation's alarm: reserved
+// licenses that had expired when the reservation was judged.
+func (a *Agent) reservationConditionsLocked(on map[int]string) {
+	if len(a.resv.limits.Expired) == 0 {
+		return
+	}
+	var parts []string
+	for _, t := range a.resv.limits.Expired {
+		end := ""
+		for _, e := range a.resv.res.Entitlements {
+			if lt, ok := e.LicenseType(); ok && lt == t {
+				end = e.End.UTC().Format("2006-01-02")
+			}
+		}
+		parts = append(parts, fmt.Sprintf("%s (last day %s)", t, end))
+	}
+	on[AlarmReservationExpired] = "reserved licenses expired: " + strings.Join(parts, ", ") + "; their functionality is stopped until a new authorization code is installed"
 }

@@ -278,15 +278,6 @@ func (a *Agent) SetReservationEnabled(on bool) error {
 	return nil
 }
 
-// settleAlarmsLocked sets the licensing alarms for the state now.
-func (a *Agent) settleAlarmsLocked() {
-	now := a.nowLocked()
-	if err := a.alarms.set(licensingAlarms(), a.conditionsLocked(now), now); err != nil {
-		a.logf("licensing: %v", err)
-	}
-	a.armLocked(now)
-}
-
 // ReservationRequest returns the request code to enter on the manager,
 // making (and saving) a new request when none is in progress or
 // installed.
@@ -453,23 +444,4 @@ func (a *Agent) reservationStatusLocked() agentclient.ReservationStatus {
 		s.Licenses = append(s.Licenses, l)
 	}
 	return s
-}
-
-// reservationConditionsLocked adds the reservation's alarm: reserved
-// licenses that had expired when the reservation was judged.
-func (a *Agent) reservationConditionsLocked(on map[int]string) {
-	if !a.reservedLocked() || len(a.resv.limits.Expired) == 0 {
-		return
-	}
-	var parts []string
-	for _, t := range a.resv.limits.Expired {
-		end := ""
-		for _, e := range a.resv.res.Entitlements {
-			if lt, ok := e.LicenseType(); ok && lt == t {
-				end = e.End.UTC().Format("2006-01-02")
-			}
-		}
-		parts = append(parts, fmt.Sprintf("%s (last day %s)", t, end))
-	}
-	on[AlarmReservationExpired] = "reserved licenses expired: " + strings.Join(parts, ", ") + "; their functionality is stopped until a new authorization code is installed"
 }

@@ -6,32 +6,32 @@ import (
 	"vxway/agentclient"
 )
 
-// Status reports the licensing status now.
+// Status reports the licensing status now (docs/licensing.md#status).
 func (a *Agent) Status() agentclient.Status {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	now := a.nowLocked()
+	st := a.standingLocked(now)
 	s := agentclient.Status{
 		Enabled:       a.st.Enabled,
 		Registration:  agentclient.RegUnregistered,
 		Authorization: agentclient.AuthNotApplicable,
 		Transport:     a.cfg.Mode,
-		Unauthorized:  a.unauthorizedLocked(now),
+		Unauthorized:  st == standingUnauthorized,
 		Warning:       a.st.Warning,
 		Export:        a.export.status(),
 		Alarms:        a.alarms.list(append(licensingAlarms(), exportAlarms()...)),
 		Reservation:   a.reservationStatusLocked(),
 	}
-	if a.hasAnchor && a.st.Enabled {
+	if a.hasAnchor && a.st.Enabled && st != standingReserved {
 		s.EvaluationStart = a.anchor.Start
 		s.EvaluationExpires = a.evalExpiresLocked()
 		if left := s.EvaluationExpires.Sub(now); left > 0 {
 			s.EvaluationDaysLeft = int((left + 24*time.Hour - 1) / (24 * time.Hour))
 		}
 	}
-	r := a.st.Registration
 	switch {
-	case r != nil:
+	case a.st.Registration != nil:
 		s.Registration = agentclient.RegRegistered
 	case a.st.Pending != nil:
 		s.Registration = agentclient.RegPending
@@ -44,109 +44,19 @@ func (a *Agent) Status() agentclient.Status {
 	}
 	inUse := nonZero(a.st.Usage)
 	var typeStatus func(string) string
-	switch {
-	case !a.st.Enabled:
+	switch st {
+	case standingOff:
 		typeStatus = func(string) string { return agentclient.TypeNotAuthorized }
-	case r == nil && a.reservedLocked():
-		s.Registration, s.Authorization = agentclient.RegReservedSLR, agentclient.AuthReserved
-		if a.resv.limits.Unlimited {
-			s.Registration = agentclient.RegReservedPLR
-		}
-		s.InstanceID = s.Reservation.InstanceID
-		s.ExportControlled = s.Reservation.ExportControl
-		s.EvaluationStart, s.EvaluationExpires, s.EvaluationDaysLeft = time.Time{}, time.Time{}, 0
-		typeStatus = func(t string) string {
-			limit, _ := a.reservedLimitLocked(t)
-			for _, e := range a.resv.limits.Expired {
-				if string(e) == t {
-					return agentclient.TypeResExpired
-				}
-			}
-			for _, e := range a.resv.limits.NotStarted {
-				if string(e) == t {
-					return agentclient.TypeNotStarted
-				}
-			}
-			switch {
-			case limit == 0:
-				return agentclient.TypeNotReserved
-			case inUse[t] > limit:
-				return agentclient.TypeOverReserved
-			}
-			return agentclient.TypeReserved
-		}
-	case r == nil && a.evalActiveLocked(now):
+	case standingReserved:
+		typeStatus = a.reservedStatusLocked(&s, inUse)
+	case standingEvaluation:
 		s.Authorization = agentclient.AuthEvaluation
 		typeStatus = func(string) string { return agentclient.TypeEvaluation }
-	case r == nil:
+	case standingUnauthorized:
 		s.Authorization = agentclient.AuthEvalExpired
 		typeStatus = func(string) string { return agentclient.TypeEvalExpired }
-	default:
-		s.SmartAccount, s.VirtualAccount, s.InstanceID = r.SmartAccount, r.VirtualAccount, r.InstanceID
-		s.ExportControlled = "Not Allowed"
-		if r.ExportControlled {
-			s.ExportControlled = "Allowed"
-		}
-		s.Skew = r.Skew
-		s.RegisteredAt, s.RegistrationLast = r.RegisteredAt, r.RenewedAt
-		s.RegistrationNext = a.renewDueLocked(now)
-		s.RegistrationExpires = local(r, r.CertNotAfter)
-		s.AuthorizationExpires = local(r, authBase(r).Add(AuthValidFor))
-		s.AuthorizationNext = a.authDueLocked(now)
-		if r.Auth != nil {
-			s.AuthorizationLast = r.Auth.AtLocal
-		}
-		if f := r.AuthFailure; f != nil {
-			s.FailureReason = f.Reason
-		}
-		if f := r.RenewFailure; f != nil && s.FailureReason == "" {
-			s.FailureReason = f.Reason
-		}
-		expired := authExpired(r, now)
-		// ooc: the manager found a type in use over what the account
-		// has; waiting: a type in use has no answer yet (a new type
-		// until the next report), so the device cannot say it is
-		// authorized.
-		ooc, waiting := false, r.Auth == nil
-		typeStatus = func(t string) string {
-			if expired {
-				return agentclient.TypeAuthExpired
-			}
-			if r.Auth == nil {
-				return agentclient.TypeWaiting
-			}
-			switch r.Auth.Results[t] {
-			case ResultAuthorized:
-				return agentclient.TypeAuthorized
-			case ResultOutOfCompliance:
-				return agentclient.TypeOutOfCompliance
-			case ResultInvalidTag:
-				return agentclient.TypeInvalidTag
-			case ResultNotAuthorized:
-				return agentclient.TypeNotAuthorized
-			case "":
-				return agentclient.TypeWaiting
-			}
-			return agentclient.TypeInvalid
-		}
-		if r.Auth != nil {
-			for t := range inUse {
-				ooc = ooc || r.Auth.Results[t] == ResultOutOfCompliance
-				waiting = waiting || r.Auth.Results[t] == ""
-			}
-		}
-		switch {
-		case expired:
-			s.Authorization = agentclient.AuthExpired
-		case len(inUse) == 0:
-			s.Authorization = agentclient.AuthNoLicenses
-		case ooc:
-			s.Authorization = agentclient.AuthOutOfCompliance
-		case waiting:
-			s.Authorization = agentclient.AuthNotApplicable
-		default:
-			s.Authorization = agentclient.AuthAuthorized
-		}
+	case standingRegistered, standingAuthExpired:
+		typeStatus = a.registeredStatusLocked(&s, now, st, inUse)
 	}
 	for _, t := range licenseTypes() {
 		if n := inUse[t]; n > 0 {
@@ -154,4 +64,104 @@ func (a *Agent) Status() agentclient.Status {
 		}
 	}
 	return s
+}
+
+// reservedStatusLocked fills in the status of a device under a
+// reservation and returns the status of each license type.
+func (a *Agent) reservedStatusLocked(s *agentclient.Status, inUse map[string]int) func(string) string {
+	s.Registration, s.Authorization = agentclient.RegReservedSLR, agentclient.AuthReserved
+	if a.resv.limits.Unlimited {
+		s.Registration = agentclient.RegReservedPLR
+	}
+	s.InstanceID = s.Reservation.InstanceID
+	s.ExportControlled = s.Reservation.ExportControl
+	return func(t string) string {
+		limit, _ := a.reservedLimitLocked(t)
+		for _, e := range a.resv.limits.Expired {
+			if string(e) == t {
+				return agentclient.TypeResExpired
+			}
+		}
+		for _, e := range a.resv.limits.NotStarted {
+			if string(e) == t {
+				return agentclient.TypeNotStarted
+			}
+		}
+		switch {
+		case limit == 0:
+			return agentclient.TypeNotReserved
+		case inUse[t] > limit:
+			return agentclient.TypeOverReserved
+		}
+		return agentclient.TypeReserved
+	}
+}
+
+// registeredStatusLocked fills in the status of a registered device and
+// returns the status of each license type.
+func (a *Agent) registeredStatusLocked(s *agentclient.Status, now time.Time, st standing, inUse map[string]int) func(string) string {
+	r := a.st.Registration
+	s.SmartAccount, s.VirtualAccount, s.InstanceID = r.SmartAccount, r.VirtualAccount, r.InstanceID
+	s.ExportControlled = "Not Allowed"
+	if r.ExportControlled {
+		s.ExportControlled = "Allowed"
+	}
+	s.Skew = r.Skew
+	s.RegisteredAt, s.RegistrationLast = r.RegisteredAt, r.RenewedAt
+	s.RegistrationNext = a.renewDueLocked(now)
+	s.RegistrationExpires = local(r, r.CertNotAfter)
+	s.AuthorizationExpires = local(r, authBase(r).Add(AuthValidFor))
+	s.AuthorizationNext = a.authDueLocked(now)
+	if r.Auth != nil {
+		s.AuthorizationLast = r.Auth.AtLocal
+	}
+	if f := r.AuthFailure; f != nil {
+		s.FailureReason = f.Reason
+	}
+	if f := r.RenewFailure; f != nil && s.FailureReason == "" {
+		s.FailureReason = f.Reason
+	}
+	// ooc: the manager found a type in use over what the account has;
+	// waiting: a type in use has no answer yet (a new type until the
+	// next report), so the device cannot say it is authorized.
+	ooc, waiting := false, r.Auth == nil
+	if r.Auth != nil {
+		for t := range inUse {
+			ooc = ooc || r.Auth.Results[t] == ResultOutOfCompliance
+			waiting = waiting || r.Auth.Results[t] == ""
+		}
+	}
+	switch {
+	case st == standingAuthExpired:
+		s.Authorization = agentclient.AuthExpired
+	case len(inUse) == 0:
+		s.Authorization = agentclient.AuthNoLicenses
+	case ooc:
+		s.Authorization = agentclient.AuthOutOfCompliance
+	case waiting:
+		s.Authorization = agentclient.AuthNotApplicable
+	default:
+		s.Authorization = agentclient.AuthAuthorized
+	}
+	return func(t string) string {
+		if st == standingAuthExpired {
+			return agentclient.TypeAuthExpired
+		}
+		if r.Auth == nil {
+			return agentclient.TypeWaiting
+		}
+		switch r.Auth.Results[t] {
+		case ResultAuthorized:
+			return agentclient.TypeAuthorized
+		case ResultOutOfCompliance:
+			return agentclient.TypeOutOfCompliance
+		case ResultInvalidTag:
+			return agentclient.TypeInvalidTag
+		case ResultNotAuthorized:
+			return agentclient.TypeNotAuthorized
+		case "":
+			return agentclient.TypeWaiting
+		}
+		return agentclient.TypeInvalid
+	}
 }

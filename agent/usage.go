@@ -48,15 +48,13 @@ func (a *Agent) SetUsage(typ string, count int) error {
 	}
 	err := a.saveLocked()
 	if err == nil {
-		if aerr := a.alarms.set(licensingAlarms(), a.conditionsLocked(now), now); aerr != nil {
-			a.logf("licensing: %v", aerr)
-		}
-		a.armLocked(now)
+		a.settleAlarmsLocked()
 	}
 	a.mu.Unlock()
 	return err
 }
 
+// maxUsage is the largest count of one license type accepted.
 const maxUsage = 1_000_000
 
 func totalUsage(u map[string]int) int {
