@@ -32,7 +32,8 @@ type Options struct {
 	// minutes, when zero); integration tests on real time shorten it.
 	RetryEvery time.Duration
 	// Hostname and IP report what the device would share with the manager;
-	// when nil they come from /data/config/system.json and the interfaces.
+	// when nil they come from the platform's system configuration
+	// (hostname.domain) and the interfaces.
 	Hostname func() string
 	IP       func() string
 }

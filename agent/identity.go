@@ -2,16 +2,21 @@ package agent
 
 import (
 	"crypto/sha256"
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
 	"strings"
+
+	"vxway/platform"
+	"vxway/reservation"
 )
 
-// device is the identity the manager knows, or an error when there is
-// no key yet.
+// The device identity: the UDI the manager knows the device by, and the
+// hostname and address it may share. The files behind them are the
+// platform's (persist/identity.json, data/config/system.json): the agent
+// reads them through package platform only.
+
+// deviceLocked is the identity the manager knows the device by.
 func (a *Agent) deviceLocked() Device {
 	d := Device{Key: a.key, UDI: a.udiLocked()}
 	if r := a.st.Registration; r != nil {
@@ -22,19 +27,46 @@ func (a *Agent) deviceLocked() Device {
 	return d
 }
 
-// udiLocked is the device's UDI: the platform's serial when known, else
-// one derived from the identity key.
+// udiLocked is the device's UDI for its current brand: the platform's
+// identity when persist holds one, else a serial derived from the
+// identity key.
 func (a *Agent) udiLocked() string {
-	sn := platformSerial(a.root)
-	if sn == "" && a.key != nil {
-		pub, _ := a.key.PublicKey.Bytes()
-		sum := sha256.Sum256(pub)
-		sn = strings.ToUpper(fmt.Sprintf("%x", sum[:4]))
+	id, err := platform.StoredIdentity(a.root)
+	if err != nil {
+		id = platform.Identity{}
+		if a.key != nil {
+			pub, _ := a.key.PublicKey.Bytes()
+			sum := sha256.Sum256(pub)
+			id.Serial = strings.ToUpper(fmt.Sprintf("%x", sum[:4]))
+		}
 	}
-	return fmt.Sprintf("UDI_PID:Expressway; UDI_SN:%s; UDI_VID:1.0;", sn)
+	return id.UDI(brand(a.root))
 }
 
-// shared reports the hostname and IP to send, both empty with the
+// deviceIdentity is the UDI (for the current brand) and host id of the
+// platform identity, which reservation codes are bound to.
+func (a *Agent) deviceIdentity() (reservation.UDI, string, error) {
+	id, err := platform.LoadIdentity(a.root, a.clk)
+	if err != nil {
+		return reservation.UDI{}, "", fmt.Errorf("reading the device identity: %w", err)
+	}
+	udi, err := reservation.ParseUDI(id.UDI(brand(a.root)))
+	if err != nil {
+		return reservation.UDI{}, "", fmt.Errorf("device identity: %w", err)
+	}
+	return udi, id.HostID, nil
+}
+
+// brand is the device's brand (Service Select), Expressway when the
+// system configuration cannot be read.
+func brand(root string) platform.Brand {
+	if sc, err := platform.LoadSystemConfig(root); err == nil && sc.Brand != "" {
+		return sc.Brand
+	}
+	return platform.BrandExpressway
+}
+
+// sharedLocked reports the hostname and IP to send, both empty with the
 // privacy flag on.
 func (a *Agent) sharedLocked() (string, string) {
 	if a.cfg.HideHostname {
@@ -43,42 +75,14 @@ func (a *Agent) sharedLocked() (string, string) {
 	return a.host(), a.ip()
 }
 
-// systemHostname reads the hostname from the platform's system.json,
-// falling back to the kernel's.
+// systemHostname is the device's name in the platform's system
+// configuration (hostname.domain), else the kernel's.
 func systemHostname(root string) string {
-	b, err := os.ReadFile(filepath.Join(root, systemFile))
-	if err == nil {
-		var s struct {
-			Hostname string `json:"hostname"`
-			Domain   string `json:"domain"`
-		}
-		if json.Unmarshal(b, &s) == nil && s.Hostname != "" {
-			if s.Domain != "" {
-				return s.Hostname + "." + s.Domain
-			}
-			return s.Hostname
-		}
+	if sc, err := platform.LoadSystemConfig(root); err == nil && sc.Hostname != "" {
+		return sc.FQDN()
 	}
 	h, _ := os.Hostname()
 	return h
-}
-
-// platformSerial reads the UDI serial from /persist/identity.json.
-func platformSerial(root string) string {
-	b, err := os.ReadFile(filepath.Join(root, identityFil))
-	if err != nil {
-		return ""
-	}
-	var id map[string]any
-	if json.Unmarshal(b, &id) != nil {
-		return ""
-	}
-	for _, k := range []string{"serial", "Serial", "udi_serial", "sn"} {
-		if s, ok := id[k].(string); ok && s != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 // firstIPv4 reports the first non-loopback IPv4 address of the device.

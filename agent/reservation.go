@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"vxway/agentclient"
-	"vxway/platform"
 	"vxway/reservation"
 )
 
@@ -73,23 +72,6 @@ func trustedKeys(root string) (reservation.KeySet, error) {
 		return reservation.KeySet{}, fmt.Errorf("%w: %s: %v", agentclient.ErrNoTrust, dir, err)
 	}
 	return ks, nil
-}
-
-// deviceIdentity is the UDI and host id of the platform identity.
-func (a *Agent) deviceIdentity() (reservation.UDI, string, error) {
-	id, err := platform.LoadIdentity(a.root, a.clk)
-	if err != nil {
-		return reservation.UDI{}, "", fmt.Errorf("reading the device identity: %w", err)
-	}
-	brand := platform.BrandExpressway
-	if sc, err := platform.LoadSystemConfig(a.root); err == nil && sc.Brand != "" {
-		brand = sc.Brand
-	}
-	udi, err := reservation.ParseUDI(id.UDI(brand))
-	if err != nil {
-		return reservation.UDI{}, "", fmt.Errorf("device identity: %w", err)
-	}
-	return udi, id.HostID, nil
 }
 
 // judgeLocked verifies the installed reservation and judges it at at.

@@ -21,16 +21,13 @@ import (
 
 // Paths below the device root (docs/device-layout.md).
 const (
-	stateDir    = "data/licensing"
-	stateFile   = "data/licensing/state.json"
-	configFile  = "data/licensing/config.json"
-	keyFile     = "data/licensing/device.key"
-	anchorDir   = "persist/licensing"
-	anchorFile  = "persist/licensing/anchor.json"
-	trustDir    = "etc/vxway/trust"
-	imageFile   = "etc/vxway/image.json"
-	systemFile  = "data/config/system.json"
-	identityFil = "persist/identity.json"
+	stateDir   = "data/licensing"
+	stateFile  = "data/licensing/state.json"
+	configFile = "data/licensing/config.json"
+	keyFile    = "data/licensing/device.key"
+	anchorDir  = "persist/licensing"
+	anchorFile = "persist/licensing/anchor.json"
+	trustDir   = "etc/vxway/trust"
 )
 
 // stateVersion is the version of state.json this code writes.

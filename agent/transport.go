@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -21,6 +20,7 @@ import (
 	"vxway/agentclient"
 	"vxway/clock"
 	"vxway/licproto"
+	"vxway/platform"
 )
 
 // ErrProxyRefused marks a proxy that refused to open the tunnel.
@@ -121,26 +121,17 @@ func loadTrust(root string) (*x509.CertPool, error) {
 	return pool, nil
 }
 
-// directURL reads the Direct URL from the image facts.
+// directURL is the Direct URL of the image facts (platform's image.json).
 func directURL(root string) (string, error) {
-	p := filepath.Join(root, imageFile)
-	b, err := os.ReadFile(p)
+	lic, err := platform.LoadImageLicensing(root)
 	if err != nil {
-		return "", fmt.Errorf("reading %s: %w", p, err)
+		return "", err
 	}
-	var info struct {
-		Licensing struct {
-			DirectURL string `json:"direct_url"`
-		} `json:"licensing"`
-	}
-	if err := json.Unmarshal(b, &info); err != nil {
-		return "", fmt.Errorf("parsing %s: %w", p, err)
-	}
-	u, err := url.Parse(info.Licensing.DirectURL)
+	u, err := url.Parse(lic.DirectURL)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
-		return "", fmt.Errorf("%w: %s: licensing.direct_url %q is not an https URL", agentclient.ErrTransport, p, info.Licensing.DirectURL)
+		return "", fmt.Errorf("%w: %s: licensing.direct_url %q is not an https URL", agentclient.ErrTransport, filepath.Join(root, platform.ImageInfoPath), lic.DirectURL)
 	}
-	return info.Licensing.DirectURL, nil
+	return lic.DirectURL, nil
 }
 
 func transportURL(root string, cfg agentclient.Config) (string, error) {
