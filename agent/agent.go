@@ -108,10 +108,10 @@ func New(opts Options) (*Agent, error) {
 		a.ip = firstIPv4
 	}
 	if a.dial == nil {
-		a.dial = func(cfg agentclient.Config) (Manager, error) { return NewHTTPSManager(a.root, cfg, a.timeout, a.clk) }
+		a.dial = func(cfg agentclient.Config) (Manager, error) { return newHTTPSManager(a.root, cfg, a.timeout, a.clk) }
 	}
-	st, err := LoadState(a.root)
-	if errors.Is(err, ErrCorrupt) {
+	st, err := loadState(a.root)
+	if errors.Is(err, errCorrupt) {
 		// Atomic writes make this a disk fault; keep the evidence and
 		// start unregistered (the anchor on persist keeps evaluation).
 		a.setAside(stateFile, err)
@@ -123,7 +123,7 @@ func New(opts Options) (*Agent, error) {
 	a.st = st
 	a.saved, _ = marshalState(st)
 	a.cfg, err = loadConfig(a.root)
-	if errors.Is(err, ErrCorrupt) {
+	if errors.Is(err, errCorrupt) {
 		a.setAside(configFile, err)
 		a.cfg, err = agentclient.DefaultConfig(), nil
 	}
@@ -131,7 +131,7 @@ func New(opts Options) (*Agent, error) {
 		return nil, err
 	}
 	a.anchor, a.hasAnchor, err = loadAnchor(a.root)
-	if errors.Is(err, ErrCorrupt) {
+	if errors.Is(err, errCorrupt) {
 		// A damaged anchor must not buy a new evaluation: it counts as
 		// spent.
 		a.setAside(anchorFile, err)

@@ -17,8 +17,8 @@ import (
 // maxRequestBody caps a local API request body.
 const maxRequestBody = 64 << 10
 
-// Handler is the local API: JSON over HTTP, served on the unix socket.
-func (a *Agent) Handler() http.Handler {
+// handler is the local API: JSON over HTTP, served on the unix socket.
+func (a *Agent) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/status", func(w http.ResponseWriter, r *http.Request) {
 		a.SyncEnabled()
@@ -131,11 +131,6 @@ func Listen(socket string) (net.Listener, error) {
 	return ln, nil
 }
 
-// Serve serves the local API on ln until ctx ends.
-func (a *Agent) Serve(ctx context.Context, ln net.Listener) error {
-	return ServeHandler(ctx, ln, a.Handler())
-}
-
 // Loading is the local API of an agent that is still loading its state:
 // the socket can accept connections as soon as the process starts (which
 // is what init waits for at boot), and each request waits until Ready
@@ -152,7 +147,7 @@ func NewLoading() *Loading { return &Loading{done: make(chan struct{})} }
 // Ready serves a's local API from now on, including the requests that
 // are waiting. Call it once, after New, SyncEnabled and Start.
 func (l *Loading) Ready(a *Agent) {
-	l.h = a.Handler()
+	l.h = a.handler()
 	close(l.done)
 }
 

@@ -39,7 +39,7 @@ func newXAPIRig(t *testing.T) *xapiRig {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, ln) }()
+	go func() { done <- ServeHandler(ctx, ln, a.handler()) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

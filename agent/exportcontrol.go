@@ -79,10 +79,3 @@ func (a *Agent) SetSessions(encrypted int, webrtc bool) (agentclient.ExportStatu
 	err := a.alarms.set(exportAlarms(), want, time.Time{})
 	return st, err
 }
-
-// Export reports the export-control state.
-func (a *Agent) Export() agentclient.ExportStatus {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.export.status()
-}

@@ -35,7 +35,7 @@ func FuzzLocalAPI(f *testing.F) {
 	if err := a.Enable(); err != nil {
 		f.Fatal(err)
 	}
-	h := a.Handler()
+	h := a.handler()
 	f.Fuzz(func(t *testing.T, path, body string) {
 		method := http.MethodPut
 		if path == "/v1/register" {
@@ -92,7 +92,7 @@ func FuzzReservationInstall(f *testing.F) {
 	f.Add("<!DOCTYPE x [<!ENTITY a 'b'>]><specificPLR>&a;</specificPLR>")
 	f.Add("CA11do-VKcqvB")
 	f.Add("")
-	h := a.Handler()
+	h := a.handler()
 	state := filepath.Join(root, stateFile)
 	f.Fuzz(func(t *testing.T, code string) {
 		body, err := json.Marshal(agentclient.ReservationCodeCall{Code: code})

@@ -122,11 +122,11 @@ type Anchor struct {
 	Latest time.Time `json:"latest"`
 }
 
-// ErrCorrupt marks a state file that does not parse.
-var ErrCorrupt = errors.New("corrupt licensing state")
+// errCorrupt marks a state file that does not parse.
+var errCorrupt = errors.New("corrupt licensing state")
 
-// LoadState reads root's state file; a missing file is a fresh state.
-func LoadState(root string) (*State, error) {
+// loadState reads root's state file; a missing file is a fresh state.
+func loadState(root string) (*State, error) {
 	p := filepath.Join(root, stateFile)
 	b, err := os.ReadFile(p)
 	if errors.Is(err, os.ErrNotExist) {
@@ -137,27 +137,18 @@ func LoadState(root string) (*State, error) {
 	}
 	var s State
 	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("%w: parsing %s: %v", ErrCorrupt, p, err)
+		return nil, fmt.Errorf("%w: parsing %s: %v", errCorrupt, p, err)
 	}
 	if s.Version != stateVersion {
-		return nil, fmt.Errorf("%w: %s has version %d, this agent reads %d", ErrCorrupt, p, s.Version, stateVersion)
+		return nil, fmt.Errorf("%w: %s has version %d, this agent reads %d", errCorrupt, p, s.Version, stateVersion)
 	}
 	return &s, nil
 }
 
-// marshalState is the exact bytes SaveState writes.
+// marshalState is the bytes of s as the state file holds them.
 func marshalState(s *State) ([]byte, error) {
 	s.Version = stateVersion
 	return json.MarshalIndent(s, "", "  ")
-}
-
-// SaveState writes s to root's state file atomically.
-func SaveState(root string, s *State) error {
-	b, err := marshalState(s)
-	if err != nil {
-		return fmt.Errorf("encoding licensing state: %w", err)
-	}
-	return writeFile(root, stateFile, b)
 }
 
 func writeFile(root, rel string, b []byte) error {
@@ -182,10 +173,10 @@ func loadConfig(root string) (agentclient.Config, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
-		return agentclient.Config{}, fmt.Errorf("%w: parsing %s: %v", ErrCorrupt, p, err)
+		return agentclient.Config{}, fmt.Errorf("%w: parsing %s: %v", errCorrupt, p, err)
 	}
 	if err := c.Validate(); err != nil {
-		return agentclient.Config{}, fmt.Errorf("%w: checking %s: %v", ErrCorrupt, p, err)
+		return agentclient.Config{}, fmt.Errorf("%w: checking %s: %v", errCorrupt, p, err)
 	}
 	return c, nil
 }
@@ -209,7 +200,7 @@ func loadAnchor(root string) (a Anchor, ok bool, err error) {
 		return Anchor{}, false, fmt.Errorf("reading %s: %w", p, err)
 	}
 	if err := json.Unmarshal(b, &a); err != nil || a.Start.IsZero() {
-		return Anchor{}, false, fmt.Errorf("%w: parsing %s: %v", ErrCorrupt, p, err)
+		return Anchor{}, false, fmt.Errorf("%w: parsing %s: %v", errCorrupt, p, err)
 	}
 	return a, true, nil
 }
@@ -230,11 +221,11 @@ func loadOrMakeKey(root string) (*ecdsa.PrivateKey, error) {
 	if err == nil {
 		blk, _ := pem.Decode(b)
 		if blk == nil {
-			return nil, fmt.Errorf("%w: %s holds no PEM block", ErrCorrupt, p)
+			return nil, fmt.Errorf("%w: %s holds no PEM block", errCorrupt, p)
 		}
 		k, err := x509.ParseECPrivateKey(blk.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("%w: parsing %s: %v", ErrCorrupt, p, err)
+			return nil, fmt.Errorf("%w: parsing %s: %v", errCorrupt, p, err)
 		}
 		return k, nil
 	}

@@ -23,8 +23,8 @@ import (
 	"vxway/platform"
 )
 
-// ErrProxyRefused marks a proxy that refused to open the tunnel.
-var ErrProxyRefused = errors.New("proxy refused the connection")
+// errProxyRefused marks a proxy that refused to open the tunnel.
+var errProxyRefused = errors.New("proxy refused the connection")
 
 // httpsManager is the Manager over HTTPS with licproto messages.
 type httpsManager struct {
@@ -32,10 +32,10 @@ type httpsManager struct {
 	clk    clock.Clock
 }
 
-// NewHTTPSManager returns the Manager reached with cfg from the device at
+// newHTTPSManager returns the Manager reached with cfg from the device at
 // root: the URL (image.json direct_url, or the On-Prem URL), the proxy,
 // and a TLS configuration that trusts only /etc/vxway/trust/*.pem.
-func NewHTTPSManager(root string, cfg agentclient.Config, timeout time.Duration, clk clock.Clock) (Manager, error) {
+func newHTTPSManager(root string, cfg agentclient.Config, timeout time.Duration, clk clock.Clock) (Manager, error) {
 	roots, err := loadTrust(root)
 	if err != nil {
 		return nil, err
@@ -63,9 +63,9 @@ func NewHTTPSManager(root string, cfg agentclient.Config, timeout time.Duration,
 			case http.StatusOK:
 				return nil
 			case http.StatusUnauthorized, http.StatusProxyAuthRequired:
-				return fmt.Errorf("%w: the proxy answered %s; check the proxy username and password", ErrProxyRefused, res.Status)
+				return fmt.Errorf("%w: the proxy answered %s; check the proxy username and password", errProxyRefused, res.Status)
 			}
-			return fmt.Errorf("%w: the proxy answered %s to CONNECT %s", ErrProxyRefused, res.Status, connect.Host)
+			return fmt.Errorf("%w: the proxy answered %s to CONNECT %s", errProxyRefused, res.Status, connect.Host)
 		}
 	}
 	return &httpsManager{

@@ -99,9 +99,11 @@ func runAgent(t *testing.T, root string, m *manager) *agent.Agent {
 	if err != nil {
 		t.Fatal(err)
 	}
+	api := agent.NewLoading()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, ln) }()
+	go func() { done <- agent.ServeHandler(ctx, ln, api) }()
+	api.Ready(a)
 	t.Cleanup(func() {
 		cancel()
 		<-done
