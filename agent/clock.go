@@ -2,6 +2,10 @@ package agent
 
 import "time"
 
+// The evaluation clock: the device's time as licensing counts it (never
+// moved back, anchored on persist) and the manager's time, which expiry
+// is judged in.
+
 // nowLocked is the device's time, never earlier than the latest time the
 // anchor has seen: a clock moved back does not move licensing back.
 func (a *Agent) nowLocked() time.Time {
@@ -13,7 +17,7 @@ func (a *Agent) nowLocked() time.Time {
 }
 
 // touchAnchorLocked records now as the latest time seen, writing persist
-// at most once an hour of device time.
+// at most once every anchorWriteStep of device time.
 func (a *Agent) touchAnchorLocked(now time.Time) {
 	if !a.hasAnchor || !now.After(a.anchor.Latest) {
 		return
@@ -36,6 +40,7 @@ func (a *Agent) evalExpiresLocked() time.Time {
 	return a.anchor.Start.Add(EvaluationPeriod)
 }
 
+// evalActiveLocked reports whether the evaluation period runs at now.
 func (a *Agent) evalActiveLocked(now time.Time) bool {
 	return a.hasAnchor && now.Before(a.evalExpiresLocked())
 }
@@ -51,10 +56,13 @@ func authBase(r *Registration) time.Time {
 // local converts a manager time to local time with the measured skew.
 func local(r *Registration, mgr time.Time) time.Time { return mgr.Add(-r.Skew) }
 
+// authExpired reports whether the authorization of r has run out at now.
 func authExpired(r *Registration, now time.Time) bool {
 	return !now.Add(r.Skew).Before(authBase(r).Add(AuthValidFor))
 }
 
+// skew is the manager's clock minus the device's, from a manager time
+// received at now; zero when the answer carried no time.
 func skew(mgr, now time.Time) time.Duration {
 	if mgr.IsZero() {
 		return 0

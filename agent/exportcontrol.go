@@ -7,7 +7,7 @@ import (
 	"vxway/agentclient"
 )
 
-// Export control (SPEC §5): encrypted signalling sessions (calls and
+// Export control (docs/licensing.md#export-control): encrypted signalling sessions (calls and
 // registrations) are capped; new ones are refused at the cap until usage
 // falls below the low watermark, 1 % under it.
 const (

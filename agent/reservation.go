@@ -14,16 +14,17 @@ import (
 	"vxway/reservation"
 )
 
-// License reservation (SPEC §3, docs/reservation.md): a device that cannot
-// reach a manager reserves licenses with codes carried by hand. The codes
-// and their checks are package reservation's; the agent keeps the State
-// in state.json, judges the installed reservation once when it starts
-// (hard enforcement) and checks usage against it.
+// License reservation (docs/licensing.md#license-reservation, the codes in
+// docs/reservation.md): a device that cannot reach a manager reserves
+// licenses with codes carried by hand. The codes and their checks are
+// package reservation's; the agent keeps the State in state.json, judges
+// the installed reservation once when it starts (hard enforcement) and
+// checks usage against it.
 
 // plrCapacity is the box's capacity per license type, the limit of a PLR
 // reservation (which unlocks "every feature up to the box's capacity"):
 // the large appliance's figures. Rich media sessions match the export
-// control cap of encrypted sessions (SPEC §5).
+// control cap of encrypted sessions (docs/licensing.md#export-control).
 func plrCapacity(t string) int {
 	switch t {
 	case agentclient.TypeRMS:

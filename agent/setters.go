@@ -8,6 +8,8 @@ import (
 	"vxway/platform"
 )
 
+// The settings: Smart Licensing on, and the configuration leaves.
+
 // Enable turns Smart Licensing on. It cannot be undone (only a factory
 // reset does); the first enable records the evaluation start on persist
 // and makes the device identity key.
@@ -49,15 +51,12 @@ func (a *Agent) SyncEnabled() {
 	if on {
 		return
 	}
-	if enabled, err := platformEnabled(a.root); err == nil && enabled {
+	if enabled, err := platform.SmartLicensingEnabled(a.root); err == nil && enabled {
 		if err := a.Enable(); err != nil {
 			a.logf("licensing: %v", err)
 		}
 	}
 }
-
-// platformEnabled reports the platform's Smart Licensing flag.
-func platformEnabled(root string) (bool, error) { return platform.SmartLicensingEnabled(root) }
 
 // SetConfig changes one configuration leaf (see Config.Apply), saving it
 // atomically. Nothing changes on error. A change the manager must learn

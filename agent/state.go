@@ -53,8 +53,9 @@ type State struct {
 	Usage map[string]int `json:"usage,omitempty"`
 	// Warning is the last deregistration warning shown to the user.
 	Warning string `json:"warning,omitempty"`
-	// Reservation is license reservation (SPEC §3): whether it is on and
-	// its requests and codes; nil until it is first turned on.
+	// Reservation is license reservation
+	// (docs/licensing.md#license-reservation): whether it is on and its
+	// requests and codes; nil until it is first turned on.
 	Reservation *ReservationState `json:"reservation,omitempty"`
 }
 

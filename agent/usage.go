@@ -7,6 +7,9 @@ import (
 	"vxway/agentclient"
 )
 
+// The usage call control reports, which authorization requests carry to
+// the manager and the Unauthorized state and reservations limit.
+
 // SetUsage records the licenses of one type call control has in use.
 // When the device is Unauthorized, raising a registration type's count
 // (a new endpoint registration) is refused with ErrUnauthorized.
@@ -57,6 +60,7 @@ func (a *Agent) SetUsage(typ string, count int) error {
 // maxUsage is the largest count of one license type accepted.
 const maxUsage = 1_000_000
 
+// totalUsage is the licenses in use over all types.
 func totalUsage(u map[string]int) int {
 	n := 0
 	for _, c := range u {
@@ -80,6 +84,7 @@ func usageEqual(a, b map[string]int) bool {
 	return true
 }
 
+// nonZero is a copy of u without the types not in use.
 func nonZero(u map[string]int) map[string]int {
 	out := map[string]int{}
 	for k, v := range u {
