@@ -129,9 +129,16 @@ func (a *Agent) Register(token string, reregister bool) error {
 	if resMode {
 		return fmt.Errorf("%w is on: a device with reserved licenses does not register; return the reservation and turn it off first (xconfiguration License Smart ReservationEnable: Off)", agentclient.ErrReservation)
 	}
+	return a.atOnce(func() error { return a.register(token, reregister, false) })
+}
+
+// atOnce runs an exchange asked for now rather than by the schedule, then
+// the scheduler's step, which runs whatever became due and re-arms the
+// timer.
+func (a *Agent) atOnce(exchange func() error) error {
 	a.op.Lock()
 	defer a.op.Unlock()
-	err := a.register(token, reregister, false)
+	err := exchange()
 	a.step()
 	return err
 }
@@ -198,13 +205,7 @@ func (a *Agent) registeredLocked(token string, reregister, retry bool, p peer, a
 }
 
 // RenewRegistration renews the identity certificate now.
-func (a *Agent) RenewRegistration() error {
-	a.op.Lock()
-	defer a.op.Unlock()
-	err := a.renewRegistration()
-	a.step()
-	return err
-}
+func (a *Agent) RenewRegistration() error { return a.atOnce(a.renewRegistration) }
 
 // renewRegistration runs one registration renewal; the caller holds op.
 func (a *Agent) renewRegistration() error {
@@ -234,13 +235,7 @@ func (a *Agent) renewRegistration() error {
 
 // RenewAuthorization sends an authorization request (with the current
 // usage) now.
-func (a *Agent) RenewAuthorization() error {
-	a.op.Lock()
-	defer a.op.Unlock()
-	err := a.authorize()
-	a.step()
-	return err
-}
+func (a *Agent) RenewAuthorization() error { return a.atOnce(a.authorize) }
 
 // UpdateUsage reports the current usage now; it is the same exchange as
 // an authorization renewal.

@@ -74,18 +74,17 @@ const (
 	CodeRejected = "rejected"
 )
 
-// errorCodes maps sentinel errors to the codes the API sends, so that
-// clients get errors.Is back.
-func errorCodes() []struct {
+// errorCode is the code and HTTP status the API sends for a sentinel.
+type errorCode struct {
 	err    error
 	code   string
 	status int
-} {
-	return []struct {
-		err    error
-		code   string
-		status int
-	}{
+}
+
+// errorCodes maps sentinel errors to the codes the API sends, so that
+// clients get errors.Is back.
+func errorCodes() []errorCode {
+	return []errorCode{
 		{ErrInvalidToken, "invalid_token", http.StatusBadRequest},
 		{ErrInvalidConfig, "invalid", http.StatusBadRequest},
 		{ErrRegistered, "registered", http.StatusConflict},
