@@ -72,6 +72,7 @@ func (a *Agent) run(x exchange) error {
 // managerLocked dials the manager for the current configuration.
 func (a *Agent) managerLocked() (Manager, error) { return a.dial(a.cfg) }
 
+// errRegisterFirst refuses an exchange that needs a registration.
 func errRegisterFirst() error {
 	return fmt.Errorf("%w: register first: xcommand License Smart Register Token: \"<token>\"", agentclient.ErrNotRegistered)
 }
