@@ -8,7 +8,7 @@ import (
 	"vxway/platform"
 )
 
-// The alarms the agent owns (SPEC §7), numbered as the platform's alarm
+// The alarms the agent owns (docs/licensing.md#alarms), numbered as the platform's alarm
 // store knows them.
 const (
 	AlarmEvaluation         = platform.AlarmSmartEvaluation

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"vxway/agentclient"
 	"vxway/clock"
 )
 
@@ -18,12 +19,12 @@ func TestEvaluationAnchor(t *testing.T) {
 		{"clock moved back", func(t *testing.T, root string, clk *clock.Fake) { clk.Set(t0.Add(-10 * day)) }},
 		{"restart", func(t *testing.T, root string, clk *clock.Fake) {}},
 		{"data deleted", func(t *testing.T, root string, clk *clock.Fake) {
-			if err := os.RemoveAll(filepath.Join(root, stateDir)); err != nil {
+			if err := os.RemoveAll(filepath.Join(root, StateDir)); err != nil {
 				t.Fatal(err)
 			}
 		}},
 		{"data deleted and clock back", func(t *testing.T, root string, clk *clock.Fake) {
-			if err := os.RemoveAll(filepath.Join(root, stateDir)); err != nil {
+			if err := os.RemoveAll(filepath.Join(root, StateDir)); err != nil {
 				t.Fatal(err)
 			}
 			clk.Set(t0)
@@ -55,8 +56,8 @@ func TestEvaluationAnchor(t *testing.T) {
 			// Evaluation still ends 90 days after the first enable, as
 			// measured by the device's latest time seen.
 			clk.Set(t0.Add(90 * day))
-			if got := b.Status().Authorization; got != AuthEvalExpired {
-				t.Errorf("at day 90: %q, want %q", got, AuthEvalExpired)
+			if got := b.Status().Authorization; got != agentclient.AuthEvalExpired {
+				t.Errorf("at day 90: %q, want %q", got, agentclient.AuthEvalExpired)
 			}
 		})
 	}
@@ -73,7 +74,7 @@ func TestDamagedFiles(t *testing.T) {
 			if err := a.Enable(); err != nil {
 				t.Fatal(err)
 			}
-			if _, err := a.SetConfig(LeafMode, "Proxy"); err != nil {
+			if _, err := a.SetConfig(agentclient.LeafMode, "Proxy"); err != nil {
 				t.Fatal(err)
 			}
 			a.Close()
@@ -88,9 +89,9 @@ func TestDamagedFiles(t *testing.T) {
 				t.Fatal(err)
 			}
 			s := b.Status()
-			wantAuth := AuthEvaluation
+			wantAuth := agentclient.AuthEvaluation
 			if rel == anchorFile {
-				wantAuth = AuthEvalExpired
+				wantAuth = agentclient.AuthEvalExpired
 			}
 			if s.Authorization != wantAuth {
 				t.Errorf("after damage to %s: %q, want %q", rel, s.Authorization, wantAuth)

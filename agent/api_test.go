@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"vxway/agentclient"
 	"vxway/clock"
 	"vxway/xapi"
 )
@@ -31,14 +32,14 @@ func newXAPIRig(t *testing.T) *xapiRig {
 	m := newMemManager(clk)
 	root := t.TempDir()
 	a := newTestAgent(t, root, clk, m)
-	sock := filepath.Join(root, SocketPath)
+	sock := filepath.Join(root, agentclient.SocketPath)
 	ln, err := Listen(sock)
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, ln) }()
+	go func() { done <- ServeHandler(ctx, ln, a.handler()) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -46,7 +47,7 @@ func newXAPIRig(t *testing.T) *xapiRig {
 		}
 	})
 	tree := &xapi.Tree{}
-	RegisterXAPI(tree, NewClient(sock))
+	agentclient.RegisterXAPI(tree, agentclient.NewClient(sock))
 	return &xapiRig{t: t, a: a, tree: tree, root: root, m: m, clk: clk}
 }
 
@@ -135,7 +136,7 @@ func TestXAPIRegisterFlow(t *testing.T) {
 	r.m.tokens["tok-a"] = memToken{va: "Sales", export: true}
 	r.m.tokens["tok-b"] = memToken{va: "Support"}
 	r.m.tokens["tok-old"] = memToken{refusal: "the token expired on 2025-12-01"}
-	r.m.licenses["Sales"] = map[string]int{TypeRMS: 5}
+	r.m.licenses["Sales"] = map[string]int{agentclient.TypeRMS: 5}
 
 	out := r.ok("xstatus License Smart")
 	if !strings.Contains(out, `*s License Smart Registration Status: "Unregistered"`) ||
@@ -278,10 +279,10 @@ func TestXAPIRegisterFlow(t *testing.T) {
 // waits for its 15-minute retry, without moving the clock.
 func TestRetryNow(t *testing.T) {
 	r := newXAPIRig(t)
-	c := NewClient(filepath.Join(r.root, SocketPath))
+	c := agentclient.NewClient(filepath.Join(r.root, agentclient.SocketPath))
 	ctx := context.Background()
 	r.m.tokens["tok-a"] = memToken{va: "Sales", export: true}
-	r.m.licenses["Sales"] = map[string]int{TypeRMS: 5}
+	r.m.licenses["Sales"] = map[string]int{agentclient.TypeRMS: 5}
 	r.ok("xconfiguration License Smart Enabled: On")
 	r.ok("xconfiguration License Smart Transport Mode: OnPrem")
 	r.ok(`xconfiguration License Smart Transport URL: "https://ssm.example.test/SmartTransport"`)
@@ -304,8 +305,8 @@ func TestRetryNow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Registration != RegRegistered {
-		t.Fatalf("after the retry: registration %q, want %q", st.Registration, RegRegistered)
+	if st.Registration != agentclient.RegRegistered {
+		t.Fatalf("after the retry: registration %q, want %q", st.Registration, agentclient.RegRegistered)
 	}
 
 	// A registered device checks in: an offline one (a reset kept its
@@ -356,8 +357,8 @@ func TestUnauthorizedRefusesEndpoints(t *testing.T) {
 	if ok || !strings.Contains(out, "new desktop registrations are refused") {
 		t.Errorf("new registration while Unauthorized:\n%s", out)
 	}
-	c := NewClient(filepath.Join(r.root, SocketPath))
-	if err := c.SetUsage(context.Background(), TypeRoom, 1); !errors.Is(err, ErrUnauthorized) {
+	c := agentclient.NewClient(filepath.Join(r.root, agentclient.SocketPath))
+	if err := c.SetUsage(context.Background(), agentclient.TypeRoom, 1); !errors.Is(err, agentclient.ErrUnauthorized) {
 		t.Errorf("usage API: %v, want ErrUnauthorized", err)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"vxway/agentclient"
 	"vxway/clock"
 )
 
@@ -24,7 +25,7 @@ func TestCrashWriterProcess(t *testing.T) {
 	if root == "" {
 		t.Skip("helper process for TestCrashDuringStateWrites")
 	}
-	a, err := New(Options{Root: root, Clock: clock.Real{}, Dial: func(Config) (Manager, error) { return nil, ErrTransport }})
+	a, err := New(Options{Root: root, Clock: clock.Real{}, Dial: func(agentclient.Config) (Manager, error) { return nil, agentclient.ErrTransport }})
 	if err != nil {
 		fmt.Println("error", err)
 		os.Exit(3)
@@ -42,7 +43,7 @@ func TestCrashWriterProcess(t *testing.T) {
 	for i := n + 1; ; i++ {
 		fmt.Fprintln(w, i)
 		w.Flush()
-		if err := a.SetUsage(TypeRMS, i); err != nil {
+		if err := a.SetUsage(agentclient.TypeRMS, i); err != nil {
 			fmt.Println("error", err)
 			os.Exit(3)
 		}
@@ -96,7 +97,7 @@ func TestCrashDuringStateWrites(t *testing.T) {
 		s := a.Status()
 		a.Close()
 		got := 0
-		if len(s.Usage) == 1 && s.Usage[0].Type == TypeRMS {
+		if len(s.Usage) == 1 && s.Usage[0].Type == agentclient.TypeRMS {
 			got = s.Usage[0].Count
 		} else if len(s.Usage) != 0 {
 			t.Fatalf("trial %d: loaded usage %+v is no state the writer wrote", trial, s.Usage)

@@ -3,9 +3,11 @@ package agent
 import (
 	"fmt"
 	"time"
+
+	"vxway/agentclient"
 )
 
-// Export control (SPEC §5): encrypted signalling sessions (calls and
+// Export control (docs/licensing.md#export-control): encrypted signalling sessions (calls and
 // registrations) are capped; new ones are refused at the cap until usage
 // falls below the low watermark, 1 % under it.
 const (
@@ -13,21 +15,6 @@ const (
 	ExportLimitWebRTC = 2244
 	maxSessions       = 1_000_000
 )
-
-// ExportStatus is the export-control state call control sees.
-type ExportStatus struct {
-	Limit     int  `json:"limit"`
-	Encrypted int  `json:"encrypted"`
-	WebRTC    bool `json:"webrtc"`
-	// Accepting is false from the moment the cap is reached until usage
-	// falls below the low watermark.
-	Accepting   bool `json:"accepting"`
-	Approaching bool `json:"approaching"`
-	Reached     bool `json:"reached"`
-	// ReadmitBelow is the usage under which new sessions are admitted
-	// again once the cap was reached.
-	ReadmitBelow int `json:"readmit_below"`
-}
 
 // exportControl tracks encrypted sessions against the cap, with the
 // reached state latched until the low watermark.
@@ -59,9 +46,9 @@ func (e *exportControl) update(encrypted int, webrtc bool) {
 	}
 }
 
-func (e *exportControl) status() ExportStatus {
+func (e *exportControl) status() agentclient.ExportStatus {
 	l := e.limit()
-	return ExportStatus{
+	return agentclient.ExportStatus{
 		Limit:        l,
 		Encrypted:    e.encrypted,
 		WebRTC:       e.webrtc,
@@ -75,9 +62,9 @@ func (e *exportControl) status() ExportStatus {
 // SetSessions records the encrypted sessions call control has open and
 // whether WebRTC is enabled, raises or clears the export-control alarms,
 // and reports whether a new encrypted session may be admitted.
-func (a *Agent) SetSessions(encrypted int, webrtc bool) (ExportStatus, error) {
+func (a *Agent) SetSessions(encrypted int, webrtc bool) (agentclient.ExportStatus, error) {
 	if encrypted < 0 || encrypted > maxSessions {
-		return ExportStatus{}, fmt.Errorf("%w: encrypted session count %d is not from 0 to %d", ErrInvalidConfig, encrypted, maxSessions)
+		return agentclient.ExportStatus{}, fmt.Errorf("%w: encrypted session count %d is not from 0 to %d", agentclient.ErrInvalidConfig, encrypted, maxSessions)
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -91,11 +78,4 @@ func (a *Agent) SetSessions(encrypted int, webrtc bool) (ExportStatus, error) {
 	}
 	err := a.alarms.set(exportAlarms(), want, time.Time{})
 	return st, err
-}
-
-// Export reports the export-control state.
-func (a *Agent) Export() ExportStatus {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	return a.export.status()
 }

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"vxway/agentclient"
 	"vxway/clock"
 )
 
@@ -41,7 +42,7 @@ func newMemManager(clk clock.Clock) *memManager {
 	}
 }
 
-func (m *memManager) dial(Config) (Manager, error) { return m, nil }
+func (m *memManager) dial(agentclient.Config) (Manager, error) { return m, nil }
 
 func (m *memManager) setDown(err error) {
 	m.mu.Lock()
@@ -75,13 +76,13 @@ func (m *memManager) Register(_ context.Context, d Device, req RegisterRequest) 
 	m.lastHost, m.lastIP = req.Hostname, req.IP
 	tok, ok := m.tokens[req.Token]
 	if !ok {
-		return RegisterAnswer{}, &Rejected{Reason: "the registration token is unknown"}
+		return RegisterAnswer{}, &agentclient.Rejected{Reason: "the registration token is unknown"}
 	}
 	if tok.refusal != "" {
-		return RegisterAnswer{}, &Rejected{Reason: tok.refusal}
+		return RegisterAnswer{}, &agentclient.Rejected{Reason: tok.refusal}
 	}
 	if _, dup := m.inst[d.UDI]; dup && !req.Reregister {
-		return RegisterAnswer{}, &Rejected{Reason: "already registered"}
+		return RegisterAnswer{}, &agentclient.Rejected{Reason: "already registered"}
 	}
 	m.inst[d.UDI] = tok.va
 	return RegisterAnswer{
@@ -98,7 +99,7 @@ func (m *memManager) RenewRegistration(_ context.Context, d Device, host, ip str
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.inst[d.InstanceID]; !ok {
-		return RenewAnswer{}, &Rejected{Reason: "not registered", Gone: true}
+		return RenewAnswer{}, &agentclient.Rejected{Reason: "not registered", Gone: true}
 	}
 	m.lastHost, m.lastIP = host, ip
 	return RenewAnswer{CertPEM: []byte("cert2"), CertNotAfter: now.AddDate(1, 0, 0), ManagerTime: now}, nil
@@ -113,7 +114,7 @@ func (m *memManager) Authorize(_ context.Context, d Device, usage map[string]int
 	defer m.mu.Unlock()
 	va, ok := m.inst[d.InstanceID]
 	if !ok {
-		return AuthAnswer{}, &Rejected{Reason: "not registered", Gone: true}
+		return AuthAnswer{}, &agentclient.Rejected{Reason: "not registered", Gone: true}
 	}
 	res := map[string]string{}
 	for t, n := range usage {
@@ -133,7 +134,7 @@ func (m *memManager) Deregister(_ context.Context, d Device) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if _, ok := m.inst[d.InstanceID]; !ok {
-		return &Rejected{Reason: "not registered"}
+		return &agentclient.Rejected{Reason: "not registered"}
 	}
 	delete(m.inst, d.InstanceID)
 	return nil

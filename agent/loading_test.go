@@ -7,13 +7,14 @@ import (
 	"strings"
 	"testing"
 
+	"vxway/agentclient"
 	"vxway/clock"
 )
 
 // serveLoading serves a Loading API on a unix socket until the test ends.
-func serveLoading(t *testing.T) (*Loading, *Client) {
+func serveLoading(t *testing.T) (*Loading, *agentclient.Client) {
 	t.Helper()
-	sock := filepath.Join(t.TempDir(), SocketPath)
+	sock := filepath.Join(t.TempDir(), agentclient.SocketPath)
 	ln, err := Listen(sock)
 	if err != nil {
 		t.Fatal(err)
@@ -28,7 +29,7 @@ func serveLoading(t *testing.T) (*Loading, *Client) {
 			t.Errorf("serve: %v", err)
 		}
 	})
-	return l, NewClient(sock)
+	return l, agentclient.NewClient(sock)
 }
 
 // TestLoadingWaitsForReady: requests made while the agent loads are
@@ -36,7 +37,7 @@ func serveLoading(t *testing.T) (*Loading, *Client) {
 func TestLoadingWaitsForReady(t *testing.T) {
 	l, c := serveLoading(t)
 	type answer struct {
-		st  Status
+		st  agentclient.Status
 		err error
 	}
 	got := make(chan answer, 2)

@@ -6,26 +6,23 @@ import (
 	"errors"
 	"fmt"
 	"time"
-)
 
-// License types the device consumes, as call control reports them.
-const (
-	TypeRMS     = "rms"
-	TypeRoom    = "room"
-	TypeDesktop = "desktop"
+	"vxway/agentclient"
 )
 
 // licenseTypes lists the types in display order.
-func licenseTypes() []string { return []string{TypeRMS, TypeRoom, TypeDesktop} }
+func licenseTypes() []string {
+	return []string{agentclient.TypeRMS, agentclient.TypeRoom, agentclient.TypeDesktop}
+}
 
 // typeName is the display name of a license type.
 func typeName(t string) string {
 	switch t {
-	case TypeRMS:
+	case agentclient.TypeRMS:
 		return "Rich Media Session"
-	case TypeRoom:
+	case agentclient.TypeRoom:
 		return "Room Registration"
-	case TypeDesktop:
+	case agentclient.TypeDesktop:
 		return "Desktop Registration"
 	}
 	return t
@@ -93,59 +90,30 @@ type Manager interface {
 }
 
 // Dialer makes the Manager for a configuration.
-type Dialer func(cfg Config) (Manager, error)
-
-// Rejected is a refusal by the manager (expired, used-up, revoked or
-// unknown token; unknown instance): retrying does not help.
-type Rejected struct {
-	Reason string
-	Err    error
-	// Gone is set when the manager no longer knows the product instance
-	// (removed on the manager by hand): the registration has ended.
-	Gone bool
-}
-
-func (r *Rejected) Error() string { return r.Reason }
-
-// Unwrap gives the underlying typed error, for errors.Is.
-func (r *Rejected) Unwrap() error { return r.Err }
+type Dialer func(cfg agentclient.Config) (Manager, error)
 
 // isGone reports whether err says the manager no longer knows the device.
 func isGone(err error) bool {
-	var r *Rejected
+	var r *agentclient.Rejected
 	return errors.As(err, &r) && r.Gone
 }
 
 // isRejected reports whether err is a refusal by the manager.
 func isRejected(err error) bool {
-	var r *Rejected
+	var r *agentclient.Rejected
 	return errors.As(err, &r)
 }
 
-// ErrNotEnabled marks an operation that needs Smart Licensing on.
-var ErrNotEnabled = errors.New("smart licensing is not enabled")
-
-// ErrNotRegistered marks an operation that needs a registration.
-var ErrNotRegistered = errors.New("device is not registered")
-
-// ErrInvalidToken marks an empty, blank or malformed token.
-var ErrInvalidToken = errors.New("invalid registration token")
-
-// ErrUnauthorized marks a new endpoint registration refused because the
-// evaluation expired and the device is not registered.
-var ErrUnauthorized = errors.New("unauthorized")
-
-// ErrPending marks a registration that could not reach the manager and is
-// being retried.
-var ErrPending = errors.New("registration pending")
+// maxTokenLength is the longest token accepted.
+const maxTokenLength = 4096
 
 func validateToken(tok string) error {
 	t := tok
 	if len(t) == 0 {
-		return fmt.Errorf("%w: the token is empty; paste the Product Instance Registration Token from the manager: xcommand License Smart Register Token: \"<token>\"", ErrInvalidToken)
+		return fmt.Errorf("%w: the token is empty; paste the Product Instance Registration Token from the manager: xcommand License Smart Register Token: \"<token>\"", agentclient.ErrInvalidToken)
 	}
 	if len(t) > maxTokenLength {
-		return fmt.Errorf("%w: the token is %d characters, at most %d are allowed", ErrInvalidToken, len(t), maxTokenLength)
+		return fmt.Errorf("%w: the token is %d characters, at most %d are allowed", agentclient.ErrInvalidToken, len(t), maxTokenLength)
 	}
 	blank := true
 	for _, r := range t {
@@ -153,16 +121,16 @@ func validateToken(tok string) error {
 			if r == ' ' || r == '\t' || r == '\n' || r == '\r' {
 				continue
 			}
-			return fmt.Errorf("%w: the token holds a character that is not printable ASCII; copy it again from the manager", ErrInvalidToken)
+			return fmt.Errorf("%w: the token holds a character that is not printable ASCII; copy it again from the manager", agentclient.ErrInvalidToken)
 		}
 		blank = false
 	}
 	if blank {
-		return fmt.Errorf("%w: the token is blank; paste the Product Instance Registration Token from the manager", ErrInvalidToken)
+		return fmt.Errorf("%w: the token is blank; paste the Product Instance Registration Token from the manager", agentclient.ErrInvalidToken)
 	}
 	for _, r := range t {
 		if r == ' ' || r == '\t' || r == '\n' || r == '\r' {
-			return fmt.Errorf("%w: the token holds white space; copy it again from the manager", ErrInvalidToken)
+			return fmt.Errorf("%w: the token holds white space; copy it again from the manager", agentclient.ErrInvalidToken)
 		}
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"vxway/agentclient"
 	"vxway/clock"
 )
 
@@ -78,12 +79,12 @@ func TestExpiryInManagerTime(t *testing.T) {
 	}
 	m.setDown(errTimedOut())
 	clk.Advance(AuthValidFor - time.Second)
-	if got := a.Status().Authorization; got != AuthNoLicenses {
+	if got := a.Status().Authorization; got != agentclient.AuthNoLicenses {
 		t.Errorf("just before expiry in manager time: %q", got)
 	}
 	clk.Advance(time.Second)
-	if got := a.Status().Authorization; got != AuthExpired {
-		t.Errorf("at expiry in manager time: %q, want %q", got, AuthExpired)
+	if got := a.Status().Authorization; got != agentclient.AuthExpired {
+		t.Errorf("at expiry in manager time: %q, want %q", got, agentclient.AuthExpired)
 	}
 }
 
@@ -139,10 +140,10 @@ func TestInstanceRemovedOnManager(t *testing.T) {
 		t.Fatal("renewal of a removed instance succeeded")
 	}
 	s := a.Status()
-	if s.Registration != RegUnregistered || s.Authorization != AuthEvaluation || !strings.Contains(s.Warning, "Register again") {
+	if s.Registration != agentclient.RegUnregistered || s.Authorization != agentclient.AuthEvaluation || !strings.Contains(s.Warning, "Register again") {
 		t.Errorf("after removal on the manager: %q / %q, warning %q", s.Registration, s.Authorization, s.Warning)
 	}
-	check(t, "removed", a, root, want{reg: RegUnregistered, auth: AuthEvaluation, alarms: []int{AlarmEvaluation}})
+	check(t, "removed", a, root, want{reg: agentclient.RegUnregistered, auth: agentclient.AuthEvaluation, alarms: []int{AlarmEvaluation}})
 	if err := a.Register("t", false); err != nil {
 		t.Fatalf("registering again: %v", err)
 	}
@@ -163,7 +164,7 @@ func TestOneTimerWhenIdle(t *testing.T) {
 		do   func() error
 	}{
 		{"enabled", a.Enable},
-		{"usage", func() error { return a.SetUsage(TypeRMS, 2) }},
+		{"usage", func() error { return a.SetUsage(agentclient.TypeRMS, 2) }},
 		{"registered", func() error { return a.Register("t", false) }},
 		{"a week on", func() error { clk.Advance(7 * day); return nil }},
 		{"manager down", func() error { m.setDown(errTimedOut()); return a.RenewAuthorization() }},

@@ -3,7 +3,6 @@ package agent
 import (
 	"crypto/rand"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,66 +10,31 @@ import (
 	"strings"
 	"time"
 
+	"vxway/agentclient"
 	"vxway/platform"
 	"vxway/reservation"
 )
 
-// License reservation (SPEC §3, docs/reservation.md): a device that cannot
-// reach a manager reserves licenses with codes carried by hand. The codes
-// and their checks are package reservation's; the agent keeps the State
-// in state.json, judges the installed reservation once when it starts
-// (hard enforcement) and checks usage against it.
-
-// Errors of reservation mode.
-var (
-	// ErrReservation marks a reservation command refused in the current
-	// mode (reservation off, the device registered, a reservation
-	// installed when turning it off).
-	ErrReservation = errors.New("license reservation")
-	// ErrNotReserved marks usage beyond what the installed reservation
-	// allows: more than reserved, a reserved license that expired, or
-	// more than the box's capacity under PLR.
-	ErrNotReserved = errors.New("not covered by the license reservation")
-)
+// License reservation (docs/licensing.md#license-reservation, the codes in
+// docs/reservation.md): a device that cannot reach a manager reserves
+// licenses with codes carried by hand. The codes and their checks are
+// package reservation's; the agent keeps the State in state.json, judges
+// the installed reservation once when it starts (hard enforcement) and
+// checks usage against it.
 
 // plrCapacity is the box's capacity per license type, the limit of a PLR
 // reservation (which unlocks "every feature up to the box's capacity"):
 // the large appliance's figures. Rich media sessions match the export
-// control cap of encrypted sessions (SPEC §5).
+// control cap of encrypted sessions (docs/licensing.md#export-control).
 func plrCapacity(t string) int {
 	switch t {
-	case TypeRMS:
+	case agentclient.TypeRMS:
 		return 2500
-	case TypeRoom, TypeDesktop:
+	case agentclient.TypeRoom, agentclient.TypeDesktop:
 		return 5000
 	}
 	return 0
 }
-
-// Reservation statuses shown in xstatus License Smart Reservation Status.
-const (
-	ResOff       = "Off"
-	ResNone      = "No Reservation"
-	ResRequested = "Request Pending"
-	ResReserved  = "Reserved"
-	ResError     = "Reservation Error"
-)
-
-// Registration and authorization statuses while a reservation is in force.
-const (
-	RegReservedSLR = "Registered - Specific License Reservation"
-	RegReservedPLR = "Registered - Permanent License Reservation"
-	AuthReserved   = "Authorized - Reserved"
-)
-
-// Per license type statuses under a reservation.
-const (
-	TypeReserved     = "Reserved"
-	TypeResExpired   = "Reservation Expired"
-	TypeNotReserved  = "Not Reserved"
-	TypeOverReserved = "Over Reservation"
-	TypeNotStarted   = "Reservation Not Started"
-)
 
 // judged is the installed reservation as judged when the agent started
 // (or when a code was installed since): it does not change while the
@@ -86,75 +50,9 @@ type judged struct {
 	err error
 }
 
-// ReservationStatus is the reservation part of Status.
-type ReservationStatus struct {
-	// Enabled is reservation mode (xconfiguration License Smart
-	// ReservationEnable).
-	Enabled bool   `json:"enabled"`
-	Status  string `json:"status"`
-	// Kind is PLR or SLR while a reservation is installed.
-	Kind string `json:"kind,omitempty"`
-	// ExportControl is "Allowed" or "Not Allowed" while installed.
-	ExportControl string `json:"export_control,omitempty"`
-	InstanceID    string `json:"instance_id,omitempty"`
-	// RequestCode is the request in progress, or the installed one's.
-	RequestCode string `json:"request_code,omitempty"`
-	// Pending reports a request waiting for its authorization code.
-	Pending bool `json:"pending,omitempty"`
-	// Issued is the issue time of the newest installed code.
-	Issued time.Time `json:"issued,omitzero"`
-	// JudgedAt is when the entitlements were judged (agent start or the
-	// last install).
-	JudgedAt time.Time         `json:"judged_at,omitzero"`
-	Licenses []ReservedLicense `json:"licenses,omitempty"`
-	Error    string            `json:"error,omitempty"`
-}
-
-// ReservedLicense is one reserved license type.
-type ReservedLicense struct {
-	Type  string `json:"type"`
-	Name  string `json:"name"`
-	Count int    `json:"count"`
-	// Validity is TERM or PERPETUAL (SLR), or CAPACITY (PLR: the box's
-	// capacity).
-	Validity string    `json:"validity"`
-	Start    time.Time `json:"start,omitzero"`
-	End      time.Time `json:"end,omitzero"`
-	// Status is Active, Expired, Not Started or Invalid-tag.
-	Status string `json:"status"`
-}
-
-// Install, return and request results of the local API.
-type (
-	// ReservationCodeCall carries an authorization code.
-	ReservationCodeCall struct {
-		Code string `json:"code"`
-	}
-	// ReservationEnableCall turns reservation mode on or off.
-	ReservationEnableCall struct {
-		Enabled bool `json:"enabled"`
-	}
-	// ReservationRequestResult is the request code to print.
-	ReservationRequestResult struct {
-		RequestCode string `json:"request_code"`
-		New         bool   `json:"new"`
-	}
-	// ReservationInstallResult is what an install prints.
-	ReservationInstallResult struct {
-		Kind          string `json:"kind"`
-		ExportControl bool   `json:"export_control"`
-		Confirmation  string `json:"confirmation,omitempty"`
-		Updated       bool   `json:"updated"`
-	}
-	// ReservationReturnResult is the return code to print.
-	ReservationReturnResult struct {
-		ReturnCode string `json:"return_code"`
-	}
-)
-
 // trustedKeys reads the manager keys the device trusts to sign codes.
 func trustedKeys(root string) (reservation.KeySet, error) {
-	dir := filepath.Join(root, trustDir)
+	dir := filepath.Join(root, platform.TrustDir)
 	files, err := filepath.Glob(filepath.Join(dir, "*.pem"))
 	if err != nil {
 		return reservation.KeySet{}, fmt.Errorf("listing %s: %w", dir, err)
@@ -169,30 +67,13 @@ func trustedKeys(root string) (reservation.KeySet, error) {
 		data = append(data, b)
 	}
 	if len(data) == 0 {
-		return reservation.KeySet{}, fmt.Errorf("%w: no manager certificate in %s, so no authorization code can be checked; the image must trust the manager's CA", ErrNoTrust, dir)
+		return reservation.KeySet{}, fmt.Errorf("%w: no manager certificate in %s, so no authorization code can be checked; the image must trust the manager's CA", agentclient.ErrNoTrust, dir)
 	}
 	ks, err := reservation.ParseKeySetPEM(data...)
 	if err != nil {
-		return reservation.KeySet{}, fmt.Errorf("%w: %s: %v", ErrNoTrust, dir, err)
+		return reservation.KeySet{}, fmt.Errorf("%w: %s: %v", agentclient.ErrNoTrust, dir, err)
 	}
 	return ks, nil
-}
-
-// deviceIdentity is the UDI and host id of the platform identity.
-func (a *Agent) deviceIdentity() (reservation.UDI, string, error) {
-	id, err := platform.LoadIdentity(a.root, a.clk)
-	if err != nil {
-		return reservation.UDI{}, "", fmt.Errorf("reading the device identity: %w", err)
-	}
-	brand := platform.BrandExpressway
-	if sc, err := platform.LoadSystemConfig(a.root); err == nil && sc.Brand != "" {
-		brand = sc.Brand
-	}
-	udi, err := reservation.ParseUDI(id.UDI(brand))
-	if err != nil {
-		return reservation.UDI{}, "", fmt.Errorf("device identity: %w", err)
-	}
-	return udi, id.HostID, nil
 }
 
 // judgeLocked verifies the installed reservation and judges it at at.
@@ -300,10 +181,10 @@ func (a *Agent) changeReservationLocked(f func(s *reservation.State) error) erro
 // needModeLocked refuses reservation commands outside reservation mode.
 func (a *Agent) needModeLocked() error {
 	if !a.st.Enabled {
-		return fmt.Errorf("%w: turn on smart licensing first", ErrNotEnabled)
+		return fmt.Errorf("%w: turn on smart licensing first", agentclient.ErrNotEnabled)
 	}
 	if !a.reservationModeLocked() {
-		return fmt.Errorf("%w is off: turn it on first with xconfiguration License Smart ReservationEnable: On", ErrReservation)
+		return fmt.Errorf("%w is off: turn it on first with xconfiguration License Smart ReservationEnable: On", agentclient.ErrReservation)
 	}
 	return nil
 }
@@ -338,11 +219,11 @@ func (a *Agent) SetReservationEnabled(on bool) error {
 	if on {
 		switch {
 		case !a.st.Enabled:
-			return fmt.Errorf("%w: license reservation needs smart licensing; turn it on first (xconfiguration License Smart Enabled: On)", ErrNotEnabled)
+			return fmt.Errorf("%w: license reservation needs smart licensing; turn it on first (xconfiguration License Smart Enabled: On)", agentclient.ErrNotEnabled)
 		case a.st.Registration != nil:
-			return fmt.Errorf("%w: license reservation is for devices that are not registered; deregister first with xcommand License Smart Deregister", ErrRegistered)
+			return fmt.Errorf("%w: license reservation is for devices that are not registered; deregister first with xcommand License Smart Deregister", agentclient.ErrRegistered)
 		case a.st.Pending != nil:
-			return fmt.Errorf("%w: a registration is pending; cancel it first with xcommand License Smart Deregister", ErrRegistered)
+			return fmt.Errorf("%w: a registration is pending; cancel it first with xcommand License Smart Deregister", agentclient.ErrRegistered)
 		}
 		if a.reservationModeLocked() {
 			return nil
@@ -365,10 +246,10 @@ func (a *Agent) SetReservationEnabled(on bool) error {
 	}
 	c := a.st.Reservation.Codes
 	if c.Installed != nil {
-		return fmt.Errorf("%w: a reservation is installed; give it back first with xcommand License Smart Reservation Return", ErrReservation)
+		return fmt.Errorf("%w: a reservation is installed; give it back first with xcommand License Smart Reservation Return", agentclient.ErrReservation)
 	}
 	if c.Pending != nil {
-		return fmt.Errorf("%w: a reservation request is in progress; cancel it first with xcommand License Smart Reservation Cancel", ErrReservation)
+		return fmt.Errorf("%w: a reservation request is in progress; cancel it first with xcommand License Smart Reservation Cancel", agentclient.ErrReservation)
 	}
 	a.st.Reservation.Enabled = false
 	if err := a.saveLocked(); err != nil {
@@ -381,36 +262,27 @@ func (a *Agent) SetReservationEnabled(on bool) error {
 	return nil
 }
 
-// settleAlarmsLocked sets the licensing alarms for the state now.
-func (a *Agent) settleAlarmsLocked() {
-	now := a.nowLocked()
-	if err := a.alarms.set(licensingAlarms(), a.conditionsLocked(now), now); err != nil {
-		a.logf("licensing: %v", err)
-	}
-	a.armLocked(now)
-}
-
 // ReservationRequest returns the request code to enter on the manager,
 // making (and saving) a new request when none is in progress or
 // installed.
-func (a *Agent) ReservationRequest() (ReservationRequestResult, error) {
+func (a *Agent) ReservationRequest() (agentclient.ReservationRequestResult, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err := a.needModeLocked(); err != nil {
-		return ReservationRequestResult{}, err
+		return agentclient.ReservationRequestResult{}, err
 	}
 	udi, host, err := a.deviceIdentity()
 	if err != nil {
-		return ReservationRequestResult{}, err
+		return agentclient.ReservationRequestResult{}, err
 	}
-	var out ReservationRequestResult
+	var out agentclient.ReservationRequestResult
 	err = a.changeReservationLocked(func(s *reservation.State) error {
 		rc, made, err := s.Request(udi, host, rand.Reader)
-		out = ReservationRequestResult{RequestCode: rc.String(), New: made}
+		out = agentclient.ReservationRequestResult{RequestCode: rc.String(), New: made}
 		return err
 	})
 	if err != nil {
-		return ReservationRequestResult{}, err
+		return agentclient.ReservationRequestResult{}, err
 	}
 	if out.New {
 		a.logf("licensing: reservation request made: %s", out.RequestCode)
@@ -421,12 +293,12 @@ func (a *Agent) ReservationRequest() (ReservationRequestResult, error) {
 // ReservationInstall verifies and installs an authorization code (PLR
 // compact or SLR XML). The new reservation is judged now, so a valid
 // code clears the alarm of an expired one.
-func (a *Agent) ReservationInstall(code string) (ReservationInstallResult, error) {
+func (a *Agent) ReservationInstall(code string) (agentclient.ReservationInstallResult, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	keys, udi, err := a.reservationInputsLocked()
 	if err != nil {
-		return ReservationInstallResult{}, err
+		return agentclient.ReservationInstallResult{}, err
 	}
 	var res *reservation.InstallResult
 	err = a.changeReservationLocked(func(s *reservation.State) error {
@@ -434,23 +306,23 @@ func (a *Agent) ReservationInstall(code string) (ReservationInstallResult, error
 		return err
 	})
 	if err != nil {
-		return ReservationInstallResult{}, err
+		return agentclient.ReservationInstallResult{}, err
 	}
 	a.judgeLocked(a.nowLocked())
 	a.settleAlarmsLocked()
 	au := res.Authorization
 	a.logf("licensing: %s authorization code installed (issued %s, code id %s)", au.Kind, au.Issued.UTC().Format(time.RFC3339), au.ID)
-	return ReservationInstallResult{Kind: au.Kind.String(), ExportControl: au.ExportControl, Confirmation: res.Confirmation, Updated: res.Updated}, nil
+	return agentclient.ReservationInstallResult{Kind: au.Kind.String(), ExportControl: au.ExportControl, Confirmation: res.Confirmation, Updated: res.Updated}, nil
 }
 
 // ReservationReturn drops the installed reservation and returns the
 // return code for it, saved before it is shown.
-func (a *Agent) ReservationReturn() (ReservationReturnResult, error) {
+func (a *Agent) ReservationReturn() (agentclient.ReservationReturnResult, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	keys, udi, err := a.reservationInputsLocked()
 	if err != nil {
-		return ReservationReturnResult{}, err
+		return agentclient.ReservationReturnResult{}, err
 	}
 	var code string
 	err = a.changeReservationLocked(func(s *reservation.State) error {
@@ -458,22 +330,22 @@ func (a *Agent) ReservationReturn() (ReservationReturnResult, error) {
 		return err
 	})
 	if err != nil {
-		return ReservationReturnResult{}, err
+		return agentclient.ReservationReturnResult{}, err
 	}
 	a.judgeLocked(a.nowLocked())
 	a.settleAlarmsLocked()
 	a.logf("licensing: reservation returned; return code %s", code)
-	return ReservationReturnResult{ReturnCode: code}, nil
+	return agentclient.ReservationReturnResult{ReturnCode: code}, nil
 }
 
 // ReservationReturnAuthorization returns the return code for an
 // authorization code that was never installed.
-func (a *Agent) ReservationReturnAuthorization(code string) (ReservationReturnResult, error) {
+func (a *Agent) ReservationReturnAuthorization(code string) (agentclient.ReservationReturnResult, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	keys, udi, err := a.reservationInputsLocked()
 	if err != nil {
-		return ReservationReturnResult{}, err
+		return agentclient.ReservationReturnResult{}, err
 	}
 	var out string
 	err = a.changeReservationLocked(func(s *reservation.State) error {
@@ -481,10 +353,10 @@ func (a *Agent) ReservationReturnAuthorization(code string) (ReservationReturnRe
 		return err
 	})
 	if err != nil {
-		return ReservationReturnResult{}, err
+		return agentclient.ReservationReturnResult{}, err
 	}
 	a.logf("licensing: return code made for an authorization code never installed: %s", out)
-	return ReservationReturnResult{ReturnCode: out}, nil
+	return agentclient.ReservationReturnResult{ReturnCode: out}, nil
 }
 
 // ReservationCancel abandons the request in progress.
@@ -502,15 +374,15 @@ func (a *Agent) ReservationCancel() error {
 }
 
 // reservationStatusLocked reports the reservation part of the status.
-func (a *Agent) reservationStatusLocked() ReservationStatus {
+func (a *Agent) reservationStatusLocked() agentclient.ReservationStatus {
 	rs := a.st.Reservation
 	if rs == nil || !rs.Enabled {
-		return ReservationStatus{Status: ResOff}
+		return agentclient.ReservationStatus{Status: agentclient.ResOff}
 	}
-	s := ReservationStatus{Enabled: true, Status: ResNone}
+	s := agentclient.ReservationStatus{Enabled: true, Status: agentclient.ResNone}
 	c := rs.Codes
 	if c.Pending != nil {
-		s.Status, s.RequestCode, s.Pending = ResRequested, c.Pending.Code.String(), true
+		s.Status, s.RequestCode, s.Pending = agentclient.ResRequested, c.Pending.Code.String(), true
 	}
 	if c.Installed == nil {
 		return s
@@ -519,14 +391,14 @@ func (a *Agent) reservationStatusLocked() ReservationStatus {
 	s.InstanceID = c.Installed.Request.Code.PIID()
 	s.Kind = c.Installed.Kind.String()
 	if a.resv.err != nil || a.resv.res == nil {
-		s.Status = ResError
+		s.Status = agentclient.ResError
 		if a.resv.err != nil {
 			s.Error = a.resv.err.Error()
 		}
 		return s
 	}
 	r := a.resv.res
-	s.Status, s.JudgedAt = ResReserved, a.resv.at
+	s.Status, s.JudgedAt = agentclient.ResReserved, a.resv.at
 	s.ExportControl = "Not Allowed"
 	if r.ExportControl {
 		s.ExportControl = "Allowed"
@@ -536,16 +408,16 @@ func (a *Agent) reservationStatusLocked() ReservationStatus {
 	}
 	if r.Kind == reservation.PLR {
 		for _, t := range licenseTypes() {
-			s.Licenses = append(s.Licenses, ReservedLicense{Type: t, Name: typeName(t), Count: plrCapacity(t), Validity: "CAPACITY", Status: "Active"})
+			s.Licenses = append(s.Licenses, agentclient.ReservedLicense{Type: t, Name: typeName(t), Count: plrCapacity(t), Validity: "CAPACITY", Status: "Active"})
 		}
 		return s
 	}
 	for _, e := range r.Entitlements {
-		l := ReservedLicense{Name: e.DisplayName, Count: e.Count, Validity: string(e.Validity), Start: e.Start, End: e.End}
+		l := agentclient.ReservedLicense{Name: e.DisplayName, Count: e.Count, Validity: string(e.Validity), Start: e.Start, End: e.End}
 		t, ok := e.LicenseType()
 		switch {
 		case !ok:
-			l.Type, l.Status = e.Tag, TypeInvalidTag
+			l.Type, l.Status = e.Tag, agentclient.TypeInvalidTag
 		case e.Expired(a.resv.at):
 			l.Type, l.Status = string(t), "Expired"
 		case !e.Started(a.resv.at):
@@ -556,23 +428,4 @@ func (a *Agent) reservationStatusLocked() ReservationStatus {
 		s.Licenses = append(s.Licenses, l)
 	}
 	return s
-}
-
-// reservationConditionsLocked adds the reservation's alarm: reserved
-// licenses that had expired when the reservation was judged.
-func (a *Agent) reservationConditionsLocked(on map[int]string) {
-	if !a.reservedLocked() || len(a.resv.limits.Expired) == 0 {
-		return
-	}
-	var parts []string
-	for _, t := range a.resv.limits.Expired {
-		end := ""
-		for _, e := range a.resv.res.Entitlements {
-			if lt, ok := e.LicenseType(); ok && lt == t {
-				end = e.End.UTC().Format("2006-01-02")
-			}
-		}
-		parts = append(parts, fmt.Sprintf("%s (last day %s)", t, end))
-	}
-	on[AlarmReservationExpired] = "reserved licenses expired: " + strings.Join(parts, ", ") + "; their functionality is stopped until a new authorization code is installed"
 }

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"vxway/agentclient"
 	"vxway/clock"
 	"vxway/reservation"
 )
@@ -84,20 +85,20 @@ func TestHardEnforcement(t *testing.T) {
 	if err != nil || res.Confirmation == "" {
 		t.Fatalf("install: %+v %v", res, err)
 	}
-	if err := a.SetUsage(TypeRMS, 3); err != nil {
+	if err := a.SetUsage(agentclient.TypeRMS, 3); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.SetUsage(TypeRMS, 6); !errors.Is(err, ErrNotReserved) {
+	if err := a.SetUsage(agentclient.TypeRMS, 6); !errors.Is(err, agentclient.ErrNotReserved) {
 		t.Fatalf("6 of 5 reserved: %v", err)
 	}
-	check(t, "installed", a, root, want{reg: RegReservedSLR, auth: AuthReserved, usage: map[string]string{TypeRMS: TypeReserved}})
+	check(t, "installed", a, root, want{reg: agentclient.RegReservedSLR, auth: agentclient.AuthReserved, usage: map[string]string{agentclient.TypeRMS: agentclient.TypeReserved}})
 
 	// The last day passes while the agent runs: nothing changes.
 	clk.Advance(20 * day)
-	if err := a.SetUsage(TypeRMS, 4); err != nil {
+	if err := a.SetUsage(agentclient.TypeRMS, 4); err != nil {
 		t.Fatalf("expired while running: %v", err)
 	}
-	check(t, "expired while running", a, root, want{reg: RegReservedSLR, auth: AuthReserved, usage: map[string]string{TypeRMS: TypeReserved}})
+	check(t, "expired while running", a, root, want{reg: agentclient.RegReservedSLR, auth: agentclient.AuthReserved, usage: map[string]string{agentclient.TypeRMS: agentclient.TypeReserved}})
 	if m.count("authorize") != 0 {
 		t.Errorf("usage was reported to the manager in reservation mode")
 	}
@@ -105,15 +106,15 @@ func TestHardEnforcement(t *testing.T) {
 	// Restart after the end date: rms stops, room goes on, alarm 30037.
 	a.Close()
 	a = newTestAgent(t, root, clk, m)
-	if err := a.SetUsage(TypeRMS, 5); !errors.Is(err, ErrNotReserved) {
+	if err := a.SetUsage(agentclient.TypeRMS, 5); !errors.Is(err, agentclient.ErrNotReserved) {
 		t.Fatalf("rms after restart past its end: %v", err)
 	}
-	if err := a.SetUsage(TypeRoom, 2); err != nil {
+	if err := a.SetUsage(agentclient.TypeRoom, 2); err != nil {
 		t.Fatalf("perpetual room after restart: %v", err)
 	}
-	check(t, "restarted past the end", a, root, want{reg: RegReservedSLR, auth: AuthReserved,
-		alarms: []int{AlarmReservationExpired}, usage: map[string]string{TypeRMS: TypeResExpired, TypeRoom: TypeReserved}})
-	if err := a.SetUsage(TypeRMS, 2); err != nil {
+	check(t, "restarted past the end", a, root, want{reg: agentclient.RegReservedSLR, auth: agentclient.AuthReserved,
+		alarms: []int{AlarmReservationExpired}, usage: map[string]string{agentclient.TypeRMS: agentclient.TypeResExpired, agentclient.TypeRoom: agentclient.TypeReserved}})
+	if err := a.SetUsage(agentclient.TypeRMS, 2); err != nil {
 		t.Errorf("lowering the usage of an expired type: %v", err)
 	}
 
@@ -122,7 +123,7 @@ func TestHardEnforcement(t *testing.T) {
 	a.Close()
 	clk.Set(t0.Add(2 * day))
 	a = newTestAgent(t, root, clk, m)
-	if err := a.SetUsage(TypeRMS, 3); !errors.Is(err, ErrNotReserved) {
+	if err := a.SetUsage(agentclient.TypeRMS, 3); !errors.Is(err, agentclient.ErrNotReserved) {
 		t.Fatalf("clock set back: %v", err)
 	}
 	if st := a.Status(); st.Reservation.Licenses[0].Status != "Expired" {
@@ -139,16 +140,16 @@ func TestHardEnforcement(t *testing.T) {
 	if _, err := a.ReservationInstall(code2.Text); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.SetUsage(TypeRMS, 5); err != nil {
+	if err := a.SetUsage(agentclient.TypeRMS, 5); err != nil {
 		t.Fatalf("after the new code: %v", err)
 	}
-	check(t, "new code", a, root, want{reg: RegReservedSLR, auth: AuthReserved, usage: map[string]string{TypeRMS: TypeReserved, TypeRoom: TypeNotReserved}})
+	check(t, "new code", a, root, want{reg: agentclient.RegReservedSLR, auth: agentclient.AuthReserved, usage: map[string]string{agentclient.TypeRMS: agentclient.TypeReserved, agentclient.TypeRoom: agentclient.TypeNotReserved}})
 
 	// Return: back to evaluation (spent by now), nothing reserved.
 	if _, err := a.ReservationReturn(); err != nil {
 		t.Fatal(err)
 	}
-	if st := a.Status(); st.Reservation.Status != ResNone || st.Registration != RegUnregistered {
+	if st := a.Status(); st.Reservation.Status != agentclient.ResNone || st.Registration != agentclient.RegUnregistered {
 		t.Errorf("after return: %q / %q", st.Reservation.Status, st.Registration)
 	}
 }
@@ -165,22 +166,22 @@ func TestReservationModeRules(t *testing.T) {
 	m := newMemManager(clk)
 	m.tokens["tok-sales"] = memToken{va: "Sales"}
 	a := newTestAgent(t, root, clk, m)
-	if err := a.SetReservationEnabled(true); !errors.Is(err, ErrNotEnabled) {
+	if err := a.SetReservationEnabled(true); !errors.Is(err, agentclient.ErrNotEnabled) {
 		t.Fatalf("smart licensing off: %v", err)
 	}
-	if _, err := a.ReservationRequest(); !errors.Is(err, ErrNotEnabled) {
+	if _, err := a.ReservationRequest(); !errors.Is(err, agentclient.ErrNotEnabled) {
 		t.Fatalf("request with smart licensing off: %v", err)
 	}
 	if err := a.Enable(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.ReservationRequest(); !errors.Is(err, ErrReservation) {
+	if _, err := a.ReservationRequest(); !errors.Is(err, agentclient.ErrReservation) {
 		t.Fatalf("request with reservation off: %v", err)
 	}
 	if err := a.Register("tok-sales", false); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.SetReservationEnabled(true); !errors.Is(err, ErrRegistered) {
+	if err := a.SetReservationEnabled(true); !errors.Is(err, agentclient.ErrRegistered) {
 		t.Fatalf("registered: %v", err)
 	}
 	if _, err := a.Deregister(); err != nil {
@@ -189,13 +190,13 @@ func TestReservationModeRules(t *testing.T) {
 	if err := a.SetReservationEnabled(true); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.Register("tok-sales", false); !errors.Is(err, ErrReservation) {
+	if err := a.Register("tok-sales", false); !errors.Is(err, agentclient.ErrReservation) {
 		t.Fatalf("register in reservation mode: %v", err)
 	}
 	if _, err := a.ReservationRequest(); err != nil {
 		t.Fatal(err)
 	}
-	if err := a.SetReservationEnabled(false); !errors.Is(err, ErrReservation) {
+	if err := a.SetReservationEnabled(false); !errors.Is(err, agentclient.ErrReservation) {
 		t.Fatalf("off with a request in progress: %v", err)
 	}
 	if err := a.ReservationCancel(); err != nil {
@@ -204,7 +205,7 @@ func TestReservationModeRules(t *testing.T) {
 	if err := a.SetReservationEnabled(false); err != nil {
 		t.Fatal(err)
 	}
-	if st := a.Status(); st.Reservation.Status != ResOff {
+	if st := a.Status(); st.Reservation.Status != agentclient.ResOff {
 		t.Errorf("after off: %+v", st.Reservation)
 	}
 }
@@ -217,7 +218,7 @@ func TestPLROverExpiredEvaluation(t *testing.T) {
 	a := newTestAgent(t, root, clk, newMemManager(clk))
 	a.SyncEnabled()
 	clk.Advance(EvaluationPeriod + day)
-	if err := a.SetUsage(TypeRoom, 1); !errors.Is(err, ErrUnauthorized) {
+	if err := a.SetUsage(agentclient.TypeRoom, 1); !errors.Is(err, agentclient.ErrUnauthorized) {
 		t.Fatalf("evaluation over: %v", err)
 	}
 	if err := a.SetReservationEnabled(true); err != nil {
@@ -239,13 +240,13 @@ func TestPLROverExpiredEvaluation(t *testing.T) {
 	if err != nil || res.Confirmation != "" || res.Kind != "PLR" || !res.ExportControl {
 		t.Fatalf("PLR install: %+v %v", res, err)
 	}
-	if err := a.SetUsage(TypeRoom, plrCapacity(TypeRoom)); err != nil {
+	if err := a.SetUsage(agentclient.TypeRoom, plrCapacity(agentclient.TypeRoom)); err != nil {
 		t.Fatalf("room up to capacity: %v", err)
 	}
-	if err := a.SetUsage(TypeRoom, plrCapacity(TypeRoom)+1); !errors.Is(err, ErrNotReserved) {
+	if err := a.SetUsage(agentclient.TypeRoom, plrCapacity(agentclient.TypeRoom)+1); !errors.Is(err, agentclient.ErrNotReserved) {
 		t.Fatalf("room over capacity: %v", err)
 	}
-	check(t, "PLR", a, root, want{reg: RegReservedPLR, auth: AuthReserved, usage: map[string]string{TypeRoom: TypeReserved}})
+	check(t, "PLR", a, root, want{reg: agentclient.RegReservedPLR, auth: agentclient.AuthReserved, usage: map[string]string{agentclient.TypeRoom: agentclient.TypeReserved}})
 	if st := a.Status(); st.Unauthorized || st.Reservation.ExportControl != "Allowed" {
 		t.Errorf("PLR status: unauthorized %v, export control %q", st.Unauthorized, st.Reservation.ExportControl)
 	}
@@ -290,7 +291,7 @@ func TestReservationNotHonouredWithOtherTrust(t *testing.T) {
 	}
 	a = newTestAgent(t, root, clk, m)
 	st := a.Status()
-	if st.Reservation.Status != ResError || !strings.Contains(st.Reservation.Error, "signature") || st.Registration == RegReservedPLR {
+	if st.Reservation.Status != agentclient.ResError || !strings.Contains(st.Reservation.Error, "signature") || st.Registration == agentclient.RegReservedPLR {
 		t.Errorf("other trust: %+v, registration %q", st.Reservation, st.Registration)
 	}
 	if _, err := a.ReservationReturn(); !errors.Is(err, reservation.ErrSignature) {

@@ -14,22 +14,23 @@ import (
 	"path/filepath"
 	"time"
 
+	"vxway/agentclient"
 	"vxway/atomicfile"
 	"vxway/reservation"
 )
 
+// StateDir holds the agent's configuration, state and key, below the
+// device root; only the agent reads or writes in it (the factory reset
+// keeps or wipes it whole).
+const StateDir = "data/licensing"
+
 // Paths below the device root (docs/device-layout.md).
 const (
-	stateDir    = "data/licensing"
-	stateFile   = "data/licensing/state.json"
-	configFile  = "data/licensing/config.json"
-	keyFile     = "data/licensing/device.key"
-	anchorDir   = "persist/licensing"
-	anchorFile  = "persist/licensing/anchor.json"
-	trustDir    = "etc/vxway/trust"
-	imageFile   = "etc/vxway/image.json"
-	systemFile  = "data/config/system.json"
-	identityFil = "persist/identity.json"
+	stateFile  = StateDir + "/state.json"
+	configFile = StateDir + "/config.json"
+	keyFile    = StateDir + "/device.key"
+	anchorDir  = "persist/licensing"
+	anchorFile = anchorDir + "/anchor.json"
 )
 
 // stateVersion is the version of state.json this code writes.
@@ -55,8 +56,9 @@ type State struct {
 	Usage map[string]int `json:"usage,omitempty"`
 	// Warning is the last deregistration warning shown to the user.
 	Warning string `json:"warning,omitempty"`
-	// Reservation is license reservation (SPEC §3): whether it is on and
-	// its requests and codes; nil until it is first turned on.
+	// Reservation is license reservation
+	// (docs/licensing.md#license-reservation): whether it is on and its
+	// requests and codes; nil until it is first turned on.
 	Reservation *ReservationState `json:"reservation,omitempty"`
 }
 
@@ -124,11 +126,11 @@ type Anchor struct {
 	Latest time.Time `json:"latest"`
 }
 
-// ErrCorrupt marks a state file that does not parse.
-var ErrCorrupt = errors.New("corrupt licensing state")
+// errCorrupt marks a state file that does not parse.
+var errCorrupt = errors.New("corrupt licensing state")
 
-// LoadState reads root's state file; a missing file is a fresh state.
-func LoadState(root string) (*State, error) {
+// loadState reads root's state file; a missing file is a fresh state.
+func loadState(root string) (*State, error) {
 	p := filepath.Join(root, stateFile)
 	b, err := os.ReadFile(p)
 	if errors.Is(err, os.ErrNotExist) {
@@ -139,27 +141,18 @@ func LoadState(root string) (*State, error) {
 	}
 	var s State
 	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("%w: parsing %s: %v", ErrCorrupt, p, err)
+		return nil, fmt.Errorf("%w: parsing %s: %v", errCorrupt, p, err)
 	}
 	if s.Version != stateVersion {
-		return nil, fmt.Errorf("%w: %s has version %d, this agent reads %d", ErrCorrupt, p, s.Version, stateVersion)
+		return nil, fmt.Errorf("%w: %s has version %d, this agent reads %d", errCorrupt, p, s.Version, stateVersion)
 	}
 	return &s, nil
 }
 
-// marshalState is the exact bytes SaveState writes.
+// marshalState is the bytes of s as the state file holds them.
 func marshalState(s *State) ([]byte, error) {
 	s.Version = stateVersion
 	return json.MarshalIndent(s, "", "  ")
-}
-
-// SaveState writes s to root's state file atomically.
-func SaveState(root string, s *State) error {
-	b, err := marshalState(s)
-	if err != nil {
-		return fmt.Errorf("encoding licensing state: %w", err)
-	}
-	return writeFile(root, stateFile, b)
 }
 
 func writeFile(root, rel string, b []byte) error {
@@ -171,28 +164,28 @@ func writeFile(root, rel string, b []byte) error {
 }
 
 // loadConfig reads the configuration; a missing file is the default.
-func loadConfig(root string) (Config, error) {
+func loadConfig(root string) (agentclient.Config, error) {
 	p := filepath.Join(root, configFile)
 	b, err := os.ReadFile(p)
 	if errors.Is(err, os.ErrNotExist) {
-		return DefaultConfig(), nil
+		return agentclient.DefaultConfig(), nil
 	}
 	if err != nil {
-		return Config{}, fmt.Errorf("reading %s: %w", p, err)
+		return agentclient.Config{}, fmt.Errorf("reading %s: %w", p, err)
 	}
-	c := DefaultConfig()
+	c := agentclient.DefaultConfig()
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil {
-		return Config{}, fmt.Errorf("%w: parsing %s: %v", ErrCorrupt, p, err)
+		return agentclient.Config{}, fmt.Errorf("%w: parsing %s: %v", errCorrupt, p, err)
 	}
-	if err := c.validate(); err != nil {
-		return Config{}, fmt.Errorf("%w: checking %s: %v", ErrCorrupt, p, err)
+	if err := c.Validate(); err != nil {
+		return agentclient.Config{}, fmt.Errorf("%w: checking %s: %v", errCorrupt, p, err)
 	}
 	return c, nil
 }
 
-func saveConfig(root string, c Config) error {
+func saveConfig(root string, c agentclient.Config) error {
 	b, err := json.MarshalIndent(c, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encoding licensing configuration: %w", err)
@@ -211,7 +204,7 @@ func loadAnchor(root string) (a Anchor, ok bool, err error) {
 		return Anchor{}, false, fmt.Errorf("reading %s: %w", p, err)
 	}
 	if err := json.Unmarshal(b, &a); err != nil || a.Start.IsZero() {
-		return Anchor{}, false, fmt.Errorf("%w: parsing %s: %v", ErrCorrupt, p, err)
+		return Anchor{}, false, fmt.Errorf("%w: parsing %s: %v", errCorrupt, p, err)
 	}
 	return a, true, nil
 }
@@ -232,11 +225,11 @@ func loadOrMakeKey(root string) (*ecdsa.PrivateKey, error) {
 	if err == nil {
 		blk, _ := pem.Decode(b)
 		if blk == nil {
-			return nil, fmt.Errorf("%w: %s holds no PEM block", ErrCorrupt, p)
+			return nil, fmt.Errorf("%w: %s holds no PEM block", errCorrupt, p)
 		}
 		k, err := x509.ParseECPrivateKey(blk.Bytes)
 		if err != nil {
-			return nil, fmt.Errorf("%w: parsing %s: %v", ErrCorrupt, p, err)
+			return nil, fmt.Errorf("%w: parsing %s: %v", errCorrupt, p, err)
 		}
 		return k, nil
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"vxway/agentclient"
 	"vxway/clock"
 )
 
@@ -85,31 +86,31 @@ func TestTimeTravel(t *testing.T) {
 	clk := clock.NewFake(t0)
 	m := newMemManager(clk)
 	m.tokens["tok-sales"] = memToken{va: "Sales", export: true}
-	m.licenses["Sales"] = map[string]int{TypeRMS: 10, TypeRoom: 5}
+	m.licenses["Sales"] = map[string]int{agentclient.TypeRMS: 10, agentclient.TypeRoom: 5}
 	root := t.TempDir()
 	a := newTestAgent(t, root, clk, m)
 
-	check(t, "before enable", a, root, want{reg: RegUnregistered, auth: AuthNotApplicable})
+	check(t, "before enable", a, root, want{reg: agentclient.RegUnregistered, auth: agentclient.AuthNotApplicable})
 	if err := a.Enable(); err != nil {
 		t.Fatal(err)
 	}
-	check(t, "day 0", a, root, want{reg: RegUnregistered, auth: AuthEvaluation, alarms: []int{AlarmEvaluation}})
-	if err := a.SetUsage(TypeRoom, 3); err != nil {
+	check(t, "day 0", a, root, want{reg: agentclient.RegUnregistered, auth: agentclient.AuthEvaluation, alarms: []int{AlarmEvaluation}})
+	if err := a.SetUsage(agentclient.TypeRoom, 3); err != nil {
 		t.Fatalf("registering endpoints in evaluation: %v", err)
 	}
 	clk.Advance(90*day - time.Second)
-	check(t, "day 90 minus 1s", a, root, want{reg: RegUnregistered, auth: AuthEvaluation, alarms: []int{AlarmEvaluation},
-		usage: map[string]string{TypeRoom: TypeEvaluation}})
+	check(t, "day 90 minus 1s", a, root, want{reg: agentclient.RegUnregistered, auth: agentclient.AuthEvaluation, alarms: []int{AlarmEvaluation},
+		usage: map[string]string{agentclient.TypeRoom: agentclient.TypeEvaluation}})
 	clk.Advance(time.Second)
-	check(t, "day 90", a, root, want{reg: RegUnregistered, auth: AuthEvalExpired, alarms: []int{AlarmEvaluationExpired},
-		usage: map[string]string{TypeRoom: TypeEvalExpired}})
+	check(t, "day 90", a, root, want{reg: agentclient.RegUnregistered, auth: agentclient.AuthEvalExpired, alarms: []int{AlarmEvaluationExpired},
+		usage: map[string]string{agentclient.TypeRoom: agentclient.TypeEvalExpired}})
 	if !a.Status().Unauthorized {
 		t.Error("day 90: not Unauthorized")
 	}
-	if err := a.SetUsage(TypeRoom, 4); !errors.Is(err, ErrUnauthorized) {
+	if err := a.SetUsage(agentclient.TypeRoom, 4); !errors.Is(err, agentclient.ErrUnauthorized) {
 		t.Errorf("new endpoint registration after evaluation expiry: %v, want ErrUnauthorized", err)
 	}
-	if err := a.SetUsage(TypeRoom, 2); err != nil {
+	if err := a.SetUsage(agentclient.TypeRoom, 2); err != nil {
 		t.Errorf("endpoint leaving after evaluation expiry: %v", err)
 	}
 
@@ -119,20 +120,20 @@ func TestTimeTravel(t *testing.T) {
 		t.Fatal(err)
 	}
 	regDay := clk.Now()
-	check(t, "registered", a, root, want{reg: RegRegistered, auth: AuthAuthorized, usage: map[string]string{TypeRoom: TypeAuthorized}})
-	if err := a.SetUsage(TypeRoom, 5); err != nil {
+	check(t, "registered", a, root, want{reg: agentclient.RegRegistered, auth: agentclient.AuthAuthorized, usage: map[string]string{agentclient.TypeRoom: agentclient.TypeAuthorized}})
+	if err := a.SetUsage(agentclient.TypeRoom, 5); err != nil {
 		t.Errorf("endpoint registration once registered: %v", err)
 	}
-	if err := a.SetUsage(TypeRMS, 4); err != nil {
+	if err := a.SetUsage(agentclient.TypeRMS, 4); err != nil {
 		t.Fatal(err)
 	}
 	// Until the manager answers for it, the device cannot say every
 	// type in use is authorized.
-	check(t, "new type waits", a, root, want{reg: RegRegistered, auth: AuthNotApplicable,
-		usage: map[string]string{TypeRoom: TypeAuthorized, TypeRMS: TypeWaiting}})
+	check(t, "new type waits", a, root, want{reg: agentclient.RegRegistered, auth: agentclient.AuthNotApplicable,
+		usage: map[string]string{agentclient.TypeRoom: agentclient.TypeAuthorized, agentclient.TypeRMS: agentclient.TypeWaiting}})
 	clk.Advance(newTypeDelay)
-	check(t, "new type authorized", a, root, want{reg: RegRegistered, auth: AuthAuthorized,
-		usage: map[string]string{TypeRoom: TypeAuthorized, TypeRMS: TypeAuthorized}})
+	check(t, "new type authorized", a, root, want{reg: agentclient.RegRegistered, auth: agentclient.AuthAuthorized,
+		usage: map[string]string{agentclient.TypeRoom: agentclient.TypeAuthorized, agentclient.TypeRMS: agentclient.TypeAuthorized}})
 
 	// Authorization renews every 30 days; nothing else talks meanwhile.
 	auths := m.count("authorize")
@@ -146,26 +147,26 @@ func TestTimeTravel(t *testing.T) {
 	}
 
 	// Usage changes are reported at the next 6-hour tick.
-	if err := a.SetUsage(TypeRMS, 11); err != nil {
+	if err := a.SetUsage(agentclient.TypeRMS, 11); err != nil {
 		t.Fatal(err)
 	}
 	clk.Advance(UsageReportEvery)
-	check(t, "overage", a, root, want{reg: RegRegistered, auth: AuthOutOfCompliance, alarms: []int{AlarmOutOfCompliance},
-		usage: map[string]string{TypeRoom: TypeAuthorized, TypeRMS: TypeOutOfCompliance}})
-	if err := a.SetUsage(TypeRMS, 4); err != nil {
+	check(t, "overage", a, root, want{reg: agentclient.RegRegistered, auth: agentclient.AuthOutOfCompliance, alarms: []int{AlarmOutOfCompliance},
+		usage: map[string]string{agentclient.TypeRoom: agentclient.TypeAuthorized, agentclient.TypeRMS: agentclient.TypeOutOfCompliance}})
+	if err := a.SetUsage(agentclient.TypeRMS, 4); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.UpdateUsage(); err != nil {
 		t.Fatal(err)
 	}
 	lastAuth := clk.Now()
-	check(t, "back in compliance", a, root, want{reg: RegRegistered, auth: AuthAuthorized})
+	check(t, "back in compliance", a, root, want{reg: agentclient.RegRegistered, auth: agentclient.AuthAuthorized})
 
 	// The manager goes away: the next renewal fails and is retried every
 	// 15 minutes with its reason; alarms 30042 and 30044 are raised.
 	m.setDown(errTimedOut())
 	clk.Set(lastAuth.Add(30 * day))
-	check(t, "renewal failed", a, root, want{reg: RegRegistered, auth: AuthAuthorized, alarms: []int{AlarmCommError, AlarmAuthRenewFailed}})
+	check(t, "renewal failed", a, root, want{reg: agentclient.RegRegistered, auth: agentclient.AuthAuthorized, alarms: []int{AlarmCommError, AlarmAuthRenewFailed}})
 	if r := a.Status().FailureReason; !strings.Contains(r, "operation timed out") {
 		t.Errorf("failure reason %q does not say operation timed out", r)
 	}
@@ -175,20 +176,20 @@ func TestTimeTravel(t *testing.T) {
 		t.Errorf("%d retries in an hour, want 4 (every 15 minutes)", n)
 	}
 	clk.Set(lastAuth.Add(60 * day))
-	check(t, "authorization expiring", a, root, want{reg: RegRegistered, auth: AuthAuthorized,
+	check(t, "authorization expiring", a, root, want{reg: agentclient.RegRegistered, auth: agentclient.AuthAuthorized,
 		alarms: []int{AlarmCommError, AlarmAuthExpiringSoon, AlarmAuthRenewFailed}})
 	clk.Set(lastAuth.Add(90*day - time.Second))
-	check(t, "authorization 1s before expiry", a, root, want{reg: RegRegistered, auth: AuthAuthorized,
+	check(t, "authorization 1s before expiry", a, root, want{reg: agentclient.RegRegistered, auth: agentclient.AuthAuthorized,
 		alarms: []int{AlarmCommError, AlarmAuthExpiringSoon, AlarmAuthRenewFailed}})
 	clk.Advance(time.Second)
-	check(t, "authorization expired", a, root, want{reg: RegRegistered, auth: AuthExpired,
+	check(t, "authorization expired", a, root, want{reg: agentclient.RegRegistered, auth: agentclient.AuthExpired,
 		alarms: []int{AlarmAuthExpired, AlarmAuthExpiredInUse, AlarmCommError, AlarmAuthRenewFailed},
-		usage:  map[string]string{TypeRoom: TypeAuthExpired, TypeRMS: TypeAuthExpired}})
+		usage:  map[string]string{agentclient.TypeRoom: agentclient.TypeAuthExpired, agentclient.TypeRMS: agentclient.TypeAuthExpired}})
 
 	// The manager comes back: the next retry succeeds and clears it all.
 	m.setDown(nil)
 	clk.Advance(RetryEvery)
-	check(t, "recovered", a, root, want{reg: RegRegistered, auth: AuthAuthorized})
+	check(t, "recovered", a, root, want{reg: agentclient.RegRegistered, auth: agentclient.AuthAuthorized})
 	if a.Status().FailureReason != "" {
 		t.Errorf("failure reason %q after recovery", a.Status().FailureReason)
 	}
@@ -213,11 +214,11 @@ func TestTimeTravel(t *testing.T) {
 	m.setDown(errTimedOut())
 	lastContact := clk.Now()
 	clk.Set(lastContact.Add(AuthValidFor))
-	if got := a.Status().Authorization; got != AuthExpired {
+	if got := a.Status().Authorization; got != agentclient.AuthExpired {
 		t.Errorf("90 days without contact: authorization %q", got)
 	}
 	clk.Set(regRenewAfter(renewAt))
-	check(t, "registration renewal failed", a, root, want{reg: RegRegistered, auth: AuthExpired,
+	check(t, "registration renewal failed", a, root, want{reg: agentclient.RegRegistered, auth: agentclient.AuthExpired,
 		alarms: []int{AlarmAuthExpired, AlarmAuthExpiredInUse, AlarmCommError, AlarmAuthRenewFailed, AlarmRegRenewFailed}})
 	certEnd := renewAt.AddDate(1, 0, 0)
 	clk.Set(certEnd.Add(-31 * day))
@@ -229,12 +230,12 @@ func TestTimeTravel(t *testing.T) {
 		t.Errorf("registration expiring alarm not raised 29 days before the end: %v", got)
 	}
 	clk.Set(certEnd)
-	check(t, "registration expired", a, root, want{reg: RegExpired, auth: AuthEvalExpired,
+	check(t, "registration expired", a, root, want{reg: agentclient.RegExpired, auth: agentclient.AuthEvalExpired,
 		alarms: []int{AlarmEvaluationExpired, AlarmRegExpired}})
 	if d := clk.Now().Sub(t0); d < 400*day {
 		t.Errorf("the run covered %s, want at least 400 days", d)
 	}
-	if err := a.SetUsage(TypeRoom, 6); !errors.Is(err, ErrUnauthorized) {
+	if err := a.SetUsage(agentclient.TypeRoom, 6); !errors.Is(err, agentclient.ErrUnauthorized) {
 		t.Errorf("new endpoint registration after registration expiry: %v, want ErrUnauthorized", err)
 	}
 }

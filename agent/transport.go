@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -18,18 +17,14 @@ import (
 	"strings"
 	"time"
 
+	"vxway/agentclient"
 	"vxway/clock"
 	"vxway/licproto"
+	"vxway/platform"
 )
 
-// ErrNoTrust marks a device image without manager CA certificates.
-var ErrNoTrust = errors.New("no trusted manager CA")
-
-// ErrProxyRefused marks a proxy that refused to open the tunnel.
-var ErrProxyRefused = errors.New("proxy refused the connection")
-
-// ErrTransport marks a transport configuration that cannot be used yet.
-var ErrTransport = errors.New("transport not usable")
+// errProxyRefused marks a proxy that refused to open the tunnel.
+var errProxyRefused = errors.New("proxy refused the connection")
 
 // httpsManager is the Manager over HTTPS with licproto messages.
 type httpsManager struct {
@@ -37,10 +32,10 @@ type httpsManager struct {
 	clk    clock.Clock
 }
 
-// NewHTTPSManager returns the Manager reached with cfg from the device at
+// newHTTPSManager returns the Manager reached with cfg from the device at
 // root: the URL (image.json direct_url, or the On-Prem URL), the proxy,
 // and a TLS configuration that trusts only /etc/vxway/trust/*.pem.
-func NewHTTPSManager(root string, cfg Config, timeout time.Duration, clk clock.Clock) (Manager, error) {
+func newHTTPSManager(root string, cfg agentclient.Config, timeout time.Duration, clk clock.Clock) (Manager, error) {
 	roots, err := loadTrust(root)
 	if err != nil {
 		return nil, err
@@ -57,7 +52,7 @@ func NewHTTPSManager(root string, cfg Config, timeout time.Duration, clk clock.C
 		IdleConnTimeout:       30 * time.Second,
 		MaxIdleConns:          1,
 	}
-	if cfg.Mode == Proxy {
+	if cfg.Mode == agentclient.Proxy {
 		pu, err := proxyURL(cfg)
 		if err != nil {
 			return nil, err
@@ -68,9 +63,9 @@ func NewHTTPSManager(root string, cfg Config, timeout time.Duration, clk clock.C
 			case http.StatusOK:
 				return nil
 			case http.StatusUnauthorized, http.StatusProxyAuthRequired:
-				return fmt.Errorf("%w: the proxy answered %s; check the proxy username and password", ErrProxyRefused, res.Status)
+				return fmt.Errorf("%w: the proxy answered %s; check the proxy username and password", errProxyRefused, res.Status)
 			}
-			return fmt.Errorf("%w: the proxy answered %s to CONNECT %s", ErrProxyRefused, res.Status, connect.Host)
+			return fmt.Errorf("%w: the proxy answered %s to CONNECT %s", errProxyRefused, res.Status, connect.Host)
 		}
 	}
 	return &httpsManager{
@@ -86,7 +81,7 @@ func NewHTTPSManager(root string, cfg Config, timeout time.Duration, clk clock.C
 
 // loadTrust reads every PEM certificate in root/etc/vxway/trust.
 func loadTrust(root string) (*x509.CertPool, error) {
-	dir := filepath.Join(root, trustDir)
+	dir := filepath.Join(root, platform.TrustDir)
 	ents, err := os.ReadDir(dir)
 	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("reading %s: %w", dir, err)
@@ -121,46 +116,37 @@ func loadTrust(root string) (*x509.CertPool, error) {
 		}
 	}
 	if n == 0 {
-		return nil, fmt.Errorf("%w: %s holds no PEM certificate; the image must be built with [licensing] trusted_ca_files", ErrNoTrust, dir)
+		return nil, fmt.Errorf("%w: %s holds no PEM certificate; the image must be built with [licensing] trusted_ca_files", agentclient.ErrNoTrust, dir)
 	}
 	return pool, nil
 }
 
-// directURL reads the Direct URL from the image facts.
+// directURL is the Direct URL of the image facts (platform's image.json).
 func directURL(root string) (string, error) {
-	p := filepath.Join(root, imageFile)
-	b, err := os.ReadFile(p)
+	lic, err := platform.LoadImageLicensing(root)
 	if err != nil {
-		return "", fmt.Errorf("reading %s: %w", p, err)
+		return "", err
 	}
-	var info struct {
-		Licensing struct {
-			DirectURL string `json:"direct_url"`
-		} `json:"licensing"`
-	}
-	if err := json.Unmarshal(b, &info); err != nil {
-		return "", fmt.Errorf("parsing %s: %w", p, err)
-	}
-	u, err := url.Parse(info.Licensing.DirectURL)
+	u, err := url.Parse(lic.DirectURL)
 	if err != nil || u.Scheme != "https" || u.Host == "" {
-		return "", fmt.Errorf("%w: %s: licensing.direct_url %q is not an https URL", ErrTransport, p, info.Licensing.DirectURL)
+		return "", fmt.Errorf("%w: %s: licensing.direct_url %q is not an https URL", agentclient.ErrTransport, filepath.Join(root, platform.ImageInfoPath), lic.DirectURL)
 	}
-	return info.Licensing.DirectURL, nil
+	return lic.DirectURL, nil
 }
 
-func transportURL(root string, cfg Config) (string, error) {
-	if cfg.Mode == OnPrem {
+func transportURL(root string, cfg agentclient.Config) (string, error) {
+	if cfg.Mode == agentclient.OnPrem {
 		if cfg.URL == "" {
-			return "", fmt.Errorf("%w: the On-Prem URL is not set; xconfiguration License Smart Transport URL: \"https://<manager>/SmartTransport\"", ErrTransport)
+			return "", fmt.Errorf("%w: the On-Prem URL is not set; xconfiguration License Smart Transport URL: \"https://<manager>/SmartTransport\"", agentclient.ErrTransport)
 		}
 		return cfg.URL, nil
 	}
 	return directURL(root)
 }
 
-func proxyURL(cfg Config) (*url.URL, error) {
+func proxyURL(cfg agentclient.Config) (*url.URL, error) {
 	if cfg.ProxyAddress == "" || cfg.ProxyPort == 0 {
-		return nil, fmt.Errorf("%w: the proxy address and port are not set; xconfiguration License Smart Transport Proxy Address: <host> and Port: <n>", ErrTransport)
+		return nil, fmt.Errorf("%w: the proxy address and port are not set; xconfiguration License Smart Transport Proxy Address: <host> and Port: <n>", agentclient.ErrTransport)
 	}
 	u := &url.URL{Scheme: "http", Host: net.JoinHostPort(cfg.ProxyAddress, strconv.Itoa(cfg.ProxyPort))}
 	if cfg.ProxyUsername != "" || cfg.ProxyPassword != "" {
@@ -180,7 +166,7 @@ func reason(err error) error {
 	var pe *licproto.Error
 	switch {
 	case errors.As(err, &pe):
-		return &Rejected{Reason: pe.Error(), Err: pe}
+		return &agentclient.Rejected{Reason: pe.Error(), Err: pe}
 	case errors.As(err, &ua), errors.As(err, &cv) && isUnknownAuthority(cv.Err):
 		//lint:ignore ST1005 the product's message starts with "Unknown CA", which users search for
 		return fmt.Errorf("Unknown CA: the server's certificate is not signed by a trusted manager CA (a TLS-intercepting proxy?): %w", err)
@@ -198,7 +184,7 @@ func isUnknownAuthority(err error) bool {
 // rejectedCodes are refusals a retry cannot fix.
 func refusal(err error) error {
 	err = reason(err)
-	var r *Rejected
+	var r *agentclient.Rejected
 	if !errors.As(err, &r) {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"vxway/agent"
 
 	"vxway/login"
 	"vxway/platform"
@@ -14,10 +15,12 @@ import (
 )
 
 // The keep-set names a few directories whose owners are too large to link
-// into factory-reset (the SSH server, the web server, the supervisor). This
+// into factory-reset (the licensing daemon, the SSH server, the web server,
+// the supervisor). This
 // test holds the names to the owners' constants, so a move is caught here.
 func TestKeepSetMatchesOwners(t *testing.T) {
 	want := map[Item]string{
+		Licensing:    agent.StateDir + "/",
 		SSHKeys:      login.HostKeyDir + "/",
 		Certificates: path.Dir(webui.CertPath) + "/",
 		Logs:         supervise.LogDir + "/",

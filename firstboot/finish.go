@@ -11,7 +11,7 @@ import (
 	"strconv"
 	"time"
 
-	"vxway/agent"
+	"vxway/agentclient"
 	"vxway/atomicfile"
 )
 
@@ -19,10 +19,10 @@ import (
 const AgentWait = 20 * time.Second
 
 // licensingAgent is the part of the agent's local API Finish uses
-// (agent.Client).
+// (agentclient.Client).
 type licensingAgent interface {
-	SetConfig(ctx context.Context, leaf, value string) (agent.Config, error)
-	Register(ctx context.Context, token string, reregister bool) (agent.Status, error)
+	SetConfig(ctx context.Context, leaf, value string) (agentclient.Config, error)
+	Register(ctx context.Context, token string, reregister bool) (agentclient.Status, error)
 }
 
 // Finish hands the seed's [licensing] section to the licensing agent once
@@ -33,27 +33,10 @@ type licensingAgent interface {
 // partition once the agent has it, and never printed. The outcome is in
 // `xstatus Provisioning` (Licensing).
 func Finish(ctx context.Context, root string, log io.Writer) error {
-	sock := filepath.Join(root, agent.SocketPath)
-	return finish(ctx, root, log, agent.NewClient(sock), func(ctx context.Context) error {
-		return waitSocket(ctx, sock, AgentWait)
+	sock := filepath.Join(root, agentclient.SocketPath)
+	return finish(ctx, root, log, agentclient.NewClient(sock), func(ctx context.Context) error {
+		return agentclient.WaitSocket(ctx, sock, AgentWait)
 	})
-}
-
-func waitSocket(ctx context.Context, sock string, d time.Duration) error {
-	deadline := time.Now().Add(d)
-	for {
-		if fi, err := os.Stat(sock); err == nil && fi.Mode()&os.ModeSocket != 0 {
-			return nil
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%w: no socket at %s after %s", agent.ErrAgentDown, sock, d)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(50 * time.Millisecond):
-		}
-	}
 }
 
 func finish(ctx context.Context, root string, log io.Writer, ag licensingAgent, wait func(context.Context) error) error {
@@ -80,23 +63,23 @@ func finish(ctx context.Context, root string, log io.Writer, ag licensingAgent, 
 	c := l.Config
 	leaves := [][2]string{}
 	switch c.Mode {
-	case agent.OnPrem:
-		leaves = append(leaves, [2]string{agent.LeafURL, c.URL})
-	case agent.Proxy:
+	case agentclient.OnPrem:
+		leaves = append(leaves, [2]string{agentclient.LeafURL, c.URL})
+	case agentclient.Proxy:
 		leaves = append(leaves,
-			[2]string{agent.LeafProxyAddress, c.ProxyAddress},
-			[2]string{agent.LeafProxyPort, strconv.Itoa(c.ProxyPort)},
-			[2]string{agent.LeafProxyUsername, c.ProxyUsername},
-			[2]string{agent.LeafProxyPassword, c.ProxyPassword})
+			[2]string{agentclient.LeafProxyAddress, c.ProxyAddress},
+			[2]string{agentclient.LeafProxyPort, strconv.Itoa(c.ProxyPort)},
+			[2]string{agentclient.LeafProxyUsername, c.ProxyUsername},
+			[2]string{agentclient.LeafProxyPassword, c.ProxyPassword})
 	}
 	hide := "Off"
 	if c.HideHostname {
 		hide = "On"
 	}
-	leaves = append(leaves, [2]string{agent.LeafMode, string(c.Mode)}, [2]string{agent.LeafHideHostname, hide})
+	leaves = append(leaves, [2]string{agentclient.LeafMode, string(c.Mode)}, [2]string{agentclient.LeafHideHostname, hide})
 	for _, lv := range leaves {
 		if _, err := ag.SetConfig(ctx, lv[0], lv[1]); err != nil {
-			if errors.Is(err, agent.ErrAgentDown) {
+			if errors.Is(err, agentclient.ErrAgentDown) {
 				logf("%v; trying again at the next boot", err)
 				return errors.Join(err, recordLicensing(root, LicensingPending, err.Error()))
 			}
@@ -114,13 +97,13 @@ func finish(ctx context.Context, root string, log io.Writer, ag licensingAgent, 
 	case err == nil:
 		logf("registered")
 		return errors.Join(recordLicensing(root, LicensingRegistered, ""), removePending(root))
-	case errors.Is(err, agent.ErrPending):
+	case errors.Is(err, agentclient.ErrPending):
 		logf("the manager cannot be reached yet; the agent keeps retrying: %v", err)
 		return errors.Join(recordLicensing(root, LicensingRetrying, err.Error()), removePending(root))
-	case errors.Is(err, agent.ErrRegistered):
+	case errors.Is(err, agentclient.ErrRegistered):
 		logf("the device is already registered; the seed's token was not used")
 		return errors.Join(recordLicensing(root, LicensingRegistered, "already registered; the token was not used"), removePending(root))
-	case errors.Is(err, agent.ErrAgentDown):
+	case errors.Is(err, agentclient.ErrAgentDown):
 		logf("%v; trying again at the next boot", err)
 		return errors.Join(err, recordLicensing(root, LicensingPending, err.Error()))
 	default:

@@ -13,6 +13,7 @@ import (
 	"vxway/firstboot/seed/seedtest"
 
 	"vxway/agent"
+	"vxway/agentclient"
 )
 
 // manager answers the agent in process: the agent's transport to the real
@@ -23,11 +24,11 @@ type manager struct {
 	down   error
 	refuse string
 	tokens []string
-	cfg    agent.Config
+	cfg    agentclient.Config
 	hosts  []string
 }
 
-func (m *manager) dial(cfg agent.Config) (agent.Manager, error) {
+func (m *manager) dial(cfg agentclient.Config) (agent.Manager, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.cfg = cfg
@@ -41,7 +42,7 @@ func (m *manager) Register(ctx context.Context, d agent.Device, req agent.Regist
 		return agent.RegisterAnswer{}, m.down
 	}
 	if m.refuse != "" {
-		return agent.RegisterAnswer{}, &agent.Rejected{Reason: m.refuse}
+		return agent.RegisterAnswer{}, &agentclient.Rejected{Reason: m.refuse}
 	}
 	m.tokens = append(m.tokens, req.Token)
 	m.hosts = append(m.hosts, req.Hostname)
@@ -95,18 +96,20 @@ func runAgent(t *testing.T, root string, m *manager) *agent.Agent {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ln, err := agent.Listen(filepath.Join(root, agent.SocketPath))
+	ln, err := agent.Listen(filepath.Join(root, agentclient.SocketPath))
 	if err != nil {
 		t.Fatal(err)
 	}
+	api := agent.NewLoading()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- a.Serve(ctx, ln) }()
+	go func() { done <- agent.ServeHandler(ctx, ln, api) }()
+	api.Ready(a)
 	t.Cleanup(func() {
 		cancel()
 		<-done
 	})
-	if err := waitSocket(context.Background(), filepath.Join(root, agent.SocketPath), 10*time.Second); err != nil {
+	if err := agentclient.WaitSocket(context.Background(), filepath.Join(root, agentclient.SocketPath), 10*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	return a
@@ -126,14 +129,14 @@ func TestFinishRegisters(t *testing.T) {
 	if len(m.tokens) != 1 || m.tokens[0] != "tok-abc-123" {
 		t.Fatalf("manager got tokens %v", m.tokens)
 	}
-	if m.cfg.Mode != agent.OnPrem || m.cfg.URL != "https://ssm.example.test/SmartTransport" || !m.cfg.HideHostname {
+	if m.cfg.Mode != agentclient.OnPrem || m.cfg.URL != "https://ssm.example.test/SmartTransport" || !m.cfg.HideHostname {
 		t.Errorf("agent dialled with %+v", m.cfg)
 	}
 	if m.hosts[0] != "" {
 		t.Errorf("hostname %q shared although hide_hostname = true", m.hosts[0])
 	}
 	st := agentStatus(t, d.root)
-	if st.Registration != agent.RegRegistered || st.Transport != agent.OnPrem {
+	if st.Registration != agentclient.RegRegistered || st.Transport != agentclient.OnPrem {
 		t.Errorf("agent status %+v", st)
 	}
 	if d.exists(LicensingPath) {
@@ -149,9 +152,9 @@ func TestFinishRegisters(t *testing.T) {
 	}
 }
 
-func agentStatus(t *testing.T, root string) agent.Status {
+func agentStatus(t *testing.T, root string) agentclient.Status {
 	t.Helper()
-	st, err := agent.NewClient(filepath.Join(root, agent.SocketPath)).Status(context.Background())
+	st, err := agentclient.NewClient(filepath.Join(root, agentclient.SocketPath)).Status(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,13 +177,13 @@ func TestFinishOutcomes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := provisioned(t)
-			sock := filepath.Join(d.root, agent.SocketPath)
+			sock := filepath.Join(d.root, agentclient.SocketPath)
 			if !tt.noAgent {
 				runAgent(t, d.root, tt.manager)
 			}
 			var log bytes.Buffer
-			err := finish(context.Background(), d.root, &log, agent.NewClient(sock), func(ctx context.Context) error {
-				return waitSocket(ctx, sock, 200*time.Millisecond)
+			err := finish(context.Background(), d.root, &log, agentclient.NewClient(sock), func(ctx context.Context) error {
+				return agentclient.WaitSocket(ctx, sock, 200*time.Millisecond)
 			})
 			if tt.wantState == LicensingRetrying && err != nil {
 				t.Errorf("Finish = %v; a pending registration is not an error", err)
@@ -195,8 +198,8 @@ func TestFinishOutcomes(t *testing.T) {
 				t.Errorf("log:\n%s", log.String())
 			}
 			if tt.wantState == LicensingRetrying {
-				if st := agentStatus(t, d.root); st.Registration != agent.RegPending {
-					t.Errorf("agent registration %q, want %q", st.Registration, agent.RegPending)
+				if st := agentStatus(t, d.root); st.Registration != agentclient.RegPending {
+					t.Errorf("agent registration %q, want %q", st.Registration, agentclient.RegPending)
 				}
 			}
 		})
@@ -230,7 +233,7 @@ token = "tok-proxy"
 		t.Fatalf("%v\n%s", err, log.String())
 	}
 	c := m.cfg
-	if c.Mode != agent.Proxy || c.ProxyAddress != "proxy.example.test" || c.ProxyPort != 3128 || c.ProxyUsername != "ops" || c.ProxyPassword != "pr0xy-secret" || c.HideHostname {
+	if c.Mode != agentclient.Proxy || c.ProxyAddress != "proxy.example.test" || c.ProxyPort != 3128 || c.ProxyUsername != "ops" || c.ProxyPassword != "pr0xy-secret" || c.HideHostname {
 		t.Errorf("agent dialled with %+v", c)
 	}
 	if strings.Contains(log.String(), "pr0xy-secret") || strings.Contains(log.String(), "tok-proxy") {

@@ -15,6 +15,7 @@ import (
 	"time"
 	"vxway/netsettings"
 
+	"vxway/agentclient"
 	"vxway/xapi"
 )
 
@@ -142,7 +143,7 @@ func TestNotifyAgent(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(sockRoot) })
-	sock := filepath.Join(sockRoot, AgentSocket)
+	sock := filepath.Join(sockRoot, agentclient.SocketPath)
 	if err := os.MkdirAll(filepath.Dir(sock), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -88,6 +88,15 @@ type SystemConfig struct {
 	SmartLicensingEnabledAt time.Time `json:"smart_licensing_enabled_at,omitzero"`
 }
 
+// FQDN is the device's fully qualified name: the hostname, with the domain
+// when one is set.
+func (c SystemConfig) FQDN() string {
+	if c.Domain == "" {
+		return c.Hostname
+	}
+	return c.Hostname + "." + c.Domain
+}
+
 // LoadSystemConfig reads the device configuration. When the file does not
 // exist yet (first boot, after a factory reset) it returns the defaults of
 // the image (image.json hostname, brand and type), else the built-in ones;

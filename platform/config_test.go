@@ -56,3 +56,19 @@ func TestSystemConfigSaveValidates(t *testing.T) {
 		t.Errorf("a refused save changed the file: %+v", got)
 	}
 }
+
+func TestSystemConfigFQDN(t *testing.T) {
+	for _, tc := range []struct {
+		c    SystemConfig
+		want string
+	}{
+		{SystemConfig{Hostname: "expe01"}, "expe01"},
+		{SystemConfig{Hostname: "expe01", Domain: "example.com"}, "expe01.example.com"},
+	} {
+		t.Run(tc.want, func(t *testing.T) {
+			if got := tc.c.FQDN(); got != tc.want {
+				t.Errorf("FQDN = %q, want %q", got, tc.want)
+			}
+		})
+	}
+}

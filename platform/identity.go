@@ -64,6 +64,39 @@ func isHex(s string) bool {
 	return err == nil
 }
 
+// Errors of StoredIdentity.
+var (
+	// ErrNoIdentity marks a persist partition without a device identity
+	// yet.
+	ErrNoIdentity = errors.New("no device identity stored")
+	// ErrBadIdentity marks a stored identity that does not parse or whose
+	// serial or host id is not 8 hex digits.
+	ErrBadIdentity = errors.New("damaged device identity")
+)
+
+// StoredIdentity returns the device identity kept on persist, deriving
+// none: ErrNoIdentity when there is none yet, ErrBadIdentity when the file
+// is damaged. Programs that must not write persist (the licensing agent)
+// read the identity with it; LoadIdentity is for the one that makes it.
+func StoredIdentity(root string) (Identity, error) {
+	p := filepath.Join(root, IdentityPath)
+	b, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return Identity{}, fmt.Errorf("%w: %s does not exist", ErrNoIdentity, p)
+	}
+	if err != nil {
+		return Identity{}, fmt.Errorf("reading %s: %w", p, err)
+	}
+	var id Identity
+	if err := json.Unmarshal(b, &id); err != nil {
+		return Identity{}, fmt.Errorf("%w: parsing %s: %v", ErrBadIdentity, p, err)
+	}
+	if !id.valid() {
+		return Identity{}, fmt.Errorf("%w: %s: serial %q and host id %q must be 8 hex digits each", ErrBadIdentity, p, id.Serial, id.HostID)
+	}
+	return id, nil
+}
+
 // LoadIdentity returns the device identity: the one on persist when there
 // is one, else a new one derived from the hardware and stored there. The
 // hardware is the SMBIOS system UUID (sys/class/dmi/id/product_uuid), else
@@ -73,20 +106,18 @@ func LoadIdentity(root string, c clock.Clock) (Identity, error) {
 	if c == nil {
 		c = clock.Real{}
 	}
-	p := filepath.Join(root, IdentityPath)
-	b, err := os.ReadFile(p)
+	id, err := StoredIdentity(root)
 	switch {
 	case err == nil:
-		var id Identity
-		if json.Unmarshal(b, &id) == nil && id.valid() {
-			return id, nil
-		}
+		return id, nil
+	case errors.Is(err, ErrNoIdentity), errors.Is(err, ErrBadIdentity):
 		// A damaged file is derived again: the hardware gives the same
 		// answer, so the serial does not change.
-	case !errors.Is(err, os.ErrNotExist):
-		return Identity{}, fmt.Errorf("reading %s: %w", p, err)
+	default:
+		return Identity{}, err
 	}
-	id, err := deriveIdentity(root)
+	p := filepath.Join(root, IdentityPath)
+	id, err = deriveIdentity(root)
 	if err != nil {
 		return Identity{}, err
 	}

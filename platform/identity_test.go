@@ -1,6 +1,7 @@
 package platform
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -120,5 +121,49 @@ func TestUDI(t *testing.T) {
 	}
 	if got, want := id.UDI(BrandVCS), "UDI_PID:VCS; UDI_SN:04515163; UDI_VID:1.0;"; got != want {
 		t.Errorf("UDI = %q, want %q", got, want)
+	}
+}
+
+// TestStoredIdentity: the identity on persist is read as it is, a missing
+// or damaged one is told apart and nothing is derived or written.
+func TestStoredIdentity(t *testing.T) {
+	good := `{"serial":"0A1B2C3D","host_id":"0badcafe","source":"random","derived":"2026-01-01T00:00:00Z"}`
+	for _, tc := range []struct {
+		name, file string
+		want       error
+	}{
+		{"stored", good, nil},
+		{"missing", "", ErrNoIdentity},
+		{"not json", "{", ErrBadIdentity},
+		{"short serial", `{"serial":"0A1B","host_id":"0badcafe"}`, ErrBadIdentity},
+		{"lower-case serial", `{"serial":"0a1b2c3d","host_id":"0badcafe"}`, ErrBadIdentity},
+		{"other key name", `{"sn":"0A1B2C3D","host_id":"0badcafe"}`, ErrBadIdentity},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			writeSys(t, root, map[string]string{"class/dmi/id/product_uuid": "4c4c4544-0042-3510-8056-b4c04f4e3132\n"})
+			p := filepath.Join(root, IdentityPath)
+			if tc.file != "" {
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte(tc.file), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			id, err := StoredIdentity(root)
+			if tc.want != nil {
+				if !errors.Is(err, tc.want) {
+					t.Fatalf("StoredIdentity = %+v, %v; want %v", id, err, tc.want)
+				}
+				if b, _ := os.ReadFile(p); string(b) != tc.file {
+					t.Errorf("identity file changed to %q", b)
+				}
+				return
+			}
+			if err != nil || id.Serial != "0A1B2C3D" || id.HostID != "0badcafe" {
+				t.Fatalf("StoredIdentity = %+v, %v", id, err)
+			}
+		})
 	}
 }

@@ -75,17 +75,9 @@ var ErrNoImageInfo = errors.New("image facts missing")
 // ErrNoImageInfo; a file that does not parse or lacks a default password
 // hash is an error naming the file.
 func LoadImageInfo(root string) (*ImageInfo, error) {
-	p := filepath.Join(root, ImageInfoPath)
-	b, err := os.ReadFile(p)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%w: %s does not exist", ErrNoImageInfo, p)
-	}
+	info, p, err := readImageInfo(root)
 	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", p, err)
-	}
-	var info ImageInfo
-	if err := json.Unmarshal(b, &info); err != nil {
-		return nil, fmt.Errorf("parsing %s: %w", p, err)
+		return nil, err
 	}
 	var problems []error
 	if info.PasswordHashes.Root == "" {
@@ -122,4 +114,33 @@ func WriteImageInfo(root string, info *ImageInfo) error {
 		return fmt.Errorf("creating %s: %w", filepath.Dir(p), err)
 	}
 	return writeFile(p, b, 0o644)
+}
+
+// LoadImageLicensing reads the licensing facts of root/etc/vxway/image.json
+// alone, without requiring the rest of the file (the licensing agent needs
+// nothing else from it). A missing file is ErrNoImageInfo.
+func LoadImageLicensing(root string) (ImageLicensing, error) {
+	info, _, err := readImageInfo(root)
+	if err != nil {
+		return ImageLicensing{}, err
+	}
+	return info.Licensing, nil
+}
+
+// readImageInfo reads and parses root's image.json, returning its path
+// for messages.
+func readImageInfo(root string) (ImageInfo, string, error) {
+	p := filepath.Join(root, ImageInfoPath)
+	b, err := os.ReadFile(p)
+	if errors.Is(err, os.ErrNotExist) {
+		return ImageInfo{}, p, fmt.Errorf("%w: %s does not exist", ErrNoImageInfo, p)
+	}
+	if err != nil {
+		return ImageInfo{}, p, fmt.Errorf("reading %s: %w", p, err)
+	}
+	var info ImageInfo
+	if err := json.Unmarshal(b, &info); err != nil {
+		return ImageInfo{}, p, fmt.Errorf("parsing %s: %w", p, err)
+	}
+	return info, p, nil
 }

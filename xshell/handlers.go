@@ -3,7 +3,7 @@ package xshell
 import (
 	"path/filepath"
 
-	"vxway/agent"
+	"vxway/agentclient"
 	"vxway/clock"
 	"vxway/firstboot"
 	"vxway/netconf"
@@ -15,9 +15,9 @@ import (
 // here, one line each.
 func NewTree(root string, c clock.Clock) *xapi.Tree {
 	t := &xapi.Tree{}
-	lic := agent.NewClient(filepath.Join(root, agent.SocketPath))
+	lic := agentclient.NewClient(filepath.Join(root, agentclient.SocketPath))
 	platform.RegisterXAPI(t, root, c, platform.Hooks{SmartLicensingEnabled: lic.Enable})
-	agent.RegisterXAPI(t, lic)
+	agentclient.RegisterXAPI(t, lic)
 	netconf.RegisterXAPI(t, root)
 	firstboot.RegisterXAPI(t, root)
 	return t

@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"vxway/agentclient"
 	"vxway/boot"
 	"vxway/clock"
 	"vxway/factoryreset"
@@ -24,11 +25,6 @@ import (
 	"vxway/platform"
 	"vxway/supervise"
 	"vxway/webui"
-)
-
-// Paths below the root that init owns or waits for.
-const (
-	agentSocket = "run/vxway/smartagent.sock"
 )
 
 // Service log rotation: 1 MiB per file, 4 old files kept per service.
@@ -205,35 +201,18 @@ func (d *device) services() []supervise.Service {
 	var svcs []supervise.Service
 	agent := d.path("bin/smartagent")
 	if _, err := os.Stat(agent); err == nil {
-		sock := d.path(agentSocket)
+		sock := d.path(agentclient.SocketPath)
 		svcs = append(svcs, supervise.Service{
 			Name:  "smartagent",
 			Path:  agent,
 			Args:  []string{"--root", d.root},
 			Env:   env,
-			Ready: func(ctx context.Context) error { return waitSocket(ctx, sock) },
+			Ready: func(ctx context.Context) error { return agentclient.WaitSocket(ctx, sock, 0) },
 		})
 	} else {
 		d.logf("%s is not in the image: Smart Licensing is not running", agent)
 	}
 	return svcs
-}
-
-// waitSocket returns once the unix socket at path accepts a connection.
-func waitSocket(ctx context.Context, path string) error {
-	var dialer net.Dialer
-	for {
-		c, err := dialer.DialContext(ctx, "unix", path)
-		if err == nil {
-			c.Close()
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(5 * time.Millisecond):
-		}
-	}
 }
 
 // startServers starts the SSH and HTTPS servers inside init, making their

@@ -19,6 +19,7 @@ import (
 
 	"golang.org/x/crypto/ssh"
 
+	"vxway/agentclient"
 	"vxway/boot"
 	"vxway/clock"
 	"vxway/login"
@@ -42,7 +43,7 @@ func fakeAgent(args []string) {
 		fmt.Fprintf(os.Stderr, "fake agent: bad arguments %q\n", args)
 		os.Exit(2)
 	}
-	sock := filepath.Join(args[1], agentSocket)
+	sock := filepath.Join(args[1], agentclient.SocketPath)
 	os.MkdirAll(filepath.Dir(sock), 0o755)
 	os.Remove(sock)
 	l, err := net.Listen("unix", sock)
@@ -314,7 +315,7 @@ func TestBootLoginShutdown(t *testing.T) {
 	if tail != wantTail {
 		t.Errorf("shutdown calls:\n%s\nwant:\n%s", tail, wantTail)
 	}
-	if _, err := net.Dial("unix", filepath.Join(root, agentSocket)); err == nil {
+	if _, err := net.Dial("unix", filepath.Join(root, agentclient.SocketPath)); err == nil {
 		t.Error("the agent still serves after shutdown")
 	}
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"vxway/agent"
+	"vxway/agentclient"
 	"vxway/reservation"
 	"vxway/xapi"
 )
@@ -143,7 +144,7 @@ func TestReservationSLR(t *testing.T) {
 	if again := resultLine(t, d.ok("xcommand License Smart Reservation Request"), "RequestCode"); again != req {
 		t.Errorf("second Request made a new code: %s then %s", req, again)
 	}
-	if got := d.status("Reservation Status"); got != agent.ResRequested {
+	if got := d.status("Reservation Status"); got != agentclient.ResRequested {
 		t.Errorf("reservation status %q", got)
 	}
 	if got := d.status("Reservation RequestCode"); got != req {
@@ -166,8 +167,8 @@ func TestReservationSLR(t *testing.T) {
 		t.Fatalf("install:\n%s", out)
 	}
 	for leaf, want := range map[string]string{
-		"Registration Status": agent.RegReservedSLR, "Authorization Status": agent.AuthReserved,
-		"Reservation Status": agent.ResReserved, "Reservation Kind": "SLR", "Reservation ExportControl": "Not Allowed",
+		"Registration Status": agentclient.RegReservedSLR, "Authorization Status": agentclient.AuthReserved,
+		"Reservation Status": agentclient.ResReserved, "Reservation Kind": "SLR", "Reservation ExportControl": "Not Allowed",
 		"Reservation License 1 Type": "rms", "Reservation License 1 Count": "3", "Reservation License 1 LicenseType": "TERM",
 		"Reservation License 1 EndDate": end, "Reservation License 1 Status": "Active",
 		"Reservation License 2 Type": "room", "Reservation License 2 Count": "2",
@@ -223,7 +224,7 @@ func TestReservationSLR(t *testing.T) {
 
 	// Return: the licenses go back to the pool; the code is dead.
 	ret := resultLine(t, d.ok("xcommand License Smart Reservation Return"), "ReturnCode")
-	if got := d.status("Reservation Status"); got != agent.ResNone {
+	if got := d.status("Reservation Status"); got != agentclient.ResNone {
 		t.Errorf("after return: %q", got)
 	}
 	d.refused("xcommand License Smart Reservation Install "+quoted(code2), "returned")
@@ -385,7 +386,7 @@ func TestReservationPLRAndCancel(t *testing.T) {
 		t.Errorf("PLR install:\n%s", out)
 	}
 	for leaf, want := range map[string]string{
-		"Registration Status": agent.RegReservedPLR, "Reservation Kind": "PLR", "Reservation ExportControl": "Not Allowed",
+		"Registration Status": agentclient.RegReservedPLR, "Reservation Kind": "PLR", "Reservation ExportControl": "Not Allowed",
 		"Reservation License 1 Count": "2500", "Reservation License 1 LicenseType": "CAPACITY",
 	} {
 		if got := d.status(leaf); got != want {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"vxway/agent"
+	"vxway/agentclient"
 )
 
 // command is the agent daemon's command line.
@@ -32,7 +33,7 @@ func newCommand() *command {
 	f := c.flags
 	f.SetOutput(io.Discard) // errors are returned, help is printed by run
 	f.StringVar(&c.root, "root", "/", "device root `DIR` holding etc/, persist/, data/ and run/")
-	f.StringVar(&c.socket, "socket", "", "local API socket `PATH` (default <root>/"+agent.SocketPath+")")
+	f.StringVar(&c.socket, "socket", "", "local API socket `PATH` (default <root>/"+agentclient.SocketPath+")")
 	f.DurationVar(&c.opts.Timeout, "timeout", 30*time.Second, "limit on one exchange with the license manager (a `DURATION` such as 30s)")
 	// Left out of --help: tests shorten it.
 	f.DurationVar(&c.opts.RetryEvery, "retry-every", agent.RetryEvery, "wait after a failed exchange")
@@ -79,7 +80,7 @@ func run(ctx context.Context, args []string, _ io.Reader, stdout, stderr io.Writ
 // the state; requests wait until it is loaded.
 func serve(ctx context.Context, root, socket string, opts agent.Options, stderr io.Writer) error {
 	if socket == "" {
-		socket = filepath.Join(root, agent.SocketPath)
+		socket = filepath.Join(root, agentclient.SocketPath)
 	}
 	logger := log.New(stderr, "", log.LstdFlags|log.LUTC)
 	opts.Root, opts.Logf = root, logger.Printf

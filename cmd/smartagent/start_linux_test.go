@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"vxway/agent"
+	"vxway/agentclient"
 )
 
 // TestSocketAcceptsWhileLoading: the local API socket accepts as soon as
@@ -50,7 +50,7 @@ func TestSocketAcceptsWhileLoading(t *testing.T) {
 		close(logs)
 	}()
 
-	socket := filepath.Join(root, agent.SocketPath)
+	socket := filepath.Join(root, agentclient.SocketPath)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	for {
@@ -67,12 +67,12 @@ func TestSocketAcceptsWhileLoading(t *testing.T) {
 	}
 
 	type answer struct {
-		st  agent.Status
+		st  agentclient.Status
 		err error
 	}
 	got := make(chan answer, 1)
 	go func() {
-		st, err := agent.NewClient(socket).Status(ctx)
+		st, err := agentclient.NewClient(socket).Status(ctx)
 		got <- answer{st, err}
 	}()
 	// The state cannot be loaded before it is written into the pipe, so
@@ -95,7 +95,7 @@ func TestSocketAcceptsWhileLoading(t *testing.T) {
 	if a.err != nil {
 		t.Fatal(a.err)
 	}
-	if !a.st.Enabled || len(a.st.Usage) != 1 || a.st.Usage[0].Type != agent.TypeRMS || a.st.Usage[0].Count != 7 {
+	if !a.st.Enabled || len(a.st.Usage) != 1 || a.st.Usage[0].Type != agentclient.TypeRMS || a.st.Usage[0].Count != 7 {
 		t.Errorf("status after loading = enabled %v, usage %+v; want enabled with 7 rms from the state file", a.st.Enabled, a.st.Usage)
 	}
 	for line := range logs {

@@ -17,7 +17,7 @@ import (
 	"github.com/BurntSushi/toml"
 	"golang.org/x/crypto/ssh"
 
-	"vxway/agent"
+	"vxway/agentclient"
 	"vxway/netsettings"
 	"vxway/platform"
 )
@@ -69,7 +69,7 @@ type User struct {
 // Licensing is the [licensing] section.
 type Licensing struct {
 	// Config is the agent configuration to set (transport, proxy, privacy).
-	Config agent.Config
+	Config agentclient.Config
 	// Token is the Product Instance Registration Token; never logged.
 	Token string
 	// Register asks for registration with Token once the agent runs.
@@ -571,18 +571,18 @@ func (p *parser) users(t map[string]any) map[string]User {
 func (p *parser) licensing(t map[string]any, sys *System) *Licensing {
 	const pre = "licensing"
 	p.unknown(t, pre, "transport", "url", "proxy_address", "proxy_port", "proxy_username", "proxy_password", "token", "hide_hostname", "register")
-	l := &Licensing{Config: agent.DefaultConfig()}
+	l := &Licensing{Config: agentclient.DefaultConfig()}
 	if sys != nil && sys.Brand == platform.BrandVCS {
 		p.bad(pre, "Smart Licensing needs brand = \"Expressway\"; a VCS uses option keys (remove [licensing] or change system.brand)")
 	}
 	if v, ok := p.str(t, pre, "transport"); ok {
 		switch strings.ToLower(v) {
 		case "direct":
-			l.Config.Mode = agent.Direct
+			l.Config.Mode = agentclient.Direct
 		case "onprem", "on-prem":
-			l.Config.Mode = agent.OnPrem
+			l.Config.Mode = agentclient.OnPrem
 		case "proxy":
-			l.Config.Mode = agent.Proxy
+			l.Config.Mode = agentclient.Proxy
 		default:
 			p.bad(pre+".transport", "%q: use \"direct\", \"onprem\" or \"proxy\"", v)
 		}
@@ -590,27 +590,27 @@ func (p *parser) licensing(t map[string]any, sys *System) *Licensing {
 	set := func(key, leaf string, value string) {
 		c, err := l.Config.Apply(leaf, value, false)
 		if err != nil {
-			p.bad(pre+"."+key, "%v", strings.TrimPrefix(err.Error(), agent.ErrInvalidConfig.Error()+": "))
+			p.bad(pre+"."+key, "%v", strings.TrimPrefix(err.Error(), agentclient.ErrInvalidConfig.Error()+": "))
 			return
 		}
 		l.Config = c
 	}
 	mode := l.Config.Mode
 	if v, ok := p.str(t, pre, "url"); ok {
-		if mode != agent.OnPrem {
+		if mode != agentclient.OnPrem {
 			p.bad(pre+".url", "is used only with transport = \"onprem\"")
 		} else {
-			set("url", agent.LeafURL, v)
+			set("url", agentclient.LeafURL, v)
 		}
-	} else if mode == agent.OnPrem {
+	} else if mode == agentclient.OnPrem {
 		p.bad(pre+".transport", "transport = \"onprem\" needs url = \"https://<manager>/SmartTransport\"")
 	}
 	proxyKeys := []struct{ key, leaf string }{
-		{"proxy_address", agent.LeafProxyAddress}, {"proxy_username", agent.LeafProxyUsername}, {"proxy_password", agent.LeafProxyPassword},
+		{"proxy_address", agentclient.LeafProxyAddress}, {"proxy_username", agentclient.LeafProxyUsername}, {"proxy_password", agentclient.LeafProxyPassword},
 	}
 	for _, k := range proxyKeys {
 		if v, ok := p.str(t, pre, k.key); ok {
-			if mode != agent.Proxy {
+			if mode != agentclient.Proxy {
 				p.bad(pre+"."+k.key, "is used only with transport = \"proxy\"")
 				continue
 			}
@@ -618,13 +618,13 @@ func (p *parser) licensing(t map[string]any, sys *System) *Licensing {
 		}
 	}
 	if n, ok := p.integer(t, pre, "proxy_port"); ok {
-		if mode != agent.Proxy {
+		if mode != agentclient.Proxy {
 			p.bad(pre+".proxy_port", "is used only with transport = \"proxy\"")
 		} else {
-			set("proxy_port", agent.LeafProxyPort, fmt.Sprint(n))
+			set("proxy_port", agentclient.LeafProxyPort, fmt.Sprint(n))
 		}
 	}
-	if mode == agent.Proxy {
+	if mode == agentclient.Proxy {
 		if _, ok := t["proxy_address"]; !ok {
 			p.bad(pre+".transport", "transport = \"proxy\" needs proxy_address")
 		}

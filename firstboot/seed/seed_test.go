@@ -9,7 +9,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
-	"vxway/agent"
+	"vxway/agentclient"
 	"vxway/platform"
 )
 
@@ -42,7 +42,7 @@ func TestParseFullSeed(t *testing.T) {
 		t.Errorf("root = %+v", u)
 	}
 	l := s.Licensing
-	if l.Config.Mode != agent.OnPrem || l.Config.URL != "https://ssm.example.test/SmartTransport" || !l.Config.HideHostname || l.Token != "tok-abc-123" || !l.Register {
+	if l.Config.Mode != agentclient.OnPrem || l.Config.URL != "https://ssm.example.test/SmartTransport" || !l.Config.HideHostname || l.Token != "tok-abc-123" || !l.Register {
 		t.Errorf("licensing = %+v", *l)
 	}
 	if sum := s.Summary(); strings.Contains(sum, "tok-abc-123") || strings.Contains(sum, "Adm1n-secret") {
@@ -86,13 +86,13 @@ func TestParseMinimalSeeds(t *testing.T) {
 		}},
 		{"proxy", "version = 1\ninstance_id = \"a\"\n[licensing]\ntransport = \"proxy\"\nproxy_address = \"proxy.example.test\"\nproxy_port = 3128\nproxy_username = \"u\"\nproxy_password = \"p\"\n", func(s *Seed) error {
 			c := s.Licensing.Config
-			if c.Mode != agent.Proxy || c.ProxyAddress != "proxy.example.test" || c.ProxyPort != 3128 || s.Licensing.Register {
+			if c.Mode != agentclient.Proxy || c.ProxyAddress != "proxy.example.test" || c.ProxyPort != 3128 || s.Licensing.Register {
 				return fmt.Errorf("licensing %+v", c)
 			}
 			return nil
 		}},
 		{"direct token registers by default", "version = 1\ninstance_id = \"a\"\n[licensing]\ntoken = \"t\"\n", func(s *Seed) error {
-			if s.Licensing.Config.Mode != agent.Direct || !s.Licensing.Register {
+			if s.Licensing.Config.Mode != agentclient.Direct || !s.Licensing.Register {
 				return fmt.Errorf("licensing %+v", *s.Licensing)
 			}
 			return nil

@@ -26,7 +26,7 @@ import (
 	"syscall"
 	"time"
 
-	"vxway/agent"
+	"vxway/agentclient"
 )
 
 // restarts is how many starts the timing figures are taken over.
@@ -52,18 +52,18 @@ func run(ctx context.Context, stdout io.Writer) error {
 		return fmt.Errorf("building smartagent: %v\n%s", err, out)
 	}
 	root := filepath.Join(dir, "root")
-	socket := filepath.Join(root, agent.SocketPath)
+	socket := filepath.Join(root, agentclient.SocketPath)
 	cmd, first, err := start(ctx, root, socket, bin)
 	if err != nil {
 		return err
 	}
-	c := agent.NewClient(socket)
+	c := agentclient.NewClient(socket)
 	if err := c.Enable(ctx); err != nil {
 		stop(cmd)
 		return err
 	}
 	for i := range 50 {
-		if err := c.SetUsage(ctx, agent.TypeRMS, i); err != nil {
+		if err := c.SetUsage(ctx, agentclient.TypeRMS, i); err != nil {
 			stop(cmd)
 			return err
 		}
@@ -88,7 +88,7 @@ func run(ctx context.Context, stdout io.Writer) error {
 		if err != nil {
 			return err
 		}
-		_, err = agent.NewClient(socket).Status(ctx)
+		_, err = agentclient.NewClient(socket).Status(ctx)
 		t.answer = time.Since(t.began)
 		stop(cmd)
 		if err != nil {

@@ -1,4 +1,4 @@
-package agent
+package agentclient
 
 import (
 	"errors"
@@ -13,7 +13,7 @@ import (
 // Mode is the transport the agent reaches the manager with.
 type Mode string
 
-// The transports of SPEC §2.
+// The transports (docs/licensing.md#transport).
 const (
 	// Direct talks to the vendor service at the image's Direct URL.
 	Direct Mode = "Direct"
@@ -52,12 +52,6 @@ func (c Config) Redacted() Config {
 // through a proxy) rather than an on-prem manager.
 func (m Mode) cloud() bool { return m != OnPrem }
 
-// ErrInvalidConfig marks a configuration value that is refused.
-var ErrInvalidConfig = errors.New("invalid configuration")
-
-// ErrRegistered marks a change refused because the device is registered.
-var ErrRegistered = errors.New("device is registered")
-
 // The configuration leaves, as the xAPI names them.
 const (
 	LeafMode          = "Mode"
@@ -71,10 +65,9 @@ const (
 
 // Limits on configured values.
 const (
-	maxURLLen      = 2048
-	maxHostLen     = 253
-	maxCredential  = 128
-	maxTokenLength = 4096
+	maxURLLen     = 2048
+	maxHostLen    = 253
+	maxCredential = 128
 )
 
 // ParseMode maps what a user types (any case; "On-Prem" too) to a Mode.
@@ -249,8 +242,9 @@ func (c Config) Apply(leaf, value string, registered bool) (Config, error) {
 	return n, nil
 }
 
-// validate checks a whole configuration loaded from disk.
-func (c Config) validate() error {
+// Validate checks a whole configuration (one loaded from disk), returning
+// every problem.
+func (c Config) Validate() error {
 	var problems []error
 	if _, err := ParseMode(string(c.Mode)); err != nil {
 		problems = append(problems, err)

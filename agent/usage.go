@@ -1,0 +1,96 @@
+package agent
+
+import (
+	"fmt"
+	"strings"
+
+	"vxway/agentclient"
+)
+
+// The usage call control reports, which authorization requests carry to
+// the manager and the Unauthorized state and reservations limit.
+
+// SetUsage records the licenses of one type call control has in use.
+// When the device is Unauthorized, raising a registration type's count
+// (a new endpoint registration) is refused with ErrUnauthorized.
+func (a *Agent) SetUsage(typ string, count int) error {
+	typ = strings.ToLower(strings.TrimSpace(typ))
+	known := false
+	for _, t := range licenseTypes() {
+		known = known || t == typ
+	}
+	if !known {
+		return fmt.Errorf("%w: license type %q is unknown; use rms, room or desktop", agentclient.ErrInvalidConfig, typ)
+	}
+	if count < 0 || count > maxUsage {
+		return fmt.Errorf("%w: count %d is not from 0 to %d", agentclient.ErrInvalidConfig, count, maxUsage)
+	}
+	a.mu.Lock()
+	now := a.nowLocked()
+	old := a.st.Usage[typ]
+	if count > old && typ != agentclient.TypeRMS && a.unauthorizedLocked(now) {
+		a.mu.Unlock()
+		return fmt.Errorf("%w: the evaluation period is over and the device is not registered, so new %s registrations are refused; register the device first", agentclient.ErrUnauthorized, typ)
+	}
+	if a.reservedLocked() && count > old {
+		if limit, why := a.reservedLimitLocked(typ); count > limit {
+			a.mu.Unlock()
+			return fmt.Errorf("%w: %d %s licenses in use is refused: %s", agentclient.ErrNotReserved, count, typ, why)
+		}
+	}
+	if a.st.Usage == nil {
+		a.st.Usage = map[string]int{}
+	}
+	if count == 0 {
+		delete(a.st.Usage, typ)
+	} else {
+		a.st.Usage[typ] = count
+	}
+	if r := a.st.Registration; r != nil && old == 0 && count > 0 && (r.Auth == nil || r.Auth.Results[typ] == "") {
+		a.newTypeAt = now.Add(newTypeDelay)
+	}
+	err := a.saveLocked()
+	if err == nil {
+		a.settleAlarmsLocked()
+	}
+	a.mu.Unlock()
+	return err
+}
+
+// maxUsage is the largest count of one license type accepted.
+const maxUsage = 1_000_000
+
+// totalUsage is the licenses in use over all types.
+func totalUsage(u map[string]int) int {
+	n := 0
+	for _, c := range u {
+		n += c
+	}
+	return n
+}
+
+// usageEqual compares usage ignoring zero counts.
+func usageEqual(a, b map[string]int) bool {
+	for k, v := range a {
+		if v != b[k] {
+			return false
+		}
+	}
+	for k, v := range b {
+		if v != a[k] {
+			return false
+		}
+	}
+	return true
+}
+
+// nonZero is a copy of u without the types not in use.
+func nonZero(u map[string]int) map[string]int {
+	out := map[string]int{}
+	for k, v := range u {
+		if v > 0 {
+			out[k] = v
+		}
+	}
+	return out
+}
