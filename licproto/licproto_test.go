@@ -56,7 +56,7 @@ func newPKI(t testing.TB, signIsCA bool) *testPKI {
 	sKey := mustKey(t)
 	sTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "answers"},
 		NotBefore: t0.Add(-time.Hour), NotAfter: t0.Add(5 * 365 * 24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, BasicConstraintsValid: true, IsCA: signIsCA}
+		KeyUsage: x509.KeyUsageDigitalSignature, BasicConstraintsValid: true, IsCA: signIsCA, Policies: []x509.OID{AnswerSigningPolicy}}
 	sc := mustCert(t, sTmpl, ca, &sKey.PublicKey, caKey)
 	signer, err := NewSigner(sKey, [][]byte{sc.Raw})
 	if err != nil {

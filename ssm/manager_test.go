@@ -41,14 +41,23 @@ type testManager struct {
 func startManager(t *testing.T, mode, db string) *testManager {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "m")
-	clk := clock.NewFake(t0)
 	must(t, InitDir(dir, []string{"localhost", "127.0.0.1"}, t0))
+	return startManagerWith(t, ServeOptions{Dir: dir, DB: db, Mode: mode})
+}
+
+// startManagerWith serves the data directory o.Dir (made by InitDir) on
+// 127.0.0.1 with a fake clock at t0.
+func startManagerWith(t *testing.T, o ServeOptions) *testManager {
+	t.Helper()
+	dir := o.Dir
+	clk := clock.NewFake(t0)
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
+	o.Listen, o.Clock = "127.0.0.1:0", clk
+	o.Ready = func(a net.Addr, path string) { ready <- "https://" + a.String() + "|" + path }
 	go func() {
-		done <- Serve(ctx, ServeOptions{Dir: dir, DB: db, Listen: "127.0.0.1:0", Mode: mode, Clock: clk,
-			Ready: func(a net.Addr, path string) { ready <- "https://" + a.String() + "|" + path }})
+		done <- Serve(ctx, o)
 	}()
 	var got string
 	select {

@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -99,6 +101,21 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	path, err := AgentPath(o.Mode, o.CloudPath)
 	if err != nil {
 		return err
+	}
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if _, err := os.Stat(filepath.Join(o.Dir, CACertFile)); err == nil {
+		reissued, err := EnsureSigner(o.Dir, o.Clock.Now())
+		if err != nil {
+			return err
+		}
+		if reissued {
+			o.Log.Warn("reissued the answer signing certificate: the one in the data directory lacked the answer signing policy devices require, did not match its key, or had expired", "file", filepath.Join(o.Dir, SignerCertFile))
+		}
 	}
 	pki, err := LoadPKI(o.Dir)
 	if err != nil {
