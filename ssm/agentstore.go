@@ -139,7 +139,7 @@ type Registration struct {
 // retrying after a lost answer) only renews the certificate.
 func (s *Store) Register(ctx context.Context, r *Registration, now time.Time) (*TokenGrant, error) {
 	var grant *TokenGrant
-	err := s.batch.do(ctx, func(tx *wtx) error {
+	err := s.batch.do(ctx, func(ctx context.Context, tx *wtx) error {
 		in, err := s.lockInstance(ctx, tx, r.UDI)
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return err
@@ -303,7 +303,7 @@ type Renewal struct {
 // Renew records a renewed registration and returns the instance's names.
 func (s *Store) Renew(ctx context.Context, r *Renewal, now time.Time) (*TokenGrant, error) {
 	var g TokenGrant
-	err := s.batch.do(ctx, func(tx *wtx) error {
+	err := s.batch.do(ctx, func(ctx context.Context, tx *wtx) error {
 		in, err := s.agentInstance(ctx, tx, r.UDI, r.SignedBy, true, now)
 		if err != nil {
 			return err
@@ -340,7 +340,7 @@ func (s *Store) Authorize(ctx context.Context, udi, signedBy string, usage map[l
 		return res, nil
 	}
 	var res licproto.AuthorizeResult
-	err := s.batch.do(ctx, func(tx *wtx) error {
+	err := s.batch.do(ctx, func(ctx context.Context, tx *wtx) error {
 		res = licproto.AuthorizeResult{State: licproto.StateAuthorized, Licenses: []licproto.LicenseResult{}}
 		in, err := s.agentInstance(ctx, tx, udi, signedBy, true, now)
 		if err != nil {
@@ -537,7 +537,7 @@ func (s *Store) authorizeUnchanged(ctx context.Context, udi, signedBy string, us
 // Deregister removes an instance at its own request; its licenses return
 // to the virtual account at once.
 func (s *Store) Deregister(ctx context.Context, udi, signedBy string, now time.Time) error {
-	return s.batch.do(ctx, func(tx *wtx) error {
+	return s.batch.do(ctx, func(ctx context.Context, tx *wtx) error {
 		in, err := s.agentInstance(ctx, tx, udi, signedBy, false, now)
 		if err != nil {
 			return err
