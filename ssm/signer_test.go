@@ -95,7 +95,7 @@ func TestServeReissuesUnmarkedSigner(t *testing.T) {
 	must(t, os.WriteFile(filepath.Join(dir, SignerKeyFile), keyPEM(oldKey), 0o600))
 	must(t, os.WriteFile(filepath.Join(dir, SignerCertFile), certPEM(oldDER), 0o644))
 
-	m := startManagerWith(t, ServeOptions{Dir: dir, Mode: ModeOnPrem})
+	m := startManagerWith(t, ServeOptions{Dir: dir, Mode: ModeOnPrem, RateLimit: -1})
 	pki, err := LoadPKI(dir)
 	must(t, err)
 	if !licproto.IsAnswerSigner(pki.Signer) || pki.SignerKey.Equal(oldKey) {
