@@ -8,9 +8,36 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 )
+
+// AnswerSigningPolicy marks the manager's answer signing certificate: the
+// certificate policy (RFC 5280, 4.2.1.4, the purposes a certificate may be
+// used for) 2.25.300259188097206829022215651408746699439, an OID under the
+// UUID arc 2.25 (ITU-T X.667: anyone may form one from a random UUID, here
+// e1e3d0ee-c5ca-4d0c-96eb-4b331260daaf, without registering it). The
+// device accepts answers only from a certificate carrying it, so that no
+// other certificate of the manager CA (a device identity certificate, the
+// TLS server certificate) can sign answers. It is a policy and not an
+// extended key usage because Go's certificate parser limits OID arcs in
+// extended key usages to 31 bits, too small for a UUID arc, and vxway owns
+// no arc of its own.
+var AnswerSigningPolicy = mustOID("2.25.300259188097206829022215651408746699439")
+
+func mustOID(s string) x509.OID {
+	o, err := x509.ParseOID(s)
+	if err != nil {
+		panic(err)
+	}
+	return o
+}
+
+// IsAnswerSigner reports whether c carries AnswerSigningPolicy.
+func IsAnswerSigner(c *x509.Certificate) bool {
+	return slices.ContainsFunc(c.Policies, AnswerSigningPolicy.Equal)
+}
 
 // Signer signs manager answers. It is safe for concurrent use.
 type Signer struct {
@@ -35,6 +62,9 @@ func NewSigner(key *ecdsa.PrivateKey, chain [][]byte) (*Signer, error) {
 	pub, ok := cert.PublicKey.(*ecdsa.PublicKey)
 	if !ok || !pub.Equal(&key.PublicKey) {
 		return nil, fmt.Errorf("answer signing certificate does not match the signing key")
+	}
+	if !IsAnswerSigner(cert) {
+		return nil, fmt.Errorf("answer signing certificate lacks the answer signing policy %s: devices would refuse its answers", AnswerSigningPolicy)
 	}
 	cj, err := json.Marshal(chain)
 	if err != nil {
@@ -215,8 +245,9 @@ func (v *Verifier) signingKey(chain [][]byte, t time.Time) (*ecdsa.PublicKey, er
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
 		return nil, fmt.Errorf("%w: Unknown CA: %v", ErrUntrustedAnswer, err)
 	}
-	if leaf.IsCA || leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0 {
-		return nil, fmt.Errorf("%w: the signing certificate is not for signing answers", ErrUntrustedAnswer)
+	if leaf.IsCA || leaf.KeyUsage&x509.KeyUsageDigitalSignature == 0 || !IsAnswerSigner(leaf) {
+		return nil, fmt.Errorf("%w: the signing certificate is not the manager's answer signing certificate (a CA, or without digital signature or the answer signing policy); "+
+			"a manager from before that policy reissues its certificate when it starts", ErrUntrustedAnswer)
 	}
 	pub, ok := leaf.PublicKey.(*ecdsa.PublicKey)
 	if !ok || pub.Curve.Params().Name != "P-256" {

@@ -19,6 +19,8 @@ const (
 	CodeTokenUsedUp       Code = "token_used_up"
 	CodeTokenRevoked      Code = "token_revoked"
 	CodeInternal          Code = "internal"
+	// CodeBusy: the manager is at one of its limits; try again later.
+	CodeBusy Code = "busy"
 )
 
 // Error is a refusal with its code. It is the error type on both sides of
@@ -57,6 +59,8 @@ func (e *Error) HTTPStatus() int {
 		return 404
 	case CodeTokenExpired, CodeTokenUsedUp, CodeTokenRevoked:
 		return 403
+	case CodeBusy:
+		return 503
 	}
 	return 500
 }
@@ -82,6 +86,7 @@ var (
 	ErrTokenUsedUp       = &Error{Code: CodeTokenUsedUp}
 	ErrTokenRevoked      = &Error{Code: CodeTokenRevoked}
 	ErrInternal          = &Error{Code: CodeInternal}
+	ErrBusy              = &Error{Code: CodeBusy}
 )
 
 // Answer verification errors, on the device side. They never come from the

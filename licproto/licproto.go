@@ -50,9 +50,13 @@
 //     unless the device withholds them, reregister flag) answers
 //     RegisterResult: the one-year identity certificate (DER), the smart and
 //     virtual account names and the token's export-controlled flag. An
-//     instance already registered elsewhere is refused [already_registered]
-//     unless reregister is set, which moves it to the token's virtual
-//     account; the same key into the same virtual account is a retry.
+//     instance already registered registers again only with its registered
+//     key (the request carries the key and is signed by it): with another
+//     key it is refused [already_registered], reregister or not, without
+//     naming its virtual account. With its key it is refused
+//     [already_registered] into another virtual account unless reregister
+//     is set, which moves it to the token's; the same key into the same
+//     virtual account is a retry.
 //   - renew_registration (RenewRegistrationPayload: hostname and IP as they
 //     are now, optionally a new public key) answers RegisterResult with a new
 //     certificate.
@@ -79,7 +83,10 @@
 // signing key over SHA-256 of "vxway-licproto-answer-v1\n" followed by the
 // answer bytes. chain starts with the signing certificate, followed by any
 // intermediates; it must chain to a pinned manager CA, and the signing
-// certificate must allow digital signatures and must not be a CA.
+// certificate must allow digital signatures, must not be a CA and must
+// carry the certificate policy AnswerSigningPolicy, which the manager gives
+// its answer signing certificate only (not the device identity or TLS
+// server certificates the same CA issues).
 //
 // The device accepts an answer only when the signature and chain check out,
 // its nonce, type and udi equal the request's, and its timestamp lies within
@@ -100,13 +107,19 @@
 // # Manager checks
 //
 // Before acting, the manager refuses, with the code in brackets and without
-// changing any state: a body over MaxBody [too_large]; malformed JSON, an
-// unknown version or type, a field out of its limits [bad_request]; a
-// timestamp more than the window away from the manager's clock
-// [stale_timestamp]; a nonce already seen within twice the window [replay];
-// a signature that does not verify [bad_signature]; a request from a UDI that
-// is not registered [not_registered]. Token problems have their own codes:
-// unknown_token, token_expired, token_used_up, token_revoked.
+// changing any state, in this order: a body over MaxBody [too_large];
+// malformed JSON, an unknown version or type, a field out of its limits
+// [bad_request]; a timestamp more than the window away from the manager's
+// clock [stale_timestamp]; a nonce already seen while its timestamp is
+// fresh [replay]; for a register request, a token that is not good
+// (unknown_token, token_expired, token_used_up, token_revoked), then a
+// signature that does not verify with the key it carries [bad_signature];
+// for the other requests, a UDI that is not registered or a signature that
+// does not verify with its registered key, answered alike
+// [not_registered]. Only then is the nonce recorded; when the replay guard
+// holds its limit of fresh nonces the request is refused [busy] (HTTP 503,
+// try again later) rather than a fresh nonce forgotten. A source address
+// over the manager's rate limit gets HTTP 429 with an unsigned body.
 //
 // # Helpers
 //

@@ -56,7 +56,7 @@ func newPKI(t testing.TB, signIsCA bool) *testPKI {
 	sKey := mustKey(t)
 	sTmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "answers"},
 		NotBefore: t0.Add(-time.Hour), NotAfter: t0.Add(5 * 365 * 24 * time.Hour),
-		KeyUsage: x509.KeyUsageDigitalSignature, BasicConstraintsValid: true, IsCA: signIsCA}
+		KeyUsage: x509.KeyUsageDigitalSignature, BasicConstraintsValid: true, IsCA: signIsCA, Policies: []x509.OID{AnswerSigningPolicy}}
 	sc := mustCert(t, sTmpl, ca, &sKey.PublicKey, caKey)
 	signer, err := NewSigner(sKey, [][]byte{sc.Raw})
 	if err != nil {
@@ -289,7 +289,7 @@ func TestPayloadRejects(t *testing.T) {
 
 func TestReplay(t *testing.T) {
 	p := newPKI(t, false)
-	g := NewReplay(time.Minute)
+	g := NewReplay(time.Minute, 0)
 	r, err := NewRequest(TypeAuthorize, udi, &AuthorizePayload{}, t0, p.devKey)
 	if err != nil {
 		t.Fatal(err)
@@ -311,8 +311,10 @@ func TestReplay(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if err := g.Check(r, t0.Add(time.Minute)); !errors.Is(err, ErrReplay) {
-		t.Errorf("replay after rotations: %v", err)
+	// The clock stepped back after the guard dropped r's nonce: still
+	// refused.
+	if err := g.Check(r, t0.Add(time.Minute)); !errors.Is(err, ErrReplay) && !errors.Is(err, ErrStaleTimestamp) {
+		t.Errorf("replay after the clock stepped back: %v", err)
 	}
 	if err := g.Check(r, t0.Add(61*time.Second)); !errors.Is(err, ErrStaleTimestamp) {
 		t.Errorf("late replay: %v, want stale_timestamp", err)
@@ -504,5 +506,47 @@ func TestBindingOfRefusedRequest(t *testing.T) {
 		if Binding([]byte(bad)) != nil {
 			t.Errorf("Binding(%s) is not nil", bad)
 		}
+	}
+}
+
+// TestReplayLimit fills a small guard: when full it refuses new requests
+// (busy) rather than forget a nonce that is still fresh, and takes them
+// again once the nonces it holds have gone stale.
+func TestReplayLimit(t *testing.T) {
+	p := newPKI(t, false)
+	g := NewReplay(time.Minute, 3)
+	req := func(at time.Time) *Request {
+		r, err := NewRequest(TypeAuthorize, udi, &AuthorizePayload{}, at, p.devKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	first := req(t0)
+	for i, r := range []*Request{first, req(t0), req(t0.Add(10 * time.Second))} {
+		if err := g.Check(r, t0); err != nil {
+			t.Fatalf("request %d: %v", i, err)
+		}
+	}
+	if err := g.Check(req(t0), t0.Add(30*time.Second)); !errors.Is(err, ErrBusy) {
+		t.Errorf("fourth request into a full guard: %v, want busy", err)
+	}
+	// Full, the guard still knows every nonce it holds.
+	if err := g.Check(first, t0.Add(59*time.Second)); !errors.Is(err, ErrReplay) {
+		t.Errorf("replay into a full guard: %v, want replay", err)
+	}
+	if g.Len() != 3 {
+		t.Errorf("guard holds %d nonces, want 3", g.Len())
+	}
+	// Once every timestamp it holds is stale, there is room again.
+	later := t0.Add(2 * time.Minute)
+	if err := g.Check(req(later), later); err != nil {
+		t.Errorf("after the held nonces went stale: %v", err)
+	}
+	if g.Len() != 1 {
+		t.Errorf("guard holds %d nonces after expiry, want 1", g.Len())
+	}
+	if err := g.Fresh(first, later); !errors.Is(err, ErrStaleTimestamp) {
+		t.Errorf("Fresh of an old request: %v", err)
 	}
 }

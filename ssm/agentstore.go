@@ -35,20 +35,29 @@ func (s *Store) lockInstance(ctx context.Context, tx *wtx, udi string) (*instanc
 	return in, nil
 }
 
+// notRegisteredWith is the one refusal of a signed request (renewal,
+// authorization, deregistration) from an instance the manager does not
+// know and of one signed by another key than the instance's: a stranger
+// cannot tell from the answer whether a UDI is registered.
+func notRegisteredWith(udi string) error {
+	return licproto.Errorf(licproto.CodeNotRegistered, "product instance %s is not registered with this manager under the key that signed this request; register it with a token", udi)
+}
+
 // agentInstance is lockInstance for agent requests: an unknown instance or
-// a key that is not the one that signed the request are protocol errors.
+// a key that is not the one that signed the request are refused alike
+// (notRegisteredWith).
 // With live set, an instance whose identity certificate has expired (a
 // year without renewal) is refused too: it must register again.
 func (s *Store) agentInstance(ctx context.Context, tx *wtx, udi, signedBy string, live bool, now time.Time) (*instanceRow, error) {
 	in, err := s.lockInstance(ctx, tx, udi)
 	if errors.Is(err, ErrNotFound) {
-		return nil, licproto.Errorf(licproto.CodeNotRegistered, "product instance %s is not registered with this manager; register it again with a token", udi)
+		return nil, notRegisteredWith(udi)
 	}
 	if err != nil {
 		return nil, err
 	}
 	if in.publicKey != signedBy {
-		return nil, licproto.Errorf(licproto.CodeBadSignature, "request is signed by a key that is not the one registered for %s", udi)
+		return nil, notRegisteredWith(udi)
 	}
 	if live && now.UnixMilli() >= in.certNotAfter {
 		return nil, licproto.Errorf(licproto.CodeNotRegistered, "the registration of %s expired on %s (its certificate was not renewed); register it again with a token",
@@ -62,7 +71,7 @@ func (s *Store) InstanceKey(ctx context.Context, udi string) (string, error) {
 	var k string
 	err := rdb{s}.QueryRowContext(ctx, s.q(`SELECT public_key FROM instances WHERE udi = ?`), udi).Scan(&k)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", licproto.Errorf(licproto.CodeNotRegistered, "product instance %s is not registered with this manager; register it again with a token", udi)
+		return "", notRegisteredWith(udi)
 	}
 	if err != nil {
 		return "", fmt.Errorf("reading key of %s: %w", udi, err)
@@ -134,31 +143,39 @@ type Registration struct {
 }
 
 // Register stores a registration (or a reregistration to the token's
-// virtual account) and uses the token once. A repeated registration of the
+// virtual account) and uses the token once. The token is judged first, so
+// a bad token learns nothing about the instance. An instance already
+// registered moves only by a request signed by its registered key: the
+// register request is signed by the key it carries, so that key must be
+// the registered one; any other key is refused, reregister or not, and
+// the refusal names no virtual account. A repeated registration of the
 // same instance with the same key to the same virtual account (a device
 // retrying after a lost answer) only renews the certificate.
 func (s *Store) Register(ctx context.Context, r *Registration, now time.Time) (*TokenGrant, error) {
 	var grant *TokenGrant
-	err := s.batch.do(ctx, func(tx *wtx) error {
+	err := s.batch.do(ctx, func(ctx context.Context, tx *wtx) error {
+		g, terr := s.checkToken(ctx, tx, r.Token, now)
+		if g == nil {
+			return terr
+		}
 		in, err := s.lockInstance(ctx, tx, r.UDI)
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return err
 		}
-		g, err := s.checkToken(ctx, tx, r.Token, now)
-		if g == nil {
-			return err
-		}
 		retry := in != nil && in.publicKey == r.PublicKey && in.vaID == g.VAID
-		if in != nil && !retry && !r.Reregister {
-			var va string
-			tx.QueryRowContext(ctx, s.q(`SELECT name FROM virtual_accounts WHERE id = ?`), in.vaID).Scan(&va)
-			return licproto.Errorf(licproto.CodeAlreadyRegistered,
-				"product instance %s is already registered to virtual account %q; use reregister, or remove the instance on the manager first", r.UDI, va)
-		}
 		// A retry after a lost answer may find the token used up by the
 		// registration it repeats.
-		if err != nil && !(retry && errors.Is(err, licproto.ErrTokenUsedUp)) {
-			return err
+		if terr != nil && !(retry && errors.Is(terr, licproto.ErrTokenUsedUp)) {
+			return terr
+		}
+		if in != nil && in.publicKey != r.PublicKey {
+			return licproto.Errorf(licproto.CodeAlreadyRegistered,
+				"product instance %s is registered with this manager under another key, and only that key can register it again; "+
+					"if the device lost its key (a factory reset without keeping licensing), the manager's administrator must remove the instance first", r.UDI)
+		}
+		if in != nil && !retry && !r.Reregister {
+			return licproto.Errorf(licproto.CodeAlreadyRegistered,
+				"product instance %s is already registered to another virtual account; register it with reregister to move it to this token's", r.UDI)
 		}
 		switch {
 		case retry:
@@ -303,7 +320,7 @@ type Renewal struct {
 // Renew records a renewed registration and returns the instance's names.
 func (s *Store) Renew(ctx context.Context, r *Renewal, now time.Time) (*TokenGrant, error) {
 	var g TokenGrant
-	err := s.batch.do(ctx, func(tx *wtx) error {
+	err := s.batch.do(ctx, func(ctx context.Context, tx *wtx) error {
 		in, err := s.agentInstance(ctx, tx, r.UDI, r.SignedBy, true, now)
 		if err != nil {
 			return err
@@ -340,7 +357,7 @@ func (s *Store) Authorize(ctx context.Context, udi, signedBy string, usage map[l
 		return res, nil
 	}
 	var res licproto.AuthorizeResult
-	err := s.batch.do(ctx, func(tx *wtx) error {
+	err := s.batch.do(ctx, func(ctx context.Context, tx *wtx) error {
 		res = licproto.AuthorizeResult{State: licproto.StateAuthorized, Licenses: []licproto.LicenseResult{}}
 		in, err := s.agentInstance(ctx, tx, udi, signedBy, true, now)
 		if err != nil {
@@ -537,7 +554,7 @@ func (s *Store) authorizeUnchanged(ctx context.Context, udi, signedBy string, us
 // Deregister removes an instance at its own request; its licenses return
 // to the virtual account at once.
 func (s *Store) Deregister(ctx context.Context, udi, signedBy string, now time.Time) error {
-	return s.batch.do(ctx, func(tx *wtx) error {
+	return s.batch.do(ctx, func(ctx context.Context, tx *wtx) error {
 		in, err := s.agentInstance(ctx, tx, udi, signedBy, false, now)
 		if err != nil {
 			return err

@@ -115,7 +115,7 @@ func (b *batcher) syncSoft(ctx context.Context) error {
 	if !b.pendingSoft() {
 		return nil
 	}
-	return b.do(ctx, func(*wtx) error { return nil })
+	return b.do(ctx, func(context.Context, *wtx) error { return nil })
 }
 
 // BatchStats counts the group-commit writer's work.
@@ -145,9 +145,16 @@ func (s *Store) BatchStats() BatchStats {
 }
 
 type batchOp struct {
-	fn  func(tx *wtx) error
+	fn  func(ctx context.Context, tx *wtx) error
 	err chan error
 }
+
+// batchTimeout bounds one run of a batch (its statements and commit). The
+// operations of a batch run with the batch's own context, never with a
+// caller's: a client that goes away must not interrupt a statement of a
+// transaction other clients' operations share (SQLite then rolls back the
+// whole batch). This deadline is the server's own bound instead.
+const batchTimeout = 30 * time.Second
 
 func newBatcher(s *Store, writers int) *batcher {
 	b := &batcher{s: s, ops: make(chan *batchOp, 4*maxBatch), writers: writers}
@@ -163,17 +170,25 @@ func (b *batcher) close() {
 	b.wg.Wait()
 }
 
-// do runs fn in a shared transaction and returns its error, or the commit's.
-func (b *batcher) do(ctx context.Context, fn func(tx *wtx) error) error {
+// do runs fn in a shared transaction and returns its error, or the
+// commit's. fn gets the batch's context, detached from ctx: once queued,
+// the operation runs to its commit whether or not the caller waits. ctx
+// only bounds the wait, so that a caller whose client went away need not
+// wait for the outcome; a caller that returns early never answers before
+// the commit, since it does not answer at all.
+func (b *batcher) do(ctx context.Context, fn func(ctx context.Context, tx *wtx) error) error {
 	op := &batchOp{fn: fn, err: make(chan error, 1)}
 	select {
 	case b.ops <- op:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	// Once queued the operation runs; wait for its outcome so that the
-	// caller never answers before the commit.
-	return <-op.err
+	select {
+	case err := <-op.err:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("waiting for the database write: %w", ctx.Err())
+	}
 }
 
 func (b *batcher) loop() {
@@ -237,7 +252,8 @@ func (b *batcher) run(batch []*batchOp) []error {
 // attempt runs the batch once; retry reports a deadlock or serialization
 // failure, after which the whole batch may run again.
 func (b *batcher) attempt(batch []*batchOp, sb *softBatch) (errs []error, retry bool) {
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
+	defer cancel()
 	errs = make([]error, len(batch))
 	fail := func(err error) ([]error, bool) {
 		for i := range errs {
@@ -253,7 +269,7 @@ func (b *batcher) attempt(batch []*batchOp, sb *softBatch) (errs []error, retry 
 	// Fast path: no savepoints.
 	failed := -1
 	for i, op := range batch {
-		if errs[i] = op.fn(w); errs[i] != nil {
+		if errs[i] = op.fn(ctx, w); errs[i] != nil {
 			failed = i
 			break
 		}
@@ -266,14 +282,14 @@ func (b *batcher) attempt(batch []*batchOp, sb *softBatch) (errs []error, retry 
 		if len(batch) == 1 && len(sb.rows) == 0 {
 			return errs, false
 		}
-		return b.withSavepoints(batch, sb)
+		return b.withSavepoints(ctx, batch, sb)
 	}
-	return b.commit(w, batch, errs)
+	return b.commit(ctx, w, batch, errs)
 }
 
-func (b *batcher) commit(w *wtx, batch []*batchOp, errs []error) ([]error, bool) {
+func (b *batcher) commit(ctx context.Context, w *wtx, batch []*batchOp, errs []error) ([]error, bool) {
 	tx := w.tx
-	if err := w.flush(context.Background()); err != nil {
+	if err := w.flush(ctx); err != nil {
 		tx.Rollback()
 		for i := range errs {
 			errs[i] = err
@@ -298,8 +314,7 @@ func (b *batcher) commit(w *wtx, batch []*batchOp, errs []error) ([]error, bool)
 }
 
 // withSavepoints runs the batch with each operation in a savepoint.
-func (b *batcher) withSavepoints(batch []*batchOp, sb *softBatch) ([]error, bool) {
-	ctx := context.Background()
+func (b *batcher) withSavepoints(ctx context.Context, batch []*batchOp, sb *softBatch) ([]error, bool) {
 	errs := make([]error, len(batch))
 	fail := func(err error) ([]error, bool) {
 		for i := range errs {
@@ -319,7 +334,7 @@ func (b *batcher) withSavepoints(batch []*batchOp, sb *softBatch) ([]error, bool
 			return fail(fmt.Errorf("savepoint: %w", err))
 		}
 		uses, nev, nseen := maps.Clone(w.tokenUses), len(w.events), len(w.seen)
-		if errs[i] = op.fn(w); errs[i] != nil {
+		if errs[i] = op.fn(ctx, w); errs[i] != nil {
 			w.tokenUses, w.events, w.seen = uses, w.events[:nev], w.seen[:nseen]
 			if isRetryable(errs[i]) {
 				tx.Rollback()
@@ -335,7 +350,7 @@ func (b *batcher) withSavepoints(batch []*batchOp, sb *softBatch) ([]error, bool
 			return fail(fmt.Errorf("releasing savepoint: %w", err))
 		}
 	}
-	return b.commit(w, batch, errs)
+	return b.commit(ctx, w, batch, errs)
 }
 
 // isRetryable reports a PostgreSQL deadlock or serialization failure.

@@ -9,12 +9,15 @@ package ssm
 import (
 	"context"
 	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"sync"
+	"time"
 
 	"vxway/clock"
 	"vxway/licproto"
@@ -28,6 +31,12 @@ type Manager struct {
 	replay *licproto.Replay
 	clock  clock.Clock
 	log    *slog.Logger
+	// logs samples the lines a stranger can cause (refusals, failed TLS
+	// handshakes, rate-limited requests).
+	logs *logSampler
+	// limit rate-limits agent requests and TLS handshakes per source
+	// (nil: no limit); set by Serve.
+	limit *limiter
 
 	mu   sync.Mutex
 	keys map[string]cachedKey // UDI -> registered key
@@ -35,6 +44,9 @@ type Manager struct {
 	// (they never change): the identity certificate names them before the
 	// registration's transaction checks the token itself.
 	names map[string]TokenGrant
+	// decoy is verified against for a request from an unknown instance,
+	// so that it costs what a known one does.
+	decoy *ecdsa.PrivateKey
 }
 
 // maxCachedTokens bounds the token names cache.
@@ -60,8 +72,12 @@ func NewManager(store *Store, pki *PKI, clk clock.Clock, log *slog.Logger) (*Man
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &Manager{store: store, pki: pki, signer: signer, replay: licproto.NewReplay(0), clock: clk, log: log,
-		keys: map[string]cachedKey{}, names: map[string]TokenGrant{}}, nil
+	decoy, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("making a key: %w", err)
+	}
+	return &Manager{store: store, pki: pki, signer: signer, replay: licproto.NewReplay(0, 0), clock: clk, log: log, logs: newLogSampler(log, clk),
+		keys: map[string]cachedKey{}, names: map[string]TokenGrant{}, decoy: decoy}, nil
 }
 
 // Handle answers one request body and returns the signed answer body and
@@ -74,7 +90,7 @@ func (m *Manager) Handle(ctx context.Context, body []byte) ([]byte, int) {
 		if !errors.As(err, &pe) {
 			m.log.Error("request failed", "type", typeOf(req), "udi", udiOf(req), "err", err)
 		} else {
-			m.log.Info("request refused", "type", typeOf(req), "udi", udiOf(req), "code", pe.Code, "reason", pe.Message)
+			m.logs.info("refused", "request refused", "type", typeOf(req), "udi", udiOf(req), "code", pe.Code, "reason", pe.Message)
 			err = pe
 		}
 	}
@@ -108,12 +124,22 @@ func (m *Manager) handle(ctx context.Context, body []byte) (*licproto.Request, a
 		return licproto.Binding(body), nil, err
 	}
 	now := m.clock.Now()
-	// Signatures are checked before the nonce is recorded, so that a forged
-	// request cannot burn a genuine nonce.
+	// Cheap checks come first (the timestamp, a nonce already seen), then
+	// the token of a registration, then the signature; the nonce is
+	// recorded only after the signature verifies (and, for a
+	// registration, its token is known good), so that a forged request
+	// can neither burn a genuine nonce nor fill the replay guard.
+	if err := m.replay.Fresh(req, now); err != nil {
+		return req, nil, err
+	}
 	switch req.Type {
 	case licproto.TypeRegister:
 		var p licproto.RegisterPayload
 		if err := req.DecodePayload(&p); err != nil {
+			return req, nil, err
+		}
+		g, err := m.grant(ctx, req, p.Token, now)
+		if err != nil {
 			return req, nil, err
 		}
 		pub, _ := licproto.ParsePublicKey(p.PublicKey) // checked by DecodePayload
@@ -123,7 +149,7 @@ func (m *Manager) handle(ctx context.Context, body []byte) (*licproto.Request, a
 		if err := m.replay.Check(req, now); err != nil {
 			return req, nil, err
 		}
-		res, err := m.register(ctx, req, &p, pub)
+		res, err := m.register(ctx, req, &p, pub, g)
 		return req, res, err
 	case licproto.TypeRenewRegistration:
 		var p licproto.RenewRegistrationPayload
@@ -183,18 +209,29 @@ func (m *Manager) handle(ctx context.Context, body []byte) (*licproto.Request, a
 // verify checks a request signature against the instance's registered key,
 // from the cache when possible. A cached key that no longer verifies is
 // reloaded once (the key may have been replaced through another manager).
+// An unknown instance and a signature by another key are refused alike
+// (notRegisteredWith), after the same work: one verification.
 func (m *Manager) verify(ctx context.Context, req *licproto.Request) (cachedKey, error) {
 	m.mu.Lock()
-	k, ok := m.keys[req.UDI]
+	k, cached := m.keys[req.UDI]
 	m.mu.Unlock()
-	if ok {
+	if cached {
 		if err := req.VerifySignature(k.pub); err == nil {
 			return k, nil
 		}
 	}
 	b64, err := m.store.InstanceKey(ctx, req.UDI)
+	if errors.Is(err, licproto.ErrNotRegistered) {
+		if !cached {
+			req.VerifySignature(&m.decoy.PublicKey) // the work a known instance costs
+		}
+		return cachedKey{}, err
+	}
 	if err != nil {
 		return cachedKey{}, err
+	}
+	if cached && b64 == k.b64 {
+		return cachedKey{}, notRegisteredWith(req.UDI)
 	}
 	der, err := base64.StdEncoding.DecodeString(b64)
 	if err != nil {
@@ -206,7 +243,7 @@ func (m *Manager) verify(ctx context.Context, req *licproto.Request) (cachedKey,
 	}
 	k = cachedKey{b64: b64, pub: pub}
 	if err := req.VerifySignature(pub); err != nil {
-		return cachedKey{}, err
+		return cachedKey{}, notRegisteredWith(req.UDI)
 	}
 	m.remember(req.UDI, k)
 	return k, nil
@@ -231,30 +268,34 @@ func (m *Manager) forget(udi string, err error) {
 	m.mu.Unlock()
 }
 
-func (m *Manager) register(ctx context.Context, req *licproto.Request, p *licproto.RegisterPayload, pub *ecdsa.PublicKey) (*licproto.RegisterResult, error) {
-	now := m.clock.Now()
-	// The account names for the certificate: from the cache, or from a
-	// read-only look that also refuses a bad token before anything is
-	// issued. The registration's transaction checks the token again and
-	// is what counts.
-	h := hashToken(p.Token)
+// grant returns what a registration's token grants, from the cache or
+// from a read-only look that refuses a bad token before anything else is
+// done. The registration's transaction checks the token again and is what
+// counts.
+func (m *Manager) grant(ctx context.Context, req *licproto.Request, token string, now time.Time) (TokenGrant, error) {
+	h := hashToken(token)
 	m.mu.Lock()
 	g, ok := m.names[h]
 	m.mu.Unlock()
-	if !ok {
-		grant, err := m.store.CheckToken(ctx, p.Token, now)
-		if err != nil {
-			m.log.Info("registration refused", "udi", req.UDI, "token", licproto.MaskToken(p.Token), "err", err)
-			return nil, err
-		}
-		g = *grant
-		m.mu.Lock()
-		if len(m.names) >= maxCachedTokens {
-			clear(m.names)
-		}
-		m.names[h] = g
-		m.mu.Unlock()
+	if ok {
+		return g, nil
 	}
+	grant, err := m.store.CheckToken(ctx, token, now)
+	if err != nil {
+		return TokenGrant{}, err
+	}
+	m.mu.Lock()
+	if len(m.names) >= maxCachedTokens {
+		clear(m.names)
+	}
+	m.names[h] = *grant
+	m.mu.Unlock()
+	return *grant, nil
+}
+
+func (m *Manager) register(ctx context.Context, req *licproto.Request, p *licproto.RegisterPayload, pub *ecdsa.PublicKey, g TokenGrant) (*licproto.RegisterResult, error) {
+	now := m.clock.Now()
+	// The certificate names the token's accounts.
 	der, serial, notAfter, err := m.pki.IssueIdentity(pub, req.UDI, g.SmartAccount, g.VirtualAccount, now)
 	if err != nil {
 		return nil, err
@@ -263,7 +304,6 @@ func (m *Manager) register(ctx context.Context, req *licproto.Request, p *licpro
 	grant, err := m.store.Register(ctx, &Registration{Token: p.Token, UDI: req.UDI, PublicKey: b64, CertSerial: serial, CertNotAfter: notAfter,
 		Hostname: p.Hostname, IP: p.IP, Reregister: p.Reregister}, now)
 	if err != nil {
-		m.log.Info("registration refused", "udi", req.UDI, "token", licproto.MaskToken(p.Token), "err", err)
 		return nil, err
 	}
 	m.remember(req.UDI, cachedKey{b64: b64, pub: pub})
@@ -283,7 +323,7 @@ func (m *Manager) renew(ctx context.Context, req *licproto.Request, p *licproto.
 	in, err := m.store.instance(ctx, req.UDI)
 	if err != nil {
 		if errors.Is(err, ErrNotFound) {
-			return nil, licproto.Errorf(licproto.CodeNotRegistered, "product instance %s is not registered with this manager; register it again with a token", req.UDI)
+			return nil, notRegisteredWith(req.UDI)
 		}
 		return nil, err
 	}

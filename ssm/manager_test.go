@@ -41,14 +41,25 @@ type testManager struct {
 func startManager(t *testing.T, mode, db string) *testManager {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), "m")
-	clk := clock.NewFake(t0)
 	must(t, InitDir(dir, []string{"localhost", "127.0.0.1"}, t0))
+	// Tests send many requests from 127.0.0.1 with the clock standing
+	// still: no rate limit (TestRateLimit tests it).
+	return startManagerWith(t, ServeOptions{Dir: dir, DB: db, Mode: mode, RateLimit: -1})
+}
+
+// startManagerWith serves the data directory o.Dir (made by InitDir) on
+// 127.0.0.1 with a fake clock at t0.
+func startManagerWith(t *testing.T, o ServeOptions) *testManager {
+	t.Helper()
+	dir := o.Dir
+	clk := clock.NewFake(t0)
 	ctx, cancel := context.WithCancel(context.Background())
 	ready := make(chan string, 1)
 	done := make(chan error, 1)
+	o.Listen, o.Clock = "127.0.0.1:0", clk
+	o.Ready = func(a net.Addr, path string) { ready <- "https://" + a.String() + "|" + path }
 	go func() {
-		done <- Serve(ctx, ServeOptions{Dir: dir, DB: db, Listen: "127.0.0.1:0", Mode: mode, Clock: clk,
-			Ready: func(a net.Addr, path string) { ready <- "https://" + a.String() + "|" + path }})
+		done <- Serve(ctx, o)
 	}()
 	var got string
 	select {
@@ -298,7 +309,8 @@ func TestManagerRejectsBadInput(t *testing.T) {
 	m := startManager(t, ModeOnPrem, "")
 	m.setup()
 	d := m.device("0000000C")
-	_, err := d.register(m.token("Default", 30, 0, true), false, "h")
+	tok := m.token("Default", 30, 0, true)
+	_, err := d.register(tok, false, "h")
 	must(t, err)
 	post := func(body []byte) (int, []byte) {
 		resp, err := m.http.Post(m.url, "application/json", bytes.NewReader(body))
@@ -328,10 +340,10 @@ func TestManagerRejectsBadInput(t *testing.T) {
 		{"replayed nonce", replayed, rb, licproto.ErrReplay},
 		{"stale timestamp", signed(licproto.TypeAuthorize, usage, t0.Add(-10*time.Minute), d.key), nil, licproto.ErrStaleTimestamp},
 		{"future timestamp", signed(licproto.TypeAuthorize, usage, t0.Add(time.Hour), d.key), nil, licproto.ErrStaleTimestamp},
-		{"wrong key", signed(licproto.TypeAuthorize, usage, t0, other), nil, licproto.ErrBadSignature},
-		{"deregister wrong key", signed(licproto.TypeDeregister, &licproto.DeregisterPayload{}, t0, other), nil, licproto.ErrBadSignature},
+		{"wrong key", signed(licproto.TypeAuthorize, usage, t0, other), nil, licproto.ErrNotRegistered},
+		{"deregister wrong key", signed(licproto.TypeDeregister, &licproto.DeregisterPayload{}, t0, other), nil, licproto.ErrNotRegistered},
 		{"register without possession", func() *licproto.Request {
-			r := signed(licproto.TypeRegister, &licproto.RegisterPayload{Token: "abcdefghijklmnop", PublicKey: d.pub()}, t0, other)
+			r := signed(licproto.TypeRegister, &licproto.RegisterPayload{Token: tok, PublicKey: d.pub()}, t0, other)
 			return r
 		}(), nil, licproto.ErrBadSignature},
 		{"bad usage type", signed(licproto.TypeAuthorize, map[string]any{"usage": map[string]int{"gold": 1}}, t0, d.key), nil, licproto.ErrBadRequest},

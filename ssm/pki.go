@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"vxway/atomicfile"
+	"vxway/licproto"
 )
 
 // Files of a data directory.
@@ -107,11 +108,7 @@ func InitDir(dir string, sans []string, now time.Time) error {
 	if err != nil {
 		return fmt.Errorf("making server certificate: %w", err)
 	}
-	sigKey, sigDER, err := issue(ca, caKey, &x509.Certificate{
-		Subject:   pkix.Name{CommonName: "vxway license manager answers"},
-		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(ServerLifetime),
-		KeyUsage: x509.KeyUsageDigitalSignature, BasicConstraintsValid: true,
-	})
+	sigKey, sigDER, err := issue(ca, caKey, signerTemplate(now))
 	if err != nil {
 		return fmt.Errorf("making answer signing certificate: %w", err)
 	}
@@ -139,6 +136,58 @@ func InitDir(dir string, sans []string, now time.Time) error {
 		}
 	}
 	return nil
+}
+
+// signerTemplate is the answer signing certificate: an end entity for
+// digital signatures, marked with licproto.AnswerSigningPolicy, which the
+// device requires of the certificate that signs answers.
+func signerTemplate(now time.Time) *x509.Certificate {
+	return &x509.Certificate{
+		Subject:   pkix.Name{CommonName: "vxway license manager answers"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(ServerLifetime),
+		KeyUsage: x509.KeyUsageDigitalSignature, BasicConstraintsValid: true,
+		Policies: []x509.OID{licproto.AnswerSigningPolicy},
+	}
+}
+
+// EnsureSigner reissues the answer signing key and certificate of the data
+// directory dir when the certificate lacks licproto.AnswerSigningPolicy (a
+// directory made before devices required it), does not match its key, or
+// has expired; it reports whether it did. The key is written before the
+// certificate, so an interrupted reissue leaves a mismatch that the next
+// start repairs.
+func EnsureSigner(dir string, now time.Time) (bool, error) {
+	cert, err := readCert(filepath.Join(dir, SignerCertFile))
+	if err != nil {
+		return false, err
+	}
+	key, err := readKey(filepath.Join(dir, SignerKeyFile))
+	if err != nil {
+		return false, err
+	}
+	pub, ok := cert.PublicKey.(*ecdsa.PublicKey)
+	if ok && pub.Equal(&key.PublicKey) && licproto.IsAnswerSigner(cert) && now.Before(cert.NotAfter) {
+		return false, nil
+	}
+	ca, err := readCert(filepath.Join(dir, CACertFile))
+	if err != nil {
+		return false, err
+	}
+	caKey, err := readKey(filepath.Join(dir, CAKeyFile))
+	if err != nil {
+		return false, err
+	}
+	sigKey, sigDER, err := issue(ca, caKey, signerTemplate(now))
+	if err != nil {
+		return false, fmt.Errorf("reissuing the answer signing certificate: %w", err)
+	}
+	if err := atomicfile.WriteFile(filepath.Join(dir, SignerKeyFile), keyPEM(sigKey), 0o600); err != nil {
+		return false, err
+	}
+	if err := atomicfile.WriteFile(filepath.Join(dir, SignerCertFile), certPEM(sigDER), 0o644); err != nil {
+		return false, err
+	}
+	return true, nil
 }
 
 func randSerial() *big.Int {

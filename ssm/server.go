@@ -8,9 +8,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -52,6 +56,12 @@ func Handler(m *Manager, a *Admin, agentPath string) http.Handler {
 }
 
 func (m *Manager) serveAgent(w http.ResponseWriter, r *http.Request) {
+	if ap, err := netip.ParseAddrPort(r.RemoteAddr); err == nil && !m.limit.allow(ap.Addr()) {
+		m.logs.info("limited", "request refused: too many from this address", "from", sourceKey(ap.Addr()))
+		w.Header().Set("Retry-After", "10")
+		http.Error(w, "too many requests from this address; try again later", http.StatusTooManyRequests)
+		return
+	}
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", "POST")
 		http.Error(w, "the Smart Transport endpoint takes POST requests with a JSON body", http.StatusMethodNotAllowed)
@@ -80,6 +90,10 @@ type ServeOptions struct {
 	Store *Store
 	Clock clock.Clock
 	Log   *slog.Logger
+	// RateLimit is how many agent requests and TLS handshakes one source
+	// address may make per second (bursts of ten times as many): zero
+	// means DefaultRateLimit, a negative value no limit.
+	RateLimit float64
 	// Ready, when set, is called with the listening address once the
 	// server accepts connections.
 	Ready func(addr net.Addr, agentPath string)
@@ -94,11 +108,30 @@ func DBPath(dir, db string) string {
 	return dir + "/" + DBFile
 }
 
+// errTooManyHandshakes refuses a TLS handshake from a source over its
+// rate.
+var errTooManyHandshakes = errors.New("too many TLS handshakes from this address")
+
 // Serve runs the manager until ctx is done.
 func Serve(ctx context.Context, o ServeOptions) error {
 	path, err := AgentPath(o.Mode, o.CloudPath)
 	if err != nil {
 		return err
+	}
+	if o.Clock == nil {
+		o.Clock = clock.Real{}
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if _, err := os.Stat(filepath.Join(o.Dir, CACertFile)); err == nil {
+		reissued, err := EnsureSigner(o.Dir, o.Clock.Now())
+		if err != nil {
+			return err
+		}
+		if reissued {
+			o.Log.Warn("reissued the answer signing certificate: the one in the data directory lacked the answer signing policy devices require, did not match its key, or had expired", "file", filepath.Join(o.Dir, SignerCertFile))
+		}
 	}
 	pki, err := LoadPKI(o.Dir)
 	if err != nil {
@@ -119,20 +152,33 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	if err != nil {
 		return err
 	}
+	rate := o.RateLimit
+	if rate == 0 {
+		rate = DefaultRateLimit
+	}
+	m.limit = newLimiter(rate, 10*rate, o.Clock)
 	a := NewAdmin(store, rs, pki.AdminToken, o.Clock)
 	ln, err := net.Listen("tcp", o.Listen)
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", o.Listen, err)
 	}
 	srv := &http.Server{
-		Handler:           Handler(m, a, path),
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{pki.Server}, MinVersion: tls.VersionTLS12},
+		Handler: Handler(m, a, path),
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{pki.Server}, MinVersion: tls.VersionTLS12,
+			// A handshake costs the server a signature: refuse it, before
+			// that, to a source over its rate.
+			GetConfigForClient: func(hello *tls.ClientHelloInfo) (*tls.Config, error) {
+				if !m.limit.allow(remoteAddr(hello.Conn.RemoteAddr())) {
+					return nil, errTooManyHandshakes
+				}
+				return nil, nil
+			}},
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
-		ErrorLog:          nil,
+		ErrorLog:          log.New(m.logs, "", 0),
 	}
 	if o.Ready != nil {
 		o.Ready(ln.Addr(), path)

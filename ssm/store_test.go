@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -163,8 +164,16 @@ func TestStoreInstances(t *testing.T) {
 		if err := reg("C", "keyC"); !errors.Is(err, licproto.ErrTokenUsedUp) {
 			t.Errorf("third use: %v", err)
 		}
-		if err := reg("A", "keyX"); !errors.Is(err, licproto.ErrAlreadyRegistered) {
-			t.Errorf("other key without reregister: %v", err)
+		if err := reg("A", "keyX"); !errors.Is(err, licproto.ErrTokenUsedUp) {
+			t.Errorf("other key with a used-up token: %v, want the token's refusal first", err)
+		}
+		more, _, err := s.CreateToken(ctx, "Lab", TokenOptions{}, t0)
+		must(t, err)
+		for _, rereg := range []bool{false, true} {
+			_, err := s.Register(ctx, &Registration{Token: more, UDI: "A", PublicKey: "keyX", CertSerial: "2", CertNotAfter: t0.AddDate(1, 0, 0), Reregister: rereg}, t0)
+			if !errors.Is(err, licproto.ErrAlreadyRegistered) || strings.Contains(err.Error(), "Default") {
+				t.Errorf("other key, reregister %v: %v", rereg, err)
+			}
 		}
 		res, err := s.Authorize(ctx, "A", "keyA", map[licproto.LicenseType]int{licproto.RMS: 8, licproto.Room: 1}, t0)
 		must(t, err)
@@ -176,7 +185,7 @@ func TestStoreInstances(t *testing.T) {
 		if res.State != licproto.StateOutOfCompliance || res.Licenses[0].State != licproto.StateOutOfCompliance {
 			t.Errorf("B with 3 of 2 left: %+v", res)
 		}
-		if _, err := s.Authorize(ctx, "B", "keyA", nil, t0); !errors.Is(err, licproto.ErrBadSignature) {
+		if _, err := s.Authorize(ctx, "B", "keyA", nil, t0); !errors.Is(err, licproto.ErrNotRegistered) {
 			t.Errorf("wrong key: %v", err)
 		}
 		if _, err := s.Authorize(ctx, "Z", "keyZ", nil, t0); !errors.Is(err, licproto.ErrNotRegistered) {

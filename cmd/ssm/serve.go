@@ -23,6 +23,7 @@ func (e *cmdEnv) serveCommand() *cli.Command {
 			&cli.StringFlag{Name: "mode", Value: ssm.ModeOnPrem, Usage: "onprem (endpoint /SmartTransport) or cloud (endpoint --cloud-path)"},
 			&cli.StringFlag{Name: "cloud-path", Value: licproto.DirectPath, Usage: "endpoint `PATH` in cloud mode (the path of the build config's direct_url)"},
 			&cli.StringFlag{Name: "cpuprofile", Usage: "write a CPU profile of the manager to `FILE` until it stops (for performance work)"},
+			&cli.Float64Flag{Name: "rate-limit", Value: ssm.DefaultRateLimit, Usage: "agent requests and TLS handshakes per second one source address may make (`N`, bursts of 10*N); 0 turns the limit off"},
 		),
 		Action: e.serve,
 	}
@@ -54,10 +55,17 @@ func (e *cmdEnv) serve(c *cli.Context) error {
 		}
 		defer pprof.StopCPUProfile()
 	}
+	rate := c.Float64("rate-limit")
+	switch {
+	case rate < 0:
+		return fmt.Errorf("--rate-limit %v is negative; give requests per second, or 0 for no limit", rate)
+	case rate == 0:
+		rate = -1 // ServeOptions: no limit
+	}
 	log := slog.New(slog.NewTextHandler(e.stderr, nil))
 	return ssm.Serve(c.Context, ssm.ServeOptions{
 		Dir: dir, DB: db, Listen: c.String("listen"), Mode: c.String("mode"),
-		CloudPath: c.String("cloud-path"), Clock: e.clock, Log: log,
+		CloudPath: c.String("cloud-path"), Clock: e.clock, Log: log, RateLimit: rate,
 		Ready: func(addr net.Addr, path string) {
 			fmt.Fprintf(e.stdout, "serving %s agent endpoint https://%s%s and admin API https://%s/api/v1/\n", c.String("mode"), addr, path, addr)
 		},

@@ -282,7 +282,8 @@ func measure(ctx context.Context, c config, insts []instance, dsn string, dbPID 
 	if dsn != "" {
 		args = append(args, "--db", dsn)
 	}
-	args = append(args, "serve", "--listen", "127.0.0.1:0", "--mode", ssm.ModeOnPrem)
+	// The load comes from one address: no per-source rate limit.
+	args = append(args, "serve", "--listen", "127.0.0.1:0", "--mode", ssm.ModeOnPrem, "--rate-limit", "0")
 	if c.mgrProfile != "" {
 		args = append(args, "--cpuprofile", c.mgrProfile+"."+dbName)
 	}
