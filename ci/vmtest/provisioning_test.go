@@ -261,7 +261,10 @@ func testNetworkAndOfflineLicensing(t *testing.T, mgr *ssmHost, img string) {
 	}
 	v.Logout(t)
 
-	resetAndWait(t, v, DefaultRootPassword, "-vt --yes")
+	// Root's default password logs in on the console only; the reset runs
+	// over SSH.
+	v.SetRootPassword(t, DefaultRootPassword, RootPassword)
+	resetAndWait(t, v, RootPassword, "-vt --yes")
 	wantLines(t, "console after the reset", v.Transcript(), "firstboot: not provisioned (no VXPROV disk)")
 	v.Login(t, "admin", DefaultAdminPassword)
 	offline := regexp.MustCompile(`30042[\s\S]*30044|30044[\s\S]*30042`)
