@@ -23,6 +23,7 @@ import (
 	"vxway/agent"
 	"vxway/netconf"
 	"vxway/platform"
+	"vxway/tomlline"
 )
 
 // SeedFile is the name of the seed on the VXPROV disk.
@@ -330,7 +331,7 @@ func Parse(b []byte) (*Seed, error) {
 		}
 		return nil, fmt.Errorf("%w: %w", ErrInvalidSeed, &Problem{Key: "syntax", Msg: err.Error()})
 	}
-	p := &parser{lines: keyLines(string(b))}
+	p := &parser{lines: tomlline.Lines(string(b))}
 	s := p.seed(doc)
 	if len(p.problems) > 0 {
 		sort.SliceStable(p.problems, func(i, j int) bool { return p.problems[i].Line < p.problems[j].Line })

@@ -273,20 +273,6 @@ func TestParseProblems(t *testing.T) {
 	}
 }
 
-func TestKeyLines(t *testing.T) {
-	doc := "# comment\nversion = 1\n\"instance_id\" = 'x'\ntext = \"\"\"\nfake = 1\n\"\"\"\n[ network ]\ndns_servers = [ # c\n \"a\", # ] not the end\n]\ndhcp = true\n[users.\"admin\"]\npassword = \"p=q\"\n"
-	got := keyLines(doc)
-	want := map[string]int{"version": 2, "instance_id": 3, "text": 4, "network": 7, "network.dns_servers": 8, "network.dhcp": 11, "users": 12, "users.admin": 12, "users.admin.password": 13}
-	for k, n := range want {
-		if got[k] != n {
-			t.Errorf("line of %s = %d, want %d", k, got[k], n)
-		}
-	}
-	if _, ok := got["fake"]; ok {
-		t.Error("a key inside a multi-line string was recorded")
-	}
-}
-
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(fullSeed(f)))
 	f.Add([]byte("version = 1\ninstance_id = \"a\"\n[network]\ndns_servers = [\n\"x\",\n]\n"))
