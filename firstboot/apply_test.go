@@ -15,6 +15,7 @@ import (
 	"vxway/clock"
 	"vxway/netconf"
 	"vxway/platform"
+	"vxway/testsupport"
 	"vxway/xapi"
 )
 
@@ -28,17 +29,10 @@ type device struct {
 
 func newDevice(t *testing.T, seed []byte) *device {
 	t.Helper()
-	root := deviceRoot(t, seed)
-	def, err := platform.HashPassword("TANDBERG", "fixedsalt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := platform.WriteImageInfo(root, &platform.ImageInfo{
-		SoftwareVersion: "X14.2", Hostname: "vxway", Brand: "Expressway", Type: "Expressway-C",
-		PasswordHashes: platform.PasswordHashes{Root: def, Admin: def},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	info := testsupport.ImageInfo(t, "Expressway")
+	info.SoftwareVersion, info.Hostname = "X14.2", "vxway"
+	root := testsupport.DeviceRoot(t, info)
+	writeDisks(t, root, seed)
 	d := &device{root: root, clk: clock.NewFake(bootTime)}
 	if err := platform.NewUsers(root, d.clk).SyncAlarms(); err != nil {
 		t.Fatal(err)

@@ -89,12 +89,20 @@ func equalFold(a, b string) bool {
 	return true
 }
 
-// deviceRoot lays out a root with sys/class/block entries and dev files,
-// the way the kernel shows block devices; the seed "device" is a real
-// FAT image written by WriteSeedDisk.
+// deviceRoot lays out a root with the block devices of writeDisks.
 func deviceRoot(t *testing.T, seed []byte) string {
 	t.Helper()
 	root := t.TempDir()
+	writeDisks(t, root, seed)
+	return root
+}
+
+// writeDisks gives root sys/class/block entries and dev files, the way the
+// kernel shows block devices: a disk that is not a seed, a partition too
+// short to hold a sector, a loop device and, unless seed is nil, a seed
+// "device" that is a real FAT image written by WriteSeedDisk.
+func writeDisks(t *testing.T, root string, seed []byte) {
+	t.Helper()
 	for _, d := range []string{"sys/class/block/vda", "sys/class/block/vda1", "sys/class/block/loop0", "sys/class/block/vdb", "dev"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
 			t.Fatal(err)
@@ -112,7 +120,6 @@ func deviceRoot(t *testing.T, seed []byte) string {
 			t.Fatal(err)
 		}
 	}
-	return root
 }
 
 func TestDiskSource(t *testing.T) {

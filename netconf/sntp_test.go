@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"vxway/clock"
+	"vxway/testsupport"
 )
 
 // ntpServer answers SNTP requests on loopback with a clock ahead of the
@@ -107,7 +108,7 @@ func TestServiceSetsClockFromNTP(t *testing.T) {
 	if err := Save(root, Config{DHCP: true, NTPServers: []string{"127.0.0.1"}}); err != nil {
 		t.Fatal(err)
 	}
-	ts := &testService{link: &fakeLink{}, dhcp: &fakeDHCP{lease: qemuLease, dur: time.Hour}, log: &syncBuffer{}, notified: make(chan struct{}, 16)}
+	ts := &testService{link: &fakeLink{}, dhcp: &fakeDHCP{lease: qemuLease, dur: time.Hour}, log: &testsupport.SyncBuffer{}, notified: make(chan struct{}, 16)}
 	ts.clk = clock.NewFake(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 	ts.service = newService(root, "eth0", ts.log, ts.link, ts.dhcp, ts.clk)
 	ts.service.poll = 10 * time.Millisecond
@@ -124,11 +125,11 @@ func TestServiceSetsClockFromNTP(t *testing.T) {
 	done := make(chan struct{})
 	go func() { ts.run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
-	waitFor(t, "the clock step", func() bool { mu.Lock(); defer mu.Unlock(); return len(steps) == 1 })
+	testsupport.Eventually(t, "the clock step", func() bool { mu.Lock(); defer mu.Unlock(); return len(steps) == 1 })
 	if d := steps[0] - time.Hour; d.Abs() > 500*time.Millisecond {
 		t.Errorf("clock stepped by %v, want about 1h", steps[0])
 	}
-	waitFor(t, "NTP in the status", func() bool { st, _ := ReadStatus(root); return st.NTPSyncedFrom == "127.0.0.1" })
+	testsupport.Eventually(t, "NTP in the status", func() bool { st, _ := ReadStatus(root); return st.NTPSyncedFrom == "127.0.0.1" })
 	if !strings.Contains(ts.log.String(), "clock set from NTP server 127.0.0.1") {
 		t.Errorf("log:\n%s", ts.log.String())
 	}

@@ -113,7 +113,7 @@ func RequireVM(t testing.TB) {
 func Image(t testing.TB, opts ...ImageOption) string {
 	t.Helper()
 	RequireVM(t)
-	mod, err := ModuleDir()
+	mod, err := image.ModuleRoot(".")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,21 +192,4 @@ func variantKey(c *appconfig.Config) (string, error) {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// ModuleDir returns the root of the vxway source tree (the directory of
-// go.mod above the test's working directory).
-func ModuleDir() (string, error) {
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for d := wd; ; d = filepath.Dir(d) {
-		if b, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil && strings.HasPrefix(string(b), "module vxway\n") {
-			return d, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("no vxway go.mod above %s", wd)
-		}
-	}
 }
