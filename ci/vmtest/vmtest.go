@@ -17,11 +17,11 @@
 //	}
 //
 // Images: Image builds the repository's appliance.toml; options give a
-// variant (WithConfig, WithTrustedCA, WithPasswords); each distinct variant
-// is built once per test binary and shared. VMs: Boot options set the guest
-// clock (RTCBase), attach a provisioning disk (Provision) or other disks
-// (ExtraDisk). Reboot, PowerOff and Kill (a power cut) stop the machine;
-// Start boots the same disk again.
+// variant (WithTrustedCA); each distinct variant is built once per test
+// binary and shared. VMs: Boot options set the guest clock (RTCBase) and
+// attach further disks (ExtraDisk), such as a provisioning seed. Reboot,
+// PowerOff and Kill (a power cut) stop the machine; Start boots the same
+// disk again.
 //
 // On a failed test the console transcript is printed. The tests skip when
 // QEMU or OVMF are missing, unless CI is set (then they fail).
@@ -54,9 +54,6 @@ const (
 // ImageOption changes the build config of an image variant.
 type ImageOption func(*appconfig.Config)
 
-// WithConfig applies f to the build config.
-func WithConfig(f func(*appconfig.Config)) ImageOption { return ImageOption(f) }
-
 // WithTrustedCA adds a PEM CA certificate file to [licensing]
 // trusted_ca_files.
 func WithTrustedCA(pemFile string) ImageOption {
@@ -66,13 +63,6 @@ func WithTrustedCA(pemFile string) ImageOption {
 			abs = pemFile
 		}
 		c.Licensing.TrustedCAFiles = append(c.Licensing.TrustedCAFiles, abs)
-	}
-}
-
-// WithPasswords sets the default root and admin passwords.
-func WithPasswords(root, admin string) ImageOption {
-	return func(c *appconfig.Config) {
-		c.Users.RootPassword, c.Users.AdminPassword = root, admin
 	}
 }
 
