@@ -203,7 +203,8 @@ func join(prefix, key string) string {
 	return prefix + "." + key
 }
 
-// known reports keys of m that the schema does not have, sorted.
+// unknown reports, as problems, the keys of m that the schema does not
+// have (those not in known), sorted.
 func (p *parser) unknown(m map[string]any, prefix string, known ...string) {
 	var keys []string
 	for k := range m {

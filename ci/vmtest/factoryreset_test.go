@@ -19,7 +19,7 @@ import (
 // keeping or dropping passwords shows at the next login.
 const resetPassword = "Vx-Reset-4711"
 
-// markers are files the tests drop into places a kept item covers; each
+// resetMarkers are files the tests drop into places a kept item covers; each
 // holds its own name so one cat shows which are there.
 var resetMarkers = map[string]string{
 	"licensing":  "/data/licensing/vmtest-marker",
