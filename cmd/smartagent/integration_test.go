@@ -155,7 +155,9 @@ type device struct {
 	t    *testing.T
 	root string
 	cmd  *exec.Cmd
-	logs *testsupport.SyncBuffer
+	// exited is closed once the agent has exited and cmd.Wait returned.
+	exited chan struct{}
+	logs   *testsupport.SyncBuffer
 }
 
 // newDevice lays out a device root whose image trusts caFile and points
@@ -209,20 +211,24 @@ func (d *device) start() {
 			ready <- false
 		}
 	}()
-	go func() { cmd.Wait(); pw.Close() }()
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); pw.Close(); close(exited) }()
 	if !<-ready {
 		d.t.Fatalf("smartagent did not start:\n%s", d.logs.String())
 	}
-	d.cmd = cmd
+	d.cmd, d.exited = cmd, exited
 }
 
 func (d *device) stop() {
 	if d.cmd == nil {
 		return
 	}
+	// Only the goroutine that called Wait may read the process state; the
+	// closed channel says Wait has returned.
 	d.cmd.Process.Signal(syscall.SIGTERM)
-	for i := 0; i < 100 && d.cmd.ProcessState == nil; i++ {
-		time.Sleep(20 * time.Millisecond)
+	select {
+	case <-d.exited:
+	case <-time.After(2 * time.Second):
 	}
 	d.cmd = nil
 }
