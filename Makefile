@@ -29,9 +29,14 @@ image: build-deps vxway
 run: image
 	$(VXWAY) run $(IMAGE)
 
-# Every test, the VM tests included (they build the image themselves).
+# Every test: the host-side packages under the race detector, then the VM
+# tests (they build the image themselves and spend their time in QEMU, so
+# they run without it).
+HOST_PKGS = $$($(GO) list ./... | grep -v '^vxway/ci/vmtest$$')
+
 test: host-deps
-	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) $(HOST_PKGS)
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./ci/vmtest
 
 # Figures for the README: build, boot, manager throughput, agent, reset.
 bench: host-deps

@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"vxway/tomlline"
 )
 
 // Version is the config format version this package reads.
@@ -204,7 +206,7 @@ func Parse(b []byte, dir string) (*Config, error) {
 		}
 		return nil, fmt.Errorf("decoding: %w", err)
 	}
-	c.lines = keyLines(string(b))
+	c.lines = tomlline.Lines(string(b))
 	var errs []error
 	for _, k := range md.Undecoded() {
 		errs = append(errs, fmt.Errorf("%sunknown key %q (see docs/image.md for the keys)", c.where(k.String()), k.String()))
@@ -404,48 +406,4 @@ func oneOf(s string, list []string) bool {
 		}
 	}
 	return false
-}
-
-var (
-	tableRE = regexp.MustCompile(`^\s*\[\s*([A-Za-z0-9_.-]+)\s*\]`)
-	keyRE   = regexp.MustCompile(`^\s*([A-Za-z0-9_-]+(?:\s*\.\s*[A-Za-z0-9_-]+)*)\s*=`)
-)
-
-// keyLines finds the line of each "table.key" (and each table) in a TOML
-// text. BurntSushi/toml keeps key positions private, and this covers the
-// shapes a hand-written appliance.toml uses: [table] headers and bare or
-// dotted keys.
-func keyLines(src string) map[string]int {
-	lines := map[string]int{}
-	table := ""
-	inMulti := false
-	for i, line := range strings.Split(src, "\n") {
-		n := i + 1
-		if inMulti {
-			if strings.Count(line, `"""`)%2 == 1 || strings.Count(line, `'''`)%2 == 1 {
-				inMulti = false
-			}
-			continue
-		}
-		if m := tableRE.FindStringSubmatch(line); m != nil {
-			table = m[1]
-			if _, ok := lines[table]; !ok {
-				lines[table] = n
-			}
-			continue
-		}
-		if m := keyRE.FindStringSubmatch(line); m != nil {
-			k := strings.ReplaceAll(strings.ReplaceAll(m[1], " ", ""), "\t", "")
-			if table != "" {
-				k = table + "." + k
-			}
-			if _, ok := lines[k]; !ok {
-				lines[k] = n
-			}
-			if strings.Count(line, `"""`)%2 == 1 || strings.Count(line, `'''`)%2 == 1 {
-				inMulti = true
-			}
-		}
-	}
-	return lines
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"vxway/platform"
+	"vxway/testsupport"
 )
 
 // fakeSystem records the system calls and makes "filesystems" by writing
@@ -34,7 +35,7 @@ func (f *fakeSystem) Unmount(target string) error {
 
 func (f *fakeSystem) MakeExt4(device, label string) error {
 	f.calls = append(f.calls, "mkfs "+device+" "+label)
-	return writeMagic(device)
+	return testsupport.WriteExt4Magic(device)
 }
 
 func (f *fakeSystem) Sync() { f.calls = append(f.calls, "sync") }
@@ -49,42 +50,16 @@ func (f *fakeSystem) SetHostname(name string) error {
 	return nil
 }
 
-func writeMagic(device string) error {
-	f, err := os.OpenFile(device, os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	_, err = f.WriteAt([]byte{0x53, 0xEF}, magicOffset)
-	return err
-}
-
 // newRoot makes a root with vda1 (ESP), vda2 (persist, formatted) and vda3
 // (data, blank).
 func newRoot(t *testing.T) string {
 	t.Helper()
 	root := t.TempDir()
-	parts := []struct{ dev, name string }{{"vda1", "ESP"}, {"vda2", "persist"}, {"vda3", "data"}}
-	for _, p := range parts {
-		dir := filepath.Join(root, "sys/class/block", p.dev)
-		mustWrite(t, filepath.Join(dir, "uevent"), fmt.Sprintf("MAJOR=254\nMINOR=1\nDEVNAME=%s\nDEVTYPE=partition\nPARTN=1\nPARTNAME=%s\n", p.dev, p.name))
-		mustWrite(t, filepath.Join(root, "dev", p.dev), strings.Repeat("\x00", 4096))
-	}
-	mustWrite(t, filepath.Join(root, "sys/class/block/vda/uevent"), "MAJOR=254\nMINOR=0\nDEVNAME=vda\nDEVTYPE=disk\n")
-	if err := writeMagic(filepath.Join(root, "dev/vda2")); err != nil {
+	testsupport.WritePartitions(t, root, "ESP", "persist", "data")
+	if err := testsupport.WriteExt4Magic(filepath.Join(root, "dev/vda2")); err != nil {
 		t.Fatal(err)
 	}
 	return root
-}
-
-func mustWrite(t *testing.T, path, s string) {
-	t.Helper()
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(s), 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func TestBootSequence(t *testing.T) {
@@ -133,7 +108,7 @@ func TestBootSequence(t *testing.T) {
 
 func TestSecondBootDoesNotRemake(t *testing.T) {
 	root := newRoot(t)
-	if err := writeMagic(filepath.Join(root, "dev/vda3")); err != nil {
+	if err := testsupport.WriteExt4Magic(filepath.Join(root, "dev/vda3")); err != nil {
 		t.Fatal(err)
 	}
 	sys := &fakeSystem{}
@@ -248,9 +223,7 @@ func TestHostname(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			root := t.TempDir()
-			for p, s := range tt.files {
-				mustWrite(t, filepath.Join(root, p), s)
-			}
+			testsupport.WriteFiles(t, root, tt.files)
 			got, err := Hostname(root)
 			if got != tt.want || (err != nil) != tt.wantErr {
 				t.Errorf("Hostname = %q, %v; want %q, error %v", got, err, tt.want, tt.wantErr)
@@ -284,7 +257,7 @@ func diffLines(want, got []string) string {
 
 func TestDataDiskForFactoryReset(t *testing.T) {
 	root := newRoot(t)
-	if err := writeMagic(filepath.Join(root, "dev/vda3")); err != nil {
+	if err := testsupport.WriteExt4Magic(filepath.Join(root, "dev/vda3")); err != nil {
 		t.Fatal(err)
 	}
 	sys := &fakeSystem{}

@@ -7,8 +7,9 @@ set -euo pipefail
 # Build and boot: QEMU, OVMF firmware, systemd-boot, mke2fs.
 # Image checks: sgdisk (gdisk), fsck.vfat (dosfstools), mtools.
 # Tests: tinyproxy (proxy transport), dnsmasq (DHCP in a network namespace),
-# PostgreSQL (manager store).
-pkgs=(qemu-system-x86 ovmf systemd-boot-efi e2fsprogs dosfstools gdisk mtools tinyproxy dnsmasq-base postgresql)
+# PostgreSQL (manager store), a C compiler for the race detector (gcc,
+# libc6-dev).
+pkgs=(qemu-system-x86 ovmf systemd-boot-efi e2fsprogs dosfstools gdisk mtools tinyproxy dnsmasq-base postgresql gcc libc6-dev)
 if [ "${1:-}" = "--build-only" ]; then
 	pkgs=(qemu-system-x86 ovmf systemd-boot-efi e2fsprogs)
 fi

@@ -17,6 +17,7 @@ import (
 
 	"vxway/clock"
 	"vxway/platform"
+	"vxway/testsupport"
 )
 
 var testNow = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
@@ -172,18 +173,11 @@ func deviceFiles() map[string]string {
 // the tool sees it before the reboot.
 func newDevice(t testing.TB) (string, *fakeDisk) {
 	t.Helper()
-	root := t.TempDir()
-	h, err := platform.HashPassword("TANDBERG", "vxwaydefault")
-	if err != nil {
-		t.Fatal(err)
-	}
 	// The image's own defaults say Expressway: a reset that does not keep
 	// brand and type must still end as VCS.
-	info := &platform.ImageInfo{Hostname: "vxway", Brand: "Expressway", Type: "Expressway-C",
-		PasswordHashes: platform.PasswordHashes{Root: h, Admin: h}}
-	if err := platform.WriteImageInfo(root, info); err != nil {
-		t.Fatal(err)
-	}
+	info := testsupport.ImageInfo(t, "Expressway")
+	info.Hostname = "vxway"
+	root := testsupport.DeviceRoot(t, info)
 	d := newFakeDisk(t, root)
 	if err := d.MountData(context.Background()); err != nil {
 		t.Fatal(err)

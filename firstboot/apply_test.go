@@ -12,12 +12,12 @@ import (
 	"testing"
 	"time"
 	seedfmt "vxway/firstboot/seed"
-	"vxway/firstboot/seed/seedtest"
 	"vxway/vm"
 
 	"vxway/clock"
 	"vxway/netsettings"
 	"vxway/platform"
+	"vxway/testsupport"
 	"vxway/xapi"
 )
 
@@ -31,17 +31,10 @@ type device struct {
 
 func newDevice(t *testing.T, seed []byte) *device {
 	t.Helper()
-	root := deviceRoot(t, seed)
-	def, err := platform.HashPassword("TANDBERG", "fixedsalt")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := platform.WriteImageInfo(root, &platform.ImageInfo{
-		SoftwareVersion: "X14.2", Hostname: "vxway", Brand: "Expressway", Type: "Expressway-C",
-		PasswordHashes: platform.PasswordHashes{Root: def, Admin: def},
-	}); err != nil {
-		t.Fatal(err)
-	}
+	info := testsupport.ImageInfo(t, "Expressway")
+	info.SoftwareVersion, info.Hostname = "X14.2", "vxway"
+	root := testsupport.DeviceRoot(t, info)
+	writeDisks(t, root, seed)
 	d := &device{root: root, clk: clock.NewFake(bootTime)}
 	if err := platform.NewUsers(root, d.clk).SyncAlarms(); err != nil {
 		t.Fatal(err)
@@ -90,7 +83,7 @@ func (d *device) state(t *testing.T) *State {
 }
 
 func TestApplyFullSeed(t *testing.T) {
-	d := newDevice(t, []byte(seedtest.Full(t)))
+	d := newDevice(t, []byte(testsupport.FullSeed(t)))
 	out, err := d.boot(t)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
@@ -225,7 +218,7 @@ func TestRunOnce(t *testing.T) {
 // TestApplyAllOrNothing breaks the users step, after system and network
 // were written: everything goes back.
 func TestApplyAllOrNothing(t *testing.T) {
-	d := newDevice(t, []byte(seedtest.Full(t)))
+	d := newDevice(t, []byte(testsupport.FullSeed(t)))
 	before := map[string][]byte{}
 	for _, rel := range []string{netsettings.ConfigPath, platform.SystemConfigPath} {
 		if d.exists(rel) {
@@ -278,7 +271,7 @@ func TestApplyAllOrNothing(t *testing.T) {
 // as a power cut in the middle would: the next boot puts everything back
 // before it looks at the seed; a good seed then applies whole.
 func TestApplyRecoversFromPowerCut(t *testing.T) {
-	d := newDevice(t, []byte(seedtest.Full(t)))
+	d := newDevice(t, []byte(testsupport.FullSeed(t)))
 	j := journal{Files: []savedFile{
 		{Path: netsettings.ConfigPath},
 		{Path: platform.SystemConfigPath, Exists: true, Mode: 0o644, Content: []byte("{\"hostname\": \"before\", \"brand\": \"VCS\", \"type\": \"Expressway-C\"}\n")},
@@ -306,7 +299,7 @@ func TestApplyRecoversFromPowerCut(t *testing.T) {
 	if c, err := platform.LoadSystemConfig(d.root); err != nil || c.Hostname != "before" {
 		t.Errorf("system.json = %+v, %v", c, err)
 	}
-	d.attach(t, []byte(seedtest.Full(t)))
+	d.attach(t, []byte(testsupport.FullSeed(t)))
 	if out, err := d.boot(t); err != nil || !d.state(t).Provisioned() {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -364,7 +357,7 @@ func TestXStatusProvisioning(t *testing.T) {
 	if got := show(); !strings.Contains(got, `*s Provisioning Result: "Rejected"`) || !strings.Contains(got, `*s Provisioning Last Problem 1: "line 3: bogus: unknown key`) {
 		t.Errorf("bad seed:\n%s", got)
 	}
-	d.attach(t, []byte(seedtest.Full(t)))
+	d.attach(t, []byte(testsupport.FullSeed(t)))
 	d.boot(t)
 	got := show()
 	for _, w := range []string{`*s Provisioning Status: "Provisioned"`, `*s Provisioning InstanceId: "site-a-001"`, `*s Provisioning Source: "VXPROV disk /dev/vdb"`,

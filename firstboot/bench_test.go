@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 	seedfmt "vxway/firstboot/seed"
-	"vxway/firstboot/seed/seedtest"
+	"vxway/testsupport"
 	"vxway/vm"
 
 	"vxway/clock"
@@ -16,7 +16,7 @@ import (
 
 // BenchmarkParse measures checking a full seed.
 func BenchmarkParse(b *testing.B) {
-	seed := []byte(seedtest.Full(b))
+	seed := []byte(testsupport.FullSeed(b))
 	for b.Loop() {
 		if _, err := seedfmt.Parse(seed); err != nil {
 			b.Fatal(err)
@@ -29,7 +29,7 @@ func BenchmarkParse(b *testing.B) {
 // devices, reading and checking the seed, and applying it under the
 // journal (the password hashing included).
 func BenchmarkApplyFullSeed(b *testing.B) {
-	seed := []byte(seedtest.Full(b))
+	seed := []byte(testsupport.FullSeed(b))
 	dir := b.TempDir()
 	img := filepath.Join(dir, "seed.img")
 	if err := vm.WriteSeedDisk(img, seed); err != nil {
@@ -45,7 +45,7 @@ func BenchmarkApplyFullSeed(b *testing.B) {
 		os.WriteFile(filepath.Join(root, "dev/vda"), make([]byte, 4096), 0o600)
 		os.Link(img, filepath.Join(root, "dev/vdb"))
 		if err := platform.WriteImageInfo(root, &platform.ImageInfo{Hostname: "vxway", Brand: "Expressway", Type: "Expressway-C",
-			PasswordHashes: platform.PasswordHashes{Root: seedtest.SHA512Hash, Admin: seedtest.SHA512Hash}}); err != nil {
+			PasswordHashes: platform.PasswordHashes{Root: testsupport.SeedSHA512Hash, Admin: testsupport.SeedSHA512Hash}}); err != nil {
 			b.Fatal(err)
 		}
 		p := &provisioner{root: root, log: &bytes.Buffer{}, clock: clock.Real{}, sources: []Source{&DiskSource{Root: root}}}

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 	"time"
-	"vxway/firstboot/seed/seedtest"
+	"vxway/testsupport"
 
 	"vxway/agent"
 	"vxway/agentclient"
@@ -73,7 +73,7 @@ func (m *manager) Deregister(context.Context, agent.Device) error { return nil }
 // socket) on which the full seed was applied.
 func provisioned(t *testing.T) *device {
 	t.Helper()
-	d := newDevice(t, []byte(seedtest.Full(t)))
+	d := newDevice(t, []byte(testsupport.FullSeed(t)))
 	short, err := os.MkdirTemp("", "fb")
 	if err != nil {
 		t.Fatal(err)

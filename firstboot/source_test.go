@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 	seedfmt "vxway/firstboot/seed"
-	"vxway/firstboot/seed/seedtest"
+	"vxway/testsupport"
 	"vxway/vm"
 
 	"vxway/clock"
@@ -21,7 +21,7 @@ import (
 func TestSeedDiskRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	img := filepath.Join(dir, "seed.img")
-	seed := []byte(seedtest.Full(t))
+	seed := []byte(testsupport.FullSeed(t))
 	if err := vm.WriteSeedDisk(img, seed); err != nil {
 		t.Fatal(err)
 	}
@@ -92,12 +92,20 @@ func equalFold(a, b string) bool {
 	return true
 }
 
-// deviceRoot lays out a root with sys/class/block entries and dev files,
-// the way the kernel shows block devices; the seed "device" is a real
-// FAT image written by WriteSeedDisk.
+// deviceRoot lays out a root with the block devices of writeDisks.
 func deviceRoot(t *testing.T, seed []byte) string {
 	t.Helper()
 	root := t.TempDir()
+	writeDisks(t, root, seed)
+	return root
+}
+
+// writeDisks gives root sys/class/block entries and dev files, the way the
+// kernel shows block devices: a disk that is not a seed, a partition too
+// short to hold a sector, a loop device and, unless seed is nil, a seed
+// "device" that is a real FAT image written by WriteSeedDisk.
+func writeDisks(t *testing.T, root string, seed []byte) {
+	t.Helper()
 	for _, d := range []string{"sys/class/block/vda", "sys/class/block/vda1", "sys/class/block/loop0", "sys/class/block/vdb", "dev"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
 			t.Fatal(err)
@@ -115,7 +123,6 @@ func deviceRoot(t *testing.T, seed []byte) string {
 			t.Fatal(err)
 		}
 	}
-	return root
 }
 
 func TestDiskSource(t *testing.T) {
@@ -146,7 +153,7 @@ func TestReadForeignSeedDisks(t *testing.T) {
 	if err1 != nil || err2 != nil {
 		t.Skip("mkfs.vfat or mcopy not installed")
 	}
-	seed := []byte(seedtest.Full(t))
+	seed := []byte(testsupport.FullSeed(t))
 	for _, tt := range []struct {
 		fat   string
 		label string

@@ -243,15 +243,6 @@ func (l LicenseType) DisplayName() string {
 	return string(l)
 }
 
-// ParseLicenseType parses rms, room or desktop.
-func ParseLicenseType(s string) (LicenseType, error) {
-	l := LicenseType(s)
-	if !l.Valid() {
-		return "", fmt.Errorf("license type %q is not one of rms, room, desktop", s)
-	}
-	return l, nil
-}
-
 // Request is the envelope of every device request.
 type Request struct {
 	Version   int             `json:"version"`

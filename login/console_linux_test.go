@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"vxway/testsupport"
 )
 
 func TestConsoleLogin(t *testing.T) {
@@ -29,27 +31,27 @@ func TestConsoleLogin(t *testing.T) {
 	}
 	done := make(chan error, 1)
 	go func() { done <- c.Session(slave); slave.Close() }()
-	tr := newTranscript(master)
+	tr := testsupport.NewTranscript(master)
 
 	// A wrong password is refused and the prompt comes back.
-	at := tr.waitFor(t, 0, "vx1 login: ")
+	at := tr.WaitFor(t, 0, "vx1 login: ")
 	io.WriteString(master, "root\n")
-	at = tr.waitFor(t, at, "Password: ")
+	at = tr.WaitFor(t, at, "Password: ")
 	io.WriteString(master, "wrongpass\n")
-	at = tr.waitFor(t, at, "Login incorrect")
+	at = tr.WaitFor(t, at, "Login incorrect")
 	if slept != 2*time.Second {
 		t.Errorf("paused %v after the wrong password, want 2s", slept)
 	}
 	// An unknown user gets the same answer.
-	at = tr.waitFor(t, at, "login: ")
+	at = tr.WaitFor(t, at, "login: ")
 	io.WriteString(master, "guest\n")
-	at = tr.waitFor(t, at, "Password: ")
+	at = tr.WaitFor(t, at, "Password: ")
 	io.WriteString(master, "rootpass1\n")
-	at = tr.waitFor(t, at, "Login incorrect")
+	at = tr.WaitFor(t, at, "Login incorrect")
 
-	at = tr.waitFor(t, at, "login: ")
+	at = tr.WaitFor(t, at, "login: ")
 	io.WriteString(master, "admin\n")
-	at = tr.waitFor(t, at, "Password: ")
+	at = tr.WaitFor(t, at, "Password: ")
 	// The password is typed with echo off.
 	tio, err := getTermios(slave)
 	if err != nil {
@@ -60,7 +62,7 @@ func TestConsoleLogin(t *testing.T) {
 	}
 	io.WriteString(master, "adminpass1\n")
 	io.WriteString(master, "echo logged-in-as-$USER-$PATH; exit\n")
-	end := tr.waitFor(t, at, "logged-in-as-admin-"+DefaultPath)
+	end := tr.WaitFor(t, at, "logged-in-as-admin-"+DefaultPath)
 	select {
 	case err := <-done:
 		if err != nil {
@@ -83,8 +85,8 @@ func TestConsoleEOF(t *testing.T) {
 	c := &Console{Accounts: testAccounts(), Checker: newUsers(t)}
 	done := make(chan error, 1)
 	go func() { done <- c.Session(slave) }()
-	tr := newTranscript(master)
-	tr.waitFor(t, 0, "login: ")
+	tr := testsupport.NewTranscript(master)
+	tr.WaitFor(t, 0, "login: ")
 	master.Close() // hang up
 	select {
 	case err := <-done:
@@ -103,7 +105,7 @@ func TestConsoleEOF(t *testing.T) {
 func TestConsoleServeRetries(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var log logBuffer
+	var log testsupport.SyncBuffer
 	var slept []time.Duration
 	c := &Console{
 		TTY:      filepath.Join(t.TempDir(), "ttyS0"),

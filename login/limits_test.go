@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
+	"vxway/testsupport"
 
 	"vxway/clock"
 )
@@ -53,7 +54,7 @@ func TestSSHServeSurvivesAcceptErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	clk := clock.NewFake(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
-	var log logBuffer
+	var log testsupport.SyncBuffer
 	srv := &SSH{HostKey: key, Accounts: testAccounts(), Checker: newUsers(t), Clock: clk, Log: &log}
 	l := newErrListener()
 	done := make(chan error, 1)
@@ -143,7 +144,7 @@ func dialFrom(t *testing.T, local, addr string) (net.Conn, bool) {
 // overall and per-source limits, that a slot comes back when a connection
 // ends, and that logged-in sessions do not count.
 func TestSSHStartupLimits(t *testing.T) {
-	var log logBuffer
+	var log testsupport.SyncBuffer
 	addr, _, _ := startSSH(t, func(s *SSH) {
 		s.MaxStartups, s.MaxStartupsPerSource, s.Log = 3, 2, &log
 	})
@@ -265,7 +266,7 @@ func TestSSHPasswordChecksBounded(t *testing.T) {
 // and that root can once its password is changed.
 func TestSSHRootDefaultPasswordConsoleOnly(t *testing.T) {
 	users := newUsers(t)
-	var log logBuffer
+	var log testsupport.SyncBuffer
 	addr, hostKey, _ := startSSH(t, func(s *SSH) {
 		s.Accounts = []Account{
 			{Name: "root", Shell: "/bin/sh", Home: "/", ConsoleOnlyWhileDefault: true},

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"vxway/testsupport"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -209,7 +210,7 @@ func (c stdinAdmin) Check(user, password string) error {
 // not taken as an unrestricted key: the login is refused and the console
 // says which line was ignored and why.
 func TestSSHAuthorizedKeyWithOptions(t *testing.T) {
-	var log logBuffer
+	var log testsupport.SyncBuffer
 	addr, hostKey, srv := startSSH(t, func(s *SSH) { s.Log = &log })
 	userKey, _, err := LoadOrMakeHostKey(t.TempDir())
 	if err != nil {

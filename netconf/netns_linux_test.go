@@ -11,6 +11,8 @@ import (
 	"vxway/netsettings"
 
 	"github.com/vishvananda/netlink"
+
+	"vxway/testsupport"
 )
 
 // TestUpInNetworkNamespace runs Up for real: netlink and the DHCP client
@@ -60,7 +62,7 @@ func TestUpInNetworkNamespace(t *testing.T) {
 		"--dhcp-option=option:router,10.0.2.2", "--dhcp-option=option:dns-server,10.0.2.3",
 		"--dhcp-option=option:domain-name,qemu.test",
 		"--dhcp-leasefile="+filepath.Join(dir, "leases"), "--pid-file="+filepath.Join(dir, "pid"))
-	var dlog syncBuffer
+	var dlog testsupport.SyncBuffer
 	dnsmasq.Stdout, dnsmasq.Stderr = &dlog, &dlog
 	if err := dnsmasq.Start(); err != nil {
 		t.Fatal(err)
@@ -76,12 +78,12 @@ func TestUpInNetworkNamespace(t *testing.T) {
 	root := filepath.Join(dir, "root")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var log syncBuffer
+	var log testsupport.SyncBuffer
 	if err := Up(ctx, root, &log); err != nil {
 		t.Fatalf("Up: %v\n%s", err, log.String())
 	}
 	defer func() { t.Logf("netconf log:\n%s", log.String()) }()
-	waitFor(t, "the DHCP lease", func() bool { st, _ := ReadStatus(root); return st.State == StateUp })
+	testsupport.Eventually(t, "the DHCP lease", func() bool { st, _ := ReadStatus(root); return st.State == StateUp })
 	st, _ := ReadStatus(root)
 	if st.Address != "10.0.2.15/24" || st.Gateway != "10.0.2.2" || st.DNSServers[0] != "10.0.2.3" || st.SearchDomain != "qemu.test" || st.DHCPServer != "10.0.2.2" {
 		t.Errorf("status after DHCP: %+v", st)
@@ -100,13 +102,13 @@ func TestUpInNetworkNamespace(t *testing.T) {
 	if err := netsettings.Save(root, static); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the static address", func() bool { st, _ := ReadStatus(root); return st.ConfigHash == static.Hash() })
+	testsupport.Eventually(t, "the static address", func() bool { st, _ := ReadStatus(root); return st.ConfigHash == static.Hash() })
 	checkKernel(t, "10.0.2.20/24", "10.0.2.2")
 	// Back to DHCP.
 	if err := netsettings.Save(root, netsettings.Default()); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "a new lease", func() bool {
+	testsupport.Eventually(t, "a new lease", func() bool {
 		st, _ := ReadStatus(root)
 		return st.ConfigHash == netsettings.Default().Hash() && st.State == StateUp
 	})

@@ -1,7 +1,6 @@
 package netconf
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"vxway/netsettings"
 
 	"vxway/clock"
+	"vxway/testsupport"
 )
 
 // fakeLink records what the service asked of the kernel: the kernel's
@@ -97,23 +97,6 @@ func (d *fakeDHCP) count() int {
 	return d.leases
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 var qemuLease = Lease{
 	Address:    netip.MustParsePrefix("10.0.2.15/24"),
 	Gateway:    netip.MustParseAddr("10.0.2.2"),
@@ -121,25 +104,12 @@ var qemuLease = Lease{
 	Server:     netip.MustParseAddr("10.0.2.2"),
 }
 
-// waitFor polls cond until it holds, failing the test after a generous
-// bound (this checks an outcome, not a speed).
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 type testService struct {
 	*service
 	link     *fakeLink
 	dhcp     *fakeDHCP
 	clk      *clock.Fake
-	log      *syncBuffer
+	log      *testsupport.SyncBuffer
 	notified chan struct{}
 }
 
@@ -149,7 +119,7 @@ func startService(t *testing.T, root string) *testService {
 		link:     &fakeLink{},
 		dhcp:     &fakeDHCP{lease: qemuLease, dur: time.Hour},
 		clk:      clock.NewFake(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)),
-		log:      &syncBuffer{},
+		log:      &testsupport.SyncBuffer{},
 		notified: make(chan struct{}, 16),
 	}
 	ts.service = newService(root, "eth0", ts.log, ts.link, ts.dhcp, ts.clk)
@@ -190,7 +160,7 @@ func TestServiceDHCPThenStaticThenDHCP(t *testing.T) {
 	if !ts.link.up["eth0"] {
 		t.Error("eth0 was not brought up")
 	}
-	waitFor(t, "resolv.conf from DHCP", func() bool { return strings.Contains(readResolv(t, root), "nameserver 10.0.2.3\n") })
+	testsupport.Eventually(t, "resolv.conf from DHCP", func() bool { return strings.Contains(readResolv(t, root), "nameserver 10.0.2.3\n") })
 	st, err := ReadStatus(root)
 	if err != nil || st.State != StateUp || st.Address != "10.0.2.15/24" || !st.DNSFromDHCP {
 		t.Fatalf("status = %+v, %v", st, err)
@@ -200,15 +170,15 @@ func TestServiceDHCPThenStaticThenDHCP(t *testing.T) {
 	if err := netsettings.Save(root, static); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "static address", func() bool {
+	testsupport.Eventually(t, "static address", func() bool {
 		a, gw := ts.link.state()
 		return a.String() == "192.0.2.10/24" && gw.String() == "192.0.2.1"
 	})
-	waitFor(t, "static resolv.conf", func() bool {
+	testsupport.Eventually(t, "static resolv.conf", func() bool {
 		r := readResolv(t, root)
 		return strings.Contains(r, "search example.test\nnameserver 192.0.2.53\n") && !strings.Contains(r, "10.0.2.3")
 	})
-	waitFor(t, "status of the static config", func() bool {
+	testsupport.Eventually(t, "status of the static config", func() bool {
 		st, err := ReadStatus(root)
 		return err == nil && st.ConfigHash == static.Hash() && !st.DHCP
 	})
@@ -217,7 +187,7 @@ func TestServiceDHCPThenStaticThenDHCP(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(root, netsettings.ConfigPath), []byte(`{"dhcp": false, "address": "nope"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "the bad file reported", func() bool { return strings.Contains(ts.log.String(), `"nope" is not an IPv4 address`) })
+	testsupport.Eventually(t, "the bad file reported", func() bool { return strings.Contains(ts.log.String(), `"nope" is not an IPv4 address`) })
 	if a, _ := ts.link.state(); a.String() != "192.0.2.10/24" {
 		t.Fatalf("a bad network.json changed the address to %v", a)
 	}
@@ -226,8 +196,8 @@ func TestServiceDHCPThenStaticThenDHCP(t *testing.T) {
 	if err := netsettings.Save(root, back); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "DHCP address again", func() bool { a, _ := ts.link.state(); return a == qemuLease.Address })
-	waitFor(t, "DHCP resolv.conf again", func() bool { return strings.Contains(readResolv(t, root), "nameserver 10.0.2.3\n") })
+	testsupport.Eventually(t, "DHCP address again", func() bool { a, _ := ts.link.state(); return a == qemuLease.Address })
+	testsupport.Eventually(t, "DHCP resolv.conf again", func() bool { return strings.Contains(readResolv(t, root), "nameserver 10.0.2.3\n") })
 }
 
 func TestServiceDNSChangeNotifiesAgent(t *testing.T) {
@@ -245,7 +215,7 @@ func TestServiceDNSChangeNotifiesAgent(t *testing.T) {
 			}
 		}
 	}
-	waitFor(t, "first resolv.conf", func() bool { return readResolv(t, root) != "" })
+	testsupport.Eventually(t, "first resolv.conf", func() bool { return readResolv(t, root) != "" })
 	drain()
 	c := netsettings.Default()
 	c.DNSServers = []string{"10.0.2.2"}
@@ -270,7 +240,7 @@ func TestServiceDNSChangeNotifiesAgent(t *testing.T) {
 	if err := netsettings.Save(root, c); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "NTP applied", func() bool { st, _ := ReadStatus(root); return st.ConfigHash == c.Hash() })
+	testsupport.Eventually(t, "NTP applied", func() bool { st, _ := ReadStatus(root); return st.ConfigHash == c.Hash() })
 	if n := drain(); n != 0 {
 		t.Fatalf("agent told %d times about an NTP-only change", n)
 	}
@@ -291,27 +261,27 @@ func TestServiceDHCPRetryAndRenew(t *testing.T) {
 	}
 	ts.dhcp.set(Lease{}, errors.New("no answer"))
 	ts.clk.Advance(time.Minute)
-	waitFor(t, "renewal attempt", func() bool { return ts.dhcp.count() == 2 })
-	waitFor(t, "renewal failure logged", func() bool { return strings.Contains(ts.log.String(), "keeping 10.0.2.15/24") })
+	testsupport.Eventually(t, "renewal attempt", func() bool { return ts.dhcp.count() == 2 })
+	testsupport.Eventually(t, "renewal failure logged", func() bool { return strings.Contains(ts.log.String(), "keeping 10.0.2.15/24") })
 	if a, _ := ts.link.state(); a != qemuLease.Address {
 		t.Fatalf("a failed renewal before expiry dropped the address: %v", a)
 	}
 	// Past the lease's end the address goes and the service keeps trying.
 	// Timers are set by the service's goroutine: keep moving the clock
 	// until the outcome shows.
-	waitFor(t, "expiry", func() bool {
+	testsupport.Eventually(t, "expiry", func() bool {
 		ts.clk.Advance(time.Minute)
 		a, _ := ts.link.state()
 		return !a.IsValid()
 	})
-	waitFor(t, "status waiting", func() bool { st, _ := ReadStatus(root); return st.State == StateWaitingDHCP })
+	testsupport.Eventually(t, "status waiting", func() bool { st, _ := ReadStatus(root); return st.State == StateWaitingDHCP })
 	ts.dhcp.set(qemuLease, nil)
 	n := ts.dhcp.count()
-	waitFor(t, "retry", func() bool {
+	testsupport.Eventually(t, "retry", func() bool {
 		ts.clk.Advance(time.Second)
 		return ts.dhcp.count() > n
 	})
-	waitFor(t, "address back", func() bool { a, _ := ts.link.state(); return a == qemuLease.Address })
+	testsupport.Eventually(t, "address back", func() bool { a, _ := ts.link.state(); return a == qemuLease.Address })
 }
 
 func TestServiceLinkFailureReported(t *testing.T) {
@@ -320,7 +290,7 @@ func TestServiceLinkFailureReported(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts := &fakeLink{fail: fmt.Errorf("operation not permitted")}
-	s := newService(root, "eth0", &syncBuffer{}, ts, &fakeDHCP{}, clock.NewFake(time.Unix(0, 0)))
+	s := newService(root, "eth0", &testsupport.SyncBuffer{}, ts, &fakeDHCP{}, clock.NewFake(time.Unix(0, 0)))
 	s.reload(context.Background())
 	st, err := ReadStatus(root)
 	if err != nil || st.State != StateError || !strings.Contains(st.Error, "operation not permitted") {

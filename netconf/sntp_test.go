@@ -13,6 +13,7 @@ import (
 	"vxway/netsettings"
 
 	"vxway/clock"
+	"vxway/testsupport"
 )
 
 // ntpServer answers SNTP requests on loopback with a clock ahead of the
@@ -113,7 +114,7 @@ func TestServiceSetsClockFromNTP(t *testing.T) {
 	if err := netsettings.Save(root, netsettings.Config{DHCP: true, NTPServers: []string{"127.0.0.1"}}); err != nil {
 		t.Fatal(err)
 	}
-	ts := &testService{link: &fakeLink{}, dhcp: &fakeDHCP{lease: qemuLease, dur: time.Hour}, log: &syncBuffer{}, notified: make(chan struct{}, 16)}
+	ts := &testService{link: &fakeLink{}, dhcp: &fakeDHCP{lease: qemuLease, dur: time.Hour}, log: &testsupport.SyncBuffer{}, notified: make(chan struct{}, 16)}
 	ts.clk = clock.NewFake(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 	ts.service = newService(root, "eth0", ts.log, ts.link, ts.dhcp, ts.clk)
 	ts.service.poll = 10 * time.Millisecond
@@ -130,11 +131,11 @@ func TestServiceSetsClockFromNTP(t *testing.T) {
 	done := make(chan struct{})
 	go func() { ts.run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
-	waitFor(t, "the clock step", func() bool { mu.Lock(); defer mu.Unlock(); return len(steps) == 1 })
+	testsupport.Eventually(t, "the clock step", func() bool { mu.Lock(); defer mu.Unlock(); return len(steps) == 1 })
 	if d := steps[0] - time.Hour; d.Abs() > 500*time.Millisecond {
 		t.Errorf("clock stepped by %v, want about 1h", steps[0])
 	}
-	waitFor(t, "NTP in the status", func() bool { st, _ := ReadStatus(root); return st.NTPSyncedFrom == "127.0.0.1" })
+	testsupport.Eventually(t, "NTP in the status", func() bool { st, _ := ReadStatus(root); return st.NTPSyncedFrom == "127.0.0.1" })
 	if !strings.Contains(ts.log.String(), "clock set from NTP server 127.0.0.1") {
 		t.Errorf("log:\n%s", ts.log.String())
 	}
@@ -189,7 +190,7 @@ func TestServiceBoundsNTPSteps(t *testing.T) {
 	if err := netsettings.Save(root, netsettings.Config{DHCP: true, NTPServers: []string{"127.0.0.1"}}); err != nil {
 		t.Fatal(err)
 	}
-	ts := &testService{link: &fakeLink{}, dhcp: &fakeDHCP{lease: qemuLease, dur: 24 * time.Hour}, log: &syncBuffer{}, notified: make(chan struct{}, 16)}
+	ts := &testService{link: &fakeLink{}, dhcp: &fakeDHCP{lease: qemuLease, dur: 24 * time.Hour}, log: &testsupport.SyncBuffer{}, notified: make(chan struct{}, 16)}
 	ts.clk = clock.NewFake(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
 	ts.service = newService(root, "eth0", ts.log, ts.link, ts.dhcp, ts.clk)
 	ts.service.poll = 10 * time.Millisecond
@@ -211,20 +212,20 @@ func TestServiceBoundsNTPSteps(t *testing.T) {
 		return func() bool { return strings.Count(ts.log.String(), s) >= n }
 	}
 
-	waitFor(t, "the first step", func() bool { return len(stepped()) == 1 })
-	waitFor(t, "the first step logged", logged("clock set from NTP server", 1))
+	testsupport.Eventually(t, "the first step", func() bool { return len(stepped()) == 1 })
+	testsupport.Eventually(t, "the first step logged", logged("clock set from NTP server", 1))
 	// The service does not move the host's clock: the server now says what
 	// the clock would say after that step, then jumps three days.
 	srv.setAhead(72 * time.Hour)
 	ts.clk.Advance(NTPInterval)
-	waitFor(t, "the jump held back", logged("not stepping it until", 1))
+	testsupport.Eventually(t, "the jump held back", logged("not stepping it until", 1))
 	if got := stepped(); len(got) != 1 {
 		t.Fatalf("one answer stepped the clock after the first sync: %v", got)
 	}
 	ts.clk.Advance(NTPConfirmInterval)
-	waitFor(t, "the confirmed step", func() bool { return len(stepped()) == 2 })
+	testsupport.Eventually(t, "the confirmed step", func() bool { return len(stepped()) == 2 })
 	if got := stepped(); (got[1] - 72*time.Hour).Abs() > 500*time.Millisecond {
 		t.Errorf("stepped by %v, want about 72h", got[1])
 	}
-	waitFor(t, "the confirmation logged", logged("confirmed by the answer of 127.0.0.1", 1))
+	testsupport.Eventually(t, "the confirmation logged", logged("confirmed by the answer of 127.0.0.1", 1))
 }

@@ -14,6 +14,7 @@ import (
 	"vxway/clock"
 	"vxway/platform"
 	"vxway/platform/vendorkey"
+	"vxway/testsupport"
 )
 
 // testVendor is the vendor signing key of this test binary; the device
@@ -26,20 +27,14 @@ var testVendor = sync.OnceValue(func() vendorkey.Key {
 	return k
 })
 
+// deviceRoot makes a device root of the brand with an SMBIOS UUID, and
+// returns it with the identity the platform derives from it.
 func deviceRoot(t *testing.T, brand string) (string, platform.Identity) {
 	t.Helper()
-	root := t.TempDir()
-	h, err := platform.HashPassword("TANDBERG", "x")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := platform.WriteImageInfo(root, &platform.ImageInfo{Brand: brand, Type: "Expressway-C", PasswordHashes: platform.PasswordHashes{Root: h, Admin: h},
-		OptionKeyPublicKeys: []string{testVendor().PublicHex()}}); err != nil {
-		t.Fatal(err)
-	}
-	p := filepath.Join(root, "sys/class/dmi/id/product_uuid")
-	os.MkdirAll(filepath.Dir(p), 0o755)
-	os.WriteFile(p, []byte("4c4c4544-0042-3510-8056-b4c04f4e3132\n"), 0o644)
+	info := testsupport.ImageInfo(t, brand)
+	info.OptionKeyPublicKeys = []string{testVendor().PublicHex()}
+	root := testsupport.DeviceRoot(t, info)
+	testsupport.WriteProductUUID(t, root)
 	id, err := platform.LoadIdentity(root, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -111,26 +111,6 @@ func Blocked(confirmed, inTransit Counts) Counts {
 	return out
 }
 
-// Balance is one license type's line in a virtual account.
-type Balance struct {
-	Type      LicenseType
-	Purchased int
-	InUse     int // consumed by registered devices
-	Reserved  int // blocked by reservations
-	Available int // Purchased - InUse - Reserved; negative when over-used
-}
-
-// Balances computes the balance of every pool type.
-func Balances(purchased, inUse, reserved Counts) []Balance {
-	var out []Balance
-	for _, t := range PoolTypes() {
-		b := Balance{Type: t, Purchased: purchased[t], InUse: inUse[t], Reserved: reserved[t]}
-		b.Available = b.Purchased - b.InUse - b.Reserved
-		out = append(out, b)
-	}
-	return out
-}
-
 // CheckReserve reports whether a product instance that blocks before can
 // block after instead, given the virtual account's purchased licenses,
 // those in use, and those reserved by all instances (before included).

@@ -46,8 +46,8 @@ func TestPoolThroughAnUpdate(t *testing.T) {
 	reservedByOthers := Counts{Room: 2}
 	avail := func(reserved Counts) map[LicenseType]int {
 		out := map[LicenseType]int{}
-		for _, b := range Balances(purchased, inUse, reserved) {
-			out[b.Type] = b.Available
+		for _, t := range PoolTypes() {
+			out[t] = purchased[t] - inUse[t] - reserved[t]
 		}
 		return out
 	}

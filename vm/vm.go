@@ -49,8 +49,6 @@ type Options struct {
 	Accel string
 	// UUID overrides the SMBIOS UUID derived from the image path.
 	UUID string
-	// ExtraArgs are appended to the QEMU command line.
-	ExtraArgs []string
 }
 
 // VM is a prepared QEMU invocation.
@@ -252,7 +250,7 @@ func New(o Options) (*VM, error) {
 		"-rtc", "base="+o.RTCBase+",clock=host",
 		"-nographic", "-serial", "mon:stdio",
 	)
-	v.Args = append(args, o.ExtraArgs...)
+	v.Args = args
 	return v, nil
 }
 

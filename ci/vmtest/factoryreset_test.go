@@ -20,7 +20,7 @@ import (
 // SSH only with it: the device refuses root's default password over SSH.
 const resetPassword = "Vx-Reset-4711"
 
-// markers are files the tests drop into places a kept item covers; each
+// resetMarkers are files the tests drop into places a kept item covers; each
 // holds its own name so one cat shows which are there.
 var resetMarkers = map[string]string{
 	"licensing":  "/data/licensing/vmtest-marker",

@@ -22,7 +22,7 @@ func TestImageChecksAndReproducible(t *testing.T) {
 	if err := image.Verify(context.Background(), img); err != nil {
 		t.Error(err)
 	}
-	mod, err := ModuleDir()
+	mod, err := image.ModuleRoot(".")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"vxway/image"
 )
 
 // guestHostAddr is the host as a guest on QEMU's user network sees it:
@@ -70,7 +72,7 @@ var servingRE = regexp.MustCompile(`serving onprem agent endpoint https://127\.0
 // prints its log.
 func startSSM(t *testing.T, sans ...string) *ssmHost {
 	t.Helper()
-	mod, err := ModuleDir()
+	mod, err := image.ModuleRoot(".")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"vxway/image"
 )
 
 // reservationManager is the ssm admin CLI on the host, run against its own
@@ -23,7 +25,7 @@ type reservationManager struct {
 
 func newReservationManager(t *testing.T) *reservationManager {
 	t.Helper()
-	mod, err := ModuleDir()
+	mod, err := image.ModuleRoot(".")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,31 +28,15 @@ const (
 )
 
 // Option sets a QEMU option of Boot.
-type Option func(*bootConfig)
-
-// bootConfig is what the options of Boot set.
-type bootConfig struct {
-	vm        vm.Options
-	provision string // provision.toml to put on a VXPROV disk
-}
+type Option func(*vm.Options)
 
 // RTCBase starts the guest clock at base, e.g. "2026-01-01T00:00:00".
-func RTCBase(base string) Option { return func(c *bootConfig) { c.vm.RTCBase = base } }
+func RTCBase(base string) Option { return func(o *vm.Options) { o.RTCBase = base } }
 
-// Provision attaches a VXPROV provisioning disk holding file as
-// provision.toml.
-func Provision(file string) Option {
-	return func(c *bootConfig) { c.provision = file }
-}
-
-// ExtraDisk attaches another raw disk image (after the provisioning disk).
+// ExtraDisk attaches another raw disk image: the first one is the guest's
+// /dev/vdb. A provisioning seed is one written with firstboot.WriteSeedDisk.
 func ExtraDisk(path string) Option {
-	return func(c *bootConfig) { c.vm.ExtraDisks = append(c.vm.ExtraDisks, path) }
-}
-
-// QEMUArgs appends raw QEMU arguments.
-func QEMUArgs(args ...string) Option {
-	return func(c *bootConfig) { c.vm.ExtraArgs = append(c.vm.ExtraArgs, args...) }
+	return func(o *vm.Options) { o.ExtraDisks = append(o.ExtraDisks, path) }
 }
 
 // VM is a booted appliance under test.
@@ -88,16 +72,9 @@ func Boot(t testing.TB, img string, opts ...Option) *VM {
 	if err := copySparse(img, disk); err != nil {
 		t.Fatal(err)
 	}
-	c := bootConfig{vm: vm.Options{Image: disk, StateDir: dir, HTTPSPort: freePort(t), SSHPort: freePort(t)}}
+	o := vm.Options{Image: disk, StateDir: dir, HTTPSPort: freePort(t), SSHPort: freePort(t)}
 	for _, f := range opts {
-		f(&c)
-	}
-	o := c.vm
-	if c.provision != "" {
-		o.ProvisionDisk = filepath.Join(dir, "provision.img")
-		if err := vm.MakeProvisionDisk(c.provision, o.ProvisionDisk, time.Now()); err != nil {
-			t.Fatal(err)
-		}
+		f(&o)
 	}
 	v := &VM{Disk: disk, HTTPSPort: o.HTTPSPort, SSHPort: o.SSHPort, opts: o, con: newConsole()}
 	t.Cleanup(func() {

@@ -17,11 +17,11 @@
 //	}
 //
 // Images: Image builds the repository's appliance.toml; options give a
-// variant (WithConfig, WithTrustedCA, WithPasswords); each distinct variant
-// is built once per test binary and shared. VMs: Boot options set the guest
-// clock (RTCBase), attach a provisioning disk (Provision) or other disks
-// (ExtraDisk). Reboot, PowerOff and Kill (a power cut) stop the machine;
-// Start boots the same disk again.
+// variant (WithTrustedCA); each distinct variant is built once per test
+// binary and shared. VMs: Boot options set the guest clock (RTCBase) and
+// attach further disks (ExtraDisk), such as a provisioning seed. Reboot,
+// PowerOff and Kill (a power cut) stop the machine; Start boots the same
+// disk again.
 //
 // On a failed test the console transcript is printed. The tests skip when
 // QEMU or OVMF are missing, unless CI is set (then they fail).
@@ -54,9 +54,6 @@ const (
 // ImageOption changes the build config of an image variant.
 type ImageOption func(*appconfig.Config)
 
-// WithConfig applies f to the build config.
-func WithConfig(f func(*appconfig.Config)) ImageOption { return ImageOption(f) }
-
 // WithTrustedCA adds a PEM CA certificate file to [licensing]
 // trusted_ca_files.
 func WithTrustedCA(pemFile string) ImageOption {
@@ -66,13 +63,6 @@ func WithTrustedCA(pemFile string) ImageOption {
 			abs = pemFile
 		}
 		c.Licensing.TrustedCAFiles = append(c.Licensing.TrustedCAFiles, abs)
-	}
-}
-
-// WithPasswords sets the default root and admin passwords.
-func WithPasswords(root, admin string) ImageOption {
-	return func(c *appconfig.Config) {
-		c.Users.RootPassword, c.Users.AdminPassword = root, admin
 	}
 }
 
@@ -113,7 +103,7 @@ func RequireVM(t testing.TB) {
 func Image(t testing.TB, opts ...ImageOption) string {
 	t.Helper()
 	RequireVM(t)
-	mod, err := ModuleDir()
+	mod, err := image.ModuleRoot(".")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,21 +182,4 @@ func variantKey(c *appconfig.Config) (string, error) {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
-}
-
-// ModuleDir returns the root of the vxway source tree (the directory of
-// go.mod above the test's working directory).
-func ModuleDir() (string, error) {
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for d := wd; ; d = filepath.Dir(d) {
-		if b, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil && strings.HasPrefix(string(b), "module vxway\n") {
-			return d, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("no vxway go.mod above %s", wd)
-		}
-	}
 }

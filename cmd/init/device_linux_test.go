@@ -25,6 +25,7 @@ import (
 	"vxway/login"
 	"vxway/platform"
 	"vxway/supervise"
+	"vxway/testsupport"
 )
 
 // TestMain lets the test binary stand in for the licensing agent: run as
@@ -87,7 +88,7 @@ func (f *fakeSystem) Mount(source, target, fstype string, flags uintptr, data st
 func (f *fakeSystem) Unmount(target string) error { f.record("umount " + target); return nil }
 func (f *fakeSystem) MakeExt4(device, label string) error {
 	f.record("mkfs " + label)
-	return writeMagic(device)
+	return testsupport.WriteExt4Magic(device)
 }
 func (f *fakeSystem) Sync()                      { f.record("sync") }
 func (f *fakeSystem) Halt(how boot.Halt) error   { f.record("halt " + how.String()); return nil }
@@ -99,60 +100,15 @@ func (f *fakeSystem) list() []string {
 	return append([]string(nil), f.calls...)
 }
 
-func writeMagic(device string) error {
-	fh, err := os.OpenFile(device, os.O_WRONLY, 0)
-	if err != nil {
-		return err
-	}
-	defer fh.Close()
-	_, err = fh.WriteAt([]byte{0x53, 0xEF}, 1080)
-	return err
-}
-
-// syncBuffer is the console.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func mustWrite(t testing.TB, p, s string) {
-	t.Helper()
-	os.MkdirAll(filepath.Dir(p), 0o755)
-	if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // newRoot makes a device root with blank persist and data partitions, the
 // image facts (passwords rootpass1 / adminpass1) and, when agent is set,
 // the stand-in agent at bin/smartagent.
 func newRoot(t testing.TB, agent bool) string {
 	t.Helper()
-	root := t.TempDir()
-	for i, name := range []string{"ESP", "persist", "data"} {
-		dev := fmt.Sprintf("vda%d", i+1)
-		mustWrite(t, filepath.Join(root, "sys/class/block", dev, "uevent"), "DEVNAME="+dev+"\nPARTNAME="+name+"\n")
-		mustWrite(t, filepath.Join(root, "dev", dev), strings.Repeat("\x00", 4096))
-	}
-	rh, _ := platform.HashPassword("rootpass1", "")
-	ah, _ := platform.HashPassword("adminpass1", "")
 	info := &platform.ImageInfo{SoftwareVersion: "X14.2-test", Hostname: "vxtest", Brand: "Expressway", Type: "Expressway-E",
-		PasswordHashes: platform.PasswordHashes{Root: rh, Admin: ah}}
-	if err := platform.WriteImageInfo(root, info); err != nil {
-		t.Fatal(err)
-	}
+		PasswordHashes: testsupport.PasswordHashes(t, "rootpass1", "adminpass1")}
+	root := testsupport.DeviceRoot(t, info)
+	testsupport.WritePartitions(t, root, "ESP", "persist", "data")
 	os.MkdirAll(filepath.Join(root, "bin"), 0o755)
 	if agent {
 		exe, err := os.Executable()
@@ -201,7 +157,7 @@ func TestBootLoginShutdown(t *testing.T) {
 	}
 	defer master.Close()
 	defer slave.Close()
-	console := &syncBuffer{}
+	console := &testsupport.SyncBuffer{}
 	sys := &fakeSystem{}
 	d := newTestDevice(root, console, sys, slave.Name())
 	ctx, cancel := context.WithCancel(context.Background())
@@ -291,14 +247,14 @@ func TestBootLoginShutdown(t *testing.T) {
 
 	// Console login.
 	d.startConsole(ctx)
-	tr := newTranscript(master)
-	at := tr.waitFor(t, 0, "vxtest login: ")
+	tr := testsupport.NewTranscript(master)
+	at := tr.WaitFor(t, 0, "vxtest login: ")
 	io.WriteString(master, "admin\n")
-	at = tr.waitFor(t, at, "Password: ")
+	at = tr.WaitFor(t, at, "Password: ")
 	io.WriteString(master, "adminpass1\n")
 	io.WriteString(master, "echo console-ok-$USER; exit\n")
-	at = tr.waitFor(t, at, "console-ok-admin")
-	tr.waitFor(t, at, "vxtest login: ") // back to the prompt
+	at = tr.WaitFor(t, at, "console-ok-admin")
+	tr.WaitFor(t, at, "vxtest login: ") // back to the prompt
 
 	// The agent's output went to its log on data.
 	log, err := os.ReadFile(filepath.Join(root, "data/log/smartagent.log"))
@@ -320,7 +276,7 @@ func TestBootLoginShutdown(t *testing.T) {
 	}
 
 	// The second boot keeps the host key and makes no filesystem.
-	console2 := &syncBuffer{}
+	console2 := &testsupport.SyncBuffer{}
 	sys2 := &fakeSystem{}
 	d2 := newTestDevice(root, console2, sys2, "")
 	if err := d2.start(ctx); err != nil {
@@ -337,7 +293,7 @@ func TestBootLoginShutdown(t *testing.T) {
 
 func TestMissingAgentStillReady(t *testing.T) {
 	root := newRoot(t, false)
-	console := &syncBuffer{}
+	console := &testsupport.SyncBuffer{}
 	d := newTestDevice(root, console, &fakeSystem{}, "")
 	if err := d.start(context.Background()); err != nil {
 		t.Fatal(err)
@@ -372,56 +328,4 @@ func readHostKey(t *testing.T, root string) ssh.PublicKey {
 		t.Fatal(err)
 	}
 	return k
-}
-
-// transcript collects what the console terminal shows.
-type transcript struct {
-	mu   sync.Mutex
-	buf  bytes.Buffer
-	cond *sync.Cond
-	done bool
-}
-
-func newTranscript(r io.Reader) *transcript {
-	tr := &transcript{}
-	tr.cond = sync.NewCond(&tr.mu)
-	go func() {
-		b := make([]byte, 4096)
-		for {
-			n, err := r.Read(b)
-			tr.mu.Lock()
-			tr.buf.Write(b[:n])
-			if err != nil {
-				tr.done = true
-			}
-			tr.cond.Broadcast()
-			tr.mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
-	return tr
-}
-
-func (tr *transcript) waitFor(t *testing.T, from int, s string) int {
-	t.Helper()
-	timer := time.AfterFunc(10*time.Second, func() {
-		tr.mu.Lock()
-		tr.done = true
-		tr.cond.Broadcast()
-		tr.mu.Unlock()
-	})
-	defer timer.Stop()
-	tr.mu.Lock()
-	defer tr.mu.Unlock()
-	for {
-		if i := strings.Index(tr.buf.String()[from:], s); i >= 0 {
-			return from + i + len(s)
-		}
-		if tr.done {
-			t.Fatalf("%q never came; transcript:\n%s", s, tr.buf.String())
-		}
-		tr.cond.Wait()
-	}
 }

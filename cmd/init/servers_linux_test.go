@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"vxway/clock"
+	"vxway/testsupport"
 )
 
 // TestKeepServingRestarts runs a server that fails twice (once by
@@ -16,7 +17,7 @@ import (
 // at shutdown.
 func TestKeepServingRestarts(t *testing.T) {
 	clk := clock.NewFake(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
-	console := &syncBuffer{}
+	console := &testsupport.SyncBuffer{}
 	d := &device{console: console, clock: clk}
 	calls := make(chan net.Listener)
 	run := 0

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -20,7 +19,9 @@ import (
 
 	"vxway/agent"
 	"vxway/licproto"
+	"vxway/platform"
 	"vxway/ssm"
+	"vxway/testsupport"
 	"vxway/xapi"
 )
 
@@ -80,12 +81,12 @@ type manager struct {
 	port int
 	mode string
 	srv  *exec.Cmd
-	logs *syncBuffer
+	logs *testsupport.SyncBuffer
 }
 
 func newManager(t *testing.T, mode string) *manager {
 	_, bin := binaries(t)
-	m := &manager{t: t, bin: bin, data: filepath.Join(t.TempDir(), "ssm"), port: freePort(t), mode: mode, logs: &syncBuffer{}}
+	m := &manager{t: t, bin: bin, data: filepath.Join(t.TempDir(), "ssm"), port: freePort(t), mode: mode, logs: &testsupport.SyncBuffer{}}
 	m.ok("init", "--san", "localhost,127.0.0.1")
 	m.ok("account", "create", "Acme")
 	m.ok("va", "create", "--account", "Acme", "Sales")
@@ -154,41 +155,23 @@ type device struct {
 	t    *testing.T
 	root string
 	cmd  *exec.Cmd
-	logs *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	// exited is closed once the agent has exited and cmd.Wait returned.
+	exited chan struct{}
+	logs   *testsupport.SyncBuffer
 }
 
 // newDevice lays out a device root whose image trusts caFile and points
 // Direct at directURL, and starts the agent on it.
 func newDevice(t *testing.T, caFile, directURL string) *device {
 	t.Helper()
-	root := t.TempDir()
-	image := map[string]any{"software_version": "X14.2", "licensing": map[string]string{"direct_url": directURL}}
-	b, _ := json.Marshal(image)
-	mustWrite(t, filepath.Join(root, "etc/vxway/image.json"), b)
+	root := testsupport.DeviceRoot(t, &platform.ImageInfo{SoftwareVersion: "X14.2", Licensing: platform.ImageLicensing{DirectURL: directURL}})
 	ca, err := os.ReadFile(caFile)
 	if err != nil {
 		t.Fatal(err)
 	}
 	mustWrite(t, filepath.Join(root, "etc/vxway/trust/manager.pem"), ca)
 	mustWrite(t, filepath.Join(root, "data/config/system.json"), []byte(`{"hostname":"vxtest","domain":"example.com","brand":"Expressway","type":"Expressway-C","smart_licensing_enabled":true}`))
-	d := &device{t: t, root: root, logs: &syncBuffer{}}
+	d := &device{t: t, root: root, logs: &testsupport.SyncBuffer{}}
 	d.start()
 	t.Cleanup(d.stop)
 	return d
@@ -228,20 +211,24 @@ func (d *device) start() {
 			ready <- false
 		}
 	}()
-	go func() { cmd.Wait(); pw.Close() }()
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); pw.Close(); close(exited) }()
 	if !<-ready {
 		d.t.Fatalf("smartagent did not start:\n%s", d.logs.String())
 	}
-	d.cmd = cmd
+	d.cmd, d.exited = cmd, exited
 }
 
 func (d *device) stop() {
 	if d.cmd == nil {
 		return
 	}
+	// Only the goroutine that called Wait may read the process state; the
+	// closed channel says Wait has returned.
 	d.cmd.Process.Signal(syscall.SIGTERM)
-	for i := 0; i < 100 && d.cmd.ProcessState == nil; i++ {
-		time.Sleep(20 * time.Millisecond)
+	select {
+	case <-d.exited:
+	case <-time.After(2 * time.Second):
 	}
 	d.cmd = nil
 }
@@ -297,19 +284,6 @@ func (d *device) status(leaf string) string {
 		d.t.Fatalf("xstatus License Smart %s:\n%s", leaf, out)
 	}
 	return m[1]
-}
-
-// eventually waits (real time: the agent retries every second here) until
-// cond holds.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 func (d *device) alarm(id int) bool {
@@ -431,7 +405,7 @@ func TestOnPremLifecycle(t *testing.T) {
 		t.Errorf("failure reason %q", r)
 	}
 	m.start()
-	eventually(t, "the retry to clear alarms 30042 and 30044", func() bool {
+	testsupport.Eventually(t, "the retry to clear alarms 30042 and 30044", func() bool {
 		return !d.alarm(agent.AlarmCommError) && !d.alarm(agent.AlarmAuthRenewFailed)
 	})
 	if r := d.status("FailureReason"); r != "" {
@@ -464,7 +438,7 @@ func TestOnPremLifecycle(t *testing.T) {
 		t.Errorf("register while down: %q, alarm 30042 %v", got, d.alarm(agent.AlarmCommError))
 	}
 	m.start()
-	eventually(t, "the pending registration to complete", func() bool { return d.status("Registration Status") == "Registered" })
+	testsupport.Eventually(t, "the pending registration to complete", func() bool { return d.status("Registration Status") == "Registered" })
 	// The state and its alarms are settled together.
 	if d.alarm(agent.AlarmCommError) {
 		t.Error("alarm 30042 still raised after the registration went through")

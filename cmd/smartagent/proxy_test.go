@@ -21,12 +21,14 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"vxway/testsupport"
 )
 
 const tinyproxyBin = "/usr/bin/tinyproxy"
 
 // startTinyproxy runs Debian's tinyproxy on loopback with Basic auth.
-func startTinyproxy(t *testing.T, user, pass string) (port int, logs *syncBuffer) {
+func startTinyproxy(t *testing.T, user, pass string) (port int, logs *testsupport.SyncBuffer) {
 	t.Helper()
 	if _, err := os.Stat(tinyproxyBin); err != nil {
 		t.Skipf("tinyproxy is not installed (apt-get install tinyproxy): %v", err)
@@ -34,14 +36,14 @@ func startTinyproxy(t *testing.T, user, pass string) (port int, logs *syncBuffer
 	port = freePort(t)
 	conf := filepath.Join(t.TempDir(), "tinyproxy.conf")
 	mustWrite(t, conf, []byte(fmt.Sprintf("Port %d\nListen 127.0.0.1\nTimeout 30\nLogLevel Connect\nMaxClients 8\nAllow 127.0.0.1\nBasicAuth %s %s\n", port, user, pass)))
-	logs = &syncBuffer{}
+	logs = &testsupport.SyncBuffer{}
 	cmd := exec.Command(tinyproxyBin, "-d", "-c", conf)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	eventually(t, "tinyproxy to listen", func() bool {
+	testsupport.Eventually(t, "tinyproxy to listen", func() bool {
 		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err == nil {
 			c.Close()

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -124,39 +122,17 @@ func buildCommand() *cli.Command {
 	}
 }
 
-// moduleDir returns dir, or the nearest directory at or above the current
-// one whose go.mod declares module vxway.
+// moduleDir returns dir, or the vxway source tree at or above the current
+// directory.
 func moduleDir(dir string) (string, error) {
 	if dir != "" {
 		return filepath.Abs(dir)
 	}
-	wd, err := os.Getwd()
+	d, err := image.ModuleRoot(".")
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%w: run in the source tree or pass --module DIR", err)
 	}
-	for d := wd; ; d = filepath.Dir(d) {
-		if isVxwayModule(filepath.Join(d, "go.mod")) {
-			return d, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", errors.New("no vxway source tree at or above the current directory: run in the source tree or pass --module DIR")
-		}
-	}
-}
-
-func isVxwayModule(gomod string) bool {
-	f, err := os.Open(gomod)
-	if err != nil {
-		return false
-	}
-	defer f.Close()
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		if strings.TrimSpace(sc.Text()) == "module vxway" {
-			return true
-		}
-	}
-	return false
+	return d, nil
 }
 
 func cacheDir(dir string) (string, error) {

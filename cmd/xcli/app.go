@@ -161,7 +161,8 @@ func passwd(root string, args []string, stdin io.Reader, stdout io.Writer) error
 // readSecret prompts and reads one line, with echo off when in is a
 // terminal.
 func readSecret(in io.Reader, r *bufio.Reader, out io.Writer, prompt string) (string, error) {
-	fmt.Fprint(out, prompt)
+	// Echo goes off before the prompt shows: a password typed (or sent by
+	// a script) as soon as the prompt appears must not be echoed.
 	restore := func() {}
 	if f, ok := in.(*os.File); ok && isTerminal(in) {
 		undo, err := echoOff(f)
@@ -170,6 +171,7 @@ func readSecret(in io.Reader, r *bufio.Reader, out io.Writer, prompt string) (st
 		}
 		restore = undo
 	}
+	fmt.Fprint(out, prompt)
 	line, err := r.ReadString('\n')
 	restore()
 	fmt.Fprintln(out)

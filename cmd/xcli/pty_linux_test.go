@@ -1,22 +1,19 @@
 package main
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 
 	"vxway/platform"
+	"vxway/testsupport"
 )
 
 // openPTY returns the two ends of a new pseudo-terminal.
@@ -41,37 +38,6 @@ func openPTY(t *testing.T) (master, slave *os.File) {
 	return m, s
 }
 
-// console collects what the program writes to its terminal.
-type console struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (c *console) Write(p []byte) (int, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.buf.Write(p)
-}
-
-func (c *console) String() string {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.buf.String()
-}
-
-// waitFor polls the console for text; the deadline only bounds a hung
-// program, no timing is asserted.
-func (c *console) waitFor(t *testing.T, text string) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !strings.Contains(c.String(), text) {
-		if time.Now().After(deadline) {
-			t.Fatalf("terminal never showed %q; it shows:\n%s", text, c.String())
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // TestPasswdOnTerminal runs passwd on a real pseudo-terminal: the password
 // must not be echoed, and the change must take.
 func TestPasswdOnTerminal(t *testing.T) {
@@ -88,30 +54,25 @@ func TestPasswdOnTerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	slave.Close()
-	var con console
-	done := make(chan struct{})
-	go func() {
-		io.Copy(&con, master) // ends with EIO when the program exits
-		close(done)
-	}()
+	con := testsupport.NewTranscript(master) // ends with EIO when the program exits
 
 	const pw = "S3cret-on-tty"
-	con.waitFor(t, "New password: ")
+	at := con.WaitFor(t, 0, "New password: ")
 	master.WriteString(pw + "\n")
-	con.waitFor(t, "Retype new password: ")
+	con.WaitFor(t, at, "Retype new password: ")
 	master.WriteString(pw + "\n")
 	err := cmd.Wait()
-	<-done
+	out := con.WaitEnd(t)
 	if err != nil {
 		var ee *exec.ExitError
 		errors.As(err, &ee)
-		t.Fatalf("passwd: %v\n%s", err, con.String())
+		t.Fatalf("passwd: %v\n%s", err, out)
 	}
-	if strings.Contains(con.String(), pw) {
-		t.Errorf("the password was echoed:\n%s", con.String())
+	if strings.Contains(out, pw) {
+		t.Errorf("the password was echoed:\n%s", out)
 	}
-	if !strings.Contains(con.String(), "password for admin changed") {
-		t.Errorf("no confirmation:\n%s", con.String())
+	if !strings.Contains(out, "password for admin changed") {
+		t.Errorf("no confirmation:\n%s", out)
 	}
 	if err := platform.NewUsers(root, nil).Check("admin", pw); err != nil {
 		t.Errorf("the new password does not log in: %v", err)
@@ -136,26 +97,21 @@ func TestXShellOnTerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	slave.Close()
-	var con console
-	done := make(chan struct{})
-	go func() {
-		io.Copy(&con, master)
-		close(done)
-	}()
+	con := testsupport.NewTranscript(master) // ends with EIO when the program exits
 
-	con.waitFor(t, "xshell> ")
+	at := con.WaitFor(t, 0, "xshell> ")
 	master.WriteString("xstatus SystemUnit ProductBrand\n")
-	con.waitFor(t, "*s SystemUnit ProductBrand: \"Expressway\"\r\nOK\r\nxshell> ")
+	at = con.WaitFor(t, at, "*s SystemUnit ProductBrand: \"Expressway\"\r\nOK\r\nxshell> ")
 	master.WriteString("xcommand Something half typed\x03")
 	master.WriteString("xstatus SystemUnit ProductType\n")
-	con.waitFor(t, "*s SystemUnit ProductType: \"Expressway-C\"\r\nOK\r\nxshell> ")
+	con.WaitFor(t, at, "*s SystemUnit ProductType: \"Expressway-C\"\r\nOK\r\nxshell> ")
 	master.WriteString("\x04")
 	err := cmd.Wait()
-	<-done
+	out := con.WaitEnd(t)
 	if err != nil {
-		t.Fatalf("xshell: %v\n%s", err, con.String())
+		t.Fatalf("xshell: %v\n%s", err, out)
 	}
-	if strings.Contains(con.String(), "Something") && strings.Contains(con.String(), "no such path") {
-		t.Errorf("the line cut by Ctrl-C was run:\n%s", con.String())
+	if strings.Contains(out, "Something") && strings.Contains(out, "no such path") {
+		t.Errorf("the line cut by Ctrl-C was run:\n%s", out)
 	}
 }

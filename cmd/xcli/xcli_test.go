@@ -14,6 +14,7 @@ import (
 
 	"vxway/platform"
 	"vxway/platform/vendorkey"
+	"vxway/testsupport"
 )
 
 // binDir holds the real binary, built once in TestMain and linked under
@@ -73,28 +74,11 @@ var testVendor = sync.OnceValue(func() vendorkey.Key {
 
 func device(t *testing.T, brand string) string {
 	t.Helper()
-	root := t.TempDir()
-	h, err := platform.HashPassword("TANDBERG", "vxwaydefault")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := platform.WriteImageInfo(root, &platform.ImageInfo{
-		SoftwareVersion: "X14.2.0", Hostname: "expe01", Brand: brand, Type: "Expressway-C",
-		PasswordHashes:      platform.PasswordHashes{Root: h, Admin: h},
-		OptionKeyPublicKeys: []string{testVendor().PublicHex()},
-	}); err != nil {
-		t.Fatal(err)
-	}
-	for p, content := range map[string]string{
-		"sys/class/dmi/id/product_uuid": "4c4c4544-0042-3510-8056-b4c04f4e3132\n",
-		"proc/uptime":                   "86461.20 170000.00\n",
-	} {
-		full := filepath.Join(root, p)
-		os.MkdirAll(filepath.Dir(full), 0o755)
-		if err := os.WriteFile(full, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	info := testsupport.ImageInfo(t, brand)
+	info.OptionKeyPublicKeys = []string{testVendor().PublicHex()}
+	root := testsupport.DeviceRoot(t, info)
+	testsupport.WriteProductUUID(t, root)
+	testsupport.WriteFiles(t, root, map[string]string{"proc/uptime": "86461.20 170000.00\n"})
 	if err := platform.Boot(root, nil); err != nil {
 		t.Fatal(err)
 	}

@@ -20,6 +20,7 @@ import (
 	"vxway/agentclient"
 	"vxway/netsettings"
 	"vxway/platform"
+	"vxway/tomlline"
 )
 
 // File is the name of the seed on the seed disk.
@@ -202,7 +203,8 @@ func join(prefix, key string) string {
 	return prefix + "." + key
 }
 
-// known reports keys of m that the schema does not have, sorted.
+// unknown reports, as problems, the keys of m that the schema does not
+// have (those not in known), sorted.
 func (p *parser) unknown(m map[string]any, prefix string, known ...string) {
 	var keys []string
 	for k := range m {
@@ -330,7 +332,7 @@ func Parse(b []byte) (*Seed, error) {
 		}
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, &Problem{Key: "syntax", Msg: err.Error()})
 	}
-	p := &parser{lines: keyLines(string(b))}
+	p := &parser{lines: tomlline.Lines(string(b))}
 	s := p.seed(doc)
 	if len(p.problems) > 0 {
 		sort.SliceStable(p.problems, func(i, j int) bool { return p.problems[i].Line < p.problems[j].Line })

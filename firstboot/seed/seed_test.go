@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
-	"vxway/firstboot/seed/seedtest"
+	"vxway/testsupport"
 
 	"golang.org/x/crypto/bcrypt"
 
@@ -13,11 +13,11 @@ import (
 	"vxway/platform"
 )
 
-const sha512Hash = seedtest.SHA512Hash
+const sha512Hash = testsupport.SeedSHA512Hash
 
-func testKey(t testing.TB) string { return seedtest.Key(t) }
+func testKey(t testing.TB) string { return testsupport.AuthorizedKey(t) }
 
-func fullSeed(t testing.TB) string { return seedtest.Full(t) }
+func fullSeed(t testing.TB) string { return testsupport.FullSeed(t) }
 
 func TestParseFullSeed(t *testing.T) {
 	s, err := Parse([]byte(fullSeed(t)))
@@ -235,20 +235,6 @@ func TestParseProblems(t *testing.T) {
 				t.Errorf("the error shows the token: %v", err)
 			}
 		})
-	}
-}
-
-func TestKeyLines(t *testing.T) {
-	doc := "# comment\nversion = 1\n\"instance_id\" = 'x'\ntext = \"\"\"\nfake = 1\n\"\"\"\n[ network ]\ndns_servers = [ # c\n \"a\", # ] not the end\n]\ndhcp = true\n[users.\"admin\"]\npassword = \"p=q\"\n"
-	got := keyLines(doc)
-	want := map[string]int{"version": 2, "instance_id": 3, "text": 4, "network": 7, "network.dns_servers": 8, "network.dhcp": 11, "users": 12, "users.admin": 12, "users.admin.password": 13}
-	for k, n := range want {
-		if got[k] != n {
-			t.Errorf("line of %s = %d, want %d", k, got[k], n)
-		}
-	}
-	if _, ok := got["fake"]; ok {
-		t.Error("a key inside a multi-line string was recorded")
 	}
 }
 

@@ -1,6 +1,4 @@
-// Package seedtest holds provisioning seeds for the tests of the seed
-// format and of provisioning.
-package seedtest
+package testsupport
 
 import (
 	"crypto/ed25519"
@@ -10,11 +8,12 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// SHA512Hash is a well-formed sha512-crypt hash.
-const SHA512Hash = "$6$abcdefgh$urTQmzKrWEm2axsEZpqQcCdHkWvaAY7q6wGAo5saoG9mO8JDatWAxRFQz4/E9E6z.5Ssd.S3JKEVxgHOHDFdf."
+// SeedSHA512Hash is a well-formed sha512-crypt hash, as a seed may give.
+const SeedSHA512Hash = "$6$abcdefgh$urTQmzKrWEm2axsEZpqQcCdHkWvaAY7q6wGAo5saoG9mO8JDatWAxRFQz4/E9E6z.5Ssd.S3JKEVxgHOHDFdf."
 
-// Key returns an ssh authorized_keys line with a fixed ed25519 key.
-func Key(t testing.TB) string {
+// AuthorizedKey returns an ssh authorized_keys line with a fixed ed25519
+// key.
+func AuthorizedKey(t testing.TB) string {
 	t.Helper()
 	pub, _, err := ed25519.GenerateKey(strings.NewReader(strings.Repeat("k", 64)))
 	if err != nil {
@@ -27,8 +26,8 @@ func Key(t testing.TB) string {
 	return strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k))) + " ops@example.test"
 }
 
-// Full returns a seed that sets every section.
-func Full(t testing.TB) string {
+// FullSeed returns a provisioning seed that sets every section.
+func FullSeed(t testing.TB) string {
 	return `version = 1
 instance_id = "site-a-001"
 
@@ -48,10 +47,10 @@ search_domain = "corp.example.test"
 
 [users.admin]
 password = "Adm1n-secret"
-ssh_authorized_keys = ["` + Key(t) + `"]
+ssh_authorized_keys = ["` + AuthorizedKey(t) + `"]
 
 [users.root]
-password = "` + SHA512Hash + `"
+password = "` + SeedSHA512Hash + `"
 
 [licensing]
 transport = "onprem"

@@ -1,15 +1,22 @@
-package seed
+// Package tomlline finds the line on which each key of a TOML document is
+// set, so that a validator can say "line N: key: problem". BurntSushi/toml
+// keeps key positions to itself; appliance.toml (appconfig) and the
+// provisioning seed (firstboot) both report problems through this scanner.
+package tomlline
 
 import (
 	"strings"
 )
 
-// keyLines maps each key of a TOML document that parsed cleanly to the
-// line (from 1) where it is set or its table starts: dotted full names such
-// as "network.dns_servers" and "users.admin". BurntSushi/toml keeps key
-// positions to itself, so the seed's lines are scanned here; values that
-// span lines (arrays, multi-line strings) are skipped over.
-func keyLines(doc string) map[string]int {
+// Lines maps each key of a TOML document that parsed cleanly to the line
+// (from 1) where it is set or its table starts, by dotted full name:
+// "version", "network", "network.dns_servers", "users.admin". A dotted key
+// also records each of its prefixes ("a.b.c = 1" gives "a" and "a.b" too);
+// the first line wins. Quoted key parts are unquoted, spaces around dots
+// dropped, and values that span lines (arrays, multi-line strings) are
+// skipped over, so a key-like line inside them is not recorded. The result
+// for a document that does not parse as TOML is unspecified.
+func Lines(doc string) map[string]int {
 	lines := map[string]int{}
 	set := func(k string, n int) {
 		if _, ok := lines[k]; !ok {
