@@ -1,7 +1,6 @@
 package firstboot
 
 import (
-	"vxway/firstboot/seed"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 	"time"
+	"vxway/firstboot/seed"
 
 	"vxway/atomicfile"
 	"vxway/clock"
@@ -162,7 +162,7 @@ func (s step) String() string { return s.name + " (" + strings.Join(s.files, ", 
 // the licensing agent once it runs. It holds the token, so it is 0600 and
 // removed once the agent has it.
 type pendingLicensing struct {
-	InstanceID string     `json:"instance_id"`
+	InstanceID string          `json:"instance_id"`
 	Licensing  *seed.Licensing `json:"licensing"`
 }
 
