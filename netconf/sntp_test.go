@@ -111,27 +111,9 @@ func TestSNTPOffset(t *testing.T) {
 func TestServiceSetsClockFromNTP(t *testing.T) {
 	root := t.TempDir()
 	good := startNTP(t, time.Hour, 2, true)
-	if err := netsettings.Save(root, netsettings.Config{DHCP: true, NTPServers: []string{"127.0.0.1"}}); err != nil {
-		t.Fatal(err)
-	}
-	ts := &testService{link: &fakeLink{}, dhcp: &fakeDHCP{lease: qemuLease, dur: time.Hour}, log: &testsupport.SyncBuffer{}, notified: make(chan struct{}, 16)}
-	ts.clk = clock.NewFake(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
-	ts.service = newService(root, "eth0", ts.log, ts.link, ts.dhcp, ts.clk)
-	ts.service.poll = 10 * time.Millisecond
-	ts.service.ntpPort = good.port()
-	var mu sync.Mutex
-	var steps []time.Duration
-	ts.service.setClock = func(d time.Duration) error {
-		mu.Lock()
-		defer mu.Unlock()
-		steps = append(steps, d)
-		return nil
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { ts.run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
-	testsupport.Eventually(t, "the clock step", func() bool { mu.Lock(); defer mu.Unlock(); return len(steps) == 1 })
+	ts, stepped := startNTPService(t, root, good.port(), time.Hour)
+	testsupport.Eventually(t, "the clock step", func() bool { return len(stepped()) == 1 })
+	steps := stepped()
 	if d := steps[0] - time.Hour; d.Abs() > 500*time.Millisecond {
 		t.Errorf("clock stepped by %v, want about 1h", steps[0])
 	}
@@ -187,27 +169,7 @@ func TestNTPGuard(t *testing.T) {
 func TestServiceBoundsNTPSteps(t *testing.T) {
 	root := t.TempDir()
 	srv := startNTP(t, 2*time.Hour, 2, true)
-	if err := netsettings.Save(root, netsettings.Config{DHCP: true, NTPServers: []string{"127.0.0.1"}}); err != nil {
-		t.Fatal(err)
-	}
-	ts := &testService{link: &fakeLink{}, dhcp: &fakeDHCP{lease: qemuLease, dur: 24 * time.Hour}, log: &testsupport.SyncBuffer{}, notified: make(chan struct{}, 16)}
-	ts.clk = clock.NewFake(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
-	ts.service = newService(root, "eth0", ts.log, ts.link, ts.dhcp, ts.clk)
-	ts.service.poll = 10 * time.Millisecond
-	ts.service.ntpPort = srv.port()
-	var mu sync.Mutex
-	var steps []time.Duration
-	ts.service.setClock = func(d time.Duration) error {
-		mu.Lock()
-		defer mu.Unlock()
-		steps = append(steps, d)
-		return nil
-	}
-	stepped := func() []time.Duration { mu.Lock(); defer mu.Unlock(); return append([]time.Duration(nil), steps...) }
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { ts.run(ctx); close(done) }()
-	defer func() { cancel(); <-done }()
+	ts, stepped := startNTPService(t, root, srv.port(), 24*time.Hour)
 	logged := func(s string, n int) func() bool {
 		return func() bool { return strings.Count(ts.log.String(), s) >= n }
 	}
@@ -228,4 +190,32 @@ func TestServiceBoundsNTPSteps(t *testing.T) {
 		t.Errorf("stepped by %v, want about 72h", got[1])
 	}
 	testsupport.Eventually(t, "the confirmation logged", logged("confirmed by the answer of 127.0.0.1", 1))
+}
+
+// startNTPService runs the network service of root with the NTP server on
+// loopback port as its only source, on a fake clock, until the test ends;
+// stepped returns the clock steps it made so far.
+func startNTPService(t *testing.T, root, port string, lease time.Duration) (ts *testService, stepped func() []time.Duration) {
+	t.Helper()
+	if err := netsettings.Save(root, netsettings.Config{DHCP: true, NTPServers: []string{"127.0.0.1"}}); err != nil {
+		t.Fatal(err)
+	}
+	ts = &testService{link: &fakeLink{}, dhcp: &fakeDHCP{lease: qemuLease, dur: lease}, log: &testsupport.SyncBuffer{}, notified: make(chan struct{}, 16)}
+	ts.clk = clock.NewFake(time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC))
+	ts.service = newService(root, "eth0", ts.log, ts.link, ts.dhcp, ts.clk)
+	ts.service.poll = 10 * time.Millisecond
+	ts.service.ntpPort = port
+	var mu sync.Mutex
+	var steps []time.Duration
+	ts.service.setClock = func(d time.Duration) error {
+		mu.Lock()
+		defer mu.Unlock()
+		steps = append(steps, d)
+		return nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { ts.run(ctx); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return ts, func() []time.Duration { mu.Lock(); defer mu.Unlock(); return append([]time.Duration(nil), steps...) }
 }

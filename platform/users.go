@@ -194,19 +194,11 @@ func (u *Users) SetPassword(user, password string) error {
 	if err != nil {
 		return err
 	}
-	unlock, err := atomicfile.Lock(filepath.Join(u.root, PasswdPath))
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	f, err := u.load()
-	if err != nil {
-		return err
-	}
-	e := f.Users[user]
-	e.Hash, e.Changed = h, u.clock.Now().UTC()
-	f.Users[user] = e
-	if err := u.save(f); err != nil {
+	if err := u.update(func(f *passwdFile) {
+		e := f.Users[user]
+		e.Hash, e.Changed = h, u.clock.Now().UTC()
+		f.Users[user] = e
+	}); err != nil {
 		return err
 	}
 	return u.alarms.Clear(defaultAlarm(user))
@@ -262,19 +254,11 @@ func (u *Users) SetAuthorizedKeys(user string, keys []string) error {
 	if err := checkUser(user); err != nil {
 		return err
 	}
-	unlock, err := atomicfile.Lock(filepath.Join(u.root, PasswdPath))
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	f, err := u.load()
-	if err != nil {
-		return err
-	}
-	e := f.Users[user]
-	e.AuthorizedKeys = keys
-	f.Users[user] = e
-	return u.save(f)
+	return u.update(func(f *passwdFile) {
+		e := f.Users[user]
+		e.AuthorizedKeys = keys
+		f.Users[user] = e
+	})
 }
 
 // SyncAlarms raises 40003 / 40005 for each account still on its default

@@ -255,12 +255,7 @@ func (b *batcher) attempt(batch []*batchOp, sb *softBatch) (errs []error, retry 
 	ctx, cancel := context.WithTimeout(context.Background(), batchTimeout)
 	defer cancel()
 	errs = make([]error, len(batch))
-	fail := func(err error) ([]error, bool) {
-		for i := range errs {
-			errs[i] = err
-		}
-		return errs, isRetryable(err)
-	}
+	fail := func(err error) ([]error, bool) { return failAll(errs, err) }
 	tx, err := b.s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fail(fmt.Errorf("starting transaction: %w", err))
@@ -287,22 +282,24 @@ func (b *batcher) attempt(batch []*batchOp, sb *softBatch) (errs []error, retry 
 	return b.commit(ctx, w, batch, errs)
 }
 
+// failAll gives every operation of a batch the error err, and reports
+// whether the batch may run again.
+func failAll(errs []error, err error) ([]error, bool) {
+	for i := range errs {
+		errs[i] = err
+	}
+	return errs, isRetryable(err)
+}
+
 func (b *batcher) commit(ctx context.Context, w *wtx, batch []*batchOp, errs []error) ([]error, bool) {
 	tx := w.tx
 	if err := w.flush(ctx); err != nil {
 		tx.Rollback()
-		for i := range errs {
-			errs[i] = err
-		}
-		return errs, isRetryable(err)
+		return failAll(errs, err)
 	}
 	start := time.Now()
 	if err := tx.Commit(); err != nil {
-		err = fmt.Errorf("committing: %w", err)
-		for i := range errs {
-			errs[i] = err
-		}
-		return errs, isRetryable(err)
+		return failAll(errs, fmt.Errorf("committing: %w", err))
 	}
 	if w.soft != nil {
 		w.soft.done = true
@@ -316,12 +313,7 @@ func (b *batcher) commit(ctx context.Context, w *wtx, batch []*batchOp, errs []e
 // withSavepoints runs the batch with each operation in a savepoint.
 func (b *batcher) withSavepoints(ctx context.Context, batch []*batchOp, sb *softBatch) ([]error, bool) {
 	errs := make([]error, len(batch))
-	fail := func(err error) ([]error, bool) {
-		for i := range errs {
-			errs[i] = err
-		}
-		return errs, isRetryable(err)
-	}
+	fail := func(err error) ([]error, bool) { return failAll(errs, err) }
 	tx, err := b.s.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fail(fmt.Errorf("starting transaction: %w", err))

@@ -153,28 +153,16 @@ func (m *Manager) handle(ctx context.Context, body []byte) (*licproto.Request, a
 		return req, res, err
 	case licproto.TypeRenewRegistration:
 		var p licproto.RenewRegistrationPayload
-		if err := req.DecodePayload(&p); err != nil {
-			return req, nil, err
-		}
-		key, err := m.verify(ctx, req)
+		key, err := m.admit(ctx, req, &p, now)
 		if err != nil {
-			return req, nil, err
-		}
-		if err := m.replay.Check(req, now); err != nil {
 			return req, nil, err
 		}
 		res, err := m.renew(ctx, req, &p, key)
 		return req, res, err
 	case licproto.TypeAuthorize:
 		var p licproto.AuthorizePayload
-		if err := req.DecodePayload(&p); err != nil {
-			return req, nil, err
-		}
-		key, err := m.verify(ctx, req)
+		key, err := m.admit(ctx, req, &p, now)
 		if err != nil {
-			return req, nil, err
-		}
-		if err := m.replay.Check(req, now); err != nil {
 			return req, nil, err
 		}
 		res, err := m.store.Authorize(ctx, req.UDI, key.b64, p.Usage, now)
@@ -185,14 +173,8 @@ func (m *Manager) handle(ctx context.Context, body []byte) (*licproto.Request, a
 		return req, res, nil
 	case licproto.TypeDeregister:
 		var p licproto.DeregisterPayload
-		if err := req.DecodePayload(&p); err != nil {
-			return req, nil, err
-		}
-		key, err := m.verify(ctx, req)
+		key, err := m.admit(ctx, req, &p, now)
 		if err != nil {
-			return req, nil, err
-		}
-		if err := m.replay.Check(req, now); err != nil {
 			return req, nil, err
 		}
 		err = m.store.Deregister(ctx, req.UDI, key.b64, now)
@@ -204,6 +186,22 @@ func (m *Manager) handle(ctx context.Context, body []byte) (*licproto.Request, a
 		return req, &licproto.DeregisterResult{}, nil
 	}
 	return req, nil, licproto.Errorf(licproto.CodeBadRequest, "request type %q is not handled", req.Type)
+}
+
+// admit decodes the payload of a request from a registered instance into
+// p, verifies its signature with the instance's key and records its nonce.
+func (m *Manager) admit(ctx context.Context, req *licproto.Request, p any, now time.Time) (cachedKey, error) {
+	if err := req.DecodePayload(p); err != nil {
+		return cachedKey{}, err
+	}
+	key, err := m.verify(ctx, req)
+	if err != nil {
+		return cachedKey{}, err
+	}
+	if err := m.replay.Check(req, now); err != nil {
+		return cachedKey{}, err
+	}
+	return key, nil
 }
 
 // verify checks a request signature against the instance's registered key,
