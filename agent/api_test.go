@@ -268,6 +268,12 @@ func TestXAPIRegisterFlow(t *testing.T) {
 	if !strings.Contains(s, `"Unregistered: Registration Pending"`) || !strings.Contains(s, "operation timed out") {
 		t.Errorf("pending status:\n%s", s)
 	}
+	// The vendor document's sentence for a registration that cannot reach
+	// the server, in the answer and in the status.
+	const attempt = "The last attempt to renew smart software licensing registration is in progress because of the following reason: "
+	if !strings.Contains(out, attempt) || !strings.Contains(s, `*s License Smart FailureReason: "`+attempt) {
+		t.Errorf("the pending registration does not give the document's reason:\n%s\n%s", out, s)
+	}
 	r.m.setDown(nil)
 	r.clk.Advance(RetryEvery)
 	if s := r.ok("xstatus License Smart Registration Status"); !strings.Contains(s, `"Registered"`) {

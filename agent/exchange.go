@@ -201,7 +201,7 @@ func (a *Agent) registeredLocked(token string, reregister, retry bool, p peer, a
 		a.logf("licensing: registration pending, retrying in %s: %v", every(a.retryEvery), err)
 		// The user is told the product's rule; only tests shorten the
 		// interval.
-		return fmt.Errorf("%w: the manager could not be reached (%v); retrying every %s", agentclient.ErrPending, err, every(RetryEvery))
+		return fmt.Errorf("%w: %s; retrying every %s", agentclient.ErrPending, registrationAttempt(err.Error()), every(RetryEvery))
 	}
 }
 

@@ -35,7 +35,7 @@ func (a *Agent) Status() agentclient.Status {
 		s.Registration = agentclient.RegRegistered
 	case a.st.Pending != nil:
 		s.Registration = agentclient.RegPending
-		s.FailureReason = a.st.Pending.Reason
+		s.FailureReason = registrationAttempt(a.st.Pending.Reason)
 	case a.st.Failed != "":
 		s.Registration = agentclient.RegFailed
 		s.FailureReason = a.st.Failed
@@ -119,7 +119,7 @@ func (a *Agent) registeredStatusLocked(s *agentclient.Status, now time.Time, st 
 		s.FailureReason = f.Reason
 	}
 	if f := r.RenewFailure; f != nil && s.FailureReason == "" {
-		s.FailureReason = f.Reason
+		s.FailureReason = registrationAttempt(f.Reason)
 	}
 	// ooc: the manager found a type in use over what the account has;
 	// waiting: a type in use has no answer yet (a new type until the
@@ -164,4 +164,10 @@ func (a *Agent) registeredStatusLocked(s *agentclient.Status, now time.Time, st 
 		}
 		return agentclient.TypeInvalid
 	}
+}
+
+// registrationAttempt is the vendor document's message for a registration
+// (or its renewal) that could not reach the manager, with the reason.
+func registrationAttempt(reason string) string {
+	return "The last attempt to renew smart software licensing registration is in progress because of the following reason: " + reason
 }
