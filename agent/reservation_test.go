@@ -15,6 +15,7 @@ import (
 
 	"vxway/agentclient"
 	"vxway/clock"
+	"vxway/platform"
 	"vxway/reservation"
 )
 
@@ -160,7 +161,9 @@ func TestHardEnforcement(t *testing.T) {
 func TestReservationModeRules(t *testing.T) {
 	clk := clock.NewFake(t0)
 	root, _, _ := reservationRoot(t)
-	if err := os.WriteFile(filepath.Join(root, "data/config/system.json"), []byte(`{"brand":"Expressway"}`), 0o644); err != nil {
+	// A VCS: Smart Licensing off until Service Select makes it an
+	// Expressway.
+	if err := platform.SaveSystemConfig(root, platform.SystemConfig{Hostname: "vcs01", Brand: platform.BrandVCS, Type: platform.TypeC}); err != nil {
 		t.Fatal(err)
 	}
 	m := newMemManager(clk)
@@ -171,6 +174,9 @@ func TestReservationModeRules(t *testing.T) {
 	}
 	if _, err := a.ReservationRequest(); !errors.Is(err, agentclient.ErrNotEnabled) {
 		t.Fatalf("request with smart licensing off: %v", err)
+	}
+	if err := platform.SetBrand(root, platform.BrandExpressway, clk); err != nil {
+		t.Fatal(err)
 	}
 	if err := a.Enable(); err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -10,10 +11,27 @@ import (
 
 // The settings: Smart Licensing on, and the configuration leaves.
 
-// Enable turns Smart Licensing on. It cannot be undone (only a factory
-// reset does); the first enable records the evaluation start on persist
-// and makes the device identity key.
+// Enable turns Smart Licensing on (xconfiguration License Smart Enabled:
+// On). Smart Licensing comes with the Expressway brand: on a VCS, option
+// keys are the only licensing mode, so the call is refused with
+// agentclient.ErrServiceSelect and nothing changes (no evaluation anchor
+// is started). On an Expressway it is already on for the platform and
+// this only makes the agent catch up.
 func (a *Agent) Enable() error {
+	on, err := platform.SmartLicensingEnabled(a.root)
+	if err != nil {
+		return fmt.Errorf("reading the brand (Service Select): %w", err)
+	}
+	if !on {
+		return fmt.Errorf("%w: on a VCS, option keys are the licensing mode and Smart Licensing cannot be turned on; it comes with converting the device to Expressway in Service Select: xconfiguration SystemUnit ServiceSelect Brand: Expressway", agentclient.ErrServiceSelect)
+	}
+	return a.turnOn()
+}
+
+// turnOn turns Smart Licensing on in the agent. It cannot be undone (only
+// a factory reset does); the first time records the evaluation start on
+// persist and makes the device identity key.
+func (a *Agent) turnOn() error {
 	a.mu.Lock()
 	if a.st.Enabled {
 		a.mu.Unlock()
@@ -52,7 +70,7 @@ func (a *Agent) SyncEnabled() {
 		return
 	}
 	if enabled, err := platform.SmartLicensingEnabled(a.root); err == nil && enabled {
-		if err := a.Enable(); err != nil {
+		if err := a.turnOn(); err != nil {
 			a.logf("licensing: %v", err)
 		}
 	}
