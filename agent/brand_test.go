@@ -73,3 +73,95 @@ func TestEnableNeedsExpressway(t *testing.T) {
 		})
 	}
 }
+
+// exchanges counts every call the manager received.
+func exchanges(m *memManager) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, c := range m.calls {
+		n += c
+	}
+	return n
+}
+
+// TestDormantOnVCS: a factory reset that keeps licensing but not brand
+// and type leaves a registered device a VCS: its settings and
+// registration are dormant (no exchange however long it waits, no
+// licensing alarm, the status says so); converting it back to Expressway
+// uses the registration again without a new token.
+func TestDormantOnVCS(t *testing.T) {
+	clk := clock.NewFake(t0)
+	root := expresswayRoot(t)
+	m := newMemManager(clk)
+	m.tokens["tok-a"] = memToken{va: "Sales"}
+	m.licenses["Sales"] = map[string]int{agentclient.TypeRMS: 5}
+	a := newTestAgent(t, root, clk, m)
+	if err := a.Enable(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Register("tok-a", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SetUsage(agentclient.TypeRMS, 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.RenewAuthorization(); err != nil {
+		t.Fatal(err)
+	}
+	// The manager goes away: a failed renewal raises its alarms.
+	m.setDown(errTimedOut())
+	if err := a.RenewAuthorization(); err == nil {
+		t.Fatal("renewal with the manager down succeeded")
+	}
+	check(t, "renewal failed", a, root, want{reg: agentclient.RegRegistered, auth: agentclient.AuthAuthorized, alarms: []int{AlarmCommError, AlarmAuthRenewFailed}})
+	m.setDown(nil)
+
+	// factory-reset -t without -v: licensing kept, brand and type reset.
+	a.Close()
+	if err := platform.ResetServiceSelect(root); err != nil {
+		t.Fatal(err)
+	}
+	before := exchanges(m)
+	a = newTestAgent(t, root, clk, m)
+	a.SyncEnabled()
+	check(t, "dormant", a, root, want{reg: agentclient.RegRegistered, auth: agentclient.AuthNotApplicable,
+		usage: map[string]string{agentclient.TypeRMS: agentclient.TypeNotAuthorized}})
+	if s := a.Status(); s.Enabled || !s.Dormant {
+		t.Errorf("dormant: enabled %v, dormant %v", s.Enabled, s.Dormant)
+	}
+	// Renewals, retries and the registration's renewal all come due.
+	for range 8 {
+		clk.Advance(25 * day)
+		a.SyncEnabled()
+	}
+	if err := a.RenewAuthorization(); !errors.Is(err, agentclient.ErrServiceSelect) {
+		t.Errorf("RenewAuthorization on a VCS: %v, want a refusal naming Service Select", err)
+	}
+	if _, err := a.Deregister(); !errors.Is(err, agentclient.ErrServiceSelect) {
+		t.Errorf("Deregister on a VCS: %v, want a refusal naming Service Select", err)
+	}
+	if n := exchanges(m) - before; n != 0 {
+		t.Errorf("a dormant VCS made %d exchanges with the manager in 200 days", n)
+	}
+	check(t, "dormant 200 days on", a, root, want{reg: agentclient.RegRegistered, auth: agentclient.AuthNotApplicable,
+		usage: map[string]string{agentclient.TypeRMS: agentclient.TypeNotAuthorized}})
+
+	// Service Select converts it back: the registration (its certificate
+	// still valid) is used again at once, without a new token.
+	if err := platform.SetBrand(root, platform.BrandExpressway, clk); err != nil {
+		t.Fatal(err)
+	}
+	registers := m.count("register")
+	if err := a.Enable(); err != nil { // what the conversion's hook calls
+		t.Fatal(err)
+	}
+	check(t, "converted back", a, root, want{reg: agentclient.RegRegistered, auth: agentclient.AuthAuthorized,
+		usage: map[string]string{agentclient.TypeRMS: agentclient.TypeAuthorized}})
+	if exchanges(m) == before || m.count("register") != registers {
+		t.Errorf("after the conversion: %d exchanges, %d new registrations; want an authorization and no registration", exchanges(m)-before, m.count("register")-registers)
+	}
+	if s := a.Status(); !s.Enabled || s.Dormant {
+		t.Errorf("converted back: enabled %v, dormant %v", s.Enabled, s.Dormant)
+	}
+}

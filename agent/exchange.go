@@ -42,6 +42,10 @@ type exchange struct {
 // set before anyone sees it.
 func (a *Agent) run(x exchange) error {
 	a.mu.Lock()
+	if a.dormant {
+		a.mu.Unlock()
+		return errDormant()
+	}
 	if x.registered && a.st.Registration == nil {
 		a.mu.Unlock()
 		return errRegisterFirst()

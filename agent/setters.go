@@ -34,7 +34,11 @@ func (a *Agent) Enable() error {
 func (a *Agent) turnOn() error {
 	a.mu.Lock()
 	if a.st.Enabled {
+		resumed := a.syncBrandLocked()
 		a.mu.Unlock()
+		if resumed {
+			a.wake()
+		}
 		return nil
 	}
 	now := a.nowLocked()
@@ -60,12 +64,18 @@ func (a *Agent) turnOn() error {
 	return err
 }
 
-// SyncEnabled turns Smart Licensing on when the platform says the device
-// is an Expressway (Service Select) and the agent has not seen it yet.
+// SyncEnabled follows the platform's brand (Service Select): it turns
+// Smart Licensing on when the device is an Expressway and the agent has
+// not seen it yet, and makes the kept settings and registration dormant
+// while the device is a VCS, resuming them when it is an Expressway again.
 func (a *Agent) SyncEnabled() {
 	a.mu.Lock()
+	changed := a.syncBrandLocked()
 	on := a.st.Enabled
 	a.mu.Unlock()
+	if changed {
+		a.wake()
+	}
 	if on {
 		return
 	}
@@ -74,6 +84,33 @@ func (a *Agent) SyncEnabled() {
 			a.logf("licensing: %v", err)
 		}
 	}
+}
+
+// syncBrandLocked sets dormant from the platform's brand and reports
+// whether it changed. When the brand cannot be read it changes nothing.
+func (a *Agent) syncBrandLocked() bool {
+	on, err := platform.SmartLicensingEnabled(a.root)
+	if err != nil {
+		a.logf("licensing: reading the brand (Service Select): %v", err)
+		return false
+	}
+	dormant := a.st.Enabled && !on
+	if dormant == a.dormant {
+		return false
+	}
+	a.dormant = dormant
+	if dormant {
+		a.logf("licensing: the device is a VCS: the kept Smart Licensing settings and registration are dormant (no exchange with the manager, no licensing alarm) until Service Select converts it to Expressway")
+	} else {
+		a.logf("licensing: the device is an Expressway again: the kept Smart Licensing settings and registration are in use")
+	}
+	return true
+}
+
+// errDormant refuses an exchange with the manager while the device is a
+// VCS.
+func errDormant() error {
+	return fmt.Errorf("%w: the device is a VCS, so the kept Smart Licensing settings and registration are dormant and nothing is sent to the manager; convert it to Expressway with xconfiguration SystemUnit ServiceSelect Brand: Expressway to use them again", agentclient.ErrServiceSelect)
 }
 
 // SetConfig changes one configuration leaf (see Config.Apply), saving it

@@ -13,7 +13,8 @@ func (a *Agent) Status() agentclient.Status {
 	now := a.nowLocked()
 	st := a.standingLocked(now)
 	s := agentclient.Status{
-		Enabled:       a.st.Enabled,
+		Enabled:       a.st.Enabled && !a.dormant,
+		Dormant:       a.dormant,
 		Registration:  agentclient.RegUnregistered,
 		Authorization: agentclient.AuthNotApplicable,
 		Transport:     a.cfg.Mode,
@@ -47,6 +48,10 @@ func (a *Agent) Status() agentclient.Status {
 	switch st {
 	case standingOff:
 		typeStatus = func(string) string { return agentclient.TypeNotAuthorized }
+		if r := a.st.Registration; r != nil && a.dormant {
+			// The kept registration, unused on a VCS.
+			s.SmartAccount, s.VirtualAccount, s.InstanceID = r.SmartAccount, r.VirtualAccount, r.InstanceID
+		}
 	case standingReserved:
 		typeStatus = a.reservedStatusLocked(&s, inUse)
 	case standingEvaluation:
