@@ -12,6 +12,7 @@ import (
 
 	"vxway/agentclient"
 	"vxway/clock"
+	"vxway/platform"
 )
 
 // Options configure an Agent.
@@ -74,6 +75,15 @@ type Agent struct {
 	// resv is the installed reservation as judged at start (or at the
 	// last install): hard enforcement keeps it until the next start.
 	resv judged
+	// dormant is set while Smart Licensing was on but the device is a VCS
+	// (a factory reset kept licensing but not brand and type): the kept
+	// settings and registration are unused, nothing is exchanged and no
+	// licensing alarm is raised, until Service Select converts the
+	// device to Expressway again.
+	dormant bool
+	// bootID is the kernel's id of the current boot, empty when it
+	// cannot be read (the reservation is then judged at every start).
+	bootID string
 }
 
 // New loads the agent's state from opts.Root. It does not start timers;
@@ -161,6 +171,10 @@ func New(opts Options) (*Agent, error) {
 	}
 	a.alarms = loadAlarms(a.root, a.clk)
 	a.export = newExportControl()
+	a.syncBrandLocked()
+	if a.bootID, err = platform.BootID(a.root); err != nil {
+		a.logf("licensing: %v; a restart of the agent cannot be told from a restart of the device, so the reservation is judged at every start", err)
+	}
 	a.judgeAtStart()
 	return a, nil
 }

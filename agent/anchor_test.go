@@ -34,7 +34,7 @@ func TestEvaluationAnchor(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			clk := clock.NewFake(t0)
 			m := newMemManager(clk)
-			root := t.TempDir()
+			root := expresswayRoot(t)
 			a := newTestAgent(t, root, clk, m)
 			if err := a.Enable(); err != nil {
 				t.Fatal(err)
@@ -69,7 +69,7 @@ func TestDamagedFiles(t *testing.T) {
 	for _, rel := range []string{stateFile, configFile, anchorFile} {
 		t.Run(filepath.Base(rel), func(t *testing.T) {
 			clk := clock.NewFake(t0)
-			root := t.TempDir()
+			root := expresswayRoot(t)
 			a := newTestAgent(t, root, clk, newMemManager(clk))
 			if err := a.Enable(); err != nil {
 				t.Fatal(err)

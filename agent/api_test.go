@@ -12,6 +12,7 @@ import (
 
 	"vxway/agentclient"
 	"vxway/clock"
+	"vxway/platform"
 	"vxway/xapi"
 )
 
@@ -28,9 +29,14 @@ type xapiRig struct {
 
 func newXAPIRig(t *testing.T) *xapiRig {
 	t.Helper()
+	return newXAPIRigAt(t, expresswayRoot(t))
+}
+
+// newXAPIRigAt serves the agent of the device root root.
+func newXAPIRigAt(t *testing.T, root string) *xapiRig {
+	t.Helper()
 	clk := clock.NewFake(t0)
 	m := newMemManager(clk)
-	root := t.TempDir()
 	a := newTestAgent(t, root, clk, m)
 	sock := filepath.Join(root, agentclient.SocketPath)
 	ln, err := Listen(sock)
@@ -132,7 +138,7 @@ func TestXAPIBadInputChangesNothing(t *testing.T) {
 }
 
 func TestXAPIRegisterFlow(t *testing.T) {
-	r := newXAPIRig(t)
+	r := newXAPIRigAt(t, vcsRoot(t))
 	r.m.tokens["tok-a"] = memToken{va: "Sales", export: true}
 	r.m.tokens["tok-b"] = memToken{va: "Support"}
 	r.m.tokens["tok-old"] = memToken{refusal: "the token expired on 2025-12-01"}
@@ -142,6 +148,17 @@ func TestXAPIRegisterFlow(t *testing.T) {
 	if !strings.Contains(out, `*s License Smart Registration Status: "Unregistered"`) ||
 		!strings.Contains(out, `*s License Smart Authorization Status: "Not Applicable"`) {
 		t.Errorf("before enabling:\n%s", out)
+	}
+	// A VCS has option keys only; Smart Licensing comes with Service
+	// Select, and the refusal starts no evaluation.
+	if out, ok := r.run("xconfiguration License Smart Enabled: On"); ok || !strings.Contains(out, "xconfiguration SystemUnit ServiceSelect Brand: Expressway") {
+		t.Errorf("Enabled: On on a VCS:\n%s", out)
+	}
+	if _, err := os.Stat(filepath.Join(r.root, anchorFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the refused enable touched the evaluation anchor: %v", err)
+	}
+	if err := platform.SetBrand(r.root, platform.BrandExpressway, r.clk); err != nil {
+		t.Fatal(err)
 	}
 	r.ok("xconfiguration License Smart Enabled: On")
 	r.ok(`xconfiguration License Smart Transport Proxy Password: "s3cret-pw"`)
@@ -267,6 +284,12 @@ func TestXAPIRegisterFlow(t *testing.T) {
 	s := r.ok("xstatus License Smart")
 	if !strings.Contains(s, `"Unregistered: Registration Pending"`) || !strings.Contains(s, "operation timed out") {
 		t.Errorf("pending status:\n%s", s)
+	}
+	// The vendor document's sentence for a registration that cannot reach
+	// the server, in the answer and in the status.
+	const attempt = "The last attempt to renew smart software licensing registration is in progress because of the following reason: "
+	if !strings.Contains(out, attempt) || !strings.Contains(s, `*s License Smart FailureReason: "`+attempt) {
+		t.Errorf("the pending registration does not give the document's reason:\n%s\n%s", out, s)
 	}
 	r.m.setDown(nil)
 	r.clk.Advance(RetryEvery)

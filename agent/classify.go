@@ -8,7 +8,7 @@ import "time"
 type standing int
 
 const (
-	// standingOff: Smart Licensing is not enabled.
+	// standingOff: Smart Licensing is not enabled, or dormant on a VCS.
 	standingOff standing = iota
 	// standingReserved: not registered, a verified reservation in force.
 	standingReserved
@@ -28,7 +28,7 @@ const (
 func (a *Agent) standingLocked(now time.Time) standing {
 	r := a.st.Registration
 	switch {
-	case !a.st.Enabled:
+	case !a.st.Enabled, a.dormant:
 		return standingOff
 	case r != nil && authExpired(r, now):
 		return standingAuthExpired

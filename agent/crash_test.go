@@ -57,7 +57,7 @@ func TestCrashDuringStateWrites(t *testing.T) {
 	if testing.Short() {
 		t.Skip("200 process kills")
 	}
-	root := t.TempDir()
+	root := expresswayRoot(t)
 	last := 0
 	for trial := range 200 {
 		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashWriterProcess$", "-test.count=1")

@@ -42,6 +42,10 @@ type exchange struct {
 // set before anyone sees it.
 func (a *Agent) run(x exchange) error {
 	a.mu.Lock()
+	if a.dormant {
+		a.mu.Unlock()
+		return errDormant()
+	}
 	if x.registered && a.st.Registration == nil {
 		a.mu.Unlock()
 		return errRegisterFirst()
@@ -201,7 +205,7 @@ func (a *Agent) registeredLocked(token string, reregister, retry bool, p peer, a
 		a.logf("licensing: registration pending, retrying in %s: %v", every(a.retryEvery), err)
 		// The user is told the product's rule; only tests shorten the
 		// interval.
-		return fmt.Errorf("%w: the manager could not be reached (%v); retrying every %s", agentclient.ErrPending, err, every(RetryEvery))
+		return fmt.Errorf("%w: %s; retrying every %s", agentclient.ErrPending, registrationAttempt(err.Error()), every(RetryEvery))
 	}
 }
 

@@ -47,7 +47,7 @@ func TestRetryIntervalInLogs(t *testing.T) {
 	m := newMemManager(clk)
 	m.tokens["t"] = memToken{va: "Sales"}
 	var log logLines
-	a, err := New(Options{Root: t.TempDir(), Clock: clk, Dial: m.dial, Logf: log.logf, RetryEvery: 2 * time.Minute,
+	a, err := New(Options{Root: expresswayRoot(t), Clock: clk, Dial: m.dial, Logf: log.logf, RetryEvery: 2 * time.Minute,
 		Hostname: func() string { return "vx1.example.com" }, IP: func() string { return "192.0.2.10" }})
 	if err != nil {
 		t.Fatal(err)

@@ -28,7 +28,7 @@ func FuzzLocalAPI(f *testing.F) {
 	f.Add("/v1/config", strings.Repeat("[", 1000))
 	clk := clock.NewFake(t0)
 	m := newMemManager(clk)
-	a, err := New(Options{Root: f.TempDir(), Clock: clk, Dial: m.dial, Hostname: func() string { return "h" }, IP: func() string { return "" }})
+	a, err := New(Options{Root: expresswayRoot(f), Clock: clk, Dial: m.dial, Hostname: func() string { return "h" }, IP: func() string { return "" }})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -21,7 +21,6 @@ func TestDeviceUDI(t *testing.T) {
 		identity bool
 	}{
 		{"expressway", platform.BrandExpressway, true},
-		{"vcs", platform.BrandVCS, true},
 		{"no identity on persist", platform.BrandExpressway, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -48,7 +48,7 @@ func TestLoadingWaitsForReady(t *testing.T) {
 		}()
 	}
 	clk := clock.NewFake(t0)
-	a := newTestAgent(t, t.TempDir(), clk, newMemManager(clk))
+	a := newTestAgent(t, expresswayRoot(t), clk, newMemManager(clk))
 	if err := a.Enable(); err != nil {
 		t.Fatal(err)
 	}

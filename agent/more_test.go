@@ -11,7 +11,7 @@ import (
 
 func TestExportControlWatermark(t *testing.T) {
 	clk := clock.NewFake(t0)
-	root := t.TempDir()
+	root := expresswayRoot(t)
 	a := newTestAgent(t, root, clk, newMemManager(clk))
 	steps := []struct {
 		encrypted int
@@ -63,7 +63,7 @@ func TestExpiryInManagerTime(t *testing.T) {
 	m := newMemManager(clk)
 	m.skew = 2 * day
 	m.tokens["t"] = memToken{va: "Sales"}
-	root := t.TempDir()
+	root := expresswayRoot(t)
 	a := newTestAgent(t, root, clk, m)
 	if err := a.Enable(); err != nil {
 		t.Fatal(err)
@@ -95,7 +95,7 @@ func TestHostnameChangePushed(t *testing.T) {
 	m := newMemManager(clk)
 	m.tokens["t"] = memToken{va: "Sales"}
 	host := "vx1.example.com"
-	a, err := New(Options{Root: t.TempDir(), Clock: clk, Dial: m.dial,
+	a, err := New(Options{Root: expresswayRoot(t), Clock: clk, Dial: m.dial,
 		Hostname: func() string { return host }, IP: func() string { return "192.0.2.10" }})
 	if err != nil {
 		t.Fatal(err)
@@ -125,7 +125,7 @@ func TestInstanceRemovedOnManager(t *testing.T) {
 	clk := clock.NewFake(t0)
 	m := newMemManager(clk)
 	m.tokens["t"] = memToken{va: "Sales"}
-	root := t.TempDir()
+	root := expresswayRoot(t)
 	a := newTestAgent(t, root, clk, m)
 	if err := a.Enable(); err != nil {
 		t.Fatal(err)
@@ -158,7 +158,7 @@ func TestOneTimerWhenIdle(t *testing.T) {
 	clk := clock.NewFake(t0)
 	m := newMemManager(clk)
 	m.tokens["t"] = memToken{va: "Sales"}
-	a := newTestAgent(t, t.TempDir(), clk, m)
+	a := newTestAgent(t, expresswayRoot(t), clk, m)
 	steps := []struct {
 		name string
 		do   func() error

@@ -19,7 +19,7 @@ import (
 // docs/reservation.md): a device that cannot reach a manager reserves
 // licenses with codes carried by hand. The codes and their checks are
 // package reservation's; the agent keeps the State in state.json, judges
-// the installed reservation once when it starts (hard enforcement) and
+// the installed reservation once per boot (hard enforcement) and
 // checks usage against it.
 
 // plrCapacity is the box's capacity per license type, the limit of a PLR
@@ -36,10 +36,10 @@ func plrCapacity(t string) int {
 	return 0
 }
 
-// judged is the installed reservation as judged when the agent started
-// (or when a code was installed since): it does not change while the
-// agent runs, so an entitlement ending meanwhile changes nothing until
-// the next start.
+// judged is the installed reservation as judged once in this boot of the
+// device (or when a code was installed since): it does not change while
+// the device runs, so an entitlement ending meanwhile changes nothing
+// until the next boot.
 type judged struct {
 	res    *reservation.Reservation
 	limits reservation.Limits
@@ -76,11 +76,26 @@ func trustedKeys(root string) (reservation.KeySet, error) {
 	return ks, nil
 }
 
-// judgeLocked verifies the installed reservation and judges it at at.
+// judgeLocked verifies the installed reservation and judges it at at,
+// and records the time with the boot id so that a restart of the agent
+// within this boot judges at the same time.
 func (a *Agent) judgeLocked(at time.Time) {
 	a.resv = judged{at: at}
 	rs := a.st.Reservation
-	if rs == nil || rs.Codes.Installed == nil {
+	if rs == nil {
+		return
+	}
+	if a.bootID != "" {
+		if j := rs.Judged; j == nil || j.BootID != a.bootID || !j.At.Equal(at) {
+			old := rs.Judged
+			rs.Judged = &Judgement{BootID: a.bootID, At: at}
+			if err := a.saveLocked(); err != nil {
+				rs.Judged = old
+				a.logf("licensing: recording when the reservation was judged: %v; a restart of the agent will judge it again", err)
+			}
+		}
+	}
+	if rs.Codes.Installed == nil {
 		return
 	}
 	keys, err := trustedKeys(a.root)
@@ -108,13 +123,20 @@ func (a *Agent) judgeLocked(at time.Time) {
 	}
 }
 
-// judgeAtStart judges the reservation at the later of the clock and the
-// latest time the anchor has seen, so that a clock set back does not
-// revive an expired license.
+// judgeAtStart judges the reservation once per boot of the device (hard
+// enforcement happens "at restart" of the device, not of the agent): at
+// the time recorded when it was judged in this boot, if it was; else now,
+// the later of the clock and the latest time the anchor has seen, so that
+// a clock set back does not revive an expired license.
 func (a *Agent) judgeAtStart() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.judgeLocked(a.nowLocked())
+	at := a.nowLocked()
+	if rs := a.st.Reservation; rs != nil && rs.Judged != nil && a.bootID != "" && rs.Judged.BootID == a.bootID {
+		at = rs.Judged.At
+		a.logf("licensing: the reservation was judged at %s in this boot; judging it at that time again", at.UTC().Format(time.RFC3339))
+	}
+	a.judgeLocked(at)
 	if a.resv.err != nil {
 		a.logf("licensing: the installed reservation is not honoured: %v", a.resv.err)
 	}
@@ -141,7 +163,7 @@ func (a *Agent) reservedLimitLocked(t string) (int, string) {
 	lt := reservation.LicenseType(t)
 	for _, e := range j.limits.Expired {
 		if e == lt {
-			return 0, fmt.Sprintf("the reserved %s licenses expired (judged when the agent started, %s): their functionality is stopped until a new authorization code is installed with xcommand License Smart Reservation Install", t, j.at.UTC().Format(time.RFC3339))
+			return 0, fmt.Sprintf("the reserved %s licenses expired (judged at %s, once per boot of the device): their functionality is stopped until a new authorization code is installed with xcommand License Smart Reservation Install", t, j.at.UTC().Format(time.RFC3339))
 		}
 	}
 	for _, e := range j.limits.NotStarted {

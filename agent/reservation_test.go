@@ -15,6 +15,7 @@ import (
 
 	"vxway/agentclient"
 	"vxway/clock"
+	"vxway/platform"
 	"vxway/reservation"
 )
 
@@ -51,13 +52,27 @@ func reservationRoot(t testing.TB) (string, *reservation.Signer, reservation.UDI
 	return root, signer, reservation.UDI{PID: "Expressway", SN: "0A1B2C3D", VID: "1.0"}
 }
 
+// boot writes the kernel's boot id of a new boot of the device.
+func boot(t *testing.T, root, id string) {
+	t.Helper()
+	p := filepath.Join(root, platform.BootIDPath)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(id+"\n"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestHardEnforcement: an SLR entitlement ending while the agent runs
-// changes nothing until it restarts; after a restart past the end date the
-// type is refused and alarm 30037 is raised, even with the clock set back;
-// installing a valid code clears it.
+// changes nothing until the device restarts, even when the agent restarts
+// (a crash, the supervisor) in the same boot; after a device restart past
+// the end date the type is refused and alarm 30037 is raised, even with
+// the clock set back; installing a valid code clears it.
 func TestHardEnforcement(t *testing.T) {
 	clk := clock.NewFake(t0)
 	root, signer, _ := reservationRoot(t)
+	boot(t, root, "6c1b4a3e-0c1d-4e0f-9a43-5f1a2b3c4d5e")
 	m := newMemManager(clk)
 	a := newTestAgent(t, root, clk, m)
 	a.SyncEnabled()
@@ -103,8 +118,22 @@ func TestHardEnforcement(t *testing.T) {
 		t.Errorf("usage was reported to the manager in reservation mode")
 	}
 
-	// Restart after the end date: rms stops, room goes on, alarm 30037.
+	// The agent restarts twice in the same boot, past the end date:
+	// the reservation keeps the judgement of this boot, nothing stops.
+	for i := range 2 {
+		a.Close()
+		clk.Advance(time.Hour)
+		a = newTestAgent(t, root, clk, m)
+		if err := a.SetUsage(agentclient.TypeRMS, 4); err != nil {
+			t.Fatalf("agent restart %d in the same boot: %v", i+1, err)
+		}
+		check(t, "agent restarted in the same boot", a, root, want{reg: agentclient.RegReservedSLR, auth: agentclient.AuthReserved, usage: map[string]string{agentclient.TypeRMS: agentclient.TypeReserved}})
+	}
+
+	// The device restarts after the end date: rms stops, room goes on,
+	// alarm 30037.
 	a.Close()
+	boot(t, root, "0f9e8d7c-6b5a-4493-8271-605f4e3d2c1b")
 	a = newTestAgent(t, root, clk, m)
 	if err := a.SetUsage(agentclient.TypeRMS, 5); !errors.Is(err, agentclient.ErrNotReserved) {
 		t.Fatalf("rms after restart past its end: %v", err)
@@ -122,6 +151,7 @@ func TestHardEnforcement(t *testing.T) {
 	// on persist remembers the latest time seen.
 	a.Close()
 	clk.Set(t0.Add(2 * day))
+	boot(t, root, "9d2c4b6a-8e1f-4a3b-b5c7-d9e1f3a5b7c9")
 	a = newTestAgent(t, root, clk, m)
 	if err := a.SetUsage(agentclient.TypeRMS, 3); !errors.Is(err, agentclient.ErrNotReserved) {
 		t.Fatalf("clock set back: %v", err)
@@ -160,7 +190,9 @@ func TestHardEnforcement(t *testing.T) {
 func TestReservationModeRules(t *testing.T) {
 	clk := clock.NewFake(t0)
 	root, _, _ := reservationRoot(t)
-	if err := os.WriteFile(filepath.Join(root, "data/config/system.json"), []byte(`{"brand":"Expressway"}`), 0o644); err != nil {
+	// A VCS: Smart Licensing off until Service Select makes it an
+	// Expressway.
+	if err := platform.SaveSystemConfig(root, platform.SystemConfig{Hostname: "vcs01", Brand: platform.BrandVCS, Type: platform.TypeC}); err != nil {
 		t.Fatal(err)
 	}
 	m := newMemManager(clk)
@@ -171,6 +203,9 @@ func TestReservationModeRules(t *testing.T) {
 	}
 	if _, err := a.ReservationRequest(); !errors.Is(err, agentclient.ErrNotEnabled) {
 		t.Fatalf("request with smart licensing off: %v", err)
+	}
+	if err := platform.SetBrand(root, platform.BrandExpressway, clk); err != nil {
+		t.Fatal(err)
 	}
 	if err := a.Enable(); err != nil {
 		t.Fatal(err)

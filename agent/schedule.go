@@ -104,7 +104,7 @@ func (a *Agent) expireLocked(now time.Time) {
 func (a *Agent) dueJob() func() {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.closed || !a.st.Enabled {
+	if a.closed || !a.st.Enabled || a.dormant {
 		return nil
 	}
 	now := a.nowLocked()
@@ -166,7 +166,7 @@ func (a *Agent) armLocked(now time.Time) {
 	if a.timer != nil {
 		a.timer.Stop()
 	}
-	if !a.st.Enabled {
+	if !a.st.Enabled || a.dormant {
 		return
 	}
 	next := now.Add(anchorRefreshEvery)

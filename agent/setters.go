@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -10,13 +11,34 @@ import (
 
 // The settings: Smart Licensing on, and the configuration leaves.
 
-// Enable turns Smart Licensing on. It cannot be undone (only a factory
-// reset does); the first enable records the evaluation start on persist
-// and makes the device identity key.
+// Enable turns Smart Licensing on (xconfiguration License Smart Enabled:
+// On). Smart Licensing comes with the Expressway brand: on a VCS, option
+// keys are the only licensing mode, so the call is refused with
+// agentclient.ErrServiceSelect and nothing changes (no evaluation anchor
+// is started). On an Expressway it is already on for the platform and
+// this only makes the agent catch up.
 func (a *Agent) Enable() error {
+	on, err := platform.SmartLicensingEnabled(a.root)
+	if err != nil {
+		return fmt.Errorf("reading the brand (Service Select): %w", err)
+	}
+	if !on {
+		return fmt.Errorf("%w: on a VCS, option keys are the licensing mode and Smart Licensing cannot be turned on; it comes with converting the device to Expressway in Service Select: xconfiguration SystemUnit ServiceSelect Brand: Expressway", agentclient.ErrServiceSelect)
+	}
+	return a.turnOn()
+}
+
+// turnOn turns Smart Licensing on in the agent. It cannot be undone (only
+// a factory reset does); the first time records the evaluation start on
+// persist and makes the device identity key.
+func (a *Agent) turnOn() error {
 	a.mu.Lock()
 	if a.st.Enabled {
+		resumed := a.syncBrandLocked()
 		a.mu.Unlock()
+		if resumed {
+			a.wake()
+		}
 		return nil
 	}
 	now := a.nowLocked()
@@ -42,20 +64,53 @@ func (a *Agent) Enable() error {
 	return err
 }
 
-// SyncEnabled turns Smart Licensing on when the platform says the device
-// is an Expressway (Service Select) and the agent has not seen it yet.
+// SyncEnabled follows the platform's brand (Service Select): it turns
+// Smart Licensing on when the device is an Expressway and the agent has
+// not seen it yet, and makes the kept settings and registration dormant
+// while the device is a VCS, resuming them when it is an Expressway again.
 func (a *Agent) SyncEnabled() {
 	a.mu.Lock()
+	changed := a.syncBrandLocked()
 	on := a.st.Enabled
 	a.mu.Unlock()
+	if changed {
+		a.wake()
+	}
 	if on {
 		return
 	}
 	if enabled, err := platform.SmartLicensingEnabled(a.root); err == nil && enabled {
-		if err := a.Enable(); err != nil {
+		if err := a.turnOn(); err != nil {
 			a.logf("licensing: %v", err)
 		}
 	}
+}
+
+// syncBrandLocked sets dormant from the platform's brand and reports
+// whether it changed. When the brand cannot be read it changes nothing.
+func (a *Agent) syncBrandLocked() bool {
+	on, err := platform.SmartLicensingEnabled(a.root)
+	if err != nil {
+		a.logf("licensing: reading the brand (Service Select): %v", err)
+		return false
+	}
+	dormant := a.st.Enabled && !on
+	if dormant == a.dormant {
+		return false
+	}
+	a.dormant = dormant
+	if dormant {
+		a.logf("licensing: the device is a VCS: the kept Smart Licensing settings and registration are dormant (no exchange with the manager, no licensing alarm) until Service Select converts it to Expressway")
+	} else {
+		a.logf("licensing: the device is an Expressway again: the kept Smart Licensing settings and registration are in use")
+	}
+	return true
+}
+
+// errDormant refuses an exchange with the manager while the device is a
+// VCS.
+func errDormant() error {
+	return fmt.Errorf("%w: the device is a VCS, so the kept Smart Licensing settings and registration are dormant and nothing is sent to the manager; convert it to Expressway with xconfiguration SystemUnit ServiceSelect Brand: Expressway to use them again", agentclient.ErrServiceSelect)
 }
 
 // SetConfig changes one configuration leaf (see Config.Apply), saving it

@@ -66,6 +66,18 @@ type State struct {
 type ReservationState struct {
 	Enabled bool              `json:"enabled"`
 	Codes   reservation.State `json:"codes"`
+	// Judged is when the installed reservation was last judged and in
+	// which boot: an agent that restarts within the same boot judges at
+	// that time again, so hard enforcement happens only when the device
+	// restarts.
+	Judged *Judgement `json:"judged,omitempty"`
+}
+
+// Judgement is the time a reservation was judged and the kernel's boot
+// id (platform.BootID) of the boot it was judged in.
+type Judgement struct {
+	BootID string    `json:"boot_id"`
+	At     time.Time `json:"at"`
 }
 
 // Registration is the registered identity and its renewals.

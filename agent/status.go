@@ -13,7 +13,8 @@ func (a *Agent) Status() agentclient.Status {
 	now := a.nowLocked()
 	st := a.standingLocked(now)
 	s := agentclient.Status{
-		Enabled:       a.st.Enabled,
+		Enabled:       a.st.Enabled && !a.dormant,
+		Dormant:       a.dormant,
 		Registration:  agentclient.RegUnregistered,
 		Authorization: agentclient.AuthNotApplicable,
 		Transport:     a.cfg.Mode,
@@ -35,7 +36,7 @@ func (a *Agent) Status() agentclient.Status {
 		s.Registration = agentclient.RegRegistered
 	case a.st.Pending != nil:
 		s.Registration = agentclient.RegPending
-		s.FailureReason = a.st.Pending.Reason
+		s.FailureReason = registrationAttempt(a.st.Pending.Reason)
 	case a.st.Failed != "":
 		s.Registration = agentclient.RegFailed
 		s.FailureReason = a.st.Failed
@@ -47,6 +48,10 @@ func (a *Agent) Status() agentclient.Status {
 	switch st {
 	case standingOff:
 		typeStatus = func(string) string { return agentclient.TypeNotAuthorized }
+		if r := a.st.Registration; r != nil && a.dormant {
+			// The kept registration, unused on a VCS.
+			s.SmartAccount, s.VirtualAccount, s.InstanceID = r.SmartAccount, r.VirtualAccount, r.InstanceID
+		}
 	case standingReserved:
 		typeStatus = a.reservedStatusLocked(&s, inUse)
 	case standingEvaluation:
@@ -119,7 +124,7 @@ func (a *Agent) registeredStatusLocked(s *agentclient.Status, now time.Time, st 
 		s.FailureReason = f.Reason
 	}
 	if f := r.RenewFailure; f != nil && s.FailureReason == "" {
-		s.FailureReason = f.Reason
+		s.FailureReason = registrationAttempt(f.Reason)
 	}
 	// ooc: the manager found a type in use over what the account has;
 	// waiting: a type in use has no answer yet (a new type until the
@@ -164,4 +169,10 @@ func (a *Agent) registeredStatusLocked(s *agentclient.Status, now time.Time, st 
 		}
 		return agentclient.TypeInvalid
 	}
+}
+
+// registrationAttempt is the vendor document's message for a registration
+// (or its renewal) that could not reach the manager, with the reason.
+func registrationAttempt(reason string) string {
+	return "The last attempt to renew smart software licensing registration is in progress because of the following reason: " + reason
 }

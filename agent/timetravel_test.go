@@ -87,7 +87,7 @@ func TestTimeTravel(t *testing.T) {
 	m := newMemManager(clk)
 	m.tokens["tok-sales"] = memToken{va: "Sales", export: true}
 	m.licenses["Sales"] = map[string]int{agentclient.TypeRMS: 10, agentclient.TypeRoom: 5}
-	root := t.TempDir()
+	root := expresswayRoot(t)
 	a := newTestAgent(t, root, clk, m)
 
 	check(t, "before enable", a, root, want{reg: agentclient.RegUnregistered, auth: agentclient.AuthNotApplicable})

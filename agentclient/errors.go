@@ -20,6 +20,9 @@ var (
 	ErrRegistered = errors.New("device is registered")
 	// ErrNotEnabled marks an operation that needs Smart Licensing on.
 	ErrNotEnabled = errors.New("smart licensing is not enabled")
+	// ErrServiceSelect marks Smart Licensing asked for on a VCS: it comes
+	// only with converting the device to Expressway in Service Select.
+	ErrServiceSelect = errors.New("smart licensing is off on a VCS")
 	// ErrNotRegistered marks an operation that needs a registration.
 	ErrNotRegistered = errors.New("device is not registered")
 	// ErrInvalidToken marks an empty, blank or malformed token.
@@ -90,6 +93,7 @@ func errorCodes() []errorCode {
 		{ErrRegistered, "registered", http.StatusConflict},
 		{ErrNotRegistered, "not_registered", http.StatusConflict},
 		{ErrNotEnabled, "not_enabled", http.StatusConflict},
+		{ErrServiceSelect, "service_select", http.StatusConflict},
 		{ErrUnauthorized, "unauthorized", http.StatusForbidden},
 		{ErrPending, "pending", http.StatusAccepted},
 		{ErrTransport, "transport", http.StatusConflict},

@@ -10,6 +10,17 @@ import (
 	"vxway/xapi"
 )
 
+// The vendor document's sentences around a reservation code, printed as
+// the Message (or Status) line of the answer just before the code's own
+// line, so an administrator sees the words the guide shows and a script
+// still reads the code from its field.
+const (
+	MsgRequestCode      = "Enter the following reservation request code into the CSSM:"
+	MsgInstalled        = "Authorization code installed."
+	MsgConfirmationCode = "Please enter the confirmation code to CSSM account:"
+	MsgReturnCode       = "Enter the following return code into the CSSM:"
+)
+
 // reservation serves xcommand License Smart Reservation <rel...>.
 func (x *xapiHandlers) reservation(ctx context.Context, req *xapi.Request, rel []string, out *xapi.Writer) error {
 	const p = "License Smart Reservation "
@@ -32,6 +43,7 @@ func (x *xapiHandlers) reservation(ctx context.Context, req *xapi.Request, rel [
 		if err != nil {
 			return err
 		}
+		out.Result(p+"Message", MsgRequestCode)
 		out.Result(p+"RequestCode", r.RequestCode)
 		return nil
 	case strings.EqualFold(cmd, "Install"):
@@ -43,15 +55,16 @@ func (x *xapiHandlers) reservation(ctx context.Context, req *xapi.Request, rel [
 		if err != nil {
 			return err
 		}
+		out.Result(p+"Status", MsgInstalled)
 		out.Result(p+"Kind", r.Kind)
 		out.Result(p+"ExportControl", allowed(r.ExportControl))
 		if r.Updated {
 			out.Result(p+"Updated", "Yes")
 		}
 		if r.Confirmation != "" {
+			out.Result(p+"Message", MsgConfirmationCode)
 			out.Result(p+"ConfirmationCode", r.Confirmation)
 		}
-		out.Result(p+"Status", "Authorization code installed")
 		return nil
 	case strings.EqualFold(cmd, "Return"):
 		if err := noArgs(); err != nil {
@@ -61,6 +74,7 @@ func (x *xapiHandlers) reservation(ctx context.Context, req *xapi.Request, rel [
 		if err != nil {
 			return err
 		}
+		out.Result(p+"Message", MsgReturnCode)
 		out.Result(p+"ReturnCode", r.ReturnCode)
 		return nil
 	case strings.EqualFold(cmd, "ReturnAuthorization"):
@@ -72,6 +86,7 @@ func (x *xapiHandlers) reservation(ctx context.Context, req *xapi.Request, rel [
 		if err != nil {
 			return err
 		}
+		out.Result(p+"Message", MsgReturnCode)
 		out.Result(p+"ReturnCode", r.ReturnCode)
 		return nil
 	case strings.EqualFold(cmd, "Cancel"):

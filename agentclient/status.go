@@ -90,6 +90,9 @@ type Status struct {
 
 	FailureReason string `json:"failure_reason,omitempty"`
 	Warning       string `json:"warning,omitempty"`
+	// Dormant is set on a VCS whose kept Smart Licensing settings and
+	// registration are unused until it is converted to Expressway.
+	Dormant bool `json:"dormant,omitempty"`
 
 	Usage       []UsageLine       `json:"usage"`
 	Export      ExportStatus      `json:"export"`

@@ -254,6 +254,7 @@ func (x *xapiHandlers) status(ctx context.Context, req *xapi.Request, rel []stri
 		enabled = "On"
 	}
 	out.Status(p+"Enabled", enabled)
+	out.Status(p+"Dormant", yesNo(s.Dormant))
 	out.Status(p+"Registration Status", s.Registration)
 	out.Status(p+"Authorization Status", s.Authorization)
 	out.Status(p+"SmartAccount", s.SmartAccount)

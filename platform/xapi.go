@@ -90,6 +90,24 @@ func writeFiltered(out *xapi.Writer, prefix string, rel []string, lines []status
 	return nil
 }
 
+// BootIDPath is the kernel's random identifier of the current boot,
+// below the device root; it changes at every boot and only then.
+const BootIDPath = "proc/sys/kernel/random/boot_id"
+
+// BootID reads the kernel's identifier of the current boot.
+func BootID(root string) (string, error) {
+	p := filepath.Join(root, BootIDPath)
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return "", fmt.Errorf("reading %s: %w", p, err)
+	}
+	id := strings.TrimSpace(string(b))
+	if id == "" {
+		return "", fmt.Errorf("parsing %s: %w: empty", p, ErrBadValue)
+	}
+	return id, nil
+}
+
 // Uptime reads the seconds since boot from root/proc/uptime.
 func Uptime(root string) (time.Duration, error) {
 	p := filepath.Join(root, "proc/uptime")

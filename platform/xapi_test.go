@@ -134,3 +134,32 @@ func TestXAPIConversionTellsAgent(t *testing.T) {
 		})
 	}
 }
+
+func TestBootID(t *testing.T) {
+	for _, tc := range []struct {
+		name, content string // content "-" means no file
+		want          string
+		err           error
+	}{
+		{"present", "0f9e8d7c-6b5a-4493-8271-605f4e3d2c1b\n", "0f9e8d7c-6b5a-4493-8271-605f4e3d2c1b", nil},
+		{"missing", "-", "", os.ErrNotExist},
+		{"empty", " \n", "", ErrBadValue},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			if tc.content != "-" {
+				p := filepath.Join(root, BootIDPath)
+				if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(p, []byte(tc.content), 0o444); err != nil {
+					t.Fatal(err)
+				}
+			}
+			got, err := BootID(root)
+			if got != tc.want || (tc.err == nil) != (err == nil) || (tc.err != nil && !errors.Is(err, tc.err)) {
+				t.Errorf("BootID = %q, %v; want %q, %v", got, err, tc.want, tc.err)
+			}
+		})
+	}
+}

@@ -91,6 +91,9 @@ func TestReservationHardEnforcement(t *testing.T) {
 	if !ok || !strings.HasPrefix(req, "CB-PExpressway,S") {
 		t.Fatalf("request:\n%s", out)
 	}
+	if msg, _ := resultValue(out, "r", "License Smart Reservation Message"); msg != "Enter the following reservation request code into the CSSM:" {
+		t.Errorf("request: message %q, want the vendor document's sentence:\n%s", msg, out)
+	}
 
 	code := strings.TrimSpace(mgr.run(t, "reservation", "authorize", "--va", "Sales", "--request", req,
 		"--license", "rms=5", "--end", lastDay.Format(time.DateOnly)))
@@ -102,6 +105,9 @@ func TestReservationHardEnforcement(t *testing.T) {
 	conf, ok := resultValue(out, "r", "License Smart Reservation ConfirmationCode")
 	if !ok || !strings.HasSuffix(out, "OK\n") {
 		t.Fatalf("install:\n%s", out)
+	}
+	if st, _ := resultValue(out, "r", "License Smart Reservation Status"); st != "Authorization code installed." {
+		t.Errorf("install: status %q, want the vendor document's sentence:\n%s", st, out)
 	}
 	mgr.run(t, "reservation", "confirm", "--va", "Sales", "--code", conf)
 	if list := mgr.run(t, "license", "list", "--va", "Sales"); !regexp.MustCompile(`(?m)^rms\s+[A-Za-z ]+?\s+10\s+0\s+5\s+5\s*$`).MatchString(list) {

@@ -48,6 +48,22 @@ func resultLine(t *testing.T, out, leaf string) string {
 	return m[1]
 }
 
+// codeAfter returns the code of leaf in a reservation answer and checks
+// that the line just before it is the vendor document's sentence.
+func codeAfter(t *testing.T, out, sentence, leaf string) string {
+	t.Helper()
+	re := regexp.MustCompile(`(?m)^\*r License Smart Reservation Message: "` + regexp.QuoteMeta(sentence) + `"\n\*r License Smart Reservation ` + leaf + `: "?(.*?)"?$`)
+	m := re.FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("no %q line before the %s in:\n%s", sentence, leaf, out)
+	}
+	return m[1]
+}
+
+// installedLine is the first line of a successful Install, as the vendor
+// document prints it.
+const installedLine = `*r License Smart Reservation Status: "Authorization code installed."`
+
 func lastLine(s string) string {
 	s = strings.TrimSpace(s)
 	return s[strings.LastIndex(s, "\n")+1:]
@@ -137,7 +153,7 @@ func TestReservationSLR(t *testing.T) {
 		t.Errorf("xconfiguration does not show reservation on:\n%s", out)
 	}
 	d.fails(`xcommand License Smart Register Token: "`+m.token("--va", "Sales")+`"`, "ReservationEnable: Off")
-	req := resultLine(t, d.ok("xcommand License Smart Reservation Request"), "RequestCode")
+	req := codeAfter(t, d.ok("xcommand License Smart Reservation Request"), "Enter the following reservation request code into the CSSM:", "RequestCode")
 	if !strings.HasPrefix(req, "CB-PExpressway,S"+resSerial+",V1.0,H"+resHostID+"-A") {
 		t.Fatalf("request code %q", req)
 	}
@@ -162,8 +178,8 @@ func TestReservationSLR(t *testing.T) {
 	refusals(t, d, m, udi, req, code1)
 
 	out := d.ok("xcommand License Smart Reservation Install " + quoted(code1))
-	conf1 := resultLine(t, out, "ConfirmationCode")
-	if resultLine(t, out, "Kind") != "SLR" || !regexp.MustCompile(`^[0-9a-f]{8}$`).MatchString(conf1) {
+	conf1 := codeAfter(t, out, "Please enter the confirmation code to CSSM account:", "ConfirmationCode")
+	if !strings.HasPrefix(out, installedLine+"\n") || resultLine(t, out, "Kind") != "SLR" || !regexp.MustCompile(`^[0-9a-f]{8}$`).MatchString(conf1) {
 		t.Fatalf("install:\n%s", out)
 	}
 	for leaf, want := range map[string]string{
@@ -223,7 +239,7 @@ func TestReservationSLR(t *testing.T) {
 	d.refused("xconfiguration License Smart ReservationEnable: Off", "Reservation Return")
 
 	// Return: the licenses go back to the pool; the code is dead.
-	ret := resultLine(t, d.ok("xcommand License Smart Reservation Return"), "ReturnCode")
+	ret := codeAfter(t, d.ok("xcommand License Smart Reservation Return"), "Enter the following return code into the CSSM:", "ReturnCode")
 	if got := d.status("Reservation Status"); got != agentclient.ResNone {
 		t.Errorf("after return: %q", got)
 	}
@@ -372,7 +388,7 @@ func TestReservationPLRAndCancel(t *testing.T) {
 	if req2 == req1 {
 		t.Fatal("a cancelled request's code was shown again")
 	}
-	ret := resultLine(t, d.ok("xcommand License Smart Reservation ReturnAuthorization "+unused), "ReturnCode")
+	ret := codeAfter(t, d.ok("xcommand License Smart Reservation ReturnAuthorization "+unused), "Enter the following return code into the CSSM:", "ReturnCode")
 	d.refused("xcommand License Smart Reservation ReturnAuthorization "+unused, "returned already")
 	m.ok("reservation", "return", "--va", "Sales", "--code", ret)
 	m.pool("Sales", "plr", 1, 0, 0, 1)
@@ -382,7 +398,7 @@ func TestReservationPLRAndCancel(t *testing.T) {
 	code := m.authorize("Sales", req2, "--plr")
 	m.pool("Sales", "plr", 1, 0, 1, 0)
 	out := d.ok("xcommand License Smart Reservation Install " + code)
-	if resultLine(t, out, "Kind") != "PLR" || strings.Contains(out, "ConfirmationCode") {
+	if !strings.HasPrefix(out, installedLine+"\n") || resultLine(t, out, "Kind") != "PLR" || strings.Contains(out, "ConfirmationCode") || strings.Contains(out, "confirmation code") {
 		t.Errorf("PLR install:\n%s", out)
 	}
 	for leaf, want := range map[string]string{

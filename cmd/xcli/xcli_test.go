@@ -334,7 +334,20 @@ func TestConversionStartsAgent(t *testing.T) {
 		t.Fatalf("Smart Licensing on before the conversion:\n%s", b)
 	}
 
-	r := runAs(t, bin, root, "xconfiguration", "", "SystemUnit", "ServiceSelect", "Brand:", "Expressway")
+	// A VCS cannot turn Smart Licensing on by itself: the answer names
+	// Service Select, and no evaluation starts.
+	r := runAs(t, bin, root, "xconfiguration", "", "License", "Smart", "Enabled:", "On")
+	if r.code != 1 || !strings.Contains(r.out, "xconfiguration SystemUnit ServiceSelect Brand: Expressway") {
+		t.Errorf("Enabled: On on a VCS: exit %d\n%s", r.code, r.out)
+	}
+	if _, err := os.Stat(filepath.Join(root, "persist/licensing/anchor.json")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the refused Enabled: On touched the evaluation anchor: %v", err)
+	}
+	if r := runAs(t, bin, root, "xstatus", "", "License", "Smart", "Enabled"); !strings.Contains(r.out, `Enabled: "Off"`) {
+		t.Errorf("after the refusal:\n%s", r.out)
+	}
+
+	r = runAs(t, bin, root, "xconfiguration", "", "SystemUnit", "ServiceSelect", "Brand:", "Expressway")
 	if r.code != 0 || strings.Contains(r.out, "Warning") || !strings.Contains(r.out, `*r SmartLicensing: "On"`) {
 		t.Fatalf("conversion: exit %d\n%s", r.code, r.out)
 	}

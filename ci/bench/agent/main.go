@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"vxway/agentclient"
+	"vxway/platform"
 )
 
 // restarts is how many starts the timing figures are taken over.
@@ -52,6 +53,11 @@ func run(ctx context.Context, stdout io.Writer) error {
 		return fmt.Errorf("building smartagent: %v\n%s", err, out)
 	}
 	root := filepath.Join(dir, "root")
+	// An Expressway: Smart Licensing comes with the brand.
+	sc := platform.SystemConfig{Hostname: "bench", Brand: platform.BrandExpressway, Type: platform.TypeC, SmartLicensingEnabled: true}
+	if err := platform.SaveSystemConfig(root, sc); err != nil {
+		return err
+	}
 	socket := filepath.Join(root, agentclient.SocketPath)
 	cmd, first, err := start(ctx, root, socket, bin)
 	if err != nil {
