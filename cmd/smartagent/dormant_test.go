@@ -10,6 +10,7 @@ import (
 
 	"vxway/agent"
 	"vxway/platform"
+	"vxway/testsupport"
 )
 
 // usageSeen is the rms count the manager last received from instance udi.
@@ -98,7 +99,7 @@ func TestDormantOnVCS(t *testing.T) {
 	if got := d.status("Dormant"); got != "No" {
 		t.Errorf("converted: dormant %q", got)
 	}
-	eventually(t, "the converted device to report its usage", func() bool { return m.usageSeen(udi) == "4" })
+	testsupport.Eventually(t, "the converted device to report its usage", func() bool { return m.usageSeen(udi) == "4" })
 	if got := d.licensingAlarms(); len(got) != 0 {
 		t.Errorf("converted: licensing alarms raised: %v", got)
 	}
