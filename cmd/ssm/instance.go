@@ -58,15 +58,7 @@ func (e *cmdEnv) instanceList(c *cli.Context) error {
 }
 
 func (e *cmdEnv) instanceShow(c *cli.Context) error {
-	udi, err := oneArg(c, "UDI")
-	if err != nil {
-		return err
-	}
-	return e.withStore(c, func(s *ssm.Store) error {
-		in, err := s.Instance(c.Context, udi)
-		if err != nil {
-			return err
-		}
+	return e.withInstance(c, func(s *ssm.Store, in *ssm.Instance) error {
 		exp := "Allowed"
 		if !in.ExportControlled {
 			exp = "Not Allowed"
@@ -92,26 +84,18 @@ func (e *cmdEnv) instanceShow(c *cli.Context) error {
 }
 
 func (e *cmdEnv) instanceRemove(c *cli.Context) error {
-	udi, err := oneArg(c, "UDI")
-	if err != nil {
-		return err
-	}
-	return e.withStore(c, func(s *ssm.Store) error {
-		in, err := s.Instance(c.Context, udi)
-		if err != nil {
-			return err
-		}
+	return e.withInstance(c, func(s *ssm.Store, in *ssm.Instance) error {
 		if !c.Bool("yes") {
-			fmt.Fprintf(e.stdout, "Remove product instance %s from virtual account %q? Its licenses return at once and the device must register again. Type yes to confirm: ", udi, in.VirtualAccount)
+			fmt.Fprintf(e.stdout, "Remove product instance %s from virtual account %q? Its licenses return at once and the device must register again. Type yes to confirm: ", in.UDI, in.VirtualAccount)
 			line, _ := bufio.NewReader(e.stdin).ReadString('\n')
 			if strings.TrimSpace(line) != "yes" {
 				return errors.New("not removed (confirm with yes, or pass --yes)")
 			}
 		}
-		if err := s.RemoveInstance(c.Context, udi, e.clock.Now()); err != nil {
+		if err := s.RemoveInstance(c.Context, in.UDI, e.clock.Now()); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "removed product instance %s\n", udi)
+		fmt.Fprintf(e.stdout, "removed product instance %s\n", in.UDI)
 		return nil
 	})
 }
@@ -145,5 +129,21 @@ func (e *cmdEnv) events(c *cli.Context) error {
 				fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", ev.At.Format(time.RFC3339), ev.Kind, ev.UDI, ev.Detail)
 			}
 		})
+	})
+}
+
+// withInstance runs f on the store with the instance named by the command's
+// one argument, a UDI.
+func (e *cmdEnv) withInstance(c *cli.Context, f func(*ssm.Store, *ssm.Instance) error) error {
+	udi, err := oneArg(c, "UDI")
+	if err != nil {
+		return err
+	}
+	return e.withStore(c, func(s *ssm.Store) error {
+		in, err := s.Instance(c.Context, udi)
+		if err != nil {
+			return err
+		}
+		return f(s, in)
 	})
 }
