@@ -66,18 +66,7 @@ func FuzzReservationInstall(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	a.SyncEnabled()
-	if err := a.SetReservationEnabled(true); err != nil {
-		f.Fatal(err)
-	}
-	rq, err := a.ReservationRequest()
-	if err != nil {
-		f.Fatal(err)
-	}
-	req, err := reservation.ParseRequestCode(rq.RequestCode)
-	if err != nil {
-		f.Fatal(err)
-	}
+	req := requestReservation(f, a)
 	slr, err := signer.IssueSLR(req, false, t0, []reservation.Entitlement{reservation.RMS.Entitlement(3, time.Time{}, time.Time{})})
 	if err != nil {
 		f.Fatal(err)

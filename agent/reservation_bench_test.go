@@ -18,18 +18,7 @@ func reservedAgent(b *testing.B) (*Agent, string, *reservation.Signer, reservati
 		b.Fatal(err)
 	}
 	b.Cleanup(a.Close)
-	a.SyncEnabled()
-	if err := a.SetReservationEnabled(true); err != nil {
-		b.Fatal(err)
-	}
-	rq, err := a.ReservationRequest()
-	if err != nil {
-		b.Fatal(err)
-	}
-	req, err := reservation.ParseRequestCode(rq.RequestCode)
-	if err != nil {
-		b.Fatal(err)
-	}
+	req := requestReservation(b, a)
 	return a, root, signer, req, clk
 }
 

@@ -52,6 +52,25 @@ func reservationRoot(t testing.TB) (string, *reservation.Signer, reservation.UDI
 	return root, signer, reservation.UDI{PID: "Expressway", SN: "0A1B2C3D", VID: "1.0"}
 }
 
+// requestReservation turns the agent on, enables reservation and returns
+// the request code it makes, parsed as the manager would.
+func requestReservation(t testing.TB, a *Agent) reservation.RequestCode {
+	t.Helper()
+	a.SyncEnabled()
+	if err := a.SetReservationEnabled(true); err != nil {
+		t.Fatal(err)
+	}
+	rq, err := a.ReservationRequest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := reservation.ParseRequestCode(rq.RequestCode)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
 // boot writes the kernel's boot id of a new boot of the device.
 func boot(t *testing.T, root, id string) {
 	t.Helper()
@@ -75,18 +94,7 @@ func TestHardEnforcement(t *testing.T) {
 	boot(t, root, "6c1b4a3e-0c1d-4e0f-9a43-5f1a2b3c4d5e")
 	m := newMemManager(clk)
 	a := newTestAgent(t, root, clk, m)
-	a.SyncEnabled()
-	if err := a.SetReservationEnabled(true); err != nil {
-		t.Fatal(err)
-	}
-	rq, err := a.ReservationRequest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, err := reservation.ParseRequestCode(rq.RequestCode)
-	if err != nil {
-		t.Fatal(err)
-	}
+	req := requestReservation(t, a)
 	startDay := t0.Truncate(24 * time.Hour)
 	lastDay := startDay.Add(10 * day)
 	code, err := signer.IssueSLR(req, false, t0, []reservation.Entitlement{
@@ -295,18 +303,7 @@ func TestReservationNotHonouredWithOtherTrust(t *testing.T) {
 	root, signer, _ := reservationRoot(t)
 	m := newMemManager(clk)
 	a := newTestAgent(t, root, clk, m)
-	a.SyncEnabled()
-	if err := a.SetReservationEnabled(true); err != nil {
-		t.Fatal(err)
-	}
-	rq, err := a.ReservationRequest()
-	if err != nil {
-		t.Fatal(err)
-	}
-	req, err := reservation.ParseRequestCode(rq.RequestCode)
-	if err != nil {
-		t.Fatal(err)
-	}
+	req := requestReservation(t, a)
 	code, err := signer.IssuePLR(req, false, t0)
 	if err != nil {
 		t.Fatal(err)
