@@ -358,7 +358,11 @@ func TestLicensing(t *testing.T) {
 		t.Errorf("the token is in device files (grep -q exit %d):\n%s\n%s", code, out, files)
 	}
 	step = mark("token search in the device's files", step)
-	v.Login(t, "root", RootPassword)
+
+	dormantOnVCS(t, v, mgr)
+	step = mark("dormant on a VCS, resumed on Expressway", step)
+
+	v.Login(t, "root", DefaultRootPassword)
 	if out, code := runRoot(t, v, "sync"); code != 0 {
 		t.Errorf("sync exited %d: %s", code, out)
 	}
@@ -366,4 +370,53 @@ func TestLicensing(t *testing.T) {
 	mark("power off", step)
 	mark("from ready to power off", inVM)
 	mark("TestLicensing in all", begin)
+}
+
+// dormantOnVCS registers the device again, resets it keeping only Smart
+// Licensing (factory-reset -t makes it a VCS), and checks that on the VCS
+// the kept registration is dormant: shown, no licensing alarm, manager
+// exchanges refused and none made (the manager's last contact stays), and
+// that converting back to Expressway resumes it without a new token.
+// Root's password must be RootPassword on entry; the reset gives both
+// accounts their defaults again.
+func dormantOnVCS(t *testing.T, v *VM, mgr *ssmHost) {
+	t.Helper()
+	token := mgr.Token(t, "--va", "Sales", "--uses", "1", "--export-control")
+	v.Login(t, "admin", DefaultAdminPassword)
+	wantOK(t, "register again", xapiLine(t, v, fmt.Sprintf("xcommand License Smart Register Token: %q", token)),
+		`*r License Smart Register Status: "Registered"`)
+	st, ok := pollXAPI(t, v, "xstatus License Smart", registrationLimit, statusIs("Registered", "Authorized"))
+	if !ok {
+		t.Fatalf("not Registered and Authorized again:\n%s", st)
+	}
+	udi, _ := xstatusValue(st, "License Smart InstanceId")
+	v.Logout(t)
+
+	// The manager writes a last contact within a second of it; the
+	// console round trips since the authorization took longer than that.
+	var before ssmInstance
+	mgr.JSON(t, &before, "instance", "show", udi)
+	resetAndWait(t, v, RootPassword, "-t --yes")
+	v.Login(t, "admin", DefaultAdminPassword)
+	wantLines(t, "xstatus SystemUnit after factory-reset -t", xapiLine(t, v, "xstatus SystemUnit"), `"VCS"`)
+	wantLines(t, "xstatus License Smart on the VCS", xapiLine(t, v, "xstatus License Smart"),
+		`*s License Smart Dormant: "Yes"`, `*s License Smart Registration Status: "Registered"`)
+	if alarms := xapiLine(t, v, "xstatus Alarm"); regexp.MustCompile(`\b300[34]\d\b`).MatchString(alarms) {
+		t.Errorf("licensing alarms raised on the VCS:\n%s", alarms)
+	}
+	renew := xapiLine(t, v, "xcommand License Smart RenewAuthorization")
+	wantLines(t, "RenewAuthorization on the VCS", renew, "ServiceSelect Brand: Expressway", "ERROR")
+	var during ssmInstance
+	mgr.JSON(t, &during, "instance", "show", udi)
+	if !during.LastSeen.Equal(before.LastSeen) {
+		t.Errorf("the dormant VCS contacted the manager: last seen %s, then %s", before.LastSeen, during.LastSeen)
+	}
+
+	wantOK(t, "convert to Expressway", xapiLine(t, v, "xconfiguration SystemUnit ServiceSelect Brand: Expressway"))
+	st, ok = pollXAPI(t, v, "xstatus License Smart", registrationLimit, statusIs("Registered", "Authorized"))
+	if !ok {
+		t.Fatalf("the kept registration did not resume on Expressway:\n%s", st)
+	}
+	wantLines(t, "xstatus License Smart on Expressway again", st, `*s License Smart Dormant: "No"`, "InstanceId: \""+udi+"\"")
+	v.Logout(t)
 }

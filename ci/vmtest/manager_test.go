@@ -185,12 +185,13 @@ func (m *ssmHost) Log() string { return m.logs.String() }
 // ssmInstance is a product instance as ssm --json instance list|show
 // prints it.
 type ssmInstance struct {
-	UDI            string `json:"udi"`
-	SmartAccount   string `json:"smart_account"`
-	VirtualAccount string `json:"virtual_account"`
-	Hostname       string `json:"hostname"`
-	IP             string `json:"ip"`
-	State          string `json:"state"`
+	UDI            string    `json:"udi"`
+	SmartAccount   string    `json:"smart_account"`
+	VirtualAccount string    `json:"virtual_account"`
+	Hostname       string    `json:"hostname"`
+	IP             string    `json:"ip"`
+	State          string    `json:"state"`
+	LastSeen       time.Time `json:"last_seen"`
 	Usage          []struct {
 		Type  string `json:"type"`
 		InUse int64  `json:"in_use"`
