@@ -9,9 +9,7 @@ package appconfig
 
 import (
 	"crypto/ed25519"
-	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/url"
@@ -20,6 +18,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"vxway/platform/vendorkey"
 
 	"github.com/BurntSushi/toml"
 
@@ -161,17 +160,9 @@ func readEd25519PublicKey(p string) (ed25519.PublicKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s not found (paths are relative to the config file)", p)
 	}
-	blk, _ := pem.Decode(b)
-	if blk == nil || blk.Type != "PUBLIC KEY" {
-		return nil, fmt.Errorf("%s holds no PEM \"PUBLIC KEY\" block (make one with openssl pkey -pubout or vxway option-key keygen)", p)
-	}
-	k, err := x509.ParsePKIXPublicKey(blk.Bytes)
+	pub, err := vendorkey.ParsePublicPEM(b)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", p, err)
-	}
-	pub, ok := k.(ed25519.PublicKey)
-	if !ok {
-		return nil, fmt.Errorf("%s holds a %T key; option keys are signed with Ed25519", p, k)
+		return nil, fmt.Errorf("%s: %w (make one with openssl pkey -pubout or vxway option-key keygen)", p, err)
 	}
 	return pub, nil
 }

@@ -81,7 +81,7 @@ var ErrNotEd25519 = errors.New("not an Ed25519 key")
 func ParsePrivatePEM(b []byte) (Key, error) {
 	blk, _ := pem.Decode(b)
 	if blk == nil || blk.Type != "PRIVATE KEY" {
-		return Key{}, fmt.Errorf("%w: no PEM \"PRIVATE KEY\" block", ErrNotEd25519)
+		return Key{}, fmt.Errorf("%w: the file holds no PEM \"PRIVATE KEY\" block", ErrNotEd25519)
 	}
 	k, err := x509.ParsePKCS8PrivateKey(blk.Bytes)
 	if err != nil {
@@ -98,7 +98,7 @@ func ParsePrivatePEM(b []byte) (Key, error) {
 func ParsePublicPEM(b []byte) (ed25519.PublicKey, error) {
 	blk, _ := pem.Decode(b)
 	if blk == nil || blk.Type != "PUBLIC KEY" {
-		return nil, fmt.Errorf("%w: no PEM \"PUBLIC KEY\" block", ErrNotEd25519)
+		return nil, fmt.Errorf("%w: the file holds no PEM \"PUBLIC KEY\" block", ErrNotEd25519)
 	}
 	k, err := x509.ParsePKIXPublicKey(blk.Bytes)
 	if err != nil {
