@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
@@ -14,33 +15,16 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+	"vxway/testsupport"
 
 	"vxway/clock"
 	"vxway/licproto"
 )
 
-// syncBuffer is a log destination safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
-func (s *syncBuffer) count(sub string) int { return strings.Count(s.String(), sub) }
+// countIn counts sub in what w holds.
+func countIn(w fmt.Stringer, sub string) int { return strings.Count(w.String(), sub) }
 
 // TestRateLimit: one source gets its burst of requests and TLS
 // handshakes, then 429 answers (unsigned: no signature spent) and refused
@@ -48,7 +32,7 @@ func (s *syncBuffer) count(sub string) int { return strings.Count(s.String(), su
 func TestRateLimit(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "m")
 	must(t, InitDir(dir, []string{"localhost", "127.0.0.1"}, t0))
-	logs := &syncBuffer{}
+	logs := &testsupport.SyncBuffer{}
 	m := startManagerWith(t, ServeOptions{Dir: dir, Mode: ModeOnPrem, RateLimit: 1, Log: slog.New(slog.NewTextHandler(logs, nil))})
 	post := func() int {
 		resp, err := m.http.Post(m.url, "application/json", strings.NewReader("{}"))
@@ -79,7 +63,7 @@ func TestRateLimit(t *testing.T) {
 	if got := count(10); got != 5 {
 		t.Errorf("%d requests passed five seconds later, want 5", got)
 	}
-	if n := logs.count("too many from this address"); n == 0 || n > logBurst {
+	if n := countIn(logs, "too many from this address"); n == 0 || n > logBurst {
 		t.Errorf("%d log lines for %d limited requests, want 1..%d:\n%s", n, 16, logBurst, logs.String())
 	}
 }
@@ -133,14 +117,14 @@ func TestRefusalLogSampled(t *testing.T) {
 	store, err := OpenStore(context.Background(), filepath.Join(dir, DBFile))
 	must(t, err)
 	t.Cleanup(func() { store.Close() })
-	logs := &syncBuffer{}
+	logs := &testsupport.SyncBuffer{}
 	clk := clock.NewFake(t0)
 	m, err := NewManager(store, mustPKI(t, dir), clk, slog.New(slog.NewTextHandler(logs, nil)))
 	must(t, err)
 	for range 100 {
 		m.Handle(context.Background(), []byte(`{"version":1}`))
 	}
-	if n := logs.count("request refused"); n != logBurst {
+	if n := countIn(logs, "request refused"); n != logBurst {
 		t.Errorf("%d lines for 100 refusals, want %d", n, logBurst)
 	}
 	clk.Advance(time.Second)
@@ -155,7 +139,7 @@ func TestRefusalLogSampled(t *testing.T) {
 func TestTLSHandshakeLogSampled(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "m")
 	must(t, InitDir(dir, []string{"localhost", "127.0.0.1"}, t0))
-	logs := &syncBuffer{}
+	logs := &testsupport.SyncBuffer{}
 	m := startManagerWith(t, ServeOptions{Dir: dir, Mode: ModeOnPrem, RateLimit: -1, Log: slog.New(slog.NewTextHandler(logs, nil))})
 	addr := strings.TrimPrefix(m.base, "https://")
 	junk := func() {
@@ -169,7 +153,7 @@ func TestTLSHandshakeLogSampled(t *testing.T) {
 	for range 50 {
 		junk()
 	}
-	if n := logs.count("TLS handshake error"); n != logBurst {
+	if n := countIn(logs, "TLS handshake error"); n != logBurst {
 		t.Errorf("%d lines for 50 failed handshakes, want %d", n, logBurst)
 	}
 	m.clock.Advance(time.Second)
