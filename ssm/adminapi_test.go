@@ -3,7 +3,6 @@ package ssm
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -13,17 +12,10 @@ import (
 // the error text of the answer.
 func (m *testManager) rawAPI(method, path, body string) (int, string) {
 	m.t.Helper()
-	req, _ := http.NewRequest(method, m.base+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+m.admin)
-	resp, err := m.http.Do(req)
-	if err != nil {
-		m.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	status, b := m.send(method, path, strings.NewReader(body))
 	var out struct{ Error string }
 	json.Unmarshal(b, &out)
-	return resp.StatusCode, out.Error
+	return status, out.Error
 }
 
 // TestAdminBodyOneObject: a body must be exactly one JSON object; trailing

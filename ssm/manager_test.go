@@ -86,11 +86,23 @@ func startManagerWith(t *testing.T, o ServeOptions) *testManager {
 // api calls the admin API and decodes the answer into out.
 func (m *testManager) api(method, path string, in, out any) int {
 	m.t.Helper()
-	var body io.Reader
+	var body []byte
 	if in != nil {
-		b, _ := json.Marshal(in)
-		body = bytes.NewReader(b)
+		body, _ = json.Marshal(in)
 	}
+	status, b := m.send(method, path, bytes.NewReader(body))
+	if out != nil {
+		if err := json.Unmarshal(b, out); err != nil {
+			m.t.Fatalf("%s %s: %v in %s", method, path, err, b)
+		}
+	}
+	return status
+}
+
+// send sends body to the admin API as the administrator and returns the
+// status and the answer.
+func (m *testManager) send(method, path string, body io.Reader) (int, []byte) {
+	m.t.Helper()
 	req, _ := http.NewRequest(method, m.base+path, body)
 	req.Header.Set("Authorization", "Bearer "+m.admin)
 	resp, err := m.http.Do(req)
@@ -99,12 +111,7 @@ func (m *testManager) api(method, path string, in, out any) int {
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			m.t.Fatalf("%s %s: %v in %s", method, path, err, b)
-		}
-	}
-	return resp.StatusCode
+	return resp.StatusCode, b
 }
 
 func (m *testManager) token(va string, days, uses int, export bool) string {
