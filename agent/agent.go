@@ -13,6 +13,7 @@ import (
 	"vxway/agentclient"
 	"vxway/clock"
 	"vxway/platform"
+	"vxway/reservation"
 )
 
 // Options configure an Agent.
@@ -84,6 +85,9 @@ type Agent struct {
 	// bootID is the kernel's id of the current boot, empty when it
 	// cannot be read (the reservation is then judged at every start).
 	bootID string
+	// trust is the manager keys that sign reservation codes, once read
+	// (see trustedKeysLocked).
+	trust *reservation.KeySet
 }
 
 // New loads the agent's state from opts.Root. It does not start timers;

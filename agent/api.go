@@ -111,8 +111,9 @@ func reply(w http.ResponseWriter, v any, err error) {
 }
 
 // Listen opens the local API socket (replacing a stale one), readable and
-// writable by local clients: the admin shell and call control run as
-// other users on the device.
+// writable by the agent's user and group: on the device the admin shell's
+// user is in the agent's group, root connects anyway, and others cannot.
+// ServeHandler checks each peer's user id on top.
 func Listen(socket string) (net.Listener, error) {
 	if err := os.MkdirAll(filepath.Dir(socket), 0o755); err != nil {
 		return nil, fmt.Errorf("creating %s: %w", filepath.Dir(socket), err)
@@ -124,9 +125,9 @@ func Listen(socket string) (net.Listener, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", socket, err)
 	}
-	if err := os.Chmod(socket, 0o666); err != nil {
+	if err := os.Chmod(socket, 0o660); err != nil {
 		ln.Close()
-		return nil, fmt.Errorf("opening %s to local clients: %w", socket, err)
+		return nil, fmt.Errorf("opening %s to the agent's group: %w", socket, err)
 	}
 	return ln, nil
 }
@@ -174,9 +175,11 @@ func (l *Loading) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	l.h.ServeHTTP(w, r)
 }
 
-// ServeHandler serves h on ln until ctx ends.
-func ServeHandler(ctx context.Context, ln net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+// ServeHandler serves h on ln until ctx ends, to the peers p lets make each
+// request (ln is a unix socket listener: the peer's user id comes from the
+// kernel).
+func ServeHandler(ctx context.Context, ln net.Listener, h http.Handler, p Policy) error {
+	srv := &http.Server{Handler: p.Guard(h), ConnContext: withPeer, ReadHeaderTimeout: 10 * time.Second}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)

@@ -45,7 +45,7 @@ func newXAPIRigAt(t *testing.T, root string) *xapiRig {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- ServeHandler(ctx, ln, a.handler()) }()
+	go func() { done <- ServeHandler(ctx, ln, a.handler(), DevicePolicy(uint32(os.Getuid()))) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

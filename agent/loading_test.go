@@ -3,6 +3,7 @@ package agent
 import (
 	"context"
 	"errors"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,7 +23,7 @@ func serveLoading(t *testing.T) (*Loading, *agentclient.Client) {
 	l := NewLoading()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- ServeHandler(ctx, ln, l) }()
+	go func() { done <- ServeHandler(ctx, ln, l, DevicePolicy(uint32(os.Getuid()))) }()
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {

@@ -76,6 +76,22 @@ func trustedKeys(root string) (reservation.KeySet, error) {
 	return ks, nil
 }
 
+// trustedKeysLocked is the manager keys the device trusts to sign codes.
+// They are part of the image, which does not change while the agent runs,
+// so they are read once; a failure is not kept, and the next call reads
+// again.
+func (a *Agent) trustedKeysLocked() (reservation.KeySet, error) {
+	if a.trust != nil {
+		return *a.trust, nil
+	}
+	ks, err := trustedKeys(a.root)
+	if err != nil {
+		return reservation.KeySet{}, err
+	}
+	a.trust = &ks
+	return ks, nil
+}
+
 // judgeLocked verifies the installed reservation and judges it at at,
 // and records the time with the boot id so that a restart of the agent
 // within this boot judges at the same time.
@@ -98,7 +114,7 @@ func (a *Agent) judgeLocked(at time.Time) {
 	if rs.Codes.Installed == nil {
 		return
 	}
-	keys, err := trustedKeys(a.root)
+	keys, err := a.trustedKeysLocked()
 	if err != nil {
 		a.resv.err = err
 		return
@@ -218,7 +234,7 @@ func (a *Agent) reservationInputsLocked() (reservation.KeySet, reservation.UDI, 
 	if err := a.needModeLocked(); err != nil {
 		return reservation.KeySet{}, reservation.UDI{}, err
 	}
-	keys, err := trustedKeys(a.root)
+	keys, err := a.trustedKeysLocked()
 	if err != nil {
 		return reservation.KeySet{}, reservation.UDI{}, err
 	}

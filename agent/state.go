@@ -24,13 +24,16 @@ import (
 // keeps or wipes it whole).
 const StateDir = "data/licensing"
 
+// AnchorDir holds the evaluation anchor on persist, below the device root;
+// only the agent reads or writes in it.
+const AnchorDir = "persist/licensing"
+
 // Paths below the device root (docs/device-layout.md).
 const (
 	stateFile  = StateDir + "/state.json"
 	configFile = StateDir + "/config.json"
 	keyFile    = StateDir + "/device.key"
-	anchorDir  = "persist/licensing"
-	anchorFile = anchorDir + "/anchor.json"
+	anchorFile = AnchorDir + "/anchor.json"
 )
 
 // stateVersion is the version of state.json this code writes.

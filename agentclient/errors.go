@@ -46,6 +46,10 @@ var (
 	// allows: more than reserved, a reserved license that expired, or
 	// more than the box's capacity under PLR.
 	ErrNotReserved = errors.New("not covered by the license reservation")
+	// ErrNotPermitted marks a request from a local user the agent does
+	// not serve that request for (checked by the peer's credentials on
+	// the socket).
+	ErrNotPermitted = errors.New("not permitted")
 )
 
 // Rejected is a refusal by the manager (expired, used-up, revoked or
@@ -100,6 +104,7 @@ func errorCodes() []errorCode {
 		{ErrNoTrust, "no_trust", http.StatusConflict},
 		{ErrReservation, "reservation", http.StatusConflict},
 		{ErrNotReserved, "not_reserved", http.StatusForbidden},
+		{ErrNotPermitted, "not_permitted", http.StatusForbidden},
 		{reservation.ErrOversized, "res_oversized", http.StatusBadRequest},
 		{reservation.ErrMistyped, "res_mistyped", http.StatusBadRequest},
 		{reservation.ErrMalformed, "res_malformed", http.StatusBadRequest},

@@ -18,7 +18,9 @@ func Lock(path string) (unlock func(), err error) {
 		return nil, fmt.Errorf("creating %s: %w", dir, err)
 	}
 	lp := filepath.Join(dir, "."+filepath.Base(path)+".lock")
-	f, err := os.OpenFile(lp, os.O_RDWR|os.O_CREATE, 0o600)
+	// Read access is all flock needs: a lock made by root stays usable by
+	// the other members of a shared directory's group.
+	f, err := os.OpenFile(lp, os.O_RDONLY|os.O_CREATE, 0o640)
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", lp, err)
 	}

@@ -103,7 +103,7 @@ func runAgent(t *testing.T, root string, m *manager) *agent.Agent {
 	api := agent.NewLoading()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- agent.ServeHandler(ctx, ln, api) }()
+	go func() { done <- agent.ServeHandler(ctx, ln, api, agent.DevicePolicy(uint32(os.Getuid()))) }()
 	api.Ready(a)
 	t.Cleanup(func() {
 		cancel()

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
+	"syscall"
 )
 
 // Account is a user who may log in, and the shell they get.
@@ -25,6 +26,9 @@ type Account struct {
 	// default (it is in the product's documentation) could otherwise log
 	// in from the network before anyone changed it.
 	ConsoleOnlyWhileDefault bool
+	// Credential is the user, group and supplementary groups the shell
+	// runs as; nil runs it as the server (root on the device).
+	Credential *syscall.Credential
 }
 
 // DefaultPath is the PATH a login shell gets.

@@ -164,7 +164,7 @@ func readLine(r io.Reader) (string, error) {
 func (c *Console) shell(tty *os.File, a Account) error {
 	cmd := a.command("", c.Term, nil)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
-	cmd.SysProcAttr = sessionAttr(true)
+	cmd.SysProcAttr = sessionAttr(true, a.Credential)
 	if err := c.runner().Start(cmd); err != nil {
 		fmt.Fprintf(tty, "cannot start the shell %s: %v\n", a.Shell, err)
 		return fmt.Errorf("starting %s for %s: %w", a.Shell, a.Name, err)

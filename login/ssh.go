@@ -478,7 +478,7 @@ func (ss *session) start(script string) error {
 		SetWindowSize(master, ss.cols, ss.rows)
 	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
-	cmd.SysProcAttr = sessionAttr(true)
+	cmd.SysProcAttr = sessionAttr(true, ss.acct.Credential)
 	ss.mu.Lock()
 	err = ss.s.runner().Start(cmd)
 	if err == nil {
@@ -518,7 +518,7 @@ func (ss *session) startPipes(cmd *exec.Cmd) error {
 	}
 	cmd.Stdout, cmd.Stderr = ss.ch, ss.ch.Stderr()
 	cmd.WaitDelay = 2 * time.Second
-	cmd.SysProcAttr = sessionAttr(false)
+	cmd.SysProcAttr = sessionAttr(false, ss.acct.Credential)
 	ss.mu.Lock()
 	err := ss.s.runner().Start(cmd)
 	if err == nil {

@@ -91,9 +91,10 @@ func setEcho(f *os.File, on bool) error {
 }
 
 // sessionAttr makes the started shell a session leader with the terminal on
-// its standard input as controlling terminal.
-func sessionAttr(ctty bool) *syscall.SysProcAttr {
-	return &syscall.SysProcAttr{Setsid: true, Setctty: ctty, Ctty: 0}
+// its standard input as controlling terminal, running as cred (nil: as
+// the server).
+func sessionAttr(ctty bool, cred *syscall.Credential) *syscall.SysProcAttr {
+	return &syscall.SysProcAttr{Setsid: true, Setctty: ctty, Ctty: 0, Credential: cred}
 }
 
 // control runs fn on f's descriptor without taking f out of the runtime's

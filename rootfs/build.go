@@ -17,6 +17,7 @@ import (
 	"github.com/klauspost/compress/zstd"
 
 	"vxway/appconfig"
+	"vxway/platform"
 )
 
 // Program is an on-device Go program built from this module.
@@ -142,6 +143,11 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if _, err := os.Stat("/etc/mke2fs.conf"); err == nil {
 		entries = append(entries, Entry{Kind: File, Path: "/etc/mke2fs.conf", Mode: 0o644, Source: "/etc/mke2fs.conf"})
 	}
+
+	// The device's fixed accounts, so that ps and ls show their names.
+	entries = append(entries,
+		Entry{Kind: File, Path: "/etc/passwd", Mode: 0o644, Data: platform.PasswdFile()},
+		Entry{Kind: File, Path: "/etc/group", Mode: 0o644, Data: platform.GroupFile()})
 
 	facts, err := Facts(o.Config, o.BuildTime)
 	if err != nil {

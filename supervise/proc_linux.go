@@ -5,10 +5,11 @@ import (
 	"syscall"
 )
 
-// setProcessGroup puts the service in its own process group so Stop
-// reaches the programs it starts too.
-func setProcessGroup(cmd *exec.Cmd) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+// setProcAttr puts the service in its own process group, so that Stop
+// reaches the programs it starts too, running as cred (nil: as the
+// supervisor).
+func setProcAttr(cmd *exec.Cmd, cred *syscall.Credential) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Credential: cred}
 }
 
 // signalGroup sends SIGTERM (or SIGKILL when kill is set) to the process

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sync"
+	"syscall"
 	"time"
 
 	"vxway/clock"
@@ -22,6 +23,9 @@ type Service struct {
 	Path string   // program path on the running system
 	Args []string // arguments after argv[0]
 	Env  []string // environment; nil means none
+	// Credential is the user, group and supplementary groups the program
+	// runs as; nil runs it as the supervisor's own user.
+	Credential *syscall.Credential
 	// Ready blocks until the service is ready to serve, or ctx ends (the
 	// process stopped or the supervisor is stopping). Nil means the
 	// service counts as ready once started.
@@ -222,7 +226,7 @@ func (s *Supervisor) runOnce(p *proc) error {
 	// A child left behind holding the output pipe must not keep Wait
 	// from returning.
 	cmd.WaitDelay = 2 * time.Second
-	setProcessGroup(cmd)
+	setProcAttr(cmd, p.svc.Credential)
 	s.mu.Lock()
 	if s.stopping {
 		s.mu.Unlock()

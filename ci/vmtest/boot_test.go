@@ -11,8 +11,9 @@ import (
 // TestBoot boots the sample image once and checks, in order: ready marker,
 // root login and a command, admin over SSH, root refused over SSH while it
 // has the default password, the admin xAPI shell with the default password
-// alarms, root over SSH once its password is changed on the console, a
-// file on /data surviving a reboot, and a clean power off.
+// alarms, root over SSH once its password is changed on the console, the
+// agent and an admin session running as their own users, a file on /data
+// surviving a reboot, and a clean power off.
 func TestBoot(t *testing.T) {
 	img := Image(t)
 	vm := Boot(t, img)
@@ -70,6 +71,8 @@ func TestBoot(t *testing.T) {
 		t.Errorf("ssh root cat /nonexistent exited 0: %q", out)
 	}
 
+	checkPrivilegeSeparation(t, vm)
+
 	vm.Login(t, "root", RootPassword)
 	vm.Reboot(t)
 	vm.Login(t, "root", RootPassword)
@@ -77,4 +80,81 @@ func TestBoot(t *testing.T) {
 		t.Errorf("after reboot /data/vmtest.txt = %q, want %q", out, mark)
 	}
 	vm.PowerOff(t)
+}
+
+// checkPrivilegeSeparation: while an admin SSH session is open, root reads
+// /proc and finds the agent and the admin's xAPI shell running as their
+// own users, not uid 0; the admin shell (as its user) still changes the
+// system configuration, and the host name it sets reaches the kernel.
+func checkPrivilegeSeparation(t *testing.T, vm *VM) {
+	t.Helper()
+	start := time.Now()
+	defer func() { t.Logf("privilege separation checks: %s", time.Since(start).Round(100*time.Millisecond)) }()
+	closeAdmin := vm.SSHShell(t, "admin", DefaultAdminPassword)
+	var procs map[string][]procStatus
+	for range 20 {
+		out, _ := vm.SSH(t, "root", RootPassword, "cat /proc/[0-9]*/status")
+		procs = parseProcStatus(out)
+		if len(procs["xshell"]) > 0 && len(procs["smartagent"]) > 0 {
+			break
+		}
+		time.Sleep(200 * time.Millisecond) // the session's shell is starting
+	}
+	closeAdmin()
+	for _, want := range []struct {
+		name string
+		uid  string
+	}{{"smartagent", "200"}, {"xshell", "1000"}} {
+		ps := procs[want.name]
+		if len(ps) == 0 {
+			t.Errorf("no %s process in /proc", want.name)
+		}
+		for _, p := range ps {
+			if p.uids != strings.Repeat(want.uid+"\t", 3)+want.uid {
+				t.Errorf("%s runs as uids %q, want %s", want.name, p.uids, want.uid)
+			}
+		}
+	}
+
+	out, code := vm.SSH(t, "admin", DefaultAdminPassword, "xconfiguration SystemUnit Hostname: vxpriv01\nxconfiguration SystemUnit Domain: example.com")
+	if code != 0 || strings.Count(out, "OK") != 2 {
+		t.Errorf("admin changing the host name and domain: exit %d\n%s", code, out)
+	}
+	var host string
+	for range 20 {
+		host, _ = vm.SSH(t, "root", RootPassword, "hostname")
+		if strings.TrimSpace(host) == "vxpriv01" {
+			break
+		}
+		time.Sleep(250 * time.Millisecond) // init applies it within a second
+	}
+	if strings.TrimSpace(host) != "vxpriv01" {
+		t.Errorf("kernel host name %q after the admin set vxpriv01", host)
+	}
+}
+
+// procStatus is what TestBoot reads of a /proc/<pid>/status.
+type procStatus struct {
+	uids string // the Uid: line's real, effective, saved and fs ids
+}
+
+// parseProcStatus groups the status files printed one after another by
+// their Name: line.
+func parseProcStatus(out string) map[string][]procStatus {
+	procs := map[string][]procStatus{}
+	var name string
+	for _, line := range strings.Split(out, "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		v = strings.TrimSpace(v)
+		switch k {
+		case "Name":
+			name = v
+		case "Uid":
+			procs[name] = append(procs[name], procStatus{uids: v})
+		}
+	}
+	return procs
 }

@@ -73,3 +73,38 @@ func (v *VM) SSHLogin(user, password string) error {
 	}
 	return c.Close()
 }
+
+// SSHShell logs in over SSH as user with password and starts the
+// account's shell without a terminal, reading from a pipe; the session
+// stays until the returned function closes it.
+func (v *VM) SSHShell(t testing.TB, user, password string) (closeSession func()) {
+	t.Helper()
+	c, err := ssh.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", v.SSHPort), &ssh.ClientConfig{
+		User:            user,
+		Auth:            []ssh.AuthMethod{ssh.Password(password)},
+		HostKeyCallback: ssh.InsecureIgnoreHostKey(),
+		Timeout:         CommandTimeout,
+	})
+	if err != nil {
+		t.Fatalf("ssh %s@127.0.0.1:%d: %v", user, v.SSHPort, err)
+	}
+	s, err := c.NewSession()
+	if err != nil {
+		c.Close()
+		t.Fatalf("ssh session: %v", err)
+	}
+	in, err := s.StdinPipe()
+	if err == nil {
+		err = s.Shell()
+	}
+	if err != nil {
+		s.Close()
+		c.Close()
+		t.Fatalf("ssh %s shell: %v", user, err)
+	}
+	return func() {
+		in.Close()
+		s.Close()
+		c.Close()
+	}
+}

@@ -52,6 +52,9 @@ type device struct {
 	// readyTimeout is how long to wait for the services before saying
 	// which one is late (the wait goes on).
 	readyTimeout time.Duration
+	// privsep gives directories to their users at boot and runs the
+	// services as theirs (off in tests over a temporary root).
+	privsep bool
 
 	boot      *boot.Boot
 	sup       *supervise.Supervisor
@@ -114,6 +117,7 @@ func (d *device) start(ctx context.Context) error {
 		d.logf("%v", err)
 	}
 	d.hostname = name
+	d.followHostname(ctx, name)
 	steps.lap("platform")
 
 	// The services start first: the agent takes longest to come up, and
@@ -126,6 +130,11 @@ func (d *device) start(ctx context.Context) error {
 		Backoff:    supervise.DefaultBackoff,
 		Runner:     d.reaper,
 		Console:    d.console,
+	}
+	if d.privsep {
+		if err := fixOwnership(d.root, dirOwners()); err != nil {
+			d.logf("ownership: %v", err)
+		}
 	}
 	svcs := d.services()
 	if err := d.sup.Start(svcs); err != nil {
@@ -202,13 +211,21 @@ func (d *device) services() []supervise.Service {
 	agent := d.path("bin/smartagent")
 	if _, err := os.Stat(agent); err == nil {
 		sock := d.path(agentclient.SocketPath)
-		svcs = append(svcs, supervise.Service{
+		svc := supervise.Service{
 			Name:  "smartagent",
 			Path:  agent,
 			Args:  []string{"--root", d.root},
 			Env:   env,
 			Ready: func(ctx context.Context) error { return agentclient.WaitSocket(ctx, sock, 0) },
-		})
+		}
+		if d.privsep {
+			cred, err := credential(platform.UserAgent)
+			if err != nil {
+				d.logf("smartagent: %v; running it as root", err)
+			}
+			svc.Credential = cred
+		}
+		svcs = append(svcs, svc)
 	} else {
 		d.logf("%s is not in the image: Smart Licensing is not running", agent)
 	}

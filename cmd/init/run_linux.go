@@ -13,7 +13,6 @@ import (
 
 	"vxway/boot"
 	"vxway/clock"
-	"vxway/login"
 	"vxway/netconf"
 	"vxway/supervise"
 )
@@ -71,7 +70,8 @@ func newDevice(root string, console io.Writer) *device {
 		sys:          boot.Linux{Mke2fs: filepath.Join(root, "sbin/mke2fs")},
 		clock:        clock.Real{},
 		reaper:       &supervise.Reaper{Proc: filepath.Join(root, "proc")},
-		accounts:     login.DefaultAccounts(),
+		accounts:     deviceAccounts(),
+		privsep:      true,
 		tty:          filepath.Join(root, "dev/ttyS0"),
 		sshAddr:      ":22",
 		httpsAddr:    ":443",

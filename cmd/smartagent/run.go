@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"os"
 	"path/filepath"
 	"text/tabwriter"
 	"time"
@@ -93,7 +94,7 @@ func serve(ctx context.Context, root, socket string, opts agent.Options, stderr 
 	sctx, stop := context.WithCancel(ctx)
 	defer stop()
 	served := make(chan error, 1)
-	go func() { served <- agent.ServeHandler(sctx, ln, api) }()
+	go func() { served <- agent.ServeHandler(sctx, ln, api, agent.DevicePolicy(uint32(os.Geteuid()))) }()
 	a, err := agent.New(opts)
 	if err != nil {
 		api.Fail(err)
