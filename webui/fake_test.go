@@ -24,8 +24,8 @@ func newFakeLicensing() *fakeLicensing {
 		cfg: agentclient.DefaultConfig(),
 		st: agentclient.Status{Enabled: true, Registration: agentclient.RegUnregistered, Authorization: agentclient.AuthEvaluation,
 			Transport: agentclient.Direct, EvaluationDaysLeft: 90,
-			Usage:  []agentclient.UsageLine{{Type: "rms", Name: "Rich Media Session", Count: 3, Status: agentclient.TypeEvaluation}},
-			Export: agentclient.ExportStatus{Limit: 2500, Encrypted: 2300, Accepting: true, Approaching: true, ReadmitBelow: 2475},
+			Usage:       []agentclient.UsageLine{{Type: "rms", Name: "Rich Media Session", Count: 3, Status: agentclient.TypeEvaluation}},
+			Export:      agentclient.ExportStatus{Limit: 2500, Encrypted: 2300, Accepting: true, Approaching: true, ReadmitBelow: 2475},
 			Reservation: agentclient.ReservationStatus{Status: agentclient.ResOff}},
 	}
 }
@@ -131,4 +131,7 @@ func (f *fakeLicensing) ReservationReturnAuthorization(_ context.Context, code s
 	return agentclient.ReservationReturnResult{ReturnCode: "CR1859-KLECsi"}, nil
 }
 
-func (f *fakeLicensing) ReservationCancel(context.Context) error { f.record("ReservationCancel"); return nil }
+func (f *fakeLicensing) ReservationCancel(context.Context) error {
+	f.record("ReservationCancel")
+	return nil
+}
