@@ -23,21 +23,20 @@ func tokenEqual(a, b string) bool {
 
 // sameOrigin reports whether a state-changing request comes from the
 // device's own pages. Browsers say where a request comes from in
-// Sec-Fetch-Site and Origin; a request that names another site is
-// refused even with a valid token. Requests that carry neither (older
-// clients, scripts) rely on the token alone.
+// Sec-Fetch-Site (which a page cannot set), else in Origin; a request
+// that names another site is refused even with a valid token. Requests
+// that carry neither (older clients, scripts) rely on the token alone.
 func sameOrigin(r *http.Request) bool {
 	switch r.Header.Get("Sec-Fetch-Site") {
-	case "", "same-origin", "none":
+	case "same-origin", "none":
+		return true
+	case "":
 	default:
 		return false
 	}
 	o := r.Header.Get("Origin")
 	if o == "" {
 		return true
-	}
-	if o == "null" {
-		return false
 	}
 	u, err := url.Parse(o)
 	return err == nil && u.Scheme == "https" && u.Host == r.Host

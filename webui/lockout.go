@@ -21,8 +21,8 @@ type LockoutPolicy struct {
 
 // DefaultLockout is the device's policy: five failures in 15 minutes lock
 // for 5 minutes; answers to failures are slowed by a second per failure,
-// at most 5 s.
-var DefaultLockout = LockoutPolicy{MaxFailures: 5, Window: 15 * time.Minute, LockFor: 5 * time.Minute, Delay: time.Second, MaxDelay: 5 * time.Second}
+// at most 3 s.
+var DefaultLockout = LockoutPolicy{MaxFailures: 5, Window: 15 * time.Minute, LockFor: 5 * time.Minute, Delay: time.Second, MaxDelay: 3 * time.Second}
 
 // maxTracked bounds the accounts and addresses tracked; beyond it the
 // oldest entries that are not locked are forgotten first.

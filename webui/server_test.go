@@ -242,6 +242,8 @@ func TestFormsNeedTheTokenFromTheSameSite(t *testing.T) {
 			{"wrong token", "x" + b.csrf[1:], nil},
 			{"cross-site", b.csrf, []string{"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"}},
 			{"cross-site without Origin", b.csrf, []string{"Origin", "", "Sec-Fetch-Site", "cross-site"}},
+			{"other Origin, no Sec-Fetch-Site", b.csrf, []string{"Origin", "https://evil.example", "Sec-Fetch-Site", ""}},
+			{"Origin null, no Sec-Fetch-Site", b.csrf, []string{"Origin", "null", "Sec-Fetch-Site", ""}},
 		} {
 			t.Run(f.path+" "+c.name, func(t *testing.T) {
 				before := d.state(t)
