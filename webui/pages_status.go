@@ -32,6 +32,7 @@ type overviewData struct {
 type usageRow struct {
 	Name     string
 	Current  int
+	Peak     int
 	Reserved string
 	Status   string
 }
@@ -97,7 +98,7 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, x *session) {
 func usageRows(st agentclient.Status) []usageRow {
 	var rows []usageRow
 	for _, n := range licenseNames {
-		row := usageRow{Name: n.Name, Status: "Not in use", Reserved: "—"}
+		row := usageRow{Name: n.Name, Status: "Not in use", Reserved: "—", Peak: st.Peak[n.Type]}
 		for _, u := range st.Usage {
 			if u.Type == n.Type {
 				row.Current, row.Status = u.Count, u.Status
