@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"vxway/agentclient"
 )
@@ -84,10 +85,19 @@ func (s *Server) showLicensing(w http.ResponseWriter, r *http.Request, x *sessio
 	s.render(w, r, x, "licensing", status, &view{Title: "Smart licensing", Section: "Maintenance", Data: d, Errors: errs, Form: form})
 }
 
+// licensingWriteTimeout is how long the answer to a Smart licensing form
+// may take: registering or renewing waits for the manager, up to the
+// agent's 30 s exchange timeout, longer than the server's WriteTimeout
+// allows a stranger. Only a signed-in administrator with a valid token
+// gets here.
+const licensingWriteTimeout = 150 * time.Second
+
 // licensingPost runs one of the page's forms, named by its action, with
 // the calls the xAPI's License Smart handlers make.
 func (s *Server) licensingPost(w http.ResponseWriter, r *http.Request, x *session) {
 	ctx := r.Context()
+	// The deadline is the connection's, so it is set on the real clock.
+	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(licensingWriteTimeout))
 	done := func(text string, code string) {
 		s.sessions.addFlash(x, flash{Text: text, Code: code})
 		redirect(w, r, licensingPath)
