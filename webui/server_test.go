@@ -19,6 +19,8 @@ import (
 	"vxway/netsettings"
 	"vxway/platform"
 	"vxway/testsupport"
+	"vxway/xapi"
+	"vxway/xshell"
 )
 
 var start = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
@@ -472,4 +474,54 @@ func FuzzForms(f *testing.F) {
 			t.Errorf("%s shows %q unescaped", paths[i], value)
 		}
 	})
+}
+
+// xapiLine runs one xAPI line on the device's tree, as the admin shell
+// would.
+func (d *testDevice) xapiLine(t *testing.T, line string) string {
+	t.Helper()
+	req, err := xapi.ParseLine(line)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	if err := xshell.NewTree(d.root, d.clock).Serve(t.Context(), req, xapi.NewWriter(&out)); err != nil {
+		t.Fatalf("%s: %v", line, err)
+	}
+	return out.String()
+}
+
+// TestPagesAndXAPIAgree changes settings on the pages and reads them with
+// the xAPI, and the other way round: both go through the same owners.
+func TestPagesAndXAPIAgree(t *testing.T) {
+	d := newTestDevice(t)
+	b := d.browser(t)
+	b.mustSignIn(testsupport.DefaultPassword)
+
+	b.get("/system/network")
+	if code, body := b.post("/system/network", url.Values{"dhcp": {"On"}, "dns1": {"192.0.2.53"}, "domain": {"example.test"}, "ntp2": {"ntp.example.test"}}); code != http.StatusOK {
+		t.Fatalf("network form = %d:\n%s", code, body)
+	}
+	for line, want := range map[string]string{
+		"xconfiguration DNS": `DNS Server 1 Address: 192.0.2.53`,
+		"xconfiguration NTP": `NTP Server 2 Address: ntp.example.test`,
+	} {
+		if out := d.xapiLine(t, line); !strings.Contains(out, want) || (line == "xconfiguration DNS" && !strings.Contains(out, `DNS Domain Name: example.test`)) {
+			t.Errorf("%s after the page:\n%s", line, out)
+		}
+	}
+
+	b.get("/status/alarms")
+	b.post("/status/alarms", url.Values{"id": {"40005"}})
+	if out := d.xapiLine(t, "xstatus Alarm"); !strings.Contains(out, "Acknowledged:") {
+		t.Errorf("xstatus Alarm after acknowledging on the page:\n%s", out)
+	}
+
+	d.xapiLine(t, "xconfiguration SystemUnit ServiceSelect Type: Expressway-E")
+	if _, body := b.get("/system/service-select"); !strings.Contains(body, `<option value="Expressway-E" selected>`) {
+		t.Errorf("the Service Select page does not show the type set with the xAPI")
+	}
+	if _, body := b.get("/status/overview"); !strings.Contains(body, "Cisco Expressway-E") {
+		t.Errorf("the overview does not show the type set with the xAPI")
+	}
 }
