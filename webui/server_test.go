@@ -35,7 +35,7 @@ type testDevice struct {
 	events *testsupport.SyncBuffer
 }
 
-func newTestDevice(t *testing.T) *testDevice {
+func newTestDevice(t testing.TB) *testDevice {
 	t.Helper()
 	root := testsupport.DeviceRoot(t, testsupport.ImageInfo(t, "Expressway"))
 	c := clock.NewFake(start)
@@ -53,13 +53,13 @@ func newTestDevice(t *testing.T) *testDevice {
 
 // browser is one client with its own cookies.
 type browser struct {
-	t    *testing.T
+	t    testing.TB
 	d    *testDevice
 	c    *http.Client
 	csrf string
 }
 
-func (d *testDevice) browser(t *testing.T) *browser {
+func (d *testDevice) browser(t testing.TB) *browser {
 	jar, _ := cookiejar.New(nil)
 	c := d.ts.Client()
 	c = &http.Client{Transport: c.Transport, Jar: jar}
@@ -451,8 +451,8 @@ func FuzzForms(f *testing.F) {
 	f.Add(1, fieldURL, `"><img src=x onerror=alert(1)>`)
 	f.Add(2, "key", `</textarea><script>x</script>`)
 	f.Add(3, fieldCode, "<b>&amp;")
-	d := newTestDevice(&testing.T{})
-	b := d.browser(&testing.T{})
+	d := newTestDevice(f)
+	b := d.browser(f)
 	b.mustSignIn(testsupport.DefaultPassword)
 	f.Fuzz(func(t *testing.T, which int, field, value string) {
 		b.t = t
