@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -523,5 +524,44 @@ func TestPagesAndXAPIAgree(t *testing.T) {
 	}
 	if _, body := b.get("/status/overview"); !strings.Contains(body, "Cisco Expressway-E") {
 		t.Errorf("the overview does not show the type set with the xAPI")
+	}
+}
+
+// TestServiceSelectConversion converts a VCS to Expressway on the page:
+// refused without the confirmation box (nothing changes), done with it,
+// and the licensing agent is told at once, as the xAPI does.
+func TestServiceSelectConversion(t *testing.T) {
+	root := testsupport.DeviceRoot(t, testsupport.ImageInfo(t, "VCS"))
+	c := clock.NewFake(start)
+	if err := platform.Boot(root, c); err != nil {
+		t.Fatal(err)
+	}
+	d := &testDevice{root: root, clock: c, lic: newFakeLicensing(), events: &testsupport.SyncBuffer{}}
+	d.srv = New(Options{Root: root, Clock: c, Licensing: d.lic, NetworkWait: time.Millisecond})
+	d.ts = httptest.NewTLSServer(d.srv)
+	t.Cleanup(d.ts.Close)
+	b := d.browser(t)
+	b.mustSignIn(testsupport.DefaultPassword)
+	if _, body := b.get("/system/service-select"); !strings.Contains(body, "cannot be undone") || !strings.Contains(body, "Add option key") {
+		t.Errorf("the VCS page lacks the warning or the option key form")
+	}
+	before := d.state(t)
+	code, body := b.post("/system/service-select", url.Values{"action": {"save"}, "brand": {"Expressway"}, "type": {"Expressway-E"}})
+	if code != http.StatusBadRequest || !strings.Contains(body, "tick the box to confirm") {
+		t.Errorf("conversion without the box = %d", code)
+	}
+	if after := d.state(t); after != before {
+		t.Errorf("a refused conversion changed the device:\n%s\n---\n%s", before, after)
+	}
+	code, body = b.post("/system/service-select", url.Values{"action": {"save"}, "brand": {"Expressway"}, "type": {"Expressway-E"}, "confirm": {"on"}})
+	if code != http.StatusOK || !strings.Contains(body, "Brand set to Expressway") {
+		t.Fatalf("conversion with the box = %d:\n%s", code, body)
+	}
+	cfg, err := platform.LoadSystemConfig(root)
+	if err != nil || cfg.Brand != platform.BrandExpressway || cfg.Type != platform.TypeE || !cfg.SmartLicensingEnabled {
+		t.Errorf("after the conversion: %+v, %v", cfg, err)
+	}
+	if calls := d.lic.Calls(); !slices.Contains(calls, "Enable") {
+		t.Errorf("the agent was not told: calls %v", calls)
 	}
 }
