@@ -23,7 +23,7 @@ var ErrBadRequest = errors.New("bad request")
 //	xstatus SystemUnit                   product, brand, type, serial, UDI, software, uptime, hostname
 //	xstatus Alarm                        the raised alarms
 //	xstatus OptionKey                    installed option keys and the features they unlock
-//	xconfiguration SystemUnit            Hostname, Domain, ServiceSelect Brand and Type
+//	xconfiguration SystemUnit            Hostname, Domain, ServiceSelect Brand and Type, SessionTimeout (web, minutes)
 //	xcommand OptionKey Add Key: "..."    install a VCS option key
 //	xcommand OptionKey Remove Key: "..." (or Index: <n>) remove one
 //	xcommand Alarm Acknowledge Id: <id>  acknowledge a raised alarm
@@ -270,6 +270,7 @@ func (h *handlers) systemConfig(ctx context.Context, req *xapi.Request, rel []st
 			{[]string{"Domain"}, cfg.Domain},
 			{[]string{"ServiceSelect", "Brand"}, string(cfg.Brand)},
 			{[]string{"ServiceSelect", "Type"}, string(cfg.Type)},
+			{[]string{"SessionTimeout"}, strconv.Itoa(int(cfg.IdleTimeout() / time.Minute))},
 		}
 		n := 0
 		for _, nd := range nodes {
@@ -279,7 +280,7 @@ func (h *handlers) systemConfig(ctx context.Context, req *xapi.Request, rel []st
 			}
 		}
 		if n == 0 {
-			return fmt.Errorf("%w: no SystemUnit %s; the nodes are Hostname, Domain, ServiceSelect Brand and ServiceSelect Type", ErrBadRequest, strings.Join(rel, " "))
+			return fmt.Errorf("%w: no SystemUnit %s; the nodes are Hostname, Domain, ServiceSelect Brand, ServiceSelect Type and SessionTimeout", ErrBadRequest, strings.Join(rel, " "))
 		}
 		return nil
 	}
@@ -323,8 +324,16 @@ func (h *handlers) systemConfig(ctx context.Context, req *xapi.Request, rel []st
 		if err := h.updateConfig(func(c *SystemConfig) { c.Domain = value }); err != nil {
 			return err
 		}
+	case xapi.PathIs(full, "SessionTimeout"):
+		n, err := ParseSessionTimeout(value)
+		if err != nil {
+			return err
+		}
+		if err := h.updateConfig(func(c *SystemConfig) { c.SessionTimeout = n }); err != nil {
+			return err
+		}
 	default:
-		return fmt.Errorf("%w: SystemUnit %s cannot be set; the settings are Hostname, Domain, ServiceSelect Brand and ServiceSelect Type", ErrBadRequest, strings.Join(full, " "))
+		return fmt.Errorf("%w: SystemUnit %s cannot be set; the settings are Hostname, Domain, ServiceSelect Brand, ServiceSelect Type and SessionTimeout", ErrBadRequest, strings.Join(full, " "))
 	}
 	cfg, err := LoadSystemConfig(h.root)
 	if err != nil {
@@ -340,6 +349,8 @@ func (h *handlers) systemConfig(ctx context.Context, req *xapi.Request, rel []st
 		out.Config("SystemUnit ServiceSelect Type", string(cfg.Type))
 	case xapi.PathIs(full, "Hostname"):
 		out.Config("SystemUnit Hostname", cfg.Hostname)
+	case xapi.PathIs(full, "SessionTimeout"):
+		out.Config("SystemUnit SessionTimeout", strconv.Itoa(cfg.SessionTimeout))
 	default:
 		out.Config("SystemUnit Domain", cfg.Domain)
 	}

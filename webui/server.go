@@ -49,9 +49,10 @@ type Options struct {
 	// Events receives one line per sign-in, sign-out, failed or locked
 	// sign-in and password change (init's log). Nil discards them.
 	Events io.Writer
-	// IdleTimeout ends a session unused this long (DefaultIdleTimeout);
-	// MaxLifetime ends any session this long after sign-in
-	// (DefaultMaxLifetime).
+	// IdleTimeout ends a session unused this long; zero takes the
+	// device's setting (xconfiguration SystemUnit SessionTimeout,
+	// DefaultIdleTimeout until set). MaxLifetime ends any session this
+	// long after sign-in (DefaultMaxLifetime).
 	IdleTimeout time.Duration
 	MaxLifetime time.Duration
 	// Lockout is the sign-in lockout (DefaultLockout).
@@ -92,9 +93,16 @@ func New(o Options) *Server {
 	if c == nil {
 		c = clock.Real{}
 	}
-	idle, life := o.IdleTimeout, o.MaxLifetime
-	if idle <= 0 {
-		idle = DefaultIdleTimeout
+	life := o.MaxLifetime
+	idle := func() time.Duration { return o.IdleTimeout }
+	if o.IdleTimeout <= 0 {
+		idle = func() time.Duration {
+			cfg, err := platform.LoadSystemConfig(o.Root)
+			if err != nil {
+				return DefaultIdleTimeout
+			}
+			return cfg.IdleTimeout()
+		}
 	}
 	if life <= 0 {
 		life = DefaultMaxLifetime

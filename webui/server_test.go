@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -92,6 +93,7 @@ func (b *browser) read(resp *http.Response) (int, string) {
 // unless the form sets csrf itself).
 func (b *browser) post(path string, form url.Values, header ...string) (int, string) {
 	b.t.Helper()
+	form = maps.Clone(form)
 	if _, ok := form[CSRFField]; !ok {
 		form.Set(CSRFField, b.csrf)
 	}
@@ -260,6 +262,9 @@ func TestFormsNeedTheTokenFromTheSameSite(t *testing.T) {
 				}
 				if after := d.state(t); after != before {
 					t.Errorf("a refused form changed the device:\n%s\n---\n%s", before, after)
+				}
+				if _, body := b.get("/status/overview"); !strings.Contains(body, "Resource usage") {
+					t.Fatalf("signed out by a refused form (csrf %q)", b.csrf)
 				}
 			})
 		}
@@ -563,5 +568,25 @@ func TestServiceSelectConversion(t *testing.T) {
 	}
 	if calls := d.lic.Calls(); !slices.Contains(calls, "Enable") {
 		t.Errorf("the agent was not told: calls %v", calls)
+	}
+}
+
+// TestSessionTimeoutSetting shortens the idle timeout with the xAPI: live
+// sessions follow it.
+func TestSessionTimeoutSetting(t *testing.T) {
+	d := newTestDevice(t)
+	b := d.browser(t)
+	b.mustSignIn(testsupport.DefaultPassword)
+	if out := d.xapiLine(t, "xconfiguration SystemUnit SessionTimeout"); !strings.Contains(out, "SessionTimeout: 30") {
+		t.Errorf("default session timeout:\n%s", out)
+	}
+	d.xapiLine(t, "xconfiguration SystemUnit SessionTimeout: 5")
+	d.clock.Advance(4 * time.Minute)
+	if _, body := b.get("/status/alarms"); !strings.Contains(body, "Acknowledge") {
+		t.Fatal("signed out before the 5 minutes")
+	}
+	d.clock.Advance(5 * time.Minute)
+	if _, body := b.get("/status/alarms"); !strings.Contains(body, `name="username"`) {
+		t.Fatal("a session idle for 5 minutes outlived the 5-minute setting")
 	}
 }

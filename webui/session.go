@@ -7,14 +7,17 @@ import (
 	"time"
 
 	"vxway/clock"
+	"vxway/platform"
 )
 
 // SessionCookie is the name of the session cookie.
 const SessionCookie = "vxsession"
 
-// Session timeouts of the device (Options can change them).
+// Session timeouts of the device: the idle timeout is the device's
+// setting (xconfiguration SystemUnit SessionTimeout, 30 minutes by
+// default); Options can fix both.
 const (
-	DefaultIdleTimeout = 30 * time.Minute
+	DefaultIdleTimeout = platform.DefaultSessionTimeout * time.Minute
 	DefaultMaxLifetime = 8 * time.Hour
 	// maxSessions bounds the sessions kept; signing in beyond it ends the
 	// session idle the longest.
@@ -48,11 +51,13 @@ type sessions struct {
 	mu    sync.Mutex
 	m     map[string]*session
 	clock clock.Clock
-	idle  time.Duration
-	max   time.Duration
+	// idle reports the idle timeout at the moment (the device's setting
+	// can change while sessions live).
+	idle func() time.Duration
+	max  time.Duration
 }
 
-func newSessions(c clock.Clock, idle, max time.Duration) *sessions {
+func newSessions(c clock.Clock, idle func() time.Duration, max time.Duration) *sessions {
 	return &sessions{m: map[string]*session{}, clock: c, idle: idle, max: max}
 }
 
@@ -65,10 +70,11 @@ func randomToken() string {
 
 // create starts a session for user.
 func (s *sessions) create(user, stamp string) *session {
+	idle := s.idle()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.clock.Now()
-	s.expireLocked(now)
+	s.expireLocked(now, idle)
 	for len(s.m) >= maxSessions {
 		var oldest *session
 		for _, x := range s.m {
@@ -86,6 +92,7 @@ func (s *sessions) create(user, stamp string) *session {
 // get returns the live session of id and marks it used; a session idle
 // too long or past its lifetime is ended.
 func (s *sessions) get(id string) (*session, bool) {
+	idle := s.idle()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	x, ok := s.m[id]
@@ -93,7 +100,7 @@ func (s *sessions) get(id string) (*session, bool) {
 		return nil, false
 	}
 	now := s.clock.Now()
-	if s.expired(x, now) {
+	if s.expired(x, now, idle) {
 		delete(s.m, id)
 		return nil, false
 	}
@@ -101,13 +108,13 @@ func (s *sessions) get(id string) (*session, bool) {
 	return x, true
 }
 
-func (s *sessions) expired(x *session, now time.Time) bool {
-	return now.Sub(x.seen) >= s.idle || now.Sub(x.created) >= s.max
+func (s *sessions) expired(x *session, now time.Time, idle time.Duration) bool {
+	return now.Sub(x.seen) >= idle || now.Sub(x.created) >= s.max
 }
 
-func (s *sessions) expireLocked(now time.Time) {
+func (s *sessions) expireLocked(now time.Time, idle time.Duration) {
 	for id, x := range s.m {
-		if s.expired(x, now) {
+		if s.expired(x, now, idle) {
 			delete(s.m, id)
 		}
 	}
