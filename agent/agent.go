@@ -72,7 +72,10 @@ type Agent struct {
 	authRetry, renewRetry, pendingRetry time.Time
 	usageTick                           time.Time
 	newTypeAt                           time.Time
-	export                              exportControl
+	// peak is the most licenses of each type in use at once since the
+	// agent started (Resource usage on the web overview).
+	peak   map[string]int
+	export exportControl
 	// resv is the installed reservation as judged at start (or at the
 	// last install): hard enforcement keeps it until the next start.
 	resv judged

@@ -64,8 +64,15 @@ func (a *Agent) Status() agentclient.Status {
 		typeStatus = a.registeredStatusLocked(&s, now, st, inUse)
 	}
 	for _, t := range licenseTypes() {
+		peak := max(a.peak[t], inUse[t])
 		if n := inUse[t]; n > 0 {
-			s.Usage = append(s.Usage, agentclient.UsageLine{Type: t, Name: typeName(t), Count: n, Status: typeStatus(t)})
+			s.Usage = append(s.Usage, agentclient.UsageLine{Type: t, Name: typeName(t), Count: n, Peak: peak, Status: typeStatus(t)})
+		}
+		if peak > 0 {
+			if s.Peak == nil {
+				s.Peak = map[string]int{}
+			}
+			s.Peak[t] = peak
 		}
 	}
 	return s

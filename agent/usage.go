@@ -52,6 +52,10 @@ func (a *Agent) SetUsage(typ string, count int) error {
 	err := a.saveLocked()
 	if err == nil {
 		a.settleAlarmsLocked()
+		if a.peak == nil {
+			a.peak = map[string]int{}
+		}
+		a.peak[typ] = max(a.peak[typ], count)
 	}
 	a.mu.Unlock()
 	return err

@@ -94,7 +94,10 @@ type Status struct {
 	// registration are unused until it is converted to Expressway.
 	Dormant bool `json:"dormant,omitempty"`
 
-	Usage       []UsageLine       `json:"usage"`
+	Usage []UsageLine `json:"usage"`
+	// Peak is the most licenses of each type in use at once since the
+	// agent started (types never in use are missing).
+	Peak        map[string]int    `json:"peak,omitempty"`
 	Export      ExportStatus      `json:"export"`
 	Reservation ReservationStatus `json:"reservation"`
 	Alarms      []int             `json:"alarms"`
@@ -102,9 +105,11 @@ type Status struct {
 
 // UsageLine is one license type in use.
 type UsageLine struct {
-	Type   string `json:"type"`
-	Name   string `json:"name"`
-	Count  int    `json:"count"`
+	Type  string `json:"type"`
+	Name  string `json:"name"`
+	Count int    `json:"count"`
+	// Peak is the most in use at once since the agent started.
+	Peak   int    `json:"peak"`
 	Status string `json:"status"`
 }
 

@@ -279,6 +279,7 @@ func (x *xapiHandlers) status(ctx context.Context, req *xapi.Request, rel []stri
 		q := fmt.Sprintf("%sUsage %d ", p, i+1)
 		out.Status(q+"Type", u.Name)
 		out.StatusInt(q+"Count", int64(u.Count))
+		out.StatusInt(q+"Peak", int64(u.Peak))
 		out.Status(q+"Status", u.Status)
 	}
 	out.StatusInt(p+"ExportControl Limit", int64(s.Export.Limit))

@@ -105,8 +105,27 @@ func (h *handlers) ip(ctx context.Context, req *xapi.Request, rel []string, out 
 		return fmt.Errorf("%w: write xconfiguration IP %s: <value>", ErrBadRequest, strings.Join(rel, " "))
 	}
 	a := req.Args[0]
-	v := strings.TrimSpace(a.Value)
-	switch strings.ToLower(a.Name) {
+	if err := SetIP(&c, a.Name, a.Value); err != nil {
+		return err
+	}
+	return h.save(ctx, c, out)
+}
+
+// SetIP sets one IP leaf of c (DHCP, Address, PrefixLength, Gateway) as
+// xconfiguration IP <leaf>: <value> does, or says what is wrong, leaving c
+// as it was.
+func SetIP(c *netsettings.Config, leaf, value string) error {
+	n := *c
+	if err := setIP(&n, leaf, value); err != nil {
+		return err
+	}
+	*c = n
+	return nil
+}
+
+func setIP(c *netsettings.Config, leaf, value string) error {
+	v := strings.TrimSpace(value)
+	switch strings.ToLower(leaf) {
 	case "dhcp":
 		switch strings.ToLower(v) {
 		case "on":
@@ -158,9 +177,9 @@ func (h *handlers) ip(ctx context.Context, req *xapi.Request, rel []string, out 
 		}
 		c.Gateway = v
 	default:
-		return fmt.Errorf("%w: no IP %s; the settings are DHCP, Address, PrefixLength and Gateway", ErrBadRequest, a.Name)
+		return fmt.Errorf("%w: no IP %s; the settings are DHCP, Address, PrefixLength and Gateway", ErrBadRequest, leaf)
 	}
-	return h.save(ctx, c, out)
+	return nil
 }
 
 // slot parses the N of `Server N`.
@@ -204,35 +223,75 @@ func (h *handlers) dns(ctx context.Context, req *xapi.Request, rel []string, out
 		})
 	}
 	a := req.Args[0]
-	v := strings.TrimSpace(a.Value)
 	switch {
 	case xapi.PathIs(rel, "Domain") && strings.EqualFold(a.Name, "Name"):
-		if v != "" {
-			if err := netsettings.CheckDomain(v); err != nil {
-				return fmt.Errorf("%w: DNS Domain Name: %w", ErrBadRequest, err)
-			}
+		if err := SetDNSDomain(&c, a.Value); err != nil {
+			return err
 		}
-		c.SearchDomain = v
 	case strings.EqualFold(a.Name, "Address"):
 		n, err := slot(rel, "DNS", netsettings.MaxDNSServers)
 		if err != nil {
 			return err
 		}
-		if v != "" {
-			if err := netsettings.CheckNameServer(v); err != nil {
-				return fmt.Errorf("%w: DNS Server %d Address: %w", ErrBadRequest, n, err)
-			}
-			for i, s := range c.DNSServers {
-				if s == v && i != n-1 {
-					return fmt.Errorf("%w: DNS Server %d Address: %s is already DNS Server %d", ErrBadRequest, n, v, i+1)
-				}
-			}
+		if err := SetDNSServer(&c, n, a.Value); err != nil {
+			return err
 		}
-		c.DNSServers = setSlot(c.DNSServers, n, v)
 	default:
 		return fmt.Errorf("%w: write xconfiguration DNS Server <1-%d> Address: <ip> or xconfiguration DNS Domain Name: <name>", ErrBadRequest, netsettings.MaxDNSServers)
 	}
 	return h.save(ctx, c, out)
+}
+
+// SetDNSDomain sets the DNS search domain of c as xconfiguration DNS
+// Domain Name: does (empty clears it), or says what is wrong.
+func SetDNSDomain(c *netsettings.Config, value string) error {
+	v := strings.TrimSpace(value)
+	if v != "" {
+		if err := netsettings.CheckDomain(v); err != nil {
+			return fmt.Errorf("%w: DNS Domain Name: %w", ErrBadRequest, err)
+		}
+	}
+	c.SearchDomain = v
+	return nil
+}
+
+// SetDNSServer sets DNS server n (1 to netsettings.MaxDNSServers) of c as
+// xconfiguration DNS Server <n> Address: does (empty clears the slot), or
+// says what is wrong, leaving c as it was.
+func SetDNSServer(c *netsettings.Config, n int, value string) error {
+	if n < 1 || n > netsettings.MaxDNSServers {
+		return fmt.Errorf("%w: DNS Server %d: the server number is 1 to %d", ErrBadRequest, n, netsettings.MaxDNSServers)
+	}
+	v := strings.TrimSpace(value)
+	if v != "" {
+		if err := netsettings.CheckNameServer(v); err != nil {
+			return fmt.Errorf("%w: DNS Server %d Address: %w", ErrBadRequest, n, err)
+		}
+		for i, s := range c.DNSServers {
+			if s == v && i != n-1 {
+				return fmt.Errorf("%w: DNS Server %d Address: %s is already DNS Server %d", ErrBadRequest, n, v, i+1)
+			}
+		}
+	}
+	c.DNSServers = setSlot(c.DNSServers, n, v)
+	return nil
+}
+
+// SetNTPServer sets NTP server n (1 to netsettings.MaxNTPServers) of c as
+// xconfiguration NTP Server <n> Address: does (empty clears the slot), or
+// says what is wrong, leaving c as it was.
+func SetNTPServer(c *netsettings.Config, n int, value string) error {
+	if n < 1 || n > netsettings.MaxNTPServers {
+		return fmt.Errorf("%w: NTP Server %d: the server number is 1 to %d", ErrBadRequest, n, netsettings.MaxNTPServers)
+	}
+	v := strings.TrimSpace(value)
+	if v != "" {
+		if err := netsettings.CheckNTPServer(v); err != nil {
+			return fmt.Errorf("%w: NTP Server %d Address: %w", ErrBadRequest, n, err)
+		}
+	}
+	c.NTPServers = setSlot(c.NTPServers, n, v)
+	return nil
 }
 
 func (h *handlers) ntp(ctx context.Context, req *xapi.Request, rel []string, out *xapi.Writer) error {
@@ -251,13 +310,9 @@ func (h *handlers) ntp(ctx context.Context, req *xapi.Request, rel []string, out
 	if err != nil {
 		return err
 	}
-	v := strings.TrimSpace(a.Value)
-	if v != "" {
-		if err := netsettings.CheckNTPServer(v); err != nil {
-			return fmt.Errorf("%w: NTP Server %d Address: %w", ErrBadRequest, n, err)
-		}
+	if err := SetNTPServer(&c, n, a.Value); err != nil {
+		return err
 	}
-	c.NTPServers = setSlot(c.NTPServers, n, v)
 	return h.save(ctx, c, out)
 }
 
@@ -287,33 +342,65 @@ func showServers(out *xapi.Writer, what string, slots []string, max int, rel []s
 
 // save persists c and waits until the network service applied it.
 func (h *handlers) save(ctx context.Context, c netsettings.Config, out *xapi.Writer) error {
-	if err := c.Validate(); err != nil {
-		return fmt.Errorf("%w: %w", ErrBadRequest, err)
+	note, err := apply(ctx, h.root, c, h.wait)
+	if note != "" {
+		out.Result("Network Applied", note)
 	}
-	if err := netsettings.Save(h.root, c); err != nil {
-		return err
+	return err
+}
+
+// Update changes the network settings of the device under root as the
+// xconfiguration IP, DNS and NTP commands do: under the network.json lock
+// it loads them, runs change (which uses SetIP, SetDNSServer, ... and
+// returns their errors), validates and saves the result, and waits up to
+// wait (ApplyWait on the device) for the network service to apply it. Nothing is written when
+// change or the validation fails. note is set when the change was saved
+// but not (yet) applied.
+func Update(ctx context.Context, root string, wait time.Duration, change func(*netsettings.Config) error) (note string, err error) {
+	unlock, err := atomicfile.Lock(filepath.Join(root, netsettings.ConfigPath))
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	h := &handlers{root: root}
+	c, err := h.load()
+	if err != nil {
+		return "", err
+	}
+	if err := change(&c); err != nil {
+		return "", err
+	}
+	return apply(ctx, root, c, wait)
+}
+
+// apply validates and saves c and waits up to wait until the network
+// service applied it.
+func apply(ctx context.Context, root string, c netsettings.Config, wait time.Duration) (note string, err error) {
+	if err := c.Validate(); err != nil {
+		return "", fmt.Errorf("%w: %w", ErrBadRequest, err)
+	}
+	if err := netsettings.Save(root, c); err != nil {
+		return "", err
 	}
 	want := c.Hash()
-	deadline := time.Now().Add(h.wait)
+	deadline := time.Now().Add(wait)
 	for {
-		st, err := ReadStatus(h.root)
+		st, err := ReadStatus(root)
 		if err == nil && st.ConfigHash == want {
 			if st.State == StateError {
-				return fmt.Errorf("saved, but applying it failed: %s", st.Error)
+				return "", fmt.Errorf("saved, but applying it failed: %s", st.Error)
 			}
-			return nil
+			return "", nil
 		}
 		if time.Now().After(deadline) {
 			if errors.Is(err, ErrNoStatus) {
-				out.Result("Network Applied", "saved; the network service is not running, it applies at next boot")
-			} else {
-				out.Result("Network Applied", "saved; the network service has not applied it yet")
+				return "saved; the network service is not running, it applies at next boot", nil
 			}
-			return nil
+			return "saved; the network service has not applied it yet", nil
 		}
 		select {
 		case <-ctx.Done():
-			return ctx.Err()
+			return "", ctx.Err()
 		case <-time.After(100 * time.Millisecond):
 		}
 	}

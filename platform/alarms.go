@@ -129,6 +129,10 @@ type Alarm struct {
 	Detail    string    `json:"detail,omitempty"`
 	Raised    time.Time `json:"raised"`
 	Updated   time.Time `json:"updated,omitzero"`
+	// Acknowledged is when an administrator acknowledged this raise of
+	// the alarm (kept apart, in AckDir); the alarm stays raised until its
+	// condition goes.
+	Acknowledged time.Time `json:"-"`
 }
 
 // ErrUnknownAlarm marks an alarm id missing from KnownAlarms.
@@ -190,9 +194,68 @@ func (a *Alarms) RaiseWith(id int, info AlarmInfo, component, detail string) err
 	return writeFile(a.path(id), append(b, '\n'), 0o644)
 }
 
+// ErrAlarmNotRaised marks an acknowledgement of an alarm that is not
+// raised.
+var ErrAlarmNotRaised = errors.New("alarm not raised")
+
+// AckDir holds the acknowledgements of raised alarms, below the root:
+// one file per alarm naming the raise it acknowledges, so that the alarm
+// file stays written only by the component that raises it, and an alarm
+// cleared and raised again is not acknowledged any more.
+const AckDir = "data/alarms/acknowledged"
+
+type ackFile struct {
+	Raised       time.Time `json:"raised"`
+	Acknowledged time.Time `json:"acknowledged"`
+}
+
+func (a *Alarms) ackPath(id int) string {
+	return filepath.Join(a.root, AckDir, strconv.Itoa(id)+".json")
+}
+
+// Acknowledge marks raised alarm id as acknowledged (the first time
+// counts); the alarm stays raised until its condition goes.
+func (a *Alarms) Acknowledge(id int) error {
+	al, ok, err := a.Get(id)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("%w: %d; xstatus Alarm lists the raised alarms", ErrAlarmNotRaised, id)
+	}
+	if !al.Acknowledged.IsZero() {
+		return nil
+	}
+	b, err := json.Marshal(ackFile{Raised: al.Raised, Acknowledged: a.clock.Now().UTC()})
+	if err != nil {
+		return fmt.Errorf("encoding the acknowledgement of alarm %d: %w", id, err)
+	}
+	p := a.ackPath(id)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return fmt.Errorf("making %s: %w", filepath.Dir(p), err)
+	}
+	return writeFile(p, append(b, '\n'), 0o644)
+}
+
+// acknowledged reports when the raise of al was acknowledged (zero: not).
+func (a *Alarms) acknowledged(al Alarm) time.Time {
+	b, err := os.ReadFile(a.ackPath(al.ID))
+	if err != nil {
+		return time.Time{}
+	}
+	var ack ackFile
+	if json.Unmarshal(b, &ack) != nil || !ack.Raised.Equal(al.Raised) {
+		return time.Time{}
+	}
+	return ack.Acknowledged
+}
+
 // Clear lowers alarm id; clearing an alarm that is not raised does nothing.
 func (a *Alarms) Clear(id int) error {
 	p := a.path(id)
+	// The acknowledgement names the raise it was for; removing it only
+	// keeps the directory tidy.
+	os.Remove(a.ackPath(id))
 	err := os.Remove(p)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -225,6 +288,7 @@ func (a *Alarms) Get(id int) (Alarm, bool, error) {
 	if err := json.Unmarshal(b, &al); err != nil {
 		return Alarm{}, false, fmt.Errorf("parsing %s: %w", p, err)
 	}
+	al.Acknowledged = a.acknowledged(al)
 	return al, true, nil
 }
 

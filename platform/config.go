@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -86,6 +87,33 @@ type SystemConfig struct {
 	// SmartLicensingEnabledAt is when a VCS was converted to Expressway;
 	// zero for a device that was an Expressway from the start.
 	SmartLicensingEnabledAt time.Time `json:"smart_licensing_enabled_at,omitzero"`
+	// SessionTimeout is how many minutes a web session may stay unused
+	// before it ends; 0 means DefaultSessionTimeout.
+	SessionTimeout int `json:"session_timeout_minutes,omitempty"`
+}
+
+// Web session idle timeout limits, in minutes.
+const (
+	DefaultSessionTimeout = 30
+	MaxSessionTimeout     = 24 * 60
+)
+
+// IdleTimeout is how long a web session may stay unused.
+func (c SystemConfig) IdleTimeout() time.Duration {
+	if c.SessionTimeout <= 0 {
+		return DefaultSessionTimeout * time.Minute
+	}
+	return time.Duration(c.SessionTimeout) * time.Minute
+}
+
+// ParseSessionTimeout reads a web session timeout in minutes, 1 to
+// MaxSessionTimeout.
+func ParseSessionTimeout(s string) (int, error) {
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || n < 1 || n > MaxSessionTimeout {
+		return 0, fmt.Errorf("%w: session timeout %q; give the minutes, 1 to %d (default %d)", ErrBadValue, s, MaxSessionTimeout, DefaultSessionTimeout)
+	}
+	return n, nil
 }
 
 // FQDN is the device's fully qualified name: the hostname, with the domain
@@ -149,6 +177,9 @@ func (c SystemConfig) validate() error {
 	}
 	if _, err := ParseType(string(c.Type)); err != nil {
 		problems = append(problems, err)
+	}
+	if c.SessionTimeout < 0 || c.SessionTimeout > MaxSessionTimeout {
+		problems = append(problems, fmt.Errorf("%w: session_timeout_minutes %d is not from 1 to %d", ErrBadValue, c.SessionTimeout, MaxSessionTimeout))
 	}
 	if c.Brand == BrandExpressway && !c.SmartLicensingEnabled {
 		problems = append(problems, fmt.Errorf("%w: an Expressway must have smart_licensing_enabled true", ErrBadValue))

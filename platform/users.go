@@ -1,6 +1,8 @@
 package platform
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -149,6 +151,18 @@ func (u *Users) Check(user, password string) error {
 		return ErrWrongPassword
 	}
 	return nil
+}
+
+// PasswordStamp returns a short fingerprint of user's current password
+// hash: it changes whenever the password does (on any channel), so a web
+// session can be ended by a password change without keeping the hash.
+func (u *Users) PasswordStamp(user string) (string, error) {
+	h, _, err := u.hash(user)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte(h))
+	return hex.EncodeToString(sum[:8]), nil
 }
 
 // UsingDefault reports whether user still has the image's default password.

@@ -23,9 +23,10 @@ var ErrBadRequest = errors.New("bad request")
 //	xstatus SystemUnit                   product, brand, type, serial, UDI, software, uptime, hostname
 //	xstatus Alarm                        the raised alarms
 //	xstatus OptionKey                    installed option keys and the features they unlock
-//	xconfiguration SystemUnit            Hostname, Domain, ServiceSelect Brand and Type
+//	xconfiguration SystemUnit            Hostname, Domain, ServiceSelect Brand and Type, SessionTimeout (web, minutes)
 //	xcommand OptionKey Add Key: "..."    install a VCS option key
 //	xcommand OptionKey Remove Key: "..." (or Index: <n>) remove one
+//	xcommand Alarm Acknowledge Id: <id>  acknowledge a raised alarm
 func RegisterXAPI(t *xapi.Tree, root string, c clock.Clock, hooks Hooks) {
 	if c == nil {
 		c = clock.Real{}
@@ -36,6 +37,7 @@ func RegisterXAPI(t *xapi.Tree, root string, c clock.Clock, hooks Hooks) {
 	t.Handle(xapi.Status, "OptionKey", h.optionKeyStatus)
 	t.Handle(xapi.Configuration, "SystemUnit", h.systemConfig)
 	t.Handle(xapi.Command, "OptionKey", h.optionKeyCommand)
+	t.Handle(xapi.Command, "Alarm", h.alarmCommand)
 }
 
 // Hooks tell other components about platform changes made over the xAPI.
@@ -195,6 +197,9 @@ func (h *handlers) alarms(_ context.Context, _ *xapi.Request, rel []string, out 
 			raised = a.Raised.UTC().Format(time.RFC3339)
 		}
 		add("Raised", raised, false)
+		if !a.Acknowledged.IsZero() {
+			add("Acknowledged", a.Acknowledged.UTC().Format(time.RFC3339), false)
+		}
 	}
 	if len(rel) > 0 && len(lines) == 0 {
 		return fmt.Errorf("%w: no Alarm %s; %d alarms are raised", ErrBadRequest, strings.Join(rel, " "), len(list))
@@ -265,6 +270,7 @@ func (h *handlers) systemConfig(ctx context.Context, req *xapi.Request, rel []st
 			{[]string{"Domain"}, cfg.Domain},
 			{[]string{"ServiceSelect", "Brand"}, string(cfg.Brand)},
 			{[]string{"ServiceSelect", "Type"}, string(cfg.Type)},
+			{[]string{"SessionTimeout"}, strconv.Itoa(int(cfg.IdleTimeout() / time.Minute))},
 		}
 		n := 0
 		for _, nd := range nodes {
@@ -274,7 +280,7 @@ func (h *handlers) systemConfig(ctx context.Context, req *xapi.Request, rel []st
 			}
 		}
 		if n == 0 {
-			return fmt.Errorf("%w: no SystemUnit %s; the nodes are Hostname, Domain, ServiceSelect Brand and ServiceSelect Type", ErrBadRequest, strings.Join(rel, " "))
+			return fmt.Errorf("%w: no SystemUnit %s; the nodes are Hostname, Domain, ServiceSelect Brand, ServiceSelect Type and SessionTimeout", ErrBadRequest, strings.Join(rel, " "))
 		}
 		return nil
 	}
@@ -286,20 +292,12 @@ func (h *handlers) systemConfig(ctx context.Context, req *xapi.Request, rel []st
 		if err != nil {
 			return err
 		}
-		before, err := SmartLicensingEnabled(h.root)
+		warning, err := SelectBrand(ctx, h.root, b, h.clock, h.hooks)
 		if err != nil {
 			return err
 		}
-		if err := SetBrand(h.root, b, h.clock); err != nil {
-			return err
-		}
-		if after, _ := SmartLicensingEnabled(h.root); after && !before && h.hooks.SmartLicensingEnabled != nil {
-			hctx, cancel := context.WithTimeout(ctx, hookTimeout)
-			err := h.hooks.SmartLicensingEnabled(hctx)
-			cancel()
-			if err != nil {
-				out.Result("Warning", fmt.Sprintf("Smart Licensing is on; the licensing agent was not told (%v) and picks it up when it next starts", err))
-			}
+		if warning != "" {
+			out.Result("Warning", warning)
 		}
 	case xapi.PathIs(full, "ServiceSelect", "Type"):
 		t, err := ParseType(value)
@@ -326,8 +324,16 @@ func (h *handlers) systemConfig(ctx context.Context, req *xapi.Request, rel []st
 		if err := h.updateConfig(func(c *SystemConfig) { c.Domain = value }); err != nil {
 			return err
 		}
+	case xapi.PathIs(full, "SessionTimeout"):
+		n, err := ParseSessionTimeout(value)
+		if err != nil {
+			return err
+		}
+		if err := h.updateConfig(func(c *SystemConfig) { c.SessionTimeout = n }); err != nil {
+			return err
+		}
 	default:
-		return fmt.Errorf("%w: SystemUnit %s cannot be set; the settings are Hostname, Domain, ServiceSelect Brand and ServiceSelect Type", ErrBadRequest, strings.Join(full, " "))
+		return fmt.Errorf("%w: SystemUnit %s cannot be set; the settings are Hostname, Domain, ServiceSelect Brand, ServiceSelect Type and SessionTimeout", ErrBadRequest, strings.Join(full, " "))
 	}
 	cfg, err := LoadSystemConfig(h.root)
 	if err != nil {
@@ -343,6 +349,8 @@ func (h *handlers) systemConfig(ctx context.Context, req *xapi.Request, rel []st
 		out.Config("SystemUnit ServiceSelect Type", string(cfg.Type))
 	case xapi.PathIs(full, "Hostname"):
 		out.Config("SystemUnit Hostname", cfg.Hostname)
+	case xapi.PathIs(full, "SessionTimeout"):
+		out.Config("SystemUnit SessionTimeout", strconv.Itoa(cfg.SessionTimeout))
 	default:
 		out.Config("SystemUnit Domain", cfg.Domain)
 	}
@@ -421,4 +429,61 @@ func (h *handlers) optionKeyCommand(_ context.Context, req *xapi.Request, rel []
 		return nil
 	}
 	return fmt.Errorf("%w: no OptionKey %s; the commands are Add and Remove", ErrBadRequest, rel[0])
+}
+
+// SelectBrand is Service Select's brand change as the xAPI and the web
+// page make it: SetBrand, then, when that turned Smart Licensing on, the
+// SmartLicensingEnabled hook, so the licensing agent starts at once. A
+// hook that fails gives a warning; the conversion stands.
+func SelectBrand(ctx context.Context, root string, b Brand, c clock.Clock, hooks Hooks) (warning string, err error) {
+	before, err := SmartLicensingEnabled(root)
+	if err != nil {
+		return "", err
+	}
+	if err := SetBrand(root, b, c); err != nil {
+		return "", err
+	}
+	if after, _ := SmartLicensingEnabled(root); after && !before && hooks.SmartLicensingEnabled != nil {
+		hctx, cancel := context.WithTimeout(ctx, hookTimeout)
+		err := hooks.SmartLicensingEnabled(hctx)
+		cancel()
+		if err != nil {
+			return fmt.Sprintf("Smart Licensing is on; the licensing agent was not told (%v) and picks it up when it next starts", err), nil
+		}
+	}
+	return "", nil
+}
+
+// ParseAlarmID reads an alarm id as typed (xcommand Alarm Acknowledge Id:
+// or the web page's form).
+func ParseAlarmID(s string) (int, error) {
+	id, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil || id <= 0 {
+		return 0, fmt.Errorf("%w: alarm id %q is not a number; xstatus Alarm lists the ids", ErrBadRequest, s)
+	}
+	return id, nil
+}
+
+func (h *handlers) alarmCommand(_ context.Context, req *xapi.Request, rel []string, out *xapi.Writer) error {
+	if !xapi.PathIs(rel, "Acknowledge") {
+		return fmt.Errorf("%w: no Alarm %s; the command is xcommand Alarm Acknowledge Id: <id>", ErrBadRequest, strings.Join(rel, " "))
+	}
+	v, ok := req.Arg("Id")
+	if !ok {
+		if p := req.Positional(); len(p) == 1 {
+			v, ok = p[0], true
+		}
+	}
+	if !ok {
+		return fmt.Errorf("%w: give the alarm: xcommand Alarm Acknowledge Id: <id>", ErrBadRequest)
+	}
+	id, err := ParseAlarmID(v)
+	if err != nil {
+		return err
+	}
+	if err := NewAlarms(h.root, h.clock).Acknowledge(id); err != nil {
+		return err
+	}
+	out.Result("Alarm Acknowledged", strconv.Itoa(id))
+	return nil
 }

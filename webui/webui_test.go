@@ -172,54 +172,11 @@ func startServer(t *testing.T, srv *Server) (string, *tls.Config) {
 	return l.Addr().String(), &tls.Config{RootCAs: pool, ServerName: "vx1"}
 }
 
-// TestPageShowsOnlyTheProduct checks that the page a visitor gets without
-// signing in names the product and nothing else about the device.
-func TestPageShowsOnlyTheProduct(t *testing.T) {
-	product := "Cisco Expressway"
-	addr, tlsConfig := startServer(t, NewServer(func() string { return product }))
-	client := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConfig}}
-	url := "https://" + addr
-
-	get := func(path string) (int, string) {
-		t.Helper()
-		resp, err := client.Get(url + path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	code, body := get("/")
-	if code != http.StatusOK {
-		t.Fatalf("GET / = %d", code)
-	}
-	for _, want := range []string{"<h1>Cisco Expressway</h1>", "console", "SSH"} {
-		if !strings.Contains(body, want) {
-			t.Errorf("page lacks %q:\n%s", want, body)
-		}
-	}
-	product = "Cisco VCS <b>"
-	if _, body := get("/"); !strings.Contains(body, "Cisco VCS &lt;b&gt;") {
-		t.Errorf("the product name is not escaped or not current:\n%s", body)
-	}
-	if code, _ := get("/nothing"); code != http.StatusNotFound {
-		t.Errorf("GET /nothing = %d, want 404", code)
-	}
-	if resp, err := client.Post(url+"/", "text/plain", strings.NewReader("x")); err != nil || resp.StatusCode != http.StatusMethodNotAllowed {
-		t.Errorf("POST / = %v, %v; want 405", resp, err)
-	}
-	// A client that does not trust the certificate is refused.
-	if _, err := http.Get(url); err == nil {
-		t.Error("a client without the certificate connected")
-	}
-}
-
 // TestIdleConnectionClosed keeps a connection open after one request and
 // checks that the server closes it after the idle timeout instead of
 // holding it (and a file descriptor of init) for ever.
 func TestIdleConnectionClosed(t *testing.T) {
-	srv := NewServer(func() string { return "Cisco Expressway" })
+	srv := New(Options{Root: t.TempDir(), Licensing: newFakeLicensing()})
 	srv.Limits = Limits{IdleTimeout: 200 * time.Millisecond, ReadHeaderTimeout: 200 * time.Millisecond}
 	addr, tlsConfig := startServer(t, srv)
 
@@ -267,7 +224,7 @@ func expectClosed(t *testing.T, c net.Conn, r io.Reader) {
 // checks that one more is closed at once, and that a slot comes back when
 // a connection ends.
 func TestConnectionLimit(t *testing.T) {
-	srv := NewServer(func() string { return "Cisco Expressway" })
+	srv := New(Options{Root: t.TempDir(), Licensing: newFakeLicensing()})
 	srv.Limits = Limits{MaxConns: 2}
 	addr, tlsConfig := startServer(t, srv)
 	var held []*tls.Conn

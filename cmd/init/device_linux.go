@@ -276,7 +276,7 @@ func (d *device) startServers() error {
 		if made {
 			d.logf("https: made a self-signed certificate for %s", d.hostname)
 		}
-		web := webui.NewServer(d.product)
+		web := d.webServer()
 		serve := func(l net.Listener) error { return web.Serve(l, cert) }
 		if err := d.serve("https", d.httpsAddr, serve); err != nil {
 			errs = append(errs, err)
@@ -294,14 +294,6 @@ func (d *device) addrs() []string {
 		out = append(out, l.Addr().String())
 	}
 	return out
-}
-
-// product is the product's name for the web page.
-func (d *device) product() string {
-	if cfg, err := platform.LoadSystemConfig(d.root); err == nil && cfg.Brand == platform.BrandVCS {
-		return "Cisco VCS"
-	}
-	return "Cisco Expressway"
 }
 
 // makeHaltLinks makes /bin/reboot and /bin/poweroff point at /init when

@@ -224,7 +224,8 @@ func TestBootLoginShutdown(t *testing.T) {
 		t.Errorf("ssh command output %q, %v", got, err)
 	}
 
-	// HTTPS: the page names the product and nothing else of the device.
+	// HTTPS: / leads to the sign-in page, which names the product and
+	// nothing else of the device.
 	client := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
 	resp, err := client.Get("https://" + addrs[1] + "/")
 	if err != nil {
@@ -232,14 +233,14 @@ func TestBootLoginShutdown(t *testing.T) {
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if !strings.Contains(string(body), "Cisco Expressway") {
-		t.Errorf("the page lacks the product name:\n%s", body)
+	if !strings.Contains(string(body), "Cisco Expressway") || !strings.Contains(string(body), `name="username"`) {
+		t.Errorf("the page lacks the product name or the sign-in form:\n%s", body)
 	}
 	id, err := platform.LoadIdentity(root, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, secret := range []string{"Expressway-E", "vxtest", "X14.2-test", id.Serial, "40003", "password"} {
+	for _, secret := range []string{"Expressway-E", "vxtest", "X14.2-test", id.Serial, "40003", "default password"} {
 		if strings.Contains(string(body), secret) {
 			t.Errorf("the page shows %q without signing in:\n%s", secret, body)
 		}

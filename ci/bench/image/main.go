@@ -126,6 +126,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		if b.initToReady > 0 {
 			fmt.Fprintf(stdout, "boot (%s): init start to services up %s (target <= %s) %s\n", b.accel, b.initToReady, targetInitReady, verdict(b.initToReady <= targetInitReady))
 		}
+		b.web.print(stdout, b.accel)
 	}
 	return nil
 }
@@ -230,6 +231,8 @@ var (
 type bootFigures struct {
 	accel                               string
 	toReady, kernelToReady, initToReady time.Duration
+	// web holds the web interface's figures, measured once ready.
+	web webFigures
 }
 
 // bootTime boots img and measures QEMU start to the ready line, and reads
@@ -239,7 +242,11 @@ func bootTime(ctx context.Context, img, state string) (bootFigures, error) {
 	if err := os.MkdirAll(state, 0o755); err != nil {
 		return b, err
 	}
-	o := vm.Options{Image: img, StateDir: state}
+	port, err := freePort()
+	if err != nil {
+		return b, err
+	}
+	o := vm.Options{Image: img, StateDir: state, HTTPSPort: port}
 	v, err := vm.New(o)
 	if err != nil {
 		return b, err
@@ -268,7 +275,9 @@ func bootTime(ctx context.Context, img, state string) (bootFigures, error) {
 		}
 		if m := readyRE.FindStringSubmatch(sc.Text()); m != nil {
 			b.toReady, b.kernelToReady = time.Since(start), ms(m[1])
-			return b, nil
+			go io.Copy(io.Discard, pr)
+			b.web, err = measureWeb(ctx, fmt.Sprintf("https://127.0.0.1:%d", port))
+			return b, err
 		}
 	}
 	return b, errors.New("QEMU ended or timed out before \"vxway: ready\"")

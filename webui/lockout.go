@@ -1,0 +1,128 @@
+package webui
+
+import (
+	"sync"
+	"time"
+
+	"vxway/clock"
+)
+
+// LockoutPolicy slows and locks sign-in after failures. Failures are
+// counted per account and per source address: MaxFailures failures within
+// Window lock that account (or address) for LockFor. Each failed attempt
+// is answered after Delay times the failures so far (at most MaxDelay).
+type LockoutPolicy struct {
+	MaxFailures int
+	Window      time.Duration
+	LockFor     time.Duration
+	Delay       time.Duration
+	MaxDelay    time.Duration
+}
+
+// DefaultLockout is the device's policy: five failures in 15 minutes lock
+// for 5 minutes; answers to failures are slowed by a second per failure,
+// at most 3 s.
+var DefaultLockout = LockoutPolicy{MaxFailures: 5, Window: 15 * time.Minute, LockFor: 5 * time.Minute, Delay: time.Second, MaxDelay: 3 * time.Second}
+
+// maxTracked bounds the accounts and addresses tracked; beyond it the
+// oldest entries that are not locked are forgotten first.
+const maxTracked = 4096
+
+type failures struct {
+	n      int
+	first  time.Time
+	locked time.Time // locked until
+}
+
+// lockout counts sign-in failures.
+type lockout struct {
+	mu     sync.Mutex
+	clock  clock.Clock
+	policy LockoutPolicy
+	m      map[string]*failures
+}
+
+func newLockout(c clock.Clock, p LockoutPolicy) *lockout {
+	return &lockout{clock: c, policy: p, m: map[string]*failures{}}
+}
+
+func accountKey(user string) string { return "account " + user }
+func sourceKey(addr string) string  { return "source " + addr }
+
+// lockedUntil reports the latest time any of keys is locked until (zero
+// when none is locked).
+func (l *lockout) lockedUntil(keys ...string) time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.clock.Now()
+	var until time.Time
+	for _, k := range keys {
+		if f, ok := l.m[k]; ok && now.Before(f.locked) && f.locked.After(until) {
+			until = f.locked
+		}
+	}
+	return until
+}
+
+// fail records a failure for each key and returns the most failures of
+// any key within the window, and the time the keys are locked until when
+// this failure locked one.
+func (l *lockout) fail(keys ...string) (int, time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.clock.Now()
+	l.pruneLocked(now)
+	most := 0
+	var until time.Time
+	for _, k := range keys {
+		f, ok := l.m[k]
+		if !ok || now.Sub(f.first) >= l.policy.Window {
+			f = &failures{first: now}
+			l.m[k] = f
+		}
+		f.n++
+		if f.n >= l.policy.MaxFailures {
+			f.locked = now.Add(l.policy.LockFor)
+			until = f.locked
+			// The count starts again when the lock ends.
+			f.n, f.first = 0, f.locked
+		}
+		most = max(most, f.n)
+	}
+	return most, until
+}
+
+// succeed forgets the failures of keys.
+func (l *lockout) succeed(keys ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, k := range keys {
+		if f, ok := l.m[k]; ok && !l.clock.Now().Before(f.locked) {
+			delete(l.m, k)
+		}
+	}
+}
+
+// delay is how long the answer to a failure that made n failures waits.
+func (l *lockout) delay(n int) time.Duration {
+	return min(time.Duration(n)*l.policy.Delay, l.policy.MaxDelay)
+}
+
+func (l *lockout) pruneLocked(now time.Time) {
+	if len(l.m) < maxTracked {
+		return
+	}
+	for k, f := range l.m {
+		if now.Sub(f.first) >= l.policy.Window && !now.Before(f.locked) {
+			delete(l.m, k)
+		}
+	}
+	for k, f := range l.m {
+		if len(l.m) < maxTracked {
+			break
+		}
+		if !now.Before(f.locked) {
+			delete(l.m, k)
+		}
+	}
+}

@@ -1,0 +1,150 @@
+package webui
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+)
+
+// The sign-in form's fields (fixed: scripts and tests rely on them).
+const (
+	FieldUsername = "username"
+	FieldPassword = "password"
+)
+
+// maxUsername bounds the user name typed at sign-in.
+const maxUsername = 64
+
+type loginData struct {
+	Token string
+}
+
+// loginPage shows the sign-in form with a fresh form token.
+func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
+	if _, ok := s.session(r); ok {
+		redirect(w, r, "/status/overview")
+		return
+	}
+	s.showLogin(w, r, http.StatusOK, "", "")
+}
+
+func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, user, problem string) {
+	tok := randomToken()
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: tok, Path: "/login", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: 3600})
+	v := &view{Title: "Sign in", Data: loginData{Token: tok}, Form: map[string]string{FieldUsername: user}}
+	if problem != "" {
+		v.Errors = map[string]string{"": problem}
+	}
+	s.render(w, r, nil, "login", status, v)
+}
+
+// loginPost signs in: only the admin accounts, with the form's token from
+// the same site, never while the account or the source address is locked.
+// Failures are answered slowly and recorded in the event log.
+func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "Bad request: the form could not be read", http.StatusBadRequest)
+		return
+	}
+	c, err := r.Cookie(loginCookie)
+	if err != nil || !checkPost(r, c.Value) {
+		http.Error(w, "Forbidden: the sign-in form's security token is missing or wrong, or it came from another site. Reload the sign-in page and try again.", http.StatusForbidden)
+		return
+	}
+	user, password := r.PostFormValue(FieldUsername), r.PostFormValue(FieldPassword)
+	if len(user) > maxUsername {
+		user = user[:maxUsername]
+	}
+	src := source(r)
+	keys := []string{accountKey(user), sourceKey(src)}
+	if until := s.lockout.lockedUntil(keys...); !until.IsZero() {
+		s.event("sign-in of %s from %s refused: locked until %s", quote(user), src, until.UTC().Format(time.RFC3339))
+		s.showLogin(w, r, http.StatusTooManyRequests, user, lockedText(until.Sub(s.clock.Now())))
+		return
+	}
+	err = s.authenticate(user, password)
+	if err != nil {
+		n, until := s.lockout.fail(keys...)
+		if !until.IsZero() {
+			s.event("sign-in of %s from %s failed (%v); %d failures: locked until %s", quote(user), src, err, s.lockout.policy.MaxFailures, until.UTC().Format(time.RFC3339))
+		} else {
+			s.event("sign-in of %s from %s failed (%v); %d failures in a row", quote(user), src, err, n)
+		}
+		if d := s.lockout.delay(max(n, 1)); d > 0 {
+			s.sleep(d)
+		}
+		problem := "The user name or password is wrong."
+		if !until.IsZero() {
+			problem += " " + lockedText(until.Sub(s.clock.Now()))
+		}
+		s.showLogin(w, r, http.StatusUnauthorized, user, problem)
+		return
+	}
+	s.lockout.succeed(keys...)
+	stamp, err := s.users.PasswordStamp(user)
+	if err != nil {
+		s.showLogin(w, r, http.StatusInternalServerError, user, "The password store cannot be read: "+err.Error())
+		return
+	}
+	x := s.sessions.create(user, stamp)
+	s.setSessionCookie(w, x)
+	s.event("%s signed in from %s", quote(user), src)
+	redirect(w, r, "/status/overview")
+}
+
+// errNotAdmin refuses accounts that are not web administrators.
+var errNotAdmin = errors.New("not a web administration account")
+
+func (s *Server) authenticate(user, password string) error {
+	if !slices.Contains(Admins, user) {
+		// The password is not checked: root's or another account's
+		// password is never tested from the web.
+		return errNotAdmin
+	}
+	return s.users.Check(user, password)
+}
+
+func lockedText(left time.Duration) string {
+	mins := int(left.Round(time.Minute) / time.Minute)
+	if mins < 1 {
+		mins = 1
+	}
+	return fmt.Sprintf("Sign-in is locked after repeated failures; try again in %d minute(s).", mins)
+}
+
+func (s *Server) setSessionCookie(w http.ResponseWriter, x *session) {
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: x.id, Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+}
+
+// logout ends the session (a form with the CSRF token, so that another
+// site cannot sign the administrator out).
+func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
+	x, ok := s.session(r)
+	if !ok {
+		redirect(w, r, "/login")
+		return
+	}
+	if err := r.ParseForm(); err != nil || !checkPost(r, x.csrf) {
+		http.Error(w, "Forbidden: the form's security token is missing or wrong, or it came from another site.", http.StatusForbidden)
+		return
+	}
+	s.sessions.drop(x.id)
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
+	s.event("%s signed out", quote(x.user))
+	redirect(w, r, "/login")
+}
+
+// passwordChanged ends every session of user and starts a new one for the
+// browser that changed it.
+func (s *Server) passwordChanged(w http.ResponseWriter, x *session) (*session, error) {
+	s.sessions.dropUser(x.user)
+	stamp, err := s.users.PasswordStamp(x.user)
+	if err != nil {
+		return nil, err
+	}
+	nx := s.sessions.create(x.user, stamp)
+	s.setSessionCookie(w, nx)
+	return nx, nil
+}
