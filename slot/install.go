@@ -46,7 +46,8 @@ const (
 //
 //  1. the slot's entry is removed, so a half-written slot is never booted;
 //  2. each file is written to a temporary name, synced and renamed;
-//  3. each file is read back and checked against its manifest hash;
+//  3. each file is read back (from the disk: its cached pages are dropped
+//     after the sync) and checked against its manifest hash;
 //  4. the manifest is written, then the entry, with a boot counter and a
 //     sequence number above every other entry's, so it boots next.
 //
@@ -174,6 +175,7 @@ func writeSynced(path string, r io.Reader) error {
 		f.Close()
 		return fmt.Errorf("syncing %s: %w", path, err)
 	}
+	dropCache(f)
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("closing %s: %w", path, err)
 	}

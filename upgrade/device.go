@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"time"
 
 	"vxway/bundle"
 	"vxway/clock"
@@ -118,12 +119,13 @@ func (d *Device) Install(ctx context.Context, path string, o Options) (*bundle.M
 	if err != nil {
 		return nil, err
 	}
+	t0 := time.Now()
 	b, err := Check(f, fi.Size(), keys, info.Product, st.MinVersion, o.AllowDowngrade)
 	if err != nil {
 		return nil, err
 	}
 	m := b.Manifest
-	d.logf("upgrade: %s (build %d) signed by key %s: signature, manifest and hashes verified", m.Version, m.BuildEpoch, b.KeyID)
+	d.logf("upgrade: %s (build %d) signed by key %s: signature, manifest and hashes verified in %s", m.Version, m.BuildEpoch, b.KeyID, since(t0))
 
 	dir, release, err := d.ESP.MountESP(ctx)
 	if err != nil {
@@ -152,6 +154,7 @@ func (d *Device) Install(ctx context.Context, path string, o Options) (*bundle.M
 		}})
 	}
 	d.logf("upgrade: writing slot %s (running: slot %s, %s)", target.Upper(), running.Upper(), info.SoftwareVersion)
+	t1 := time.Now()
 	err = esp.Write(slot.Install{
 		Slot: target, Version: m.Version, Cmdline: m.Cmdline, Manifest: b.RawManifest, Files: files,
 	}, o.Progress)
@@ -169,9 +172,11 @@ func (d *Device) Install(ctx context.Context, path string, o Options) (*bundle.M
 	if err := d.snapshot(esp, running); err != nil {
 		d.logf("upgrade: %v", err)
 	}
-	d.logf("upgrade: slot %s holds %s, read back and verified; it boots next with %d tries", target.Upper(), m.Version, slot.DefaultTries)
+	d.logf("upgrade: slot %s holds %s, written, read back and verified in %s; it boots next with %d tries", target.Upper(), m.Version, since(t1), slot.DefaultTries)
 	return m, nil
 }
+
+func since(t time.Time) time.Duration { return time.Since(t).Round(time.Millisecond) }
 
 // Check opens and verifies a bundle of size bytes: trusted signature,
 // exact size, product, not below minVersion (unless allowDowngrade), and

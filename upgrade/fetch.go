@@ -41,7 +41,7 @@ func Download(ctx context.Context, root, rawURL string, timeout time.Duration) (
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return "", fmt.Errorf("downloading the bundle: the server answered %s", resp.Status)
+		return "", fmt.Errorf("downloading the bundle: the server answered %q", resp.Status)
 	}
 	if resp.ContentLength > maxDownload {
 		return "", fmt.Errorf("%w: the server announces %d bytes, a bundle has at most %d", bundle.ErrOversized, resp.ContentLength, bundle.MaxSize)
