@@ -36,9 +36,9 @@ var (
 
 // Mounter gives access to the ESP.
 type Mounter interface {
-	// MountESP mounts the ESP read-write (or finds it) and returns its
-	// directory and a function that unmounts it.
-	MountESP(ctx context.Context) (dir string, release func() error, err error)
+	// MountESP mounts the ESP, read-write when writable is set, and
+	// returns its directory and a function that unmounts it.
+	MountESP(ctx context.Context, writable bool) (dir string, release func() error, err error)
 }
 
 // Device is the device as an upgrade sees it.
@@ -127,7 +127,7 @@ func (d *Device) Install(ctx context.Context, path string, o Options) (*bundle.M
 	m := b.Manifest
 	d.logf("upgrade: %s (build %d) signed by key %s: signature, manifest and hashes verified in %s", m.Version, m.BuildEpoch, b.KeyID, since(t0))
 
-	dir, release, err := d.ESP.MountESP(ctx)
+	dir, release, err := d.ESP.MountESP(ctx, true)
 	if err != nil {
 		return nil, fmt.Errorf("mounting the ESP: %w", err)
 	}
@@ -205,13 +205,19 @@ func Check(r io.ReaderAt, size int64, keys []ed25519.PublicKey, product, minVers
 // the new slot used up its tries, or interrupted), and writes the slot
 // snapshot for xstatus.
 func (d *Device) Confirm(ctx context.Context) error {
-	dir, release, err := d.ESP.MountESP(ctx)
+	running := Running(d.Root)
+	// The ESP is mounted read-write only when the running slot's entry
+	// still carries a boot counter: a plain boot leaves the FAT clean.
+	writable, err := d.onTrial(ctx, running)
+	if err != nil {
+		return err
+	}
+	dir, release, err := d.ESP.MountESP(ctx, writable)
 	if err != nil {
 		return fmt.Errorf("mounting the ESP: %w", err)
 	}
 	defer release()
 	esp := slot.ESP{Dir: dir}
-	running := Running(d.Root)
 	var errs []error
 	if be, ok, err := esp.Entry(running); err != nil {
 		errs = append(errs, err)
@@ -229,6 +235,20 @@ func (d *Device) Confirm(ctx context.Context) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// onTrial reports whether the running slot's entry has a boot counter.
+func (d *Device) onTrial(ctx context.Context, running slot.Name) (bool, error) {
+	dir, release, err := d.ESP.MountESP(ctx, false)
+	if err != nil {
+		return false, fmt.Errorf("mounting the ESP: %w", err)
+	}
+	defer release()
+	be, ok, err := slot.ESP{Dir: dir}.Entry(running)
+	if err != nil {
+		return false, err
+	}
+	return ok && !be.Good(), nil
 }
 
 func (d *Device) finishRecord(esp slot.ESP, running slot.Name) error {

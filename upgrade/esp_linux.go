@@ -21,9 +21,9 @@ type LinuxESP struct {
 	Root string
 }
 
-// MountESP takes the ESP lock, mounts the ESP and returns its directory;
-// release syncs, unmounts and drops the lock.
-func (l LinuxESP) MountESP(ctx context.Context) (string, func() error, error) {
+// MountESP takes the ESP lock, mounts the ESP (read-only unless writable)
+// and returns its directory; release syncs, unmounts and drops the lock.
+func (l LinuxESP) MountESP(ctx context.Context, writable bool) (string, func() error, error) {
 	dir := filepath.Join(l.Root, ESPDir)
 	unlock, err := atomicfile.Lock(dir)
 	if err != nil {
@@ -38,7 +38,11 @@ func (l LinuxESP) MountESP(ctx context.Context) (string, func() error, error) {
 		unlock()
 		return "", nil, fmt.Errorf("creating %s: %w", dir, err)
 	}
-	if err := unix.Mount(dev, dir, "vfat", unix.MS_NOSUID|unix.MS_NODEV|unix.MS_NOEXEC, "flush"); err != nil {
+	flags := uintptr(unix.MS_NOSUID | unix.MS_NODEV | unix.MS_NOEXEC)
+	if !writable {
+		flags |= unix.MS_RDONLY
+	}
+	if err := unix.Mount(dev, dir, "vfat", flags, "flush"); err != nil {
 		unlock()
 		return "", nil, fmt.Errorf("mounting %s on %s: %w", dev, dir, err)
 	}

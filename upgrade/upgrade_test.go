@@ -21,14 +21,18 @@ import (
 	"vxway/xapi"
 )
 
-// fakeESP is the ESP as a plain directory; it counts mounts.
+// fakeESP is the ESP as a plain directory; it counts mounts, and the
+// read-write ones.
 type fakeESP struct {
-	dir     string
-	mounted int
+	dir              string
+	mounted, written int
 }
 
-func (f *fakeESP) MountESP(context.Context) (string, func() error, error) {
+func (f *fakeESP) MountESP(_ context.Context, writable bool) (string, func() error, error) {
 	f.mounted++
+	if writable {
+		f.written++
+	}
 	return f.dir, func() error { return nil }, nil
 }
 
@@ -268,6 +272,9 @@ func status(t *testing.T, d *testDevice, path ...string) string {
 func TestUpgradeThenRollback(t *testing.T) {
 	d := newDevice(t)
 	bootDevice(t, d, true)
+	if d.esp.written != 0 {
+		t.Errorf("a plain boot mounted the ESP read-write %d times", d.esp.written)
+	}
 	if got := status(t, d); !strings.Contains(got, `LastUpgrade Result: "none"`) || !strings.Contains(got, `Slot A State: "good"`) || !strings.Contains(got, `Slot B State: "empty"`) {
 		t.Errorf("first boot status:\n%s", got)
 	}
@@ -280,8 +287,12 @@ func TestUpgradeThenRollback(t *testing.T) {
 	if got := status(t, d); !strings.Contains(got, `Next: "B"`) || !strings.Contains(got, `LastUpgrade Result: "pending"`) || !strings.Contains(got, `Slot B State: "trying"`) {
 		t.Errorf("after the install:\n%s", got)
 	}
+	written := d.esp.written
 	if n := bootDevice(t, d, true); n != slot.B {
 		t.Fatalf("booted %s after the upgrade", n)
+	}
+	if d.esp.written != written+1 {
+		t.Errorf("marking the slot good mounted the ESP read-write %d times, want once", d.esp.written-written)
 	}
 	st, _ := LoadState(d.root)
 	if st.Last.Result != ResultInstalled || st.MinVersion != "X14.3.0-vxway" || st.Last.From != "X14.2.0-vxway" {
