@@ -8,7 +8,7 @@ VXWAY       := out/bin/vxway
 TEST_TIMEOUT ?= 75m
 FUZZTIME    ?= 60s
 
-.PHONY: all image run test check bench fuzz test-powercut test-manager-hangups host-deps build-deps clean vxway
+.PHONY: all image run test check bench fuzz test-powercut test-upgrade-powercut test-manager-hangups host-deps build-deps clean vxway
 
 all: image
 
@@ -51,6 +51,11 @@ fuzz:
 # reset phase, 20 trials (the regular suite runs 3).
 test-powercut: host-deps
 	VXWAY_POWERCUT_TRIALS=20 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run 'TestFactoryResetPowerCut' -v ./ci/vmtest
+
+# Power cuts during an upgrade's slot write: QEMU killed at random moments,
+# 10 trials, each followed by a boot that must come up (docs/upgrade.md).
+test-upgrade-powercut: host-deps
+	VXWAY_UPGRADE_POWERCUT_TRIALS=10 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run 'TestUpgradePowerCut$$' -v ./ci/vmtest
 
 # Devices hanging up on the manager on PostgreSQL while others renew, ten
 # runs (known to fail now and then under load; see docs/manager.md).

@@ -31,7 +31,7 @@ const Version = 1
 // Defaults for keys left out of the file.
 const (
 	DefaultSizeMiB         = 256
-	DefaultESPMiB          = 64
+	DefaultESPMiB          = 128
 	DefaultPersistMiB      = 16
 	DefaultSoftwareVersion = "X14.2.0-vxway"
 	DefaultHostname        = "vxway"
@@ -52,6 +52,7 @@ type Config struct {
 	Users      Users      `toml:"users"`
 	Licensing  Licensing  `toml:"licensing"`
 	OptionKeys OptionKeys `toml:"option_keys"`
+	Upgrade    Upgrade    `toml:"upgrade"`
 
 	// Path is the file the config was read from ("" when parsed from bytes).
 	Path string `toml:"-"`
@@ -248,6 +249,9 @@ func (c *Config) setDefaults(md toml.MetaData) {
 	if !md.IsDefined("system", "type") {
 		c.System.Type = DefaultType
 	}
+	if !md.IsDefined("upgrade", "product") {
+		c.Upgrade.Product = DefaultProduct
+	}
 }
 
 func (c *Config) resolve(dir string) {
@@ -264,6 +268,7 @@ func (c *Config) resolve(dir string) {
 	for i, p := range c.OptionKeys.PublicKeyFiles {
 		c.OptionKeys.PublicKeyFiles[i] = abs(p)
 	}
+	c.resolveUpgrade(abs)
 }
 
 var (
@@ -355,6 +360,7 @@ func (c *Config) Validate() []error {
 		}
 	}
 	errs = append(errs, c.validateOptionKeys()...)
+	errs = append(errs, c.validateUpgrade()...)
 	return errs
 }
 

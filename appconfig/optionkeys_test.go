@@ -48,7 +48,9 @@ func TestOptionKeyPublicKeys(t *testing.T) {
 	if err != nil || len(keys) != 1 || !keys[0].Equal(pub) {
 		t.Fatalf("OptionKeyPublicKeys = %v, %v; want the key of vendor.pub", keys, err)
 	}
-	if c, err := Parse([]byte(base+"[build]\nrelease = true\n[option_keys]\npublic_key_files = [\"vendor.pub\"]\n"), dir); err != nil || !c.Build.Release {
+	// A release also signs its upgrade bundle with its own key.
+	writeSigningKey(t, filepath.Join(dir, "release.key"))
+	if c, err := Parse([]byte(base+"[build]\nrelease = true\n[option_keys]\npublic_key_files = [\"vendor.pub\"]\n[upgrade]\nsigning_key_file = \"release.key\"\n"), dir); err != nil || !c.Build.Release {
 		t.Fatalf("a release with its own vendor key: %v", err)
 	}
 

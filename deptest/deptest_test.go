@@ -33,6 +33,7 @@ var deviceOnly = []string{
 	"vxway/netsettings",
 	"vxway/platform/...",
 	"vxway/supervise",
+	"vxway/upgrade",
 	"vxway/webui",
 	"vxway/xshell",
 }
@@ -50,7 +51,7 @@ func rules() []Rule {
 	rs = append(rs,
 		Rule{Program: "vxway/cmd/smartagent", Forbidden: []string{"github.com/urfave/cli/..."},
 			Why: "urfave/cli's start-up cost is paid on every boot"},
-		Rule{Program: "vxway/cmd/vxway", Forbidden: []string{"vxway/agent/...", "vxway/netconf", "github.com/vishvananda/netlink/...", "github.com/insomniacslk/dhcp/..."},
+		Rule{Program: "vxway/cmd/vxway", Forbidden: []string{"vxway/agent/...", "vxway/netconf", "vxway/upgrade", "github.com/vishvananda/netlink/...", "github.com/insomniacslk/dhcp/..."},
 			Why: "the host tool links no device daemon"},
 		Rule{Program: "vxway/cmd/ssm", Forbidden: deviceOnly, Why: "the manager links no device package"},
 	)

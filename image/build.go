@@ -22,6 +22,7 @@ import (
 
 	"vxway/appconfig"
 	"vxway/rootfs"
+	"vxway/slot"
 )
 
 // Options configure Build.
@@ -54,11 +55,13 @@ type Summary struct {
 	InitramfsSize int
 	CPIOSize      int
 	Layout        Layout
+	// Bundle is the upgrade bundle written next to the image.
+	Bundle string
 }
 
 func (s *Summary) String() string {
-	return fmt.Sprintf("image      %s\nsize       %d MiB (%d bytes)\nallocated  %.1f MiB (%d bytes)\ninitramfs  %.1f MiB (%.1f MiB uncompressed)\nsha256     %s\ntime       %s\n",
-		s.Path, s.Size/mib, s.Size, float64(s.Allocated)/mib, s.Allocated,
+	return fmt.Sprintf("image      %s\nbundle     %s\nsize       %d MiB (%d bytes)\nallocated  %.1f MiB (%d bytes)\ninitramfs  %.1f MiB (%.1f MiB uncompressed)\nsha256     %s\ntime       %s\n",
+		s.Path, s.Bundle, s.Size/mib, s.Size, float64(s.Allocated)/mib, s.Allocated,
 		float64(s.InitramfsSize)/mib, float64(s.CPIOSize)/mib, s.SHA256, s.Duration.Round(10*time.Millisecond))
 }
 
@@ -106,6 +109,10 @@ func Build(ctx context.Context, o Options) (*Summary, error) {
 	tmpFile.Close()
 	os.Remove(tmp) // go-diskfs creates the file itself
 	defer os.Remove(tmp)
+	signer, err := SigningKey(c, outDir, o.Log)
+	if err != nil {
+		return nil, err
+	}
 	work, err := os.MkdirTemp("", "vxway-build-")
 	if err != nil {
 		return nil, fmt.Errorf("creating a work directory: %w", err)
@@ -144,14 +151,21 @@ func Build(ctx context.Context, o Options) (*Summary, error) {
 	}
 
 	stage(4, "writing the GPT and the ESP")
-	espFiles := []ESPFile{
-		{Path: "/EFI/BOOT/BOOTX64.EFI", Source: PkgSystemdBoot.Find()},
-		{Path: "/loader/loader.conf", Data: []byte(LoaderConf())},
-		{Path: "/loader/entries/" + Slot + ".conf", Data: []byte(BootEntry(c.Kernel.Cmdline))},
-		{Path: "/" + Slot + "/vmlinuz", Source: kernel},
-		{Path: "/" + Slot + "/initramfs.img", Source: initrd},
+	manifest, err := WriteBundle(BundlePath(o.Output, c.Build.SoftwareVersion), signer, BundleInput{
+		Product: c.Upgrade.Product, Version: c.Build.SoftwareVersion, BuildTime: buildTime,
+		Cmdline: c.Kernel.Cmdline, Kernel: kernel, Initramfs: initrd,
+	})
+	if err != nil {
+		return nil, err
 	}
-	if err := checkESPFits(espFiles, layout.ESPSize); err != nil {
+	espFiles := SlotESPFiles(slot.A, c.Build.SoftwareVersion, c.Kernel.Cmdline, kernel, initrd, manifest)
+	espFiles = append([]ESPFile{
+		{Path: "/EFI/BOOT/BOOTX64.EFI", Source: PkgSystemdBoot.Find()},
+		{Path: "/" + slot.LoaderConfPath, Data: []byte(slot.LoaderConf())},
+	}, espFiles...)
+	// The ESP keeps room for the second slot an upgrade writes.
+	slotB := SlotESPFiles(slot.B, c.Build.SoftwareVersion, c.Kernel.Cmdline, kernel, initrd, manifest)
+	if err := checkESPFits(append(append([]ESPFile(nil), espFiles...), slotB...), layout.ESPSize); err != nil {
 		return nil, err
 	}
 	if err := writeDisk(tmp, layout, c.Build.Seed, buildTime, espFiles); err != nil {
@@ -181,6 +195,7 @@ func Build(ctx context.Context, o Options) (*Summary, error) {
 		Path: o.Output, Size: layout.Size, Allocated: alloc, SHA256: sum,
 		Duration: time.Since(start), Kernel: kernel,
 		InitramfsSize: len(rfs.Initramfs), CPIOSize: rfs.CPIOSize, Layout: layout,
+		Bundle: BundlePath(o.Output, c.Build.SoftwareVersion),
 	}, nil
 }
 
@@ -292,7 +307,7 @@ func checkESPFits(files []ESPFile, espSize int64) error {
 	}
 	overhead := espSize/64 + 2*mib
 	if total+overhead > espSize {
-		return fmt.Errorf("%w: the ESP needs %.1f MiB (kernel, initramfs, systemd-boot) but image.esp_mib is %d: raise image.esp_mib to at least %d (and image.size_mib with it)",
+		return fmt.Errorf("%w: the ESP needs %.1f MiB (systemd-boot and two slots of kernel and initramfs) but image.esp_mib is %d: raise image.esp_mib to at least %d (and image.size_mib with it)",
 			ErrTooBig, float64(total+overhead)/mib, espSize/mib, (total+overhead)*64/63/mib+1)
 	}
 	return nil

@@ -94,6 +94,13 @@ func TestBuildReproducibleAndValid(t *testing.T) {
 	if a.SHA256 != b.SHA256 {
 		t.Errorf("two builds differ: %s vs %s", a.SHA256, b.SHA256)
 	}
+	// The bundles too (same key: the first build made the development
+	// key and named it in the config).
+	ba, errA := os.ReadFile(a.Bundle)
+	bb, errB := os.ReadFile(b.Bundle)
+	if errA != nil || errB != nil || !bytes.Equal(ba, bb) || filepath.Base(a.Bundle) != "vxway-"+c.Build.SoftwareVersion+".vxu" {
+		t.Errorf("bundles %s and %s differ or are missing (%v, %v)", a.Bundle, b.Bundle, errA, errB)
+	}
 	if a.Size != 256<<20 || a.Allocated > 64<<20 {
 		t.Errorf("size %d, allocated %d: want 256 MiB with at most 64 MiB allocated", a.Size, a.Allocated)
 	}

@@ -23,9 +23,6 @@ const (
 	PartData    = "data"
 )
 
-// Slot is the system slot the build writes.
-const Slot = "vxway-a"
-
 // Layout is the disk geometry of an image, in bytes.
 type Layout struct {
 	Size        int64
@@ -84,14 +81,4 @@ func GUID(seed, purpose string) string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return strings.ToUpper(fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]))
-}
-
-// BootEntry returns the Boot Loader Specification entry of the slot.
-func BootEntry(cmdline string) string {
-	return fmt.Sprintf("title vxway (%s)\nlinux /%s/vmlinuz\ninitrd /%s/initramfs.img\noptions %s\n", Slot, Slot, Slot, cmdline)
-}
-
-// LoaderConf is systemd-boot's loader.conf: boot the slot at once.
-func LoaderConf() string {
-	return fmt.Sprintf("default %s.conf\ntimeout 0\neditor no\n", Slot)
 }

@@ -31,6 +31,11 @@ type ImageInfo struct {
 	// OptionKeyPublicKeys are the vendor's Ed25519 option-key signing
 	// keys the image trusts, in hex; none means no option key installs.
 	OptionKeyPublicKeys []string `json:"option_key_public_keys,omitempty"`
+	// Product names what upgrade bundles must be built for.
+	Product string `json:"product,omitempty"`
+	// UpgradePublicKeys are the Ed25519 keys, in hex, whose signature an
+	// upgrade bundle must carry; none means no upgrade installs.
+	UpgradePublicKeys []string `json:"upgrade_public_keys,omitempty"`
 }
 
 // PasswordHashes are the default password hashes of the two accounts.
@@ -52,6 +57,19 @@ func (info *ImageInfo) VendorKeys() ([]ed25519.PublicKey, error) {
 		b, err := hex.DecodeString(h)
 		if err != nil || len(b) != ed25519.PublicKeySize {
 			return nil, fmt.Errorf("%s: option_key_public_keys holds %q, not a hex Ed25519 public key", ImageInfoPath, h)
+		}
+		keys = append(keys, ed25519.PublicKey(b))
+	}
+	return keys, nil
+}
+
+// UpgradeKeys decodes UpgradePublicKeys.
+func (info *ImageInfo) UpgradeKeys() ([]ed25519.PublicKey, error) {
+	var keys []ed25519.PublicKey
+	for _, h := range info.UpgradePublicKeys {
+		b, err := hex.DecodeString(h)
+		if err != nil || len(b) != ed25519.PublicKeySize {
+			return nil, fmt.Errorf("%s: upgrade_public_keys holds %q, not a hex Ed25519 public key", ImageInfoPath, h)
 		}
 		keys = append(keys, ed25519.PublicKey(b))
 	}

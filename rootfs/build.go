@@ -36,7 +36,7 @@ func DevicePrograms() []Program {
 		{Pkg: "cmd/init", Path: "/init"},
 		{Pkg: "cmd/smartagent", Path: "/bin/smartagent"},
 		{Pkg: "cmd/factory-reset", Path: "/bin/factory-reset"},
-		{Pkg: "cmd/xcli", Path: "/bin/xcli", Links: []string{"xcommand", "xconfiguration", "xstatus", "xshell", "passwd"}},
+		{Pkg: "cmd/xcli", Path: "/bin/xcli", Links: []string{"xcommand", "xconfiguration", "xstatus", "xshell", "passwd", "upgrade"}},
 	}
 }
 

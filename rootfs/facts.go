@@ -54,6 +54,14 @@ func NewImageInfo(c *appconfig.Config, buildTime time.Time) (*platform.ImageInfo
 	for _, k := range keys {
 		info.OptionKeyPublicKeys = append(info.OptionKeyPublicKeys, hex.EncodeToString(k))
 	}
+	info.Product = c.Upgrade.Product
+	upKeys, err := c.UpgradePublicKeys()
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range upKeys {
+		info.UpgradePublicKeys = append(info.UpgradePublicKeys, hex.EncodeToString(k))
+	}
 	return info, nil
 }
 

@@ -8,6 +8,7 @@ import (
 	"vxway/firstboot"
 	"vxway/netconf"
 	"vxway/platform"
+	"vxway/upgrade"
 	"vxway/xapi"
 )
 
@@ -20,5 +21,10 @@ func NewTree(root string, c clock.Clock) *xapi.Tree {
 	agentclient.RegisterXAPI(t, lic)
 	netconf.RegisterXAPI(t, root)
 	firstboot.RegisterXAPI(t, root)
+	up := &upgrade.XAPI{Root: root, ESP: upgrade.LinuxESP{Root: root}, Clock: c}
+	if filepath.Clean(root) == "/" {
+		up.Reboot = upgrade.RebootDevice
+	}
+	up.Register(t)
 	return t
 }

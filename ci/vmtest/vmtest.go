@@ -129,6 +129,12 @@ func Image(t testing.TB, opts ...ImageOption) string {
 			t.Fatal(err)
 		}
 	}
+	// Every variant signs its upgrade bundle with one development key,
+	// which every variant trusts, made before any build can race for it.
+	if err := devKey(cache.dir); err != nil {
+		cache.mu.Unlock()
+		t.Fatal(err)
+	}
 	b := cache.imgs[key]
 	if b == nil {
 		b = &built{}

@@ -47,6 +47,7 @@ type device struct {
 	bootTime  func() time.Duration // time since the kernel started
 	halt      chan boot.Halt
 	links     bool // make /bin/reboot and /bin/poweroff
+	slots     bool // look after the system slots on the ESP (upgrade)
 	// network brings up lo and eth0 (netconf.Up on the device).
 	network func(ctx context.Context) error
 	// readyTimeout is how long to wait for the services before saying
@@ -171,6 +172,9 @@ func (d *device) start(ctx context.Context) error {
 	d.logf("boot steps: %s (in parallel: ssh+https %dms, network %dms)", steps, serversTook.Milliseconds(), netTook.Milliseconds())
 	d.logf("services up %dms after init start", (t1 - t0).Milliseconds())
 	fmt.Fprintf(d.console, "vxway: ready in %dms\n", t1.Milliseconds())
+	if d.slots {
+		d.confirmUpgrade(ctx)
+	}
 	// The seed's licensing part needs the running agent and the network.
 	go func() {
 		if err := firstboot.Finish(ctx, d.root, d.tagged); err != nil {

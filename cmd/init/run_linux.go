@@ -78,6 +78,7 @@ func newDevice(root string, console io.Writer) *device {
 		bootTime:     bootTime,
 		halt:         make(chan boot.Halt, 1),
 		links:        true,
+		slots:        true,
 		readyTimeout: 10 * time.Second,
 	}
 }

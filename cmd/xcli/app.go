@@ -42,7 +42,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		rest = args[1:]
 	}
 	switch name {
-	case "xcommand", "xconfiguration", "xstatus", "xshell", "passwd":
+	case "xcommand", "xconfiguration", "xstatus", "xshell", "passwd", "upgrade":
 		return newApp(stdin, stdout, stderr).RunContext(ctx, append([]string{"xcli", name}, rest...))
 	}
 	return newApp(stdin, stdout, stderr).RunContext(ctx, append([]string{"xcli"}, rest...))
@@ -70,7 +70,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 	}
 	return &cli.App{
 		Name:      "xcli",
-		Usage:     "the device's administrator CLI (also run as xcommand, xconfiguration, xstatus, xshell, passwd)",
+		Usage:     "the device's administrator CLI (also run as xcommand, xconfiguration, xstatus, xshell, passwd, upgrade)",
 		Reader:    stdin,
 		Writer:    stdout,
 		ErrWriter: stderr,
@@ -114,6 +114,7 @@ func newApp(stdin io.Reader, stdout, stderr io.Writer) *cli.App {
 					return passwd(c.String("root"), c.Args().Slice(), stdin, stdout)
 				},
 			},
+			upgradeCommand(stdout),
 		},
 	}
 }

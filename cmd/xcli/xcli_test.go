@@ -34,7 +34,7 @@ func TestMain(m *testing.M) {
 			os.Stderr.Write(out)
 			return 2
 		}
-		for _, n := range []string{"xcommand", "xconfiguration", "xstatus", "xshell", "passwd"} {
+		for _, n := range []string{"xcommand", "xconfiguration", "xstatus", "xshell", "passwd", "upgrade"} {
 			if err := os.Symlink("xcli", filepath.Join(dir, n)); err != nil {
 				os.Stderr.WriteString(err.Error())
 				return 2

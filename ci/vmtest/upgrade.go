@@ -1,0 +1,58 @@
+package vmtest
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"vxway/appconfig"
+	"vxway/image"
+)
+
+// WithVersion sets [build] software_version.
+func WithVersion(v string) ImageOption {
+	return func(c *appconfig.Config) { c.Build.SoftwareVersion = v }
+}
+
+// WithCmdline sets [kernel] cmdline; a command line that cannot start the
+// system makes a version that never becomes ready.
+func WithCmdline(cmdline string) ImageOption {
+	return func(c *appconfig.Config) { c.Kernel.Cmdline = cmdline }
+}
+
+// BrokenCmdline is a kernel command line whose system never comes up: the
+// kernel finds no init in the initramfs, has no root device and panics,
+// rebooting after a second.
+const BrokenCmdline = "console=ttyS0 quiet panic=1 no_timer_check rdinit=/vxway-no-such-init"
+
+// Bundle returns the upgrade bundle built next to the image variant of
+// opts (it builds the variant when needed).
+func Bundle(t testing.TB, opts ...ImageOption) string {
+	t.Helper()
+	img := Image(t, opts...)
+	mod, err := image.ModuleRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := appconfig.Load(filepath.Join(mod, "appliance.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range opts {
+		o(cfg)
+	}
+	p := image.BundlePath(img, cfg.Build.SoftwareVersion)
+	if _, err := os.Stat(p); err != nil {
+		t.Fatalf("the bundle of the image variant: %v", err)
+	}
+	return p
+}
+
+// devKey makes the development signing key of the variants in dir once.
+func devKey(dir string) error {
+	p := filepath.Join(dir, image.DevKeyName)
+	if _, err := os.Stat(p); err == nil {
+		return nil
+	}
+	return image.MakeKeyPair(p)
+}

@@ -1,0 +1,148 @@
+package upgrade
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"vxway/clock"
+	"vxway/platform"
+	"vxway/xapi"
+)
+
+// ErrBadRequest marks an xAPI request naming a node or argument that does
+// not exist.
+var ErrBadRequest = errors.New("bad request")
+
+// DownloadTimeout bounds the download of a bundle by URL.
+const DownloadTimeout = 10 * time.Minute
+
+// XAPI serves the upgrade's xAPI nodes for the device under Root.
+type XAPI struct {
+	Root  string
+	ESP   Mounter
+	Clock clock.Clock
+	// Reboot restarts the device into the new version (RebootDevice on
+	// the device).
+	Reboot func() error
+}
+
+// Register adds the nodes to t:
+//
+//	xstatus SystemUnit Software             slots, running, next, last upgrade
+//	xcommand SystemUnit Upgrade URL: "..."  download, check, write, restart
+func (x *XAPI) Register(t *xapi.Tree) {
+	t.Handle(xapi.Status, "SystemUnit Software", x.status)
+	t.Handle(xapi.Command, "SystemUnit Upgrade", x.upgrade)
+}
+
+func (x *XAPI) upgrade(ctx context.Context, req *xapi.Request, rel []string, out *xapi.Writer) error {
+	if len(rel) > 0 {
+		return fmt.Errorf("%w: no SystemUnit Upgrade %s; use xcommand SystemUnit Upgrade URL: \"http://host/vxway-<version>.vxu\"", ErrBadRequest, strings.Join(rel, " "))
+	}
+	u, ok := req.Arg("URL")
+	if !ok || u == "" {
+		return fmt.Errorf("%w: URL is missing: xcommand SystemUnit Upgrade URL: \"http://host/vxway-<version>.vxu\"", ErrBadRequest)
+	}
+	for _, a := range req.Args {
+		if !strings.EqualFold(a.Name, "URL") {
+			return fmt.Errorf("%w: unknown argument %q; the only argument is URL", ErrBadRequest, a.Name)
+		}
+	}
+	start := time.Now()
+	path, err := Download(ctx, x.Root, u, DownloadTimeout)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(path)
+	d := &Device{Root: x.Root, ESP: x.ESP, Clock: x.Clock}
+	m, err := d.Install(ctx, path, Options{})
+	if err != nil {
+		return err
+	}
+	st, _ := LoadState(x.Root)
+	out.Result("SystemUnit Upgrade Version", m.Version)
+	if st.Last != nil {
+		out.Result("SystemUnit Upgrade Slot", st.Last.Slot)
+	}
+	out.Result("SystemUnit Upgrade Duration", time.Since(start).Round(time.Millisecond).String())
+	out.Result("SystemUnit Upgrade Status", "written and verified; restarting into the new version")
+	if x.Reboot != nil {
+		if err := x.Reboot(); err != nil {
+			return fmt.Errorf("the new version is installed and boots next, but the restart failed: %w (restart the device)", err)
+		}
+	}
+	return nil
+}
+
+func (x *XAPI) status(_ context.Context, _ *xapi.Request, rel []string, out *xapi.Writer) error {
+	var lines [][2]string
+	add := func(path, v string) { lines = append(lines, [2]string{path, v}) }
+	if len(rel) > 0 && (xapi.PathIs(rel, "Version") || xapi.PathIs(rel, "BuildTime")) {
+		// The platform's SystemUnit status shows these; answer them here
+		// too, since this handler owns the Software prefix.
+		info, err := platform.LoadImageInfo(x.Root)
+		if err != nil {
+			return err
+		}
+		if xapi.PathIs(rel, "Version") {
+			out.Status("SystemUnit Software Version", info.SoftwareVersion)
+		} else {
+			out.Status("SystemUnit Software BuildTime", info.BuildTime.UTC().Format(time.RFC3339))
+		}
+		return nil
+	}
+	if s, err := loadSlots(x.Root); err == nil {
+		add("Running", s.Running)
+		add("Next", s.Next)
+		for _, si := range s.Slots {
+			add("Slot "+si.Slot+" Version", si.Version)
+			add("Slot "+si.Slot+" State", si.State)
+			if si.State == "trying" {
+				add("Slot "+si.Slot+" TriesLeft", strconv.Itoa(si.TriesLeft))
+			}
+		}
+	} else {
+		add("Running", Running(x.Root).Upper())
+		add("Slots", "unknown: the boot has not read the ESP yet")
+	}
+	st, err := LoadState(x.Root)
+	if err != nil {
+		return err
+	}
+	add("MinimumVersion", st.MinVersion)
+	if st.Last == nil {
+		add("LastUpgrade Result", "none")
+	} else {
+		l := st.Last
+		add("LastUpgrade Result", l.Result)
+		add("LastUpgrade Version", l.Version)
+		add("LastUpgrade From", l.From)
+		add("LastUpgrade Slot", l.Slot)
+		add("LastUpgrade Started", l.Started.UTC().Format(time.RFC3339))
+		if !l.Finished.IsZero() {
+			add("LastUpgrade Finished", l.Finished.UTC().Format(time.RFC3339))
+		}
+		if l.Reason != "" {
+			add("LastUpgrade Reason", l.Reason)
+		}
+	}
+	n := 0
+	want := strings.ToLower(strings.Join(rel, " "))
+	for _, l := range lines {
+		p := strings.ToLower(l[0])
+		if want != "" && p != want && !strings.HasPrefix(p, want+" ") {
+			continue
+		}
+		out.Status("SystemUnit Software "+l[0], l[1])
+		n++
+	}
+	if n == 0 && len(rel) > 0 {
+		return fmt.Errorf("%w: no SystemUnit Software %s; the nodes are Version, BuildTime, Running, Next, Slot, MinimumVersion, LastUpgrade", ErrBadRequest, strings.Join(rel, " "))
+	}
+	return nil
+}
