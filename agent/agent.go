@@ -72,6 +72,7 @@ type Agent struct {
 	usageTick                           time.Time
 	newTypeAt                           time.Time
 	export                              exportControl
+	real                                realUsage
 	// resv is the installed reservation as judged at start (or at the
 	// last install): hard enforcement keeps it until the next start.
 	resv judged

@@ -46,6 +46,9 @@ var (
 	// allows: more than reserved, a reserved license that expired, or
 	// more than the box's capacity under PLR.
 	ErrNotReserved = errors.New("not covered by the license reservation")
+	// ErrExportLimit marks a new encrypted registration or call refused
+	// because export control's limit was reached.
+	ErrExportLimit = errors.New("export-control limit reached")
 )
 
 // Rejected is a refusal by the manager (expired, used-up, revoked or
@@ -100,6 +103,7 @@ func errorCodes() []errorCode {
 		{ErrNoTrust, "no_trust", http.StatusConflict},
 		{ErrReservation, "reservation", http.StatusConflict},
 		{ErrNotReserved, "not_reserved", http.StatusForbidden},
+		{ErrExportLimit, "export_limit", http.StatusForbidden},
 		{reservation.ErrOversized, "res_oversized", http.StatusBadRequest},
 		{reservation.ErrMistyped, "res_mistyped", http.StatusBadRequest},
 		{reservation.ErrMalformed, "res_malformed", http.StatusBadRequest},
