@@ -102,9 +102,9 @@ type Status struct {
 
 // UsageLine is one license type in use.
 type UsageLine struct {
-	Type   string `json:"type"`
-	Name   string `json:"name"`
-	Count  int    `json:"count"`
+	Type  string `json:"type"`
+	Name  string `json:"name"`
+	Count int    `json:"count"`
 	// Real is the part the SIP service has live, Simulated the part
 	// Usage Set added; Count is their sum.
 	Real      int    `json:"real"`
@@ -114,8 +114,8 @@ type UsageLine struct {
 
 // ExportStatus is the export-control state call control sees.
 type ExportStatus struct {
-	Limit     int  `json:"limit"`
-	Encrypted int  `json:"encrypted"`
+	Limit     int `json:"limit"`
+	Encrypted int `json:"encrypted"`
 	// Real is the part the SIP service has live (TLS registrations and
 	// calls), Simulated the part Sessions Set added; Encrypted is their
 	// sum.
