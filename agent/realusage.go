@@ -53,7 +53,9 @@ func (a *Agent) ReportUsage(c agentclient.RealUsage) (agentclient.Admitted, erro
 	var refused error
 	if ad := c.Admit; ad != nil {
 		if refused = a.admitLocked(*ad); refused == nil {
-			a.real.counts[ad.Type]++
+			if ad.Type != "" {
+				a.real.counts[ad.Type]++
+			}
 			if ad.Encrypted {
 				a.export.update(a.export.simulated, c.Encrypted+1, a.export.webrtc)
 			}
@@ -83,6 +85,12 @@ func (a *Agent) admitLocked(ad agentclient.Admission) error {
 	typ := ad.Type
 	switch typ {
 	case agentclient.TypeRoom, agentclient.TypeDesktop, agentclient.TypeRMS:
+	case "":
+		// An encrypted session that uses no license (a call between two
+		// local endpoints over TLS).
+		if !ad.Encrypted {
+			return fmt.Errorf("%w: an admission names a license type or is encrypted", agentclient.ErrInvalidConfig)
+		}
 	default:
 		return fmt.Errorf("%w: license type %q is unknown; use rms, room or desktop", agentclient.ErrInvalidConfig, typ)
 	}

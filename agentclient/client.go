@@ -42,7 +42,8 @@ type (
 		Admit     *Admission `json:"admit,omitempty"`
 	}
 	// Admission is one new registration (Type room or desktop) or call
-	// (Type rms), over TLS when Encrypted.
+	// (Type rms), over TLS when Encrypted; an empty Type with Encrypted
+	// is an encrypted session that uses no license.
 	Admission struct {
 		Type      string `json:"type"`
 		Encrypted bool   `json:"encrypted"`

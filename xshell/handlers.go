@@ -8,6 +8,7 @@ import (
 	"vxway/firstboot"
 	"vxway/netconf"
 	"vxway/platform"
+	"vxway/sipclient"
 	"vxway/xapi"
 )
 
@@ -20,5 +21,6 @@ func NewTree(root string, c clock.Clock) *xapi.Tree {
 	agentclient.RegisterXAPI(t, lic)
 	netconf.RegisterXAPI(t, root)
 	firstboot.RegisterXAPI(t, root)
+	sipclient.RegisterXAPI(t, root, sipclient.NewClient(filepath.Join(root, sipclient.SocketPath)))
 	return t
 }

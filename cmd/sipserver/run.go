@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+
+	"vxway/agentclient"
+	"vxway/sipclient"
+	"vxway/sipsvc"
+)
+
+// run parses the command line (the standard flag package: the service
+// starts at every boot) and serves until ctx ends.
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	f := flag.NewFlagSet("sipserver", flag.ContinueOnError)
+	f.SetOutput(stderr)
+	root := f.String("root", "/", "device root `DIR`")
+	sipAddr := f.String("sip", ":5060", "UDP and TCP `ADDRESS` for SIP")
+	tlsAddr := f.String("sips", ":5061", "TLS `ADDRESS` for SIP (empty: no TLS)")
+	cert := f.String("tls-cert", "", "server certificate `FILE` (PEM) for TLS")
+	key := f.String("tls-key", "", "its key `FILE` (PEM)")
+	host := f.String("host", "", "address put in Via and Record-Route (default: the listening address)")
+	if err := f.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if f.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q: sipserver takes options only", f.Arg(0))
+	}
+	agent := agentclient.NewClient(filepath.Join(*root, agentclient.SocketPath))
+	svc, err := sipsvc.New(sipsvc.Options{Root: *root, Licensing: agent, Log: stderr, Host: *host})
+	if err != nil {
+		return err
+	}
+	udp, err := net.ListenPacket("udp", *sipAddr)
+	if err != nil {
+		return fmt.Errorf("listening on UDP %s: %w", *sipAddr, err)
+	}
+	tcp, err := net.Listen("tcp", *sipAddr)
+	if err != nil {
+		return fmt.Errorf("listening on TCP %s: %w", *sipAddr, err)
+	}
+	var tl net.Listener
+	if *tlsAddr != "" {
+		c, err := tls.LoadX509KeyPair(*cert, *key)
+		if err != nil {
+			fmt.Fprintf(stderr, "sip: no TLS on %s: loading the server certificate: %v\n", *tlsAddr, err)
+		} else {
+			l, err := net.Listen("tcp", *tlsAddr)
+			if err != nil {
+				return fmt.Errorf("listening on TLS %s: %w", *tlsAddr, err)
+			}
+			tl = sipsvc.TLSListener(l, c)
+		}
+	}
+	sock := filepath.Join(*root, sipclient.SocketPath)
+	if err := os.MkdirAll(filepath.Dir(sock), 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", filepath.Dir(sock), err)
+	}
+	os.Remove(sock)
+	api, err := net.Listen("unix", sock)
+	if err != nil {
+		return fmt.Errorf("listening on %s: %w", sock, err)
+	}
+	defer api.Close()
+	if err := os.Chmod(sock, 0o666); err != nil {
+		return fmt.Errorf("opening %s to the admin shell: %w", sock, err)
+	}
+	go svc.ServeAPI(api)
+	fmt.Fprintf(stderr, "sip: serving UDP and TCP %s, TLS %s, local API %s\n", udp.LocalAddr(), addrOf(tl), sock)
+	return svc.Serve(ctx, udp, tcp, tl)
+}
+
+func addrOf(l net.Listener) string {
+	if l == nil {
+		return "off"
+	}
+	return l.Addr().String()
+}
