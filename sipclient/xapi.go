@@ -190,7 +190,9 @@ func (x *xapiHandlers) status(ctx context.Context, req *xapi.Request, rel []stri
 		{"EncryptedSessions", s.Encrypted + s.EncryptedCalls},
 	}
 	want := strings.Join(rel, " ")
-	show := func(path string) bool { return want == "" || strings.HasPrefix(strings.ToLower(path+" "), strings.ToLower(want+" ")) }
+	show := func(path string) bool {
+		return want == "" || strings.HasPrefix(strings.ToLower(path+" "), strings.ToLower(want+" "))
+	}
 	shown := false
 	if show("Domain") {
 		out.Status(p+"Domain", s.Domain)

@@ -1,0 +1,256 @@
+package sipsvc
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"vxway/agent"
+	"vxway/agentclient"
+	"vxway/clock"
+	"vxway/platform"
+	"vxway/sipclient"
+	"vxway/webui"
+)
+
+// agentLicensing runs the real licensing agent in the test's process.
+type agentLicensing struct{ a *agent.Agent }
+
+func (l agentLicensing) ReportUsage(_ context.Context, u agentclient.RealUsage) (agentclient.Admitted, error) {
+	return l.a.ReportUsage(u)
+}
+
+// rig is a registrar on loopback with an in-process agent and a fake
+// clock.
+type rig struct {
+	t          *testing.T
+	root       string
+	clk        *clock.Fake
+	ag         *agent.Agent
+	svc        *Service
+	port       int // UDP and TCP
+	tlsPort    int
+	scenarios  string
+	sipp       string
+	cancelServ context.CancelFunc
+}
+
+var t0 = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
+
+func sippPath(t *testing.T) string {
+	t.Helper()
+	p, err := exec.LookPath("sipp")
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("sipp is missing: install Debian's sip-tester (ci/host-deps.sh)")
+		}
+		t.Skip("sipp is missing: install Debian's sip-tester (ci/host-deps.sh)")
+	}
+	return p
+}
+
+func newRig(t *testing.T, cfg sipclient.Config, users map[string]string) *rig {
+	t.Helper()
+	r := &rig{t: t, sipp: sippPath(t), clk: clock.NewFake(t0), root: t.TempDir()}
+	_, file, _, _ := runtime.Caller(0)
+	r.scenarios = filepath.Join(filepath.Dir(file), "..", "ci", "sipp")
+	sc := platform.SystemConfig{Hostname: "expe01", Brand: platform.BrandExpressway, Type: platform.TypeC, SmartLicensingEnabled: true}
+	if err := platform.SaveSystemConfig(r.root, sc); err != nil {
+		t.Fatal(err)
+	}
+	a, err := agent.New(agent.Options{Root: r.root, Clock: r.clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Start()
+	t.Cleanup(a.Close)
+	if err := a.Enable(); err != nil {
+		t.Fatal(err)
+	}
+	r.ag = a
+	if err := sipclient.SaveConfig(r.root, cfg); err != nil {
+		t.Fatal(err)
+	}
+	for name, pw := range users {
+		cr, err := sipclient.NewCredential(name, cfg.Realm(), pw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sipclient.UpdateCredentials(r.root, func(c sipclient.Credentials) error { c[name] = cr; return nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r.svc, err = New(Options{Root: r.root, Clock: r.clk, Licensing: agentLicensing{a}, Log: testWriter{t}, Host: "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	udp, tcp := listenPair(t)
+	r.port = udp.LocalAddr().(*net.UDPAddr).Port
+	tl, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.tlsPort = tl.Addr().(*net.TCPAddr).Port
+	cert, _, err := webui.LoadOrMakeCert(r.root, "expe01", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- r.svc.Serve(ctx, udp, tcp, TLSListener(tl, cert)) }()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+	})
+	return r
+}
+
+// listenPair listens on UDP and TCP on the same free loopback port.
+func listenPair(t *testing.T) (net.PacketConn, net.Listener) {
+	t.Helper()
+	for range 20 {
+		udp, err := net.ListenPacket("udp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tcp, err := net.Listen("tcp", udp.LocalAddr().String())
+		if err == nil {
+			return udp, tcp
+		}
+		udp.Close()
+	}
+	t.Fatal("no free port for both UDP and TCP")
+	return nil, nil
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// users writes a SIPp injection file.
+func (r *rig) users(lines ...string) string {
+	p := filepath.Join(r.t.TempDir(), "users.csv")
+	if err := os.WriteFile(p, []byte("SEQUENTIAL\n"+strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		r.t.Fatal(err)
+	}
+	return p
+}
+
+// sippRun runs one SIPp scenario against the registrar and reports
+// whether every call succeeded, with SIPp's output.
+func (r *rig) sippRun(scenario, transport, inf string, calls int, extra ...string) (bool, string) {
+	r.t.Helper()
+	port, tp := r.port, "u1"
+	switch transport {
+	case "tcp":
+		tp = "t1"
+	case "tls":
+		port, tp = r.tlsPort, "l1"
+	}
+	args := []string{fmt.Sprintf("127.0.0.1:%d", port), "-sf", filepath.Join(r.scenarios, scenario),
+		"-inf", inf, "-m", fmt.Sprint(calls), "-t", tp, "-i", "127.0.0.1",
+		"-nostdin", "-trace_err", "-timeout", "20s", "-timeout_error", "-max_recv_loops", "1000",
+		"-recv_timeout", "5000"}
+	args = append(args, extra...)
+	dir := r.t.TempDir()
+	cmd := exec.Command(r.sipp, args...)
+	cmd.Dir = dir
+	out, err := cmd.CombinedOutput()
+	errs, _ := filepath.Glob(filepath.Join(dir, "*_errors.log"))
+	for _, e := range errs {
+		b, _ := os.ReadFile(e)
+		out = append(out, b...)
+	}
+	var ee *exec.ExitError
+	if err != nil && !errors.As(err, &ee) {
+		r.t.Fatalf("running sipp: %v", err)
+	}
+	return err == nil, string(out)
+}
+
+// register runs a REGISTER scenario for one user with its password.
+func (r *rig) register(scenario, transport, user, password, ua string) (bool, string) {
+	r.t.Helper()
+	return r.sippRun(scenario, transport, r.users(user+";vx.example.com;"+ua), 1, "-au", user, "-ap", password)
+}
+
+func (r *rig) usage(typ string) (count, real int) {
+	for _, u := range r.ag.Status().Usage {
+		if u.Type == typ {
+			return u.Count, u.Real
+		}
+	}
+	return 0, 0
+}
+
+// TestRegisterCountsLicenses: REGISTER with digest over UDP, TCP and TLS
+// take room and desktop licenses by User-Agent and TLS ones count as
+// encrypted; un-REGISTER and expiry give them back.
+func TestRegisterCountsLicenses(t *testing.T) {
+	r := newRig(t, sipclient.Config{Domain: "vx.example.com"}, map[string]string{"alice": "alicepw1", "bob": "bobpw123", "carol": "carolpw1"})
+	if ok, out := r.register("register.xml", "udp", "alice", "alicepw1", "Cisco Room Kit"); !ok {
+		t.Fatalf("UDP registration failed:\n%s", out)
+	}
+	if ok, out := r.register("register.xml", "tcp", "bob", "bobpw123", "Jabber desktop"); !ok {
+		t.Fatalf("TCP registration failed:\n%s", out)
+	}
+	if ok, out := r.register("register.xml", "tls", "carol", "carolpw1", "Softphone"); !ok {
+		t.Fatalf("TLS registration failed:\n%s", out)
+	}
+	st := r.svc.Status()
+	if st.Room != 1 || st.Desktop != 2 || st.Encrypted != 1 {
+		t.Fatalf("status after 3 registrations: %+v, want 1 room, 2 desktop, 1 encrypted", st)
+	}
+	if n, real := r.usage(agentclient.TypeDesktop); n != 2 || real != 2 {
+		t.Errorf("agent desktop usage %d (real %d), want 2", n, real)
+	}
+	if e := r.ag.Status().Export; e.Real != 1 {
+		t.Errorf("agent encrypted sessions real %d, want 1", e.Real)
+	}
+	// Wrong password: refused, nothing counted.
+	if ok, _ := r.register("register.xml", "udp", "alice", "wrong", "Cisco Room Kit"); ok {
+		t.Error("a wrong password registered")
+	}
+	if ok, out := r.register("unregister.xml", "tcp", "bob", "bobpw123", "Jabber desktop"); !ok {
+		t.Fatalf("un-REGISTER failed:\n%s", out)
+	}
+	r.waitUsage(agentclient.TypeDesktop, 1)
+	// Expiry (300 s) releases the rest.
+	r.clk.Advance(301 * time.Second)
+	r.waitUsage(agentclient.TypeDesktop, 0)
+	r.waitUsage(agentclient.TypeRoom, 0)
+	if st := r.svc.Status(); st.Room+st.Desktop != 0 {
+		t.Errorf("registrations after expiry: %+v", st)
+	}
+}
+
+// waitUsage waits for the reporter to tell the agent (releases are
+// reported by a goroutine, right after the change).
+func (r *rig) waitUsage(typ string, want int) {
+	r.t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		n, _ := r.usage(typ)
+		if n == want {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("agent %s usage %d, want %d", typ, n, want)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+var _ = tls.VersionTLS12
