@@ -63,7 +63,9 @@ func (s *Service) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	_, dup := s.dialogs[callID.Value()]
 	full := len(s.dialogs) >= MaxDialogs
 	s.mu.Unlock()
-	callerNeighbor := s.fromNeighbor(req.Source(), cfg.NeighborAddr())
+	// A registered caller is local even when it shares the neighbour's
+	// host (both behind one NAT, or on one test machine).
+	callerNeighbor := !callerLocal && s.fromNeighbor(req.Source(), cfg.NeighborAddr())
 	switch {
 	case dup:
 		s.respond(tx, req, 482, "Loop Detected", "a call with this Call-ID is already routed")

@@ -2,7 +2,6 @@ package sipsvc
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -19,6 +18,7 @@ import (
 	"vxway/clock"
 	"vxway/platform"
 	"vxway/sipclient"
+	"vxway/testsupport"
 	"vxway/webui"
 )
 
@@ -156,10 +156,12 @@ func (r *rig) sippRun(scenario, transport, inf string, calls int, extra ...strin
 	switch transport {
 	case "tcp":
 		tp = "t1"
-	case "tls":
-		port, tp = r.tlsPort, "l1"
 	}
-	args := []string{fmt.Sprintf("127.0.0.1:%d", port), "-sf", filepath.Join(r.scenarios, scenario),
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	if transport == "tls" {
+		addr, tp = testsupport.TLSBridge(r.t, fmt.Sprintf("127.0.0.1:%d", r.tlsPort)), "t1"
+	}
+	args := []string{addr, "-sf", filepath.Join(r.scenarios, scenario),
 		"-inf", inf, "-m", fmt.Sprint(calls), "-t", tp, "-i", "127.0.0.1",
 		"-nostdin", "-trace_err", "-timeout", "20s", "-timeout_error", "-max_recv_loops", "1000",
 		"-recv_timeout", "5000"}
@@ -240,17 +242,116 @@ func TestRegisterCountsLicenses(t *testing.T) {
 // reported by a goroutine, right after the change).
 func (r *rig) waitUsage(typ string, want int) {
 	r.t.Helper()
+	if !r.pollUsage(typ, want) {
+		n, _ := r.usage(typ)
+		r.t.Fatalf("agent %s usage %d, want %d", typ, n, want)
+	}
+}
+
+// pollUsage reports whether the agent's usage of typ reaches want
+// within 5 s.
+func (r *rig) pollUsage(typ string, want int) bool {
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		n, _ := r.usage(typ)
-		if n == want {
-			return
+		if n, _ := r.usage(typ); n == want {
+			return true
 		}
 		if time.Now().After(deadline) {
-			r.t.Fatalf("agent %s usage %d, want %d", typ, n, want)
+			return false
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 }
 
-var _ = tls.VersionTLS12
+// TestNeighbourCallUsesRichMediaSession: a call from a registered
+// endpoint to the neighbour zone (a SIPp UAS) holds one Rich Media
+// Session while the dialog lives; BYE gives it back.
+func TestNeighbourCallUsesRichMediaSession(t *testing.T) {
+	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nport := udp.LocalAddr().(*net.UDPAddr).Port
+	udp.Close()
+	r := newRig(t, sipclient.Config{Domain: "vx.example.com", Neighbor: fmt.Sprintf("127.0.0.1:%d", nport)}, map[string]string{"alice": "alicepw1"})
+	if ok, out := r.register("register.xml", "udp", "alice", "alicepw1", "Jabber"); !ok {
+		t.Fatalf("registration failed:\n%s", out)
+	}
+	uas := exec.Command(r.sipp, "-sf", filepath.Join(r.scenarios, "neighbor.xml"), "-i", "127.0.0.1", "-p", fmt.Sprint(nport), "-m", "1", "-nostdin", "-timeout", "20s", "-timeout_error")
+	uas.Dir = t.TempDir()
+	uasOut := &strings.Builder{}
+	uas.Stdout, uas.Stderr = uasOut, uasOut
+	if err := uas.Start(); err != nil {
+		t.Fatal(err)
+	}
+	uasDone := make(chan error, 1)
+	go func() { uasDone <- uas.Wait() }()
+	callDone := make(chan string, 1)
+	go func() {
+		ok, out := r.sippRun("call.xml", "udp", r.users("alice;vx.example.com;dave"), 1, "-d", "1500")
+		if ok {
+			out = ""
+		}
+		callDone <- out
+	}()
+	if !r.pollUsage(agentclient.TypeRMS, 1) {
+		t.Fatalf("no Rich Media Session in use during the call; caller:\n%s\nneighbour:\n%s", <-callDone, uasOut)
+	}
+	if st := r.svc.Status(); st.Calls != 1 || st.NeighborCalls != 1 {
+		t.Errorf("status during the call: %+v", st)
+	}
+	if out := <-callDone; out != "" {
+		t.Fatalf("call failed:\n%s", out)
+	}
+	if err := <-uasDone; err != nil {
+		t.Fatalf("neighbour: %v\n%s", err, uasOut)
+	}
+	r.waitUsage(agentclient.TypeRMS, 0)
+	if st := r.svc.Status(); st.Calls != 0 {
+		t.Errorf("calls after BYE: %d", st.Calls)
+	}
+}
+
+// TestEnforcement: Unauthorized refuses new registrations and keeps
+// the existing ones; export control at its limit refuses new encrypted
+// registrations until usage falls below the watermark.
+func TestEnforcement(t *testing.T) {
+	r := newRig(t, sipclient.Config{AuthenticationOff: true}, nil)
+	reg := func(tp, user string) (bool, string) {
+		return r.sippRun("register.xml", tp, r.users(user+";vx.example.com;Jabber"), 1)
+	}
+	// Near the end of the evaluation, so that the registrations (300 s)
+	// outlive it.
+	r.clk.Advance(agent.EvaluationPeriod - 200*time.Second)
+	if _, err := r.ag.SetSessions(agent.ExportLimit-1, false); err != nil {
+		t.Fatal(err)
+	}
+	if ok, out := reg("tls", "e1"); !ok {
+		t.Fatalf("encrypted registration below the limit refused:\n%s", out)
+	}
+	ok, out := reg("tls", "e2")
+	if ok || !strings.Contains(out, "503 Export Control Limit Reached") || !strings.Contains(out, `Warning: 399 vxway "export-control limit reached`) {
+		t.Fatalf("encrypted registration at the limit: ok %v\n%s", ok, out)
+	}
+	if ok, out := reg("udp", "u1"); !ok {
+		t.Fatalf("unencrypted registration at the limit refused:\n%s", out)
+	}
+	if _, err := r.ag.SetSessions(agent.ExportLimit-agent.ExportLimit/100-2, false); err != nil {
+		t.Fatal(err)
+	}
+	if ok, out := reg("tls", "e2"); !ok {
+		t.Fatalf("encrypted registration below the watermark refused:\n%s", out)
+	}
+	if st := r.svc.Status(); st.Refused["ExportControl"] != 1 || st.Encrypted != 2 {
+		t.Errorf("status: %+v", st)
+	}
+
+	r.clk.Advance(201 * time.Second)
+	ok, out = reg("udp", "u2")
+	if ok || !strings.Contains(out, "403 Licensing Unauthorized") || !strings.Contains(out, "new desktop registrations are refused") {
+		t.Fatalf("registration while Unauthorized: ok %v\n%s", ok, out)
+	}
+	if st := r.svc.Status(); st.Desktop != 3 {
+		t.Errorf("registrations kept while Unauthorized: %d, want 3", st.Desktop)
+	}
+}
