@@ -220,6 +220,11 @@ func TLSListener(l net.Listener, cert tls.Certificate) net.Listener {
 	return tls.NewListener(l, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
 }
 
+// TLSListenerFunc wraps l with a certificate chosen at each handshake.
+func TLSListenerFunc(l net.Listener, get func(*tls.ClientHelloInfo) (*tls.Certificate, error)) net.Listener {
+	return tls.NewListener(l, &tls.Config{GetCertificate: get, MinVersion: tls.VersionTLS12})
+}
+
 // respond answers req with code and reason, and a Warning header with
 // why when given.
 func (s *Service) respond(tx sip.ServerTransaction, req *sip.Request, code int, reason, why string, extra ...sip.Header) {

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"vxway/agentclient"
 	"vxway/sipclient"
@@ -51,16 +52,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	var tl net.Listener
 	if *tlsAddr != "" {
-		c, err := tls.LoadX509KeyPair(*cert, *key)
+		l, err := net.Listen("tcp", *tlsAddr)
 		if err != nil {
-			fmt.Fprintf(stderr, "sip: no TLS on %s: loading the server certificate: %v\n", *tlsAddr, err)
-		} else {
-			l, err := net.Listen("tcp", *tlsAddr)
-			if err != nil {
-				return fmt.Errorf("listening on TLS %s: %w", *tlsAddr, err)
-			}
-			tl = sipsvc.TLSListener(l, c)
+			return fmt.Errorf("listening on TLS %s: %w", *tlsAddr, err)
 		}
+		// Init makes the server certificate on first boot while the
+		// services start: it is read at the first handshake.
+		tl = sipsvc.TLSListenerFunc(l, certLoader(*cert, *key))
 	}
 	sock := filepath.Join(*root, sipclient.SocketPath)
 	if err := os.MkdirAll(filepath.Dir(sock), 0o755); err != nil {
@@ -78,6 +76,26 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	go svc.ServeAPI(api)
 	fmt.Fprintf(stderr, "sip: serving UDP and TCP %s, TLS %s, local API %s\n", udp.LocalAddr(), addrOf(tl), sock)
 	return svc.Serve(ctx, udp, tcp, tl)
+}
+
+// certLoader reads the certificate and key at the first handshake and
+// keeps them once read.
+func certLoader(certFile, keyFile string) func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	var mu sync.Mutex
+	var cert *tls.Certificate
+	return func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if cert != nil {
+			return cert, nil
+		}
+		c, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("loading the server certificate: %w", err)
+		}
+		cert = &c
+		return cert, nil
+	}
 }
 
 func addrOf(l net.Listener) string {
