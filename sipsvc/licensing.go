@@ -88,8 +88,7 @@ func (s *Service) changed() {
 // every ResyncEvery, until ctx ends.
 func (s *Service) reporter(ctx context.Context) {
 	tick := make(chan struct{}, 1)
-	var arm func()
-	arm = func() {
+	arm := func() {
 		s.clk.AfterFunc(s.o.ResyncEvery, func() {
 			select {
 			case tick <- struct{}{}:

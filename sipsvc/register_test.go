@@ -224,3 +224,29 @@ func FuzzNonce(f *testing.F) {
 		}
 	})
 }
+
+// TestContactsBounded: one address of record holds at most MaxContacts
+// contacts; a refresh of one of them still goes through.
+func TestContactsBounded(t *testing.T) {
+	s, _ := newUnitService(t, sipclient.Config{AuthenticationOff: true}, nil)
+	reg := func(port int) int {
+		tx := newRecordTx()
+		msg := strings.Replace(fmt.Sprintf(registerMsg, port, 300, ""), "10.0.0.5:5062>", fmt.Sprintf("10.0.0.5:%d>", port), 1)
+		s.onRegister(parseRequest(t, msg), tx)
+		return tx.res[0].StatusCode
+	}
+	for i := range MaxContacts {
+		if code := reg(6000 + i); code != 200 {
+			t.Fatalf("contact %d: %d", i+1, code)
+		}
+	}
+	if code := reg(7000); code != 503 {
+		t.Errorf("contact %d: %d, want 503", MaxContacts+1, code)
+	}
+	if code := reg(6000); code != 200 {
+		t.Errorf("refresh of the first contact: %d, want 200", code)
+	}
+	if st := s.Status(); st.Room != MaxContacts {
+		t.Errorf("%d registrations, want %d", st.Room, MaxContacts)
+	}
+}

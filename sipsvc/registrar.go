@@ -125,10 +125,14 @@ func (s *Service) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	full := len(s.bindings) >= MaxBindings
+	var many bool
+	if b := s.bindings[aor]; b != nil {
+		many = len(b.contacts) >= MaxContacts && b.contacts[key] == nil
+	}
 	s.mu.Unlock()
-	if full {
+	if full || many {
 		s.count("Capacity")
-		s.respond(tx, req, 503, "Registrar Full", fmt.Sprintf("at most %d addresses of record are registered", MaxBindings))
+		s.respond(tx, req, 503, "Registrar Full", fmt.Sprintf("at most %d addresses of record, each with at most %d contacts, are registered", MaxBindings, MaxContacts))
 		return
 	}
 	r := s.admit(c.typ, c.tls, func() {

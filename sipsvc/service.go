@@ -55,8 +55,10 @@ const (
 	// DefaultSessionExpires is a call's lifetime without a session
 	// timer refresh (RFC 4028), when the INVITE names none.
 	DefaultSessionExpires = 1800 * time.Second
-	// MaxBindings and MaxDialogs bound the tables.
+	// MaxBindings, MaxContacts (per address of record) and MaxDialogs
+	// bound the tables.
 	MaxBindings = 20000
+	MaxContacts = 10
 	MaxDialogs  = 10000
 )
 
@@ -174,17 +176,13 @@ func (s *Service) Serve(ctx context.Context, udp net.PacketConn, tcp, tlsL net.L
 	s.armLocked()
 	s.mu.Unlock()
 	errc := make(chan error, 3)
-	n := 0
 	if udp != nil {
-		n++
 		go func() { errc <- s.srv.ServeUDP(udp) }()
 	}
 	if tcp != nil {
-		n++
 		go func() { errc <- s.srv.ServeTCP(tcp) }()
 	}
 	if tlsL != nil {
-		n++
 		go func() { errc <- s.srv.ServeTLS(tlsL) }()
 	}
 	var err error

@@ -32,16 +32,15 @@ func (l agentLicensing) ReportUsage(_ context.Context, u agentclient.RealUsage) 
 // rig is a registrar on loopback with an in-process agent and a fake
 // clock.
 type rig struct {
-	t          *testing.T
-	root       string
-	clk        *clock.Fake
-	ag         *agent.Agent
-	svc        *Service
-	port       int // UDP and TCP
-	tlsPort    int
-	scenarios  string
-	sipp       string
-	cancelServ context.CancelFunc
+	t         *testing.T
+	root      string
+	clk       *clock.Fake
+	ag        *agent.Agent
+	svc       *Service
+	port      int // UDP and TCP
+	tlsPort   int
+	scenarios string
+	sipp      string
 }
 
 var t0 = time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
