@@ -211,7 +211,7 @@ func (s *Service) relayInvite(req *sip.Request, tx sip.ServerTransaction, callID
 	fwd := forward(req, &tgt.uri, tgt.dst, tgt.transport)
 	ctx, cancel := context.WithTimeout(context.Background(), inviteTimeout)
 	defer cancel()
-	clTx, err := s.cl.TransactionRequest(ctx, fwd, sipgo.ClientRequestDecreaseMaxForward, sipgo.ClientRequestAddVia, sipgo.ClientRequestAddRecordRoute)
+	clTx, err := s.cl.TransactionRequest(ctx, fwd, sipgo.ClientRequestDecreaseMaxForward, sipgo.ClientRequestAddVia, s.recordRoute)
 	if err != nil {
 		s.release(callID)
 		s.respond(tx, req, 502, "Bad Gateway", "the callee cannot be reached: "+err.Error())
@@ -263,6 +263,25 @@ func (s *Service) relayInvite(req *sip.Request, tx sip.ServerTransaction, callID
 			return
 		}
 	}
+}
+
+// recordRoute puts the proxy in the dialog's route set: sipgo's
+// ClientRequestAddRecordRoute reads the listen ports without the lock
+// their writer holds (a data race while the listeners start), so the
+// ports are read through ListenPorts, which takes it.
+func (s *Service) recordRoute(c *sipgo.Client, r *sip.Request) error {
+	tp := sip.NetworkToLower(r.Transport())
+	port := 0
+	if ports := s.ua.TransportLayer().ListenPorts(tp); len(ports) > 0 {
+		port = ports[0]
+	}
+	host := s.o.Host
+	if host == "" {
+		host = c.Hostname()
+	}
+	r.PrependHeader(&sip.RecordRouteHeader{Address: sip.Uri{Host: host, Port: port,
+		UriParams: sip.HeaderParams{{K: "transport", V: tp}, {K: "lr", V: ""}}}})
+	return nil
 }
 
 // sendCancel cancels the forwarded INVITE fwd.

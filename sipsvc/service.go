@@ -114,9 +114,12 @@ func New(o Options) (*Service, error) {
 	if err := s.Reload(); err != nil {
 		return nil, err
 	}
+	// The SIP stack's own warnings; a few of its parts log to
+	// slog.Default, which the program sets (cmd/sipserver).
 	sipLog := slog.New(slog.NewTextHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	sip.SetDefaultLogger(sipLog)
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent("vxway"))
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent("vxway"),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sipLog)),
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sipLog)))
 	if err != nil {
 		return nil, fmt.Errorf("making the SIP user agent: %w", err)
 	}

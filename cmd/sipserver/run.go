@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
@@ -37,6 +38,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if f.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q: sipserver takes options only", f.Arg(0))
 	}
+	// The SIP stack logs a few warnings to slog's default logger.
+	slog.SetDefault(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	agent := agentclient.NewClient(filepath.Join(*root, agentclient.SocketPath))
 	svc, err := sipsvc.New(sipsvc.Options{Root: *root, Licensing: agent, Log: stderr, Host: *host})
 	if err != nil {
