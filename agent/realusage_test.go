@@ -2,10 +2,13 @@ package agent
 
 import (
 	"errors"
+	"strings"
 	"testing"
+	"time"
 
 	"vxway/agentclient"
 	"vxway/clock"
+	"vxway/reservation"
 )
 
 // TestRealUsageAdmission: the SIP service's live counts add to the
@@ -74,5 +77,53 @@ func TestRealUsageAdmission(t *testing.T) {
 	}
 	if _, err := a.ReportUsage(agentclient.RealUsage{Room: -1}); !errors.Is(err, agentclient.ErrInvalidConfig) {
 		t.Errorf("negative count: %v, want ErrInvalidConfig", err)
+	}
+}
+
+// TestRealUsageReservation: under an SLR the real usage counts against
+// the reservation with the simulated one, and a type that had expired
+// when the device started is refused to the SIP service too.
+func TestRealUsageReservation(t *testing.T) {
+	clk := clock.NewFake(t0)
+	root, signer, _ := reservationRoot(t)
+	boot(t, root, "6c1b4a3e-0c1d-4e0f-9a43-5f1a2b3c4d5e")
+	m := newMemManager(clk)
+	a := newTestAgent(t, root, clk, m)
+	req := requestReservation(t, a)
+	startDay := t0.Truncate(24 * time.Hour)
+	code, err := signer.IssueSLR(req, false, t0, []reservation.Entitlement{
+		reservation.RMS.Entitlement(3, startDay, startDay.Add(10*day)),
+		reservation.Room.Entitlement(2, time.Time{}, time.Time{}),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.ReservationInstall(code.Text); err != nil {
+		t.Fatal(err)
+	}
+	call := func(rms int) error {
+		_, err := a.ReportUsage(agentclient.RealUsage{RMS: rms, Admit: &agentclient.Admission{Type: agentclient.TypeRMS}})
+		return err
+	}
+	if err := a.SetUsage(agentclient.TypeRMS, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := call(1); err != nil {
+		t.Fatalf("third of 3 reserved: %v", err)
+	}
+	if err := call(2); !errors.Is(err, agentclient.ErrNotReserved) {
+		t.Fatalf("fourth of 3 reserved: %v, want ErrNotReserved", err)
+	}
+
+	// The device restarts after the end: rms is refused, room goes on.
+	a.Close()
+	clk.Advance(20 * day)
+	boot(t, root, "0f9e8d7c-6b5a-4493-8271-605f4e3d2c1b")
+	a = newTestAgent(t, root, clk, m)
+	if err := call(0); !errors.Is(err, agentclient.ErrNotReserved) || !strings.Contains(err.Error(), "expired") {
+		t.Errorf("call of the expired type: %v, want ErrNotReserved naming the expiry", err)
+	}
+	if _, err := a.ReportUsage(agentclient.RealUsage{Admit: &agentclient.Admission{Type: agentclient.TypeRoom}}); err != nil {
+		t.Errorf("room registration after the rms end: %v", err)
 	}
 }
