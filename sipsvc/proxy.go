@@ -219,8 +219,11 @@ func (s *Service) relayInvite(req *sip.Request, tx sip.ServerTransaction, callID
 	}
 	defer clTx.Terminate()
 	tx.OnCancel(func(*sip.Request) {
-		s.release(callID)
-		s.sendCancel(fwd)
+		// Not inside the callback: sipgo holds the transaction's lock.
+		go func() {
+			s.release(callID)
+			s.sendCancel(fwd)
+		}()
 	})
 	for {
 		select {

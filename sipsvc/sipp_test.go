@@ -266,35 +266,15 @@ func (r *rig) pollUsage(typ string, want int) bool {
 // endpoint to the neighbour zone (a SIPp UAS) holds one Rich Media
 // Session while the dialog lives; BYE gives it back.
 func TestNeighbourCallUsesRichMediaSession(t *testing.T) {
-	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	nport := udp.LocalAddr().(*net.UDPAddr).Port
-	udp.Close()
+	nport := freeUDPPort(t)
 	r := newRig(t, sipclient.Config{Domain: "vx.example.com", Neighbor: fmt.Sprintf("127.0.0.1:%d", nport)}, map[string]string{"alice": "alicepw1"})
 	if ok, out := r.register("register.xml", "udp", "alice", "alicepw1", "Jabber"); !ok {
 		t.Fatalf("registration failed:\n%s", out)
 	}
-	uas := exec.Command(r.sipp, "-sf", filepath.Join(r.scenarios, "neighbor.xml"), "-i", "127.0.0.1", "-p", fmt.Sprint(nport), "-m", "1", "-nostdin", "-timeout", "20s", "-timeout_error")
-	uas.Dir = t.TempDir()
-	uasOut := &strings.Builder{}
-	uas.Stdout, uas.Stderr = uasOut, uasOut
-	if err := uas.Start(); err != nil {
-		t.Fatal(err)
-	}
-	uasDone := make(chan error, 1)
-	go func() { uasDone <- uas.Wait() }()
-	callDone := make(chan string, 1)
-	go func() {
-		ok, out := r.sippRun("call.xml", "udp", r.users("alice;vx.example.com;dave"), 1, "-d", "1500")
-		if ok {
-			out = ""
-		}
-		callDone <- out
-	}()
+	uasDone := r.neighbour("neighbor.xml", nport)
+	callDone := r.callAsync("call.xml", "alice;vx.example.com;dave", "-d", "1500")
 	if !r.pollUsage(agentclient.TypeRMS, 1) {
-		t.Fatalf("no Rich Media Session in use during the call; caller:\n%s\nneighbour:\n%s", <-callDone, uasOut)
+		t.Fatalf("no Rich Media Session in use during the call; caller:\n%s\nneighbour:\n%s", <-callDone, <-uasDone)
 	}
 	if st := r.svc.Status(); st.Calls != 1 || st.NeighborCalls != 1 {
 		t.Errorf("status during the call: %+v", st)
@@ -302,13 +282,118 @@ func TestNeighbourCallUsesRichMediaSession(t *testing.T) {
 	if out := <-callDone; out != "" {
 		t.Fatalf("call failed:\n%s", out)
 	}
-	if err := <-uasDone; err != nil {
-		t.Fatalf("neighbour: %v\n%s", err, uasOut)
+	if out := <-uasDone; out != "" {
+		t.Fatalf("neighbour:\n%s", out)
 	}
 	r.waitUsage(agentclient.TypeRMS, 0)
 	if st := r.svc.Status(); st.Calls != 0 {
 		t.Errorf("calls after BYE: %d", st.Calls)
 	}
+}
+
+// TestCallReleases: CANCEL while the neighbour rings, and the session
+// timer of a call nobody hangs up, release the Rich Media Session.
+func TestCallReleases(t *testing.T) {
+	nport := freeUDPPort(t)
+	r := newRig(t, sipclient.Config{Domain: "vx.example.com", Neighbor: fmt.Sprintf("127.0.0.1:%d", nport)}, map[string]string{"alice": "alicepw1"})
+	if ok, out := r.register("register.xml", "udp", "alice", "alicepw1", "Jabber"); !ok {
+		t.Fatalf("registration failed:\n%s", out)
+	}
+	uasDone := r.neighbour("neighbor-ring.xml", nport)
+	if out := <-r.callAsync("cancel.xml", "alice;vx.example.com;dave"); out != "" {
+		t.Fatalf("cancelled call:\n%s", out)
+	}
+	if out := <-uasDone; out != "" {
+		t.Fatalf("ringing neighbour:\n%s", out)
+	}
+	r.waitUsage(agentclient.TypeRMS, 0)
+	if st := r.svc.Status(); st.Calls != 0 {
+		t.Errorf("calls after CANCEL: %d", st.Calls)
+	}
+
+	// A call whose BYE comes after its session timer (1800 s) ran out:
+	// the timer has released it, the BYE finds no call.
+	uasDone = r.neighbour("neighbor.xml", nport)
+	callDone := r.callAsync("call.xml", "alice;vx.example.com;dave", "-d", "3000")
+	if !r.pollUsage(agentclient.TypeRMS, 1) {
+		t.Fatalf("no Rich Media Session during the call:\n%s", <-callDone)
+	}
+	// Once the 200 OK has started the session timer:
+	for deadline := time.Now().Add(5 * time.Second); !r.svc.established(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the call was not answered:\n%s", <-callDone)
+		}
+	}
+	r.clk.Advance(DefaultSessionExpires + time.Second)
+	if st := r.svc.Status(); st.Calls != 0 {
+		t.Errorf("calls after the session timer: %d", st.Calls)
+	}
+	r.waitUsage(agentclient.TypeRMS, 0)
+	if out := <-callDone; !strings.Contains(out, "481 Call/Transaction Does Not Exist") {
+		t.Errorf("BYE after the session timer: want 481, SIPp said:\n%s", out)
+	}
+	<-uasDone
+}
+
+// established reports whether a call has its session timer running.
+func (s *Service) established() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, d := range s.dialogs {
+		if d.confirmed {
+			return true
+		}
+	}
+	return false
+}
+
+// freeUDPPort finds a free loopback UDP port for a SIPp UAS.
+func freeUDPPort(t *testing.T) int {
+	t.Helper()
+	udp, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udp.Close()
+	return udp.LocalAddr().(*net.UDPAddr).Port
+}
+
+// neighbour runs a SIPp UAS scenario for one call on port; the channel
+// gives "" when it succeeded, else its output.
+func (r *rig) neighbour(scenario string, port int) <-chan string {
+	r.t.Helper()
+	uas := exec.Command(r.sipp, "-sf", filepath.Join(r.scenarios, scenario), "-i", "127.0.0.1", "-p", fmt.Sprint(port),
+		"-m", "1", "-nostdin", "-timeout", "10s", "-timeout_error")
+	uas.Dir = r.t.TempDir()
+	out := &strings.Builder{}
+	uas.Stdout, uas.Stderr = out, out
+	if err := uas.Start(); err != nil {
+		r.t.Fatal(err)
+	}
+	done := make(chan string, 1)
+	go func() {
+		if err := uas.Wait(); err != nil {
+			done <- err.Error() + "\n" + out.String()
+			return
+		}
+		done <- ""
+	}()
+	return done
+}
+
+// callAsync runs a UAC scenario for one injection line; the channel
+// gives "" when the call succeeded, else SIPp's output.
+func (r *rig) callAsync(scenario, line string, extra ...string) <-chan string {
+	done := make(chan string, 1)
+	inf := r.users(line)
+	go func() {
+		ok, out := r.sippRun(scenario, "udp", inf, 1, extra...)
+		if ok {
+			out = ""
+		}
+		done <- out
+	}()
+	return done
 }
 
 // TestEnforcement: Unauthorized refuses new registrations and keeps

@@ -120,7 +120,7 @@ func run(ctx context.Context, stdout io.Writer) error {
 
 	// Call setups to the neighbour.
 	const calls = 2000
-	uas := exec.CommandContext(ctx, sipp, "-sf", filepath.Join(scen, "neighbor.xml"), "-i", "127.0.0.1", "-p", strconv.Itoa(neighbor), "-m", strconv.Itoa(calls), "-nostdin", "-timeout", "120s")
+	uas := exec.CommandContext(ctx, sipp, "-sf", filepath.Join(scen, "neighbor.xml"), "-i", "127.0.0.1", "-p", strconv.Itoa(neighbor), "-m", strconv.Itoa(calls), "-nostdin", "-timeout", "150s")
 	uas.Dir = dir
 	if err := uas.Start(); err != nil {
 		return err
@@ -146,7 +146,10 @@ func sippRate(ctx context.Context, dir, sipp, target, scenario string, lines []s
 	if err := os.WriteFile(inf, []byte("SEQUENTIAL\n"+strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
 		return 0, 0, err
 	}
-	args := append([]string{target, "-sf", scenario, "-inf", inf, "-m", strconv.Itoa(n), "-i", "127.0.0.1", "-nostdin", "-timeout", "120s", "-l", "500"}, extra...)
+	args := append([]string{target, "-sf", scenario, "-inf", inf, "-m", strconv.Itoa(n), "-i", "127.0.0.1", "-nostdin",
+		"-timeout", "120s", "-timeout_error", "-recv_timeout", "10000", "-l", "500"}, extra...)
+	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancel()
 	cmd := exec.CommandContext(ctx, sipp, args...)
 	cmd.Dir = dir
 	t := time.Now()
