@@ -118,15 +118,24 @@ func (s *Service) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	s.relayInvite(req, tx, callID.Value(), d, tgt)
 }
 
-// localTargetLocked finds a registered contact of user.
+// localTargetLocked finds a registered contact of user: in the domain
+// when one is set, else under any domain.
 func (s *Service) localTargetLocked(user, domain string) (target, bool) {
-	for aor, b := range s.bindings {
-		u, _, _ := strings.Cut(aor, "@")
-		if !strings.EqualFold(u, user) {
-			continue
-		}
+	pick := func(b *binding) (target, bool) {
 		for _, c := range b.contacts {
 			return target{uri: *c.uri.Clone(), dst: c.source, transport: c.transport, tls: c.tls}, true
+		}
+		return target{}, false
+	}
+	if domain != "" {
+		if b := s.bindings[strings.ToLower(user+"@"+domain)]; b != nil {
+			return pick(b)
+		}
+		return target{}, false
+	}
+	for aor, b := range s.bindings {
+		if u, _, _ := strings.Cut(aor, "@"); strings.EqualFold(u, user) {
+			return pick(b)
 		}
 	}
 	return target{}, false

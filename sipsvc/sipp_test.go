@@ -439,3 +439,37 @@ func TestEnforcement(t *testing.T) {
 		t.Errorf("registrations kept while Unauthorized: %d, want 3", st.Desktop)
 	}
 }
+
+// TestLocalCallUsesNoLicense: a call between two registered endpoints
+// is routed to the callee's registered address and uses no Rich Media
+// Session.
+func TestLocalCallUsesNoLicense(t *testing.T) {
+	r := newRig(t, sipclient.Config{Domain: "vx.example.com"}, map[string]string{"alice": "alicepw1", "bob": "bobpw123"})
+	bport := freeUDPPort(t)
+	if ok, out := r.register("register.xml", "udp", "alice", "alicepw1", "Jabber"); !ok {
+		t.Fatalf("alice:\n%s", out)
+	}
+	// bob registers from the port its UAS then answers on.
+	if ok, out := r.sippRun("register.xml", "udp", r.users("bob;vx.example.com;Jabber"), 1, "-au", "bob", "-ap", "bobpw123", "-p", fmt.Sprint(bport)); !ok {
+		t.Fatalf("bob:\n%s", out)
+	}
+	bobDone := r.neighbour("neighbor.xml", bport)
+	callDone := r.callAsync("call.xml", "alice;vx.example.com;bob", "-d", "1000")
+	for deadline := time.Now().Add(5 * time.Second); !r.svc.established(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("bob did not answer:\n%s\n%s", <-callDone, <-bobDone)
+		}
+	}
+	if st := r.svc.Status(); st.Calls != 1 || st.NeighborCalls != 0 {
+		t.Errorf("status during the local call: %+v", st)
+	}
+	if n, _ := r.usage(agentclient.TypeRMS); n != 0 {
+		t.Errorf("a local call uses %d Rich Media Sessions", n)
+	}
+	if out := <-callDone; out != "" {
+		t.Fatalf("call:\n%s", out)
+	}
+	if out := <-bobDone; out != "" {
+		t.Fatalf("bob's side:\n%s", out)
+	}
+}
