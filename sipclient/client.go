@@ -36,6 +36,8 @@ type Status struct {
 	Refused map[string]int `json:"refused"`
 	// Licensing is "" when the agent answers, else why it does not.
 	Licensing string `json:"licensing,omitempty"`
+	// ResidentKiB is the service's resident memory (0 where unknown).
+	ResidentKiB int `json:"resident_kib"`
 }
 
 // Registration is one live binding.

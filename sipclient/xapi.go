@@ -188,6 +188,7 @@ func (x *xapiHandlers) status(ctx context.Context, req *xapi.Request, rel []stri
 		{"Calls Neighbor", s.NeighborCalls},
 		{"Calls Encrypted", s.EncryptedCalls},
 		{"EncryptedSessions", s.Encrypted + s.EncryptedCalls},
+		{"Memory ResidentKiB", s.ResidentKiB},
 	}
 	want := strings.Join(rel, " ")
 	show := func(path string) bool {

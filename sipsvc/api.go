@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
+	"strings"
 	"time"
 
 	"vxway/sipclient"
@@ -22,8 +25,24 @@ func (s *Service) Status() sipclient.Status {
 		Domain: s.cfg.Domain, Authentication: !s.cfg.AuthenticationOff, Neighbor: s.cfg.Neighbor,
 		Room: t.room, Desktop: t.desktop, Encrypted: t.encRegs,
 		Calls: t.calls, NeighborCalls: t.rms, EncryptedCalls: t.encCalls,
-		Refused: refused, Licensing: s.licErr,
+		Refused: refused, Licensing: s.licErr, ResidentKiB: residentKiB(),
 	}
+}
+
+// residentKiB is this process's resident memory from /proc/self/status,
+// or 0 where it cannot be read.
+func residentKiB() int {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
+			n, _ := strconv.Atoi(f[1])
+			return n
+		}
+	}
+	return 0
 }
 
 // Registrations lists the live registrations.
