@@ -82,8 +82,12 @@ func successes(out string) int {
 }
 
 // registrationsLoad is how many registrations TestSIP makes for its
-// figures: the 2,600.
-const registrationsLoad = 2600
+// figures. Under software emulation on a loaded machine the device took
+// about 7 a second when offered 1,000 a second (SIPp gave up on many
+// whose answers came late), so the test offers 300 at 50 a second to
+// stay within its time; the 2,600 is measured on the host
+// (ci/bench/sip).
+const registrationsLoad = 300
 
 // TestSIP boots the device once with SIP forwarded and drives it with
 // SIPp from the host: digest registrations over UDP and TLS and a call
@@ -221,10 +225,12 @@ func TestSIP(t *testing.T) {
 		load = append(load, fmt.Sprintf("l%04d;vx.example.com;Jabber", i))
 	}
 	began := time.Now()
-	loaded, _ := s.run("register.xml", "udp", load, "-r", "1000", "-l", "200", "-timeout", "150s")
+	loaded, _ := s.run("register.xml", "udp", load, "-r", "50", "-l", "50", "-timeout", "60s")
 	rate := float64(loaded) / time.Since(began).Seconds()
-	mem, _ := xstatusValue(xapiLine(t, v, "xstatus SIP Memory"), "SIP Memory ResidentKiB")
-	t.Logf("in the VM: %d of %d registrations at %.0f REGISTER/s; registrar resident memory %s KiB", loaded, registrationsLoad, rate, mem)
+	regs := xapiLine(t, v, "xstatus SIP")
+	mem, _ := xstatusValue(regs, "SIP Memory ResidentKiB")
+	total, _ := xstatusValue(regs, "SIP Registrations Total")
+	t.Logf("in the VM: %d of %d registrations answered in time, at %.0f REGISTER/s; %s live registrations, registrar resident memory %s KiB", loaded, registrationsLoad, rate, total, mem)
 	v.Logout(t)
 
 	// Unauthorized: the guest clock moves past the 90-day evaluation.
@@ -242,6 +248,6 @@ func TestSIP(t *testing.T) {
 		t.Errorf("registration while Unauthorized: %d admitted:\n%s", n, out)
 	}
 	wantLines(t, "registrations kept while Unauthorized", xapiLine(t, v, "xstatus SIP Registrations"),
-		fmt.Sprintf("*s SIP Registrations Total: %d", 8+loaded))
+		"*s SIP Registrations Total: "+total)
 	t.Logf("SIP checks took %s after ready", time.Since(booted).Round(time.Second))
 }
