@@ -76,6 +76,7 @@ type Agent struct {
 	// agent started (Resource usage on the web overview).
 	peak   map[string]int
 	export exportControl
+	real   realUsage
 	// resv is the installed reservation as judged at start (or at the
 	// last install): hard enforcement keeps it until the next start.
 	resv judged

@@ -65,7 +65,7 @@ func (a *Agent) registeredConditionsLocked(on map[int]string, now time.Time, st 
 	expires := authBase(r).Add(AuthValidFor)
 	if st == standingAuthExpired {
 		on[AlarmAuthExpired] = "no contact with the manager since " + alarmTime(authBase(r))
-		if totalUsage(a.st.Usage) > 0 {
+		if totalUsage(a.usageLocked()) > 0 {
 			on[AlarmAuthExpiredInUse] = "licenses are in use without authorization"
 		}
 	} else {

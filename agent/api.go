@@ -78,6 +78,14 @@ func (a *Agent) handler() http.Handler {
 		st, err := a.SetSessions(c.Encrypted, c.WebRTC)
 		reply(w, st, err)
 	})
+	mux.HandleFunc("PUT /v1/real-usage", func(w http.ResponseWriter, r *http.Request) {
+		var c agentclient.RealUsage
+		if !decode(w, r, &c) {
+			return
+		}
+		ans, err := a.ReportUsage(c)
+		reply(w, ans, err)
+	})
 	a.reservationRoutes(mux)
 	return mux
 }

@@ -7,9 +7,13 @@ import "time"
 // is judged in.
 
 // nowLocked is the device's time, never earlier than the latest time the
-// anchor has seen: a clock moved back does not move licensing back.
+// anchor has seen: a clock moved back does not move licensing back. It
+// is the wall clock alone: without Round(0), comparisons with times made
+// in this process (the anchor of a first enable) would use Go's
+// monotonic reading and miss a clock set forward (date, NTP) until the
+// agent restarts.
 func (a *Agent) nowLocked() time.Time {
-	now := a.clk.Now()
+	now := a.clk.Now().Round(0)
 	if a.hasAnchor && now.Before(a.anchor.Latest) {
 		return a.anchor.Latest
 	}

@@ -254,7 +254,7 @@ func (a *Agent) authorize() error {
 	return a.run(exchange{
 		name:       "authorization",
 		registered: true,
-		take:       func() { usage = nonZero(a.st.Usage) },
+		take:       func() { usage = a.usageLocked() },
 		send: func(ctx context.Context, m Manager, p peer) (err error) {
 			ans, err = m.Authorize(ctx, p.dev, usage, p.host, p.ip)
 			return err

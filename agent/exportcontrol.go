@@ -17,12 +17,14 @@ const (
 )
 
 // exportControl tracks encrypted sessions against the cap, with the
-// reached state latched until the low watermark.
+// reached state latched until the low watermark. The sessions are the
+// sum of the simulated count (Sessions Set) and the real one (the SIP
+// service's live encrypted registrations and calls).
 type exportControl struct {
-	encrypted int
+	simulated int
+	real      int
 	webrtc    bool
 	reached   bool
-	known     bool
 }
 
 func newExportControl() exportControl { return exportControl{} }
@@ -34,41 +36,52 @@ func (e *exportControl) limit() int {
 	return ExportLimit
 }
 
-// update records call control's count and recomputes the latch.
-func (e *exportControl) update(encrypted int, webrtc bool) {
-	e.encrypted, e.webrtc, e.known = encrypted, webrtc, true
-	l := e.limit()
+func (e *exportControl) encrypted() int { return e.simulated + e.real }
+
+// update records the counts and recomputes the latch.
+func (e *exportControl) update(simulated, real int, webrtc bool) {
+	e.simulated, e.real, e.webrtc = simulated, real, webrtc
+	l, n := e.limit(), e.encrypted()
 	switch {
-	case encrypted >= l:
+	case n >= l:
 		e.reached = true
-	case encrypted < l-l/100:
+	case n < l-l/100:
 		e.reached = false
 	}
 }
 
 func (e *exportControl) status() agentclient.ExportStatus {
-	l := e.limit()
+	l, n := e.limit(), e.encrypted()
 	return agentclient.ExportStatus{
 		Limit:        l,
-		Encrypted:    e.encrypted,
+		Encrypted:    n,
+		Real:         e.real,
+		Simulated:    e.simulated,
 		WebRTC:       e.webrtc,
-		Accepting:    !e.reached && e.encrypted < l,
-		Approaching:  e.encrypted*10 >= l*9 && !e.reached,
+		Accepting:    !e.reached && n < l,
+		Approaching:  n*10 >= l*9 && !e.reached,
 		Reached:      e.reached,
 		ReadmitBelow: l - l/100,
 	}
 }
 
-// SetSessions records the encrypted sessions call control has open and
-// whether WebRTC is enabled, raises or clears the export-control alarms,
-// and reports whether a new encrypted session may be admitted.
+// SetSessions records the simulated encrypted sessions (a load
+// simulation added to the real ones) and whether WebRTC is enabled,
+// raises or clears the export-control alarms, and reports whether a new
+// encrypted session may be admitted.
 func (a *Agent) SetSessions(encrypted int, webrtc bool) (agentclient.ExportStatus, error) {
 	if encrypted < 0 || encrypted > maxSessions {
 		return agentclient.ExportStatus{}, fmt.Errorf("%w: encrypted session count %d is not from 0 to %d", agentclient.ErrInvalidConfig, encrypted, maxSessions)
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	a.export.update(encrypted, webrtc)
+	a.export.update(encrypted, a.export.real, webrtc)
+	return a.export.status(), a.settleExportLocked()
+}
+
+// settleExportLocked raises or clears the export-control alarms for the
+// sessions now.
+func (a *Agent) settleExportLocked() error {
 	st := a.export.status()
 	want := map[int]string{}
 	if st.Reached {
@@ -76,6 +89,5 @@ func (a *Agent) SetSessions(encrypted int, webrtc bool) (agentclient.ExportStatu
 	} else if st.Approaching {
 		want[AlarmExportApproaching] = fmt.Sprintf("90%% of the limit of %d encrypted sessions is in use", st.Limit)
 	}
-	err := a.alarms.set(exportAlarms(), want, time.Time{})
-	return st, err
+	return a.alarms.set(exportAlarms(), want, time.Time{})
 }

@@ -43,7 +43,7 @@ func (a *Agent) Status() agentclient.Status {
 	case a.st.RegistrationExpired:
 		s.Registration = agentclient.RegExpired
 	}
-	inUse := nonZero(a.st.Usage)
+	inUse := a.usageLocked()
 	var typeStatus func(string) string
 	switch st {
 	case standingOff:
@@ -66,7 +66,7 @@ func (a *Agent) Status() agentclient.Status {
 	for _, t := range licenseTypes() {
 		peak := max(a.peak[t], inUse[t])
 		if n := inUse[t]; n > 0 {
-			s.Usage = append(s.Usage, agentclient.UsageLine{Type: t, Name: typeName(t), Count: n, Peak: peak, Status: typeStatus(t)})
+			s.Usage = append(s.Usage, agentclient.UsageLine{Type: t, Name: typeName(t), Count: n, Peak: peak, Real: a.real.counts[t], Simulated: a.st.Usage[t], Status: typeStatus(t)})
 		}
 		if peak > 0 {
 			if s.Peak == nil {

@@ -10,7 +10,9 @@ import (
 // The usage call control reports, which authorization requests carry to
 // the manager and the Unauthorized state and reservations limit.
 
-// SetUsage records the licenses of one type call control has in use.
+// SetUsage records the simulated licenses of one type in use (a load
+// simulation for demos and tests, added to the real usage the SIP service
+// reports).
 // When the device is Unauthorized, raising a registration type's count
 // (a new endpoint registration) is refused with ErrUnauthorized.
 func (a *Agent) SetUsage(typ string, count int) error {
@@ -33,9 +35,9 @@ func (a *Agent) SetUsage(typ string, count int) error {
 		return fmt.Errorf("%w: the evaluation period is over and the device is not registered, so new %s registrations are refused; register the device first", agentclient.ErrUnauthorized, typ)
 	}
 	if a.reservedLocked() && count > old {
-		if limit, why := a.reservedLimitLocked(typ); count > limit {
+		if limit, why := a.reservedLimitLocked(typ); count+a.real.counts[typ] > limit {
 			a.mu.Unlock()
-			return fmt.Errorf("%w: %d %s licenses in use is refused: %s", agentclient.ErrNotReserved, count, typ, why)
+			return fmt.Errorf("%w: %d %s licenses in use is refused: %s", agentclient.ErrNotReserved, count+a.real.counts[typ], typ, why)
 		}
 	}
 	if a.st.Usage == nil {
@@ -52,13 +54,21 @@ func (a *Agent) SetUsage(typ string, count int) error {
 	err := a.saveLocked()
 	if err == nil {
 		a.settleAlarmsLocked()
-		if a.peak == nil {
-			a.peak = map[string]int{}
-		}
-		a.peak[typ] = max(a.peak[typ], count)
+		a.notePeakLocked()
 	}
 	a.mu.Unlock()
 	return err
+}
+
+// notePeakLocked keeps the most licenses of each type in use at once,
+// real and simulated together.
+func (a *Agent) notePeakLocked() {
+	if a.peak == nil {
+		a.peak = map[string]int{}
+	}
+	for t, n := range a.usageLocked() {
+		a.peak[t] = max(a.peak[t], n)
+	}
 }
 
 // maxUsage is the largest count of one license type accepted.

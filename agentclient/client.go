@@ -32,6 +32,27 @@ type (
 		Type  string `json:"type"`
 		Count int    `json:"count"`
 	}
+	// RealUsage is the SIP service reporting what it has live, and
+	// asking, when Admit is set, to admit one more.
+	RealUsage struct {
+		Room      int        `json:"room"`
+		Desktop   int        `json:"desktop"`
+		RMS       int        `json:"rms"`
+		Encrypted int        `json:"encrypted"`
+		Admit     *Admission `json:"admit,omitempty"`
+	}
+	// Admission is one new registration (Type room or desktop) or call
+	// (Type rms), over TLS when Encrypted; an empty Type with Encrypted
+	// is an encrypted session that uses no license.
+	Admission struct {
+		Type      string `json:"type"`
+		Encrypted bool   `json:"encrypted"`
+	}
+	// Admitted is the agent's answer to a RealUsage report.
+	Admitted struct {
+		Admitted bool         `json:"admitted"`
+		Export   ExportStatus `json:"export"`
+	}
 	// SessionsCall is call control reporting encrypted sessions.
 	SessionsCall struct {
 		Encrypted int  `json:"encrypted"`
@@ -181,6 +202,15 @@ func (c *Client) SetSessions(ctx context.Context, encrypted int, webrtc bool) (E
 	var st ExportStatus
 	err := c.call(ctx, http.MethodPut, "/v1/sessions", SessionsCall{Encrypted: encrypted, WebRTC: webrtc}, &st)
 	return st, err
+}
+
+// ReportUsage reports the real usage the SIP service has live and, when
+// u.Admit is set, asks to admit one more; a refusal wraps
+// ErrUnauthorized, ErrNotReserved or ErrExportLimit.
+func (c *Client) ReportUsage(ctx context.Context, u RealUsage) (Admitted, error) {
+	var a Admitted
+	err := c.call(ctx, http.MethodPut, "/v1/real-usage", u, &a)
+	return a, err
 }
 
 // SetReservationEnabled turns reservation mode on or off.

@@ -50,6 +50,9 @@ var (
 	// not serve that request for (checked by the peer's credentials on
 	// the socket).
 	ErrNotPermitted = errors.New("not permitted")
+	// ErrExportLimit marks a new encrypted registration or call refused
+	// because export control's limit was reached.
+	ErrExportLimit = errors.New("export-control limit reached")
 )
 
 // Rejected is a refusal by the manager (expired, used-up, revoked or
@@ -105,6 +108,7 @@ func errorCodes() []errorCode {
 		{ErrReservation, "reservation", http.StatusConflict},
 		{ErrNotReserved, "not_reserved", http.StatusForbidden},
 		{ErrNotPermitted, "not_permitted", http.StatusForbidden},
+		{ErrExportLimit, "export_limit", http.StatusForbidden},
 		{reservation.ErrOversized, "res_oversized", http.StatusBadRequest},
 		{reservation.ErrMistyped, "res_mistyped", http.StatusBadRequest},
 		{reservation.ErrMalformed, "res_malformed", http.StatusBadRequest},

@@ -109,14 +109,23 @@ type UsageLine struct {
 	Name  string `json:"name"`
 	Count int    `json:"count"`
 	// Peak is the most in use at once since the agent started.
-	Peak   int    `json:"peak"`
-	Status string `json:"status"`
+	Peak int `json:"peak"`
+	// Real is the part the SIP service has live, Simulated the part
+	// Usage Set added; Count is their sum.
+	Real      int    `json:"real"`
+	Simulated int    `json:"simulated"`
+	Status    string `json:"status"`
 }
 
 // ExportStatus is the export-control state call control sees.
 type ExportStatus struct {
-	Limit     int  `json:"limit"`
-	Encrypted int  `json:"encrypted"`
+	Limit     int `json:"limit"`
+	Encrypted int `json:"encrypted"`
+	// Real is the part the SIP service has live (TLS registrations and
+	// calls), Simulated the part Sessions Set added; Encrypted is their
+	// sum.
+	Real      int  `json:"real"`
+	Simulated int  `json:"simulated"`
 	WebRTC    bool `json:"webrtc"`
 	// Accepting is false from the moment the cap is reached until usage
 	// falls below the low watermark.

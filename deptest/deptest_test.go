@@ -32,6 +32,8 @@ var deviceOnly = []string{
 	"vxway/netconf",
 	"vxway/netsettings",
 	"vxway/platform/...",
+	"vxway/sipclient",
+	"vxway/sipsvc",
 	"vxway/supervise",
 	"vxway/upgrade",
 	"vxway/webui",
@@ -39,20 +41,24 @@ var deviceOnly = []string{
 }
 
 func rules() []Rule {
-	device := []string{"vxway/cmd/init", "vxway/cmd/smartagent", "vxway/cmd/xcli", "vxway/cmd/factory-reset"}
+	device := []string{"vxway/cmd/init", "vxway/cmd/smartagent", "vxway/cmd/xcli", "vxway/cmd/factory-reset", "vxway/cmd/sipserver"}
 	var rs []Rule
 	for _, p := range device {
 		rs = append(rs, Rule{Program: p, Forbidden: hostOnly, Why: "a device program links no host-side package"})
 	}
-	for _, p := range []string{"vxway/cmd/init", "vxway/cmd/xcli", "vxway/cmd/factory-reset"} {
+	for _, p := range []string{"vxway/cmd/init", "vxway/cmd/xcli", "vxway/cmd/factory-reset", "vxway/cmd/sipserver"} {
 		rs = append(rs, Rule{Program: p, Forbidden: []string{"vxway/agent/..."},
 			Why: "only smartagent runs the licensing daemon; the others talk to it through agentclient"})
 	}
 	rs = append(rs,
-		Rule{Program: "vxway/cmd/smartagent", Forbidden: []string{"github.com/urfave/cli/..."},
-			Why: "urfave/cli's start-up cost is paid on every boot"},
+		Rule{Program: "vxway/cmd/sipserver", Forbidden: []string{"github.com/urfave/cli/...", "vxway/webui"},
+			Why: "the SIP service starts at every boot and reads the server certificate through its path alone"},
+		Rule{Program: "vxway/cmd/smartagent", Forbidden: []string{"github.com/urfave/cli/...", "vxway/sipsvc", "github.com/emiago/sipgo/..."},
+			Why: "urfave/cli's start-up cost is paid on every boot, and the agent links no SIP stack"},
 		Rule{Program: "vxway/cmd/vxway", Forbidden: []string{"vxway/agent/...", "vxway/netconf", "vxway/upgrade", "github.com/vishvananda/netlink/...", "github.com/insomniacslk/dhcp/..."},
 			Why: "the host tool links no device daemon"},
+		Rule{Program: "vxway/cmd/xcli", Forbidden: []string{"vxway/sipsvc", "github.com/emiago/sipgo/..."},
+			Why: "the admin CLI talks to the SIP service through sipclient"},
 		Rule{Program: "vxway/cmd/ssm", Forbidden: deviceOnly, Why: "the manager links no device package"},
 	)
 	return rs

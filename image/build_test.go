@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"vxway/appconfig"
+	"vxway/rootfs"
 )
 
 // standIns writes a module of stand-in device programs (each prints its
@@ -27,8 +28,10 @@ func standIns(t *testing.T) string {
 		}
 	}
 	write("go.mod", "module standin\n\ngo 1.26\n")
-	for _, c := range []string{"init", "smartagent", "factory-reset", "xcli"} {
-		write("cmd/"+c+"/main.go", "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"stand-in "+c+"\") }\n")
+	// One stand-in per program the image carries, so that a new
+	// program does not break these tests.
+	for _, p := range rootfs.DevicePrograms() {
+		write(p.Pkg+"/main.go", "package main\n\nimport \"fmt\"\n\nfunc main() { fmt.Println(\"stand-in "+p.Pkg+"\") }\n")
 	}
 	return dir
 }

@@ -35,6 +35,7 @@ func DevicePrograms() []Program {
 	return []Program{
 		{Pkg: "cmd/init", Path: "/init"},
 		{Pkg: "cmd/smartagent", Path: "/bin/smartagent"},
+		{Pkg: "cmd/sipserver", Path: "/bin/sipserver"},
 		{Pkg: "cmd/factory-reset", Path: "/bin/factory-reset"},
 		{Pkg: "cmd/xcli", Path: "/bin/xcli", Links: []string{"xcommand", "xconfiguration", "xstatus", "xshell", "passwd", "upgrade"}},
 	}

@@ -36,6 +36,10 @@ type Options struct {
 	// HTTPSPort and SSHPort are host ports on 127.0.0.1 forwarded to the
 	// guest's 443 and 22 (0: not forwarded).
 	HTTPSPort, SSHPort int
+	// SIPPort is a host port on 127.0.0.1 forwarded (UDP and TCP) to the
+	// guest's SIP 5060, and SIPPort+1 (TCP) to its SIP over TLS 5061
+	// (0: not forwarded).
+	SIPPort int
 	// RTCBase is QEMU's -rtc base: "utc" (default), "localtime" or a time
 	// like "2026-01-01T00:00:00".
 	RTCBase string
@@ -89,6 +93,9 @@ func (v *VM) Describe(o Options) string {
 	}
 	if o.SSHPort != 0 {
 		s += fmt.Sprintf(", SSH 127.0.0.1 port %d", o.SSHPort)
+	}
+	if o.SIPPort != 0 {
+		s += fmt.Sprintf(", SIP 127.0.0.1 port %d (UDP, TCP) and %d (TLS)", o.SIPPort, o.SIPPort+1)
 	}
 	return s
 }
@@ -150,6 +157,12 @@ func New(o Options) (*VM, error) {
 		if d != "" && !exists(d) {
 			return nil, fmt.Errorf("disk %s not found", d)
 		}
+	}
+	if o.SIPPort < 0 || o.SIPPort > 65534 {
+		return nil, fmt.Errorf("SIP host port %d out of range 1-65534 (it and the next port are forwarded)", o.SIPPort)
+	}
+	if o.SIPPort != 0 && (o.SIPPort == o.HTTPSPort || o.SIPPort == o.SSHPort || o.SIPPort+1 == o.HTTPSPort || o.SIPPort+1 == o.SSHPort) {
+		return nil, fmt.Errorf("the SIP host ports %d and %d overlap the HTTPS or SSH port: choose another --sip-port", o.SIPPort, o.SIPPort+1)
 	}
 	for _, p := range []int{o.HTTPSPort, o.SSHPort} {
 		if p < 0 || p > 65535 {
@@ -240,6 +253,9 @@ func New(o Options) (*VM, error) {
 	}
 	if o.SSHPort != 0 {
 		netdev += fmt.Sprintf(",hostfwd=tcp:127.0.0.1:%d-:22", o.SSHPort)
+	}
+	if o.SIPPort != 0 {
+		netdev += fmt.Sprintf(",hostfwd=udp:127.0.0.1:%d-:5060,hostfwd=tcp:127.0.0.1:%d-:5060,hostfwd=tcp:127.0.0.1:%d-:5061", o.SIPPort, o.SIPPort, o.SIPPort+1)
 	}
 	args = append(args,
 		// romfile= keeps the firmware from loading the NIC's network-boot

@@ -114,6 +114,21 @@ func TestNewArgs(t *testing.T) {
 	if _, err := New(Options{Image: img, StateDir: dir, HTTPSPort: 2222, SSHPort: 2222}); err == nil {
 		t.Error("same port twice accepted")
 	}
+	sip, err := New(Options{Image: img, StateDir: dir, SIPPort: 5070, Accel: "tcg"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"hostfwd=udp:127.0.0.1:5070-:5060", "hostfwd=tcp:127.0.0.1:5070-:5060", "hostfwd=tcp:127.0.0.1:5071-:5061"} {
+		if !strings.Contains(sip.String(), want) {
+			t.Errorf("--sip-port 5070: command line lacks %q:\n%s", want, sip)
+		}
+	}
+	for _, o := range []Options{{SIPPort: 2221, SSHPort: 2222}, {SIPPort: 8443, HTTPSPort: 8443}, {SIPPort: 65535}} {
+		o.Image, o.StateDir = img, dir
+		if _, err := New(o); err == nil {
+			t.Errorf("SIP port %d with HTTPS %d and SSH %d accepted", o.SIPPort, o.HTTPSPort, o.SSHPort)
+		}
+	}
 	if _, err := New(Options{Image: filepath.Join(dir, "none.img")}); err == nil || !strings.Contains(err.Error(), "vxway build") {
 		t.Errorf("missing image: err = %v", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"vxway/firstboot"
 	"vxway/netconf"
 	"vxway/platform"
+	"vxway/sipclient"
 	"vxway/upgrade"
 	"vxway/xapi"
 )
@@ -26,5 +27,6 @@ func NewTree(root string, c clock.Clock) *xapi.Tree {
 		up.Reboot = upgrade.RebootDevice
 	}
 	up.Register(t)
+	sipclient.RegisterXAPI(t, root, sipclient.NewClient(filepath.Join(root, sipclient.SocketPath)))
 	return t
 }

@@ -233,7 +233,20 @@ func (d *device) services() []supervise.Service {
 	} else {
 		d.logf("%s is not in the image: Smart Licensing is not running", agent)
 	}
+	if sip := d.path("bin/sipserver"); fileExists(sip) {
+		svcs = append(svcs, supervise.Service{
+			Name: "sipserver",
+			Path: sip,
+			Args: []string{"--root", d.root, "--tls-cert", d.path(webui.CertPath), "--tls-key", d.path(webui.KeyPath)},
+			Env:  env,
+		})
+	}
 	return svcs
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }
 
 // startServers starts the SSH and HTTPS servers inside init, making their

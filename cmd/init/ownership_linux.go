@@ -11,6 +11,7 @@ import (
 	"vxway/agentclient"
 	"vxway/login"
 	"vxway/platform"
+	"vxway/sipclient"
 )
 
 // dirOwner is who a directory of the device belongs to. Init gives the
@@ -46,6 +47,9 @@ func dirOwners() []dirOwner {
 		{path: platform.OptionKeyDir, gid: platform.GIDConfig, mode: os.ModeSetgid | 0o775},
 		{path: platform.PersistOptionKeyDir, gid: platform.GIDConfig, mode: os.ModeSetgid | 0o775},
 		{path: platform.AlarmDir, gid: platform.GIDAlarms, mode: os.ModeSetgid | 0o775},
+		// The SIP credentials: digests, readable by root and the admin
+		// shell only.
+		{path: filepath.Dir(sipclient.CredentialsPath), gid: platform.GIDConfig, mode: os.ModeSetgid | 0o770},
 		// The agent makes its socket here; the sticky bit keeps it from
 		// replacing root's files beside it (the network status).
 		{path: filepath.Dir(agentclient.SocketPath), gid: platform.GIDAgent, mode: os.ModeSticky | 0o775, top: true},

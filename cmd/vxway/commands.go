@@ -22,6 +22,7 @@ func runCommand() *cli.Command {
 			&cli.StringFlag{Name: "provision", Usage: "attach a VXPROV disk holding `FILE` as provision.toml"},
 			&cli.IntFlag{Name: "https-port", Value: 8443, Usage: "host `PORT` on 127.0.0.1 forwarded to the guest's HTTPS (443); 0 disables"},
 			&cli.IntFlag{Name: "ssh-port", Value: 2222, Usage: "host `PORT` on 127.0.0.1 forwarded to the guest's SSH (22); 0 disables"},
+			&cli.IntFlag{Name: "sip-port", Value: 0, Usage: "host `PORT` on 127.0.0.1 forwarded (UDP and TCP) to the guest's SIP 5060, and PORT+1 to SIP over TLS 5061; 0 disables"},
 			&cli.StringFlag{Name: "rtc", Value: "utc", Usage: "guest clock start: utc, localtime or a `TIME` like 2026-01-01T00:00:00"},
 			&cli.IntFlag{Name: "memory", Value: 1024, Usage: "guest RAM in `MiB`"},
 			&cli.StringFlag{Name: "accel", Value: "auto", Usage: "auto (KVM when it works), kvm or tcg"},
@@ -38,7 +39,7 @@ func runCommand() *cli.Command {
 			defer os.RemoveAll(state)
 			o := vm.Options{
 				Image: c.Args().First(), StateDir: state,
-				HTTPSPort: c.Int("https-port"), SSHPort: c.Int("ssh-port"),
+				HTTPSPort: c.Int("https-port"), SSHPort: c.Int("ssh-port"), SIPPort: c.Int("sip-port"),
 				RTCBase: c.String("rtc"), MemoryMiB: c.Int("memory"), Accel: c.String("accel"),
 				ExtraDisks: c.StringSlice("disk"),
 			}

@@ -1,0 +1,181 @@
+package sipclient
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+
+	"vxway/atomicfile"
+)
+
+// ConfigPath is where the SIP settings live, relative to the device root.
+const ConfigPath = "data/config/sip.json"
+
+// DefaultRoomPattern is the User-Agent pattern (a Go regular expression,
+// matched without regard to case) that makes a registration a room
+// system; every other registration is a desktop one.
+const DefaultRoomPattern = `room|telepresence|codec|board|\bsx[0-9]+|\bmx[0-9]+`
+
+// DefaultRealm is the digest realm while no SIP domain is set.
+const DefaultRealm = "vxway"
+
+// Config is the persisted SIP configuration.
+type Config struct {
+	// Domain is the SIP domain served (xconfiguration SIP Domain 1
+	// Name); empty accepts registrations for any domain.
+	Domain string `json:"domain,omitempty"`
+	// AuthenticationOff turns digest authentication of REGISTER off
+	// (xconfiguration SIP Registration Authentication: Off).
+	AuthenticationOff bool `json:"authentication_off,omitempty"`
+	// RoomPattern overrides DefaultRoomPattern when set.
+	RoomPattern string `json:"room_pattern,omitempty"`
+	// Neighbor is the neighbour zone's address, host or host:port
+	// (xconfiguration Zones Neighbor 1 Address).
+	Neighbor string `json:"neighbor,omitempty"`
+}
+
+// ErrInvalid marks a setting that breaks a rule.
+var ErrInvalid = errors.New("invalid SIP setting")
+
+// Realm is the digest realm: the domain, or DefaultRealm without one.
+func (c Config) Realm() string {
+	if c.Domain != "" {
+		return c.Domain
+	}
+	return DefaultRealm
+}
+
+// Room returns the compiled room pattern.
+func (c Config) Room() (*regexp.Regexp, error) {
+	p := c.RoomPattern
+	if p == "" {
+		p = DefaultRoomPattern
+	}
+	re, err := regexp.Compile("(?i)" + p)
+	if err != nil {
+		return nil, fmt.Errorf("%w: room User-Agent pattern %q: %v", ErrInvalid, p, err)
+	}
+	return re, nil
+}
+
+// NeighborAddr is the neighbour's host:port (port 5060 when none is
+// given), or "" when no neighbour is set.
+func (c Config) NeighborAddr() string {
+	if c.Neighbor == "" {
+		return ""
+	}
+	if _, _, err := net.SplitHostPort(c.Neighbor); err == nil {
+		return c.Neighbor
+	}
+	return net.JoinHostPort(c.Neighbor, "5060")
+}
+
+// Validate reports every rule the configuration breaks.
+func (c Config) Validate() error {
+	var errs []error
+	if c.Domain != "" && !validDomain(c.Domain) {
+		errs = append(errs, fmt.Errorf("%w: domain %q is not a DNS name (letters, digits, hyphens and dots, at most 253 characters)", ErrInvalid, c.Domain))
+	}
+	if len(c.RoomPattern) > 512 {
+		errs = append(errs, fmt.Errorf("%w: the room User-Agent pattern is longer than 512 characters", ErrInvalid))
+	} else if _, err := c.Room(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.Neighbor != "" {
+		if err := validAddress(c.Neighbor); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func validDomain(d string) bool {
+	if len(d) > 253 || strings.HasPrefix(d, ".") || strings.HasSuffix(d, ".") {
+		return false
+	}
+	for _, label := range strings.Split(d, ".") {
+		if label == "" || len(label) > 63 || strings.HasPrefix(label, "-") || strings.HasSuffix(label, "-") {
+			return false
+		}
+		for _, r := range label {
+			if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-') {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// validAddress checks a neighbour address: an IPv4 address or DNS name,
+// with an optional port.
+func validAddress(a string) error {
+	host, port := a, ""
+	if h, p, err := net.SplitHostPort(a); err == nil {
+		host, port = h, p
+	}
+	if port != "" {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("%w: neighbour address %q: port %q is not from 1 to 65535", ErrInvalid, a, port)
+		}
+	}
+	if net.ParseIP(host) == nil && !validDomain(host) {
+		return fmt.Errorf("%w: neighbour address %q is not an IP address or DNS name (optionally with :port)", ErrInvalid, a)
+	}
+	return nil
+}
+
+// LoadConfig reads the configuration under root; a missing file gives
+// the defaults.
+func LoadConfig(root string) (Config, error) {
+	var c Config
+	b, err := os.ReadFile(filepath.Join(root, ConfigPath))
+	if errors.Is(err, os.ErrNotExist) {
+		return c, nil
+	}
+	if err != nil {
+		return c, fmt.Errorf("reading SIP settings: %w", err)
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return Config{}, fmt.Errorf("reading %s: %w", ConfigPath, err)
+	}
+	if err := c.Validate(); err != nil {
+		return Config{}, fmt.Errorf("reading %s: %w", ConfigPath, err)
+	}
+	return c, nil
+}
+
+// SaveConfig validates c and writes it atomically.
+func SaveConfig(root string, c Config) error {
+	if err := c.Validate(); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(c, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding SIP settings: %w", err)
+	}
+	p := filepath.Join(root, ConfigPath)
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", filepath.Dir(p), err)
+	}
+	return atomicfile.WriteFile(p, append(b, '\n'), 0o644)
+}
+
+// UpdateConfig loads the configuration, applies f and saves the result;
+// when f fails or the result breaks a rule nothing is written.
+func UpdateConfig(root string, f func(*Config) error) (Config, error) {
+	c, err := LoadConfig(root)
+	if err != nil {
+		return c, err
+	}
+	if err := f(&c); err != nil {
+		return c, err
+	}
+	return c, SaveConfig(root, c)
+}
