@@ -73,46 +73,6 @@ func admitInstance(in *instanceRow, signedBy string, live bool, now time.Time) e
 	return nil
 }
 
-// agentInstanceUsage is agentInstance for an authorization (live), which
-// also reads the instance's usage and verdicts per type, in the same
-// statement.
-func (s *Store) agentInstanceUsage(ctx context.Context, tx *wtx, udi, signedBy string, now time.Time) (*instanceRow, map[licproto.LicenseType]int64, map[licproto.LicenseType]string, error) {
-	q := `SELECT i.id, i.va_id, i.public_key, i.cert_not_after, COALESCE(u.type, ''), COALESCE(u.in_use, 0), COALESCE(u.state, '')
-		FROM instances i LEFT JOIN instance_usage u ON u.instance_id = i.id WHERE i.udi = ?`
-	if s.pg {
-		q += ` FOR UPDATE OF i`
-	}
-	rows, err := tx.QueryContext(ctx, s.q(q), udi)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("reading instance and usage: %w", err)
-	}
-	defer rows.Close()
-	var in *instanceRow
-	usage, state := map[licproto.LicenseType]int64{}, map[licproto.LicenseType]string{}
-	for rows.Next() {
-		r := &instanceRow{udi: udi}
-		var t, st string
-		var n int64
-		if err := rows.Scan(&r.id, &r.vaID, &r.publicKey, &r.certNotAfter, &t, &n, &st); err != nil {
-			return nil, nil, nil, fmt.Errorf("reading instance and usage: %w", err)
-		}
-		in = r
-		if t != "" {
-			usage[licproto.LicenseType(t)], state[licproto.LicenseType(t)] = n, st
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, nil, fmt.Errorf("reading instance and usage: %w", err)
-	}
-	if in == nil {
-		return nil, nil, nil, notRegisteredWith(udi)
-	}
-	if err := admitInstance(in, signedBy, true, now); err != nil {
-		return nil, nil, nil, err
-	}
-	return in, usage, state, nil
-}
-
 // InstanceKey returns the registered public key (base64 PKIX DER) of udi.
 func (s *Store) InstanceKey(ctx context.Context, udi string) (string, error) {
 	var k string
@@ -413,15 +373,14 @@ func (s *Store) Renew(ctx context.Context, r *Renewal, now time.Time) (*TokenGra
 // account has left after every other instance's usage and reservations,
 // out of compliance otherwise.
 //
-// A change of usage runs in the writer's transaction in two steps: here,
-// one statement locks the instance and reads its usage; the judgement
-// waits for the end of the transaction (wtx.settle), where the license
-// rows of the virtual account are locked once for the whole batch, every
-// pending authorization is judged against them one after the other, and
-// the new usage, verdicts and counters are written a few rows per
-// statement. The shared license rows are so held only from the end of the
-// batch to its commit, not from its first authorization, and never before
-// an instance row.
+// A change of usage waits in the writer's transaction for its end
+// (wtx.settle), where the batch's instances are locked and read with their
+// usage, a few per statement, then the license rows of their virtual
+// accounts, once for the whole batch; every pending authorization is
+// judged against them one after the other, and the new usage, verdicts
+// and counters are written a few rows per statement. The shared license
+// rows are so held only from the end of the batch to its commit, and
+// always after the instance rows.
 func (s *Store) Authorize(ctx context.Context, udi, signedBy string, usage map[licproto.LicenseType]int, now time.Time) (*licproto.AuthorizeResult, error) {
 	key := usageKey(usage)
 	if !s.hints.changed(udi, usage) {
@@ -430,26 +389,17 @@ func (s *Store) Authorize(ctx context.Context, udi, signedBy string, usage map[l
 			return res, nil
 		}
 	}
-	var pa *pendingAuth
+	pa := &pendingAuth{udi: udi, signedBy: signedBy, usage: map[licproto.LicenseType]int64{}, now: now}
+	for t, n := range usage {
+		pa.usage[t] = int64(n)
+	}
 	err := s.batch.do(ctx, udi, func(ctx context.Context, tx *wtx) error {
-		if tx.isPending(udi) {
-			// A second authorization of the instance in this batch is
-			// judged after the first one's usage is written.
-			if err := tx.settle(ctx); err != nil {
-				return err
-			}
-		}
-		in, old, oldState, err := s.agentInstanceUsage(ctx, tx, udi, signedBy, now)
-		if err != nil {
-			return err
-		}
-		pa = &pendingAuth{in: in, usage: map[licproto.LicenseType]int64{}, old: old, oldState: oldState, at: now.UnixMilli()}
-		for t, n := range usage {
-			pa.usage[t] = int64(n)
-		}
 		tx.pend(pa)
 		return nil
 	})
+	if err == nil {
+		err = pa.err
+	}
 	if err != nil {
 		s.hints.forget(udi)
 		return nil, err

@@ -129,6 +129,8 @@ func (w *wtx) flush(ctx context.Context) error {
 		}
 		w.seen = w.seen[n:]
 	}
+	// Refused authorizations left their places empty.
+	w.events = slices.DeleteFunc(w.events, func(e []any) bool { return e == nil })
 	for len(w.events) > 0 {
 		n := min(len(w.events), eventChunk)
 		var q strings.Builder
