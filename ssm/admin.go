@@ -464,7 +464,8 @@ func (s *Store) instances(ctx context.Context, where string, arg any) ([]Instanc
 // RemoveInstance deletes an instance (as the manager's administrator does
 // for a device that could not deregister); its licenses return at once.
 func (s *Store) RemoveInstance(ctx context.Context, udi string, now time.Time) error {
-	return s.batch.do(ctx, func(ctx context.Context, tx *wtx) error {
+	defer s.hints.forget(udi)
+	return s.batch.do(ctx, udi, func(ctx context.Context, tx *wtx) error {
 		in, err := s.lockInstance(ctx, tx, udi)
 		if err != nil {
 			return err
@@ -478,7 +479,7 @@ func (s *Store) RemoveInstance(ctx context.Context, udi string, now time.Time) e
 
 // TransferInstance moves an instance and its usage to virtual account va.
 func (s *Store) TransferInstance(ctx context.Context, udi, va string, now time.Time) error {
-	return s.batch.do(ctx, func(ctx context.Context, tx *wtx) error {
+	return s.batch.do(ctx, udi, func(ctx context.Context, tx *wtx) error {
 		to, err := s.vaID(ctx, tx, va)
 		if err != nil {
 			return err

@@ -56,14 +56,21 @@ func (s *Store) agentInstance(ctx context.Context, tx *wtx, udi, signedBy string
 	if err != nil {
 		return nil, err
 	}
+	return in, admitInstance(in, signedBy, live, now)
+}
+
+// admitInstance refuses a request signed by another key than the
+// instance's and, with live set, one from an instance whose registration
+// expired.
+func admitInstance(in *instanceRow, signedBy string, live bool, now time.Time) error {
 	if in.publicKey != signedBy {
-		return nil, notRegisteredWith(udi)
+		return notRegisteredWith(in.udi)
 	}
 	if live && now.UnixMilli() >= in.certNotAfter {
-		return nil, licproto.Errorf(licproto.CodeNotRegistered, "the registration of %s expired on %s (its certificate was not renewed); register it again with a token",
-			udi, time.UnixMilli(in.certNotAfter).UTC().Format(time.RFC3339))
+		return licproto.Errorf(licproto.CodeNotRegistered, "the registration of %s expired on %s (its certificate was not renewed); register it again with a token",
+			in.udi, time.UnixMilli(in.certNotAfter).UTC().Format(time.RFC3339))
 	}
-	return in, nil
+	return nil
 }
 
 // InstanceKey returns the registered public key (base64 PKIX DER) of udi.
@@ -153,7 +160,8 @@ type Registration struct {
 // retrying after a lost answer) only renews the certificate.
 func (s *Store) Register(ctx context.Context, r *Registration, now time.Time) (*TokenGrant, error) {
 	var grant *TokenGrant
-	err := s.batch.do(ctx, func(ctx context.Context, tx *wtx) error {
+	var fresh bool // a new instance, without usage
+	err := s.batch.do(ctx, r.UDI, func(ctx context.Context, tx *wtx) error {
 		g, terr := s.checkToken(ctx, tx, r.Token, now)
 		if g == nil {
 			return terr
@@ -191,6 +199,7 @@ func (s *Store) Register(ctx context.Context, r *Registration, now time.Time) (*
 			}
 		}
 		ms := now.UnixMilli()
+		fresh = in == nil
 		if in == nil {
 			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO instances (udi, va_id, public_key, cert_serial, cert_not_after, hostname, ip, export_controlled, token_id, registered_at, renewed_at, last_seen)
 				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -223,6 +232,11 @@ func (s *Store) Register(ctx context.Context, r *Registration, now time.Time) (*
 	if err != nil {
 		return nil, err
 	}
+	if fresh {
+		s.hints.set(r.UDI, "")
+	} else {
+		s.hints.forget(r.UDI)
+	}
 	return grant, nil
 }
 
@@ -235,6 +249,9 @@ func hostDetail(host, ip string) string {
 
 // moveInstance moves an instance's usage to virtual account to.
 func (s *Store) moveInstance(ctx context.Context, tx *wtx, in *instanceRow, to int64) error {
+	if err := tx.settle(ctx); err != nil {
+		return err
+	}
 	usage, err := s.instanceUsage(ctx, tx, in.id)
 	if err != nil {
 		return err
@@ -286,6 +303,9 @@ func (s *Store) instanceUsage(ctx context.Context, tx *wtx, id int64) (map[licpr
 }
 
 func (s *Store) deleteInstance(ctx context.Context, tx *wtx, in *instanceRow) error {
+	if err := tx.settle(ctx); err != nil {
+		return err
+	}
 	usage, err := s.instanceUsage(ctx, tx, in.id)
 	if err != nil {
 		return err
@@ -320,7 +340,7 @@ type Renewal struct {
 // Renew records a renewed registration and returns the instance's names.
 func (s *Store) Renew(ctx context.Context, r *Renewal, now time.Time) (*TokenGrant, error) {
 	var g TokenGrant
-	err := s.batch.do(ctx, func(ctx context.Context, tx *wtx) error {
+	err := s.batch.do(ctx, r.UDI, func(ctx context.Context, tx *wtx) error {
 		in, err := s.agentInstance(ctx, tx, r.UDI, r.SignedBy, true, now)
 		if err != nil {
 			return err
@@ -352,103 +372,40 @@ func (s *Store) Renew(ctx context.Context, r *Renewal, now time.Time) (*TokenGra
 // use: authorized while the instance's usage fits in what the virtual
 // account has left after every other instance's usage and reservations,
 // out of compliance otherwise.
+//
+// A change of usage waits in the writer's transaction for its end
+// (wtx.settle), where the batch's instances are locked and read with their
+// usage, a few per statement, then the license rows of their virtual
+// accounts, once for the whole batch; every pending authorization is
+// judged against them one after the other, and the new usage, verdicts
+// and counters are written a few rows per statement. The shared license
+// rows are so held only from the end of the batch to its commit, and
+// always after the instance rows.
 func (s *Store) Authorize(ctx context.Context, udi, signedBy string, usage map[licproto.LicenseType]int, now time.Time) (*licproto.AuthorizeResult, error) {
-	if res := s.authorizeUnchanged(ctx, udi, signedBy, usage, now); res != nil {
-		return res, nil
+	key := usageKey(usage)
+	if !s.hints.changed(udi, usage) {
+		if res := s.authorizeUnchanged(ctx, udi, signedBy, usage, now); res != nil {
+			s.hints.set(udi, key)
+			return res, nil
+		}
 	}
-	var res licproto.AuthorizeResult
-	err := s.batch.do(ctx, func(ctx context.Context, tx *wtx) error {
-		res = licproto.AuthorizeResult{State: licproto.StateAuthorized, Licenses: []licproto.LicenseResult{}}
-		in, err := s.agentInstance(ctx, tx, udi, signedBy, true, now)
-		if err != nil {
-			return err
-		}
-		// One query for the instance's usage and its account's licenses.
-		old, oldState := map[licproto.LicenseType]int64{}, map[licproto.LicenseType]string{}
-		type counts struct{ purchased, inUse, reserved int64 }
-		lic := map[licproto.LicenseType]*counts{}
-		rows, err := tx.QueryContext(ctx, s.q(`SELECT 0, type, in_use, 0, 0, state FROM instance_usage WHERE instance_id = ?
-			UNION ALL SELECT 1, type, purchased, in_use, reserved, '' FROM licenses WHERE va_id = ?`), in.id, in.vaID)
-		if err != nil {
-			return fmt.Errorf("reading usage and licenses: %w", err)
-		}
-		for rows.Next() {
-			var src int
-			var t, st string
-			var a, b, c int64
-			if err := rows.Scan(&src, &t, &a, &b, &c, &st); err != nil {
-				rows.Close()
-				return fmt.Errorf("reading usage and licenses: %w", err)
-			}
-			lt := licproto.LicenseType(t)
-			if src == 0 {
-				old[lt], oldState[lt] = a, st
-			} else {
-				lic[lt] = &counts{purchased: a, inUse: b, reserved: c}
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return fmt.Errorf("reading usage and licenses: %w", err)
-		}
-		if len(lic) < len(poolTypeNames()) {
-			if err := ensureLicenseRows(ctx, s, tx, in.vaID); err != nil {
-				return err
-			}
-		}
-		var detail []string
-		for _, t := range licproto.LicenseTypes() {
-			n, was := int64(usage[t]), old[t]
-			c := lic[t]
-			if c == nil {
-				c = &counts{}
-			}
-			if n != was {
-				// The update locks the row and returns the counts as they
-				// are now, so concurrent changes are judged one after the
-				// other; an unchanged type is judged on the snapshot.
-				c = &counts{}
-				if err := tx.QueryRowContext(ctx, s.q(`UPDATE licenses SET in_use = in_use + ? WHERE va_id = ? AND type = ? RETURNING purchased, in_use, reserved`),
-					n-was, in.vaID, string(t)).Scan(&c.purchased, &c.inUse, &c.reserved); err != nil {
-					return fmt.Errorf("updating licenses in use: %w", err)
-				}
-			}
-			if n == 0 {
-				if _, has := old[t]; has {
-					if _, err := tx.ExecContext(ctx, s.q(`DELETE FROM instance_usage WHERE instance_id = ? AND type = ?`), in.id, string(t)); err != nil {
-						return fmt.Errorf("clearing usage: %w", err)
-					}
-				}
-				continue
-			}
-			state := verdict(c.purchased, c.inUse, c.reserved, n)
-			if state == licproto.StateOutOfCompliance {
-				res.State = licproto.StateOutOfCompliance
-			}
-			res.Licenses = append(res.Licenses, licproto.LicenseResult{Type: t, InUse: int(n), State: state})
-			detail = append(detail, fmt.Sprintf("%s %d %s", t, n, state))
-			if n == was && oldState[t] == string(state) {
-				continue
-			}
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO instance_usage (instance_id, type, in_use, state) VALUES (?, ?, ?, ?)
-				ON CONFLICT (instance_id, type) DO UPDATE SET in_use = excluded.in_use, state = excluded.state`), in.id, string(t), n, string(state)); err != nil {
-				return fmt.Errorf("storing usage: %w", err)
-			}
-		}
-		tx.touch(in.id, now.UnixMilli(), string(res.State))
-		kind := EventAuthorized
-		if res.State == licproto.StateOutOfCompliance {
-			kind = EventOutOfCompliance
-		}
-		if len(detail) == 0 {
-			detail = append(detail, "no licenses in use")
-		}
-		return s.event(ctx, tx, in.vaID, now, kind, udi, strings.Join(detail, ", "))
+	pa := &pendingAuth{udi: udi, signedBy: signedBy, usage: map[licproto.LicenseType]int64{}, now: now}
+	for t, n := range usage {
+		pa.usage[t] = int64(n)
+	}
+	err := s.batch.do(ctx, udi, func(ctx context.Context, tx *wtx) error {
+		tx.pend(pa)
+		return nil
 	})
+	if err == nil {
+		err = pa.err
+	}
 	if err != nil {
+		s.hints.forget(udi)
 		return nil, err
 	}
-	return &res, nil
+	s.hints.set(udi, key)
+	return pa.res, nil
 }
 
 // verdict judges an instance using n licenses of a type of which the
@@ -554,7 +511,8 @@ func (s *Store) authorizeUnchanged(ctx context.Context, udi, signedBy string, us
 // Deregister removes an instance at its own request; its licenses return
 // to the virtual account at once.
 func (s *Store) Deregister(ctx context.Context, udi, signedBy string, now time.Time) error {
-	return s.batch.do(ctx, func(ctx context.Context, tx *wtx) error {
+	defer s.hints.forget(udi)
+	return s.batch.do(ctx, udi, func(ctx context.Context, tx *wtx) error {
 		in, err := s.agentInstance(ctx, tx, udi, signedBy, false, now)
 		if err != nil {
 			return err

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"strconv"
 	"sync"
@@ -31,12 +32,16 @@ const maxRetries = 5
 //
 // SQLite has one writer at a time, so it gets one writer goroutine.
 // PostgreSQL gets several, since each statement is a round trip to the
-// server; batches that deadlock on shared rows are retried.
+// server. Every operation names the product instance it locks, and all
+// operations of one instance go to the same writer: two writers then never
+// wait for each other's instance rows, and the rows they do share (license
+// counters, tokens) are locked late and in a fixed order (see wtx.settle),
+// so their transactions cannot deadlock on them. A batch PostgreSQL still
+// aborts for a deadlock or a serialization failure is retried.
 type batcher struct {
-	s       *Store
-	ops     chan *batchOp
-	wg      sync.WaitGroup
-	writers int
+	s   *Store
+	ops []chan *batchOp // one queue per writer
+	wg  sync.WaitGroup
 
 	batches, nops, commitNanos, retries atomic.Int64
 
@@ -115,7 +120,7 @@ func (b *batcher) syncSoft(ctx context.Context) error {
 	if !b.pendingSoft() {
 		return nil
 	}
-	return b.do(ctx, func(context.Context, *wtx) error { return nil })
+	return b.do(ctx, "", func(context.Context, *wtx) error { return nil })
 }
 
 // BatchStats counts the group-commit writer's work.
@@ -128,6 +133,10 @@ type BatchStats struct {
 	// (nothing durable changed); their last contact and event were
 	// written by a later transaction.
 	Deferred int64 `json:"deferred"`
+	// Statements counts the statements agent requests sent to the
+	// database, reads outside the writer's transactions, BEGIN and COMMIT
+	// included; on PostgreSQL each is a round trip.
+	Statements int64 `json:"statements"`
 }
 
 // AvgCommit is the mean time of one COMMIT.
@@ -141,7 +150,7 @@ func (b BatchStats) AvgCommit() time.Duration {
 // BatchStats reports the group-commit writer's counters.
 func (s *Store) BatchStats() BatchStats {
 	b := s.batch
-	return BatchStats{Batches: b.batches.Load(), Ops: b.nops.Load(), CommitTime: time.Duration(b.commitNanos.Load()), Retries: b.retries.Load(), Deferred: b.softOps.Load()}
+	return BatchStats{Batches: b.batches.Load(), Ops: b.nops.Load(), CommitTime: time.Duration(b.commitNanos.Load()), Retries: b.retries.Load(), Deferred: b.softOps.Load(), Statements: s.sent.Load()}
 }
 
 type batchOp struct {
@@ -157,29 +166,45 @@ type batchOp struct {
 const batchTimeout = 30 * time.Second
 
 func newBatcher(s *Store, writers int) *batcher {
-	b := &batcher{s: s, ops: make(chan *batchOp, 4*maxBatch), writers: writers}
+	b := &batcher{s: s}
 	for range writers {
+		q := make(chan *batchOp, 4*maxBatch)
+		b.ops = append(b.ops, q)
 		b.wg.Add(1)
-		go b.loop()
+		go b.loop(q)
 	}
 	return b
 }
 
 func (b *batcher) close() {
-	close(b.ops)
+	for _, q := range b.ops {
+		close(q)
+	}
 	b.wg.Wait()
 }
 
+// queue returns the writer queue of the instance udi: always the same one
+// for one instance.
+func (b *batcher) queue(udi string) chan *batchOp {
+	if len(b.ops) == 1 {
+		return b.ops[0]
+	}
+	h := fnv.New32a()
+	h.Write([]byte(udi))
+	return b.ops[h.Sum32()%uint32(len(b.ops))]
+}
+
 // do runs fn in a shared transaction and returns its error, or the
-// commit's. fn gets the batch's context, detached from ctx: once queued,
+// commit's. udi names the product instance whose row fn locks (empty when
+// none): every operation of one instance goes to the same writer. fn gets the batch's context, detached from ctx: once queued,
 // the operation runs to its commit whether or not the caller waits. ctx
 // only bounds the wait, so that a caller whose client went away need not
 // wait for the outcome; a caller that returns early never answers before
 // the commit, since it does not answer at all.
-func (b *batcher) do(ctx context.Context, fn func(ctx context.Context, tx *wtx) error) error {
+func (b *batcher) do(ctx context.Context, udi string, fn func(ctx context.Context, tx *wtx) error) error {
 	op := &batchOp{fn: fn, err: make(chan error, 1)}
 	select {
-	case b.ops <- op:
+	case b.queue(udi) <- op:
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -191,7 +216,7 @@ func (b *batcher) do(ctx context.Context, fn func(ctx context.Context, tx *wtx) 
 	}
 }
 
-func (b *batcher) loop() {
+func (b *batcher) loop(ops chan *batchOp) {
 	defer b.wg.Done()
 	batch := make([]*batchOp, 0, maxBatch)
 	tick := time.NewTicker(softInterval)
@@ -199,7 +224,7 @@ func (b *batcher) loop() {
 	for {
 		var op *batchOp
 		select {
-		case o, ok := <-b.ops:
+		case o, ok := <-ops:
 			if !ok {
 				// Closing: write what is deferred.
 				if b.pendingSoft() {
@@ -218,7 +243,7 @@ func (b *batcher) loop() {
 	fill:
 		for len(batch) < maxBatch {
 			select {
-			case o, ok := <-b.ops:
+			case o, ok := <-ops:
 				if !ok {
 					break fill
 				}
@@ -256,11 +281,11 @@ func (b *batcher) attempt(batch []*batchOp, sb *softBatch) (errs []error, retry 
 	defer cancel()
 	errs = make([]error, len(batch))
 	fail := func(err error) ([]error, bool) { return failAll(errs, err) }
-	tx, err := b.s.db.BeginTx(ctx, nil)
+	w, err := b.begin(ctx, sb)
 	if err != nil {
-		return fail(fmt.Errorf("starting transaction: %w", err))
+		return fail(err)
 	}
-	w := &wtx{s: b.s, tx: tx, soft: sb}
+	tx := w.tx
 	// Fast path: no savepoints.
 	failed := -1
 	for i, op := range batch {
@@ -270,6 +295,7 @@ func (b *batcher) attempt(batch []*batchOp, sb *softBatch) (errs []error, retry 
 		}
 	}
 	if failed >= 0 {
+		b.s.sent.Add(1)
 		tx.Rollback()
 		if isRetryable(errs[failed]) {
 			return fail(errs[failed])
@@ -280,6 +306,23 @@ func (b *batcher) attempt(batch []*batchOp, sb *softBatch) (errs []error, retry 
 		return b.withSavepoints(ctx, batch, sb)
 	}
 	return b.commit(ctx, w, batch, errs)
+}
+
+// begin starts a writer's transaction and first writes the deferred rows
+// of answered renewals: their instance rows may be locked by another
+// writer, for which this one had better wait while it holds no lock.
+func (b *batcher) begin(ctx context.Context, sb *softBatch) (*wtx, error) {
+	b.s.sent.Add(1)
+	tx, err := b.s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return nil, fmt.Errorf("starting transaction: %w", err)
+	}
+	w := &wtx{s: b.s, tx: tx, soft: sb}
+	if err := w.flushSoft(ctx); err != nil {
+		tx.Rollback()
+		return nil, err
+	}
+	return w, nil
 }
 
 // failAll gives every operation of a batch the error err, and reports
@@ -298,6 +341,7 @@ func (b *batcher) commit(ctx context.Context, w *wtx, batch []*batchOp, errs []e
 		return failAll(errs, err)
 	}
 	start := time.Now()
+	b.s.sent.Add(1)
 	if err := tx.Commit(); err != nil {
 		return failAll(errs, fmt.Errorf("committing: %w", err))
 	}
@@ -314,12 +358,18 @@ func (b *batcher) commit(ctx context.Context, w *wtx, batch []*batchOp, errs []e
 func (b *batcher) withSavepoints(ctx context.Context, batch []*batchOp, sb *softBatch) ([]error, bool) {
 	errs := make([]error, len(batch))
 	fail := func(err error) ([]error, bool) { return failAll(errs, err) }
-	tx, err := b.s.db.BeginTx(ctx, nil)
+	w, err := b.begin(ctx, sb)
 	if err != nil {
-		return fail(fmt.Errorf("starting transaction: %w", err))
+		return fail(err)
 	}
-	w := &wtx{s: b.s, tx: tx, soft: sb}
+	tx := w.tx
 	for i, op := range batch {
+		// What the operations before wait for is settled outside this
+		// one's savepoint, which its failure may roll back.
+		if err := w.settle(ctx); err != nil {
+			tx.Rollback()
+			return fail(err)
+		}
 		sp := "op" + strconv.Itoa(i)
 		if _, err := w.utility(ctx, "SAVEPOINT "+sp); err != nil {
 			tx.Rollback()
@@ -327,7 +377,7 @@ func (b *batcher) withSavepoints(ctx context.Context, batch []*batchOp, sb *soft
 		}
 		uses, nev, nseen := maps.Clone(w.tokenUses), len(w.events), len(w.seen)
 		if errs[i] = op.fn(ctx, w); errs[i] != nil {
-			w.tokenUses, w.events, w.seen = uses, w.events[:nev], w.seen[:nseen]
+			w.tokenUses, w.events, w.seen, w.pending = uses, w.events[:nev], w.seen[:nseen], w.pending[:0]
 			if isRetryable(errs[i]) {
 				tx.Rollback()
 				return fail(errs[i])

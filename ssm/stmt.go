@@ -58,8 +58,10 @@ type wtx struct {
 	// together at flush (the instance rows are already locked by then).
 	seen []seenRow
 	// soft holds deferred last contacts and events of renewals already
-	// answered (see batcher.soft), written first at flush.
+	// answered (see batcher.soft), written first in the transaction.
 	soft *softBatch
+	// pending holds authorizations waiting for their judgement (settle).
+	pending []*pendingAuth
 }
 
 type seenRow struct {
@@ -90,8 +92,10 @@ func (w *wtx) useToken(id int64) {
 	w.tokenUses[id]++
 }
 
-// flush writes the deferred token uses, in token order (a fixed lock
-// order between writers).
+// flush ends a transaction's operations: it writes the deferred token
+// uses, in token order, then settles the pending authorizations (license
+// rows, in account order: a fixed lock order between writers), then the
+// last contacts and the events.
 func (w *wtx) flush(ctx context.Context) error {
 	ids := make([]int64, 0, len(w.tokenUses))
 	for id := range w.tokenUses {
@@ -104,7 +108,7 @@ func (w *wtx) flush(ctx context.Context) error {
 		}
 	}
 	clear(w.tokenUses)
-	if err := w.flushSoft(ctx); err != nil {
+	if err := w.settle(ctx); err != nil {
 		return err
 	}
 	for len(w.seen) > 0 {
@@ -125,6 +129,8 @@ func (w *wtx) flush(ctx context.Context) error {
 		}
 		w.seen = w.seen[n:]
 	}
+	// Refused authorizations left their places empty.
+	w.events = slices.DeleteFunc(w.events, func(e []any) bool { return e == nil })
 	for len(w.events) > 0 {
 		n := min(len(w.events), eventChunk)
 		var q strings.Builder
@@ -146,6 +152,7 @@ func (w *wtx) flush(ctx context.Context) error {
 }
 
 func (w *wtx) ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error) {
+	w.s.sent.Add(1)
 	st, err := w.s.prepared(ctx, query)
 	if err != nil {
 		return nil, err
@@ -154,6 +161,7 @@ func (w *wtx) ExecContext(ctx context.Context, query string, args ...any) (sql.R
 }
 
 func (w *wtx) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	w.s.sent.Add(1)
 	st, err := w.s.prepared(ctx, query)
 	if err != nil {
 		return nil, err
@@ -162,6 +170,7 @@ func (w *wtx) QueryContext(ctx context.Context, query string, args ...any) (*sql
 }
 
 func (w *wtx) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	w.s.sent.Add(1)
 	st, err := w.s.prepared(ctx, query)
 	if err != nil {
 		// The same query fails the same way unprepared, with its error.
@@ -174,6 +183,7 @@ func (w *wtx) QueryRowContext(ctx context.Context, query string, args ...any) *s
 type rdb struct{ s *Store }
 
 func (r rdb) QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row {
+	r.s.sent.Add(1)
 	st, err := r.s.prepared(ctx, query)
 	if err != nil {
 		return r.s.db.QueryRowContext(ctx, query, args...)
@@ -186,6 +196,7 @@ func (r rdb) QueryRowContext(ctx context.Context, query string, args ...any) *sq
 // prepare utility statements.
 func (w *wtx) utility(ctx context.Context, query string) (sql.Result, error) {
 	if w.s.pg {
+		w.s.sent.Add(1)
 		return w.tx.ExecContext(ctx, query)
 	}
 	return w.ExecContext(ctx, query)
@@ -238,6 +249,7 @@ func (w *wtx) flushSoft(ctx context.Context) error {
 }
 
 func (r rdb) QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	r.s.sent.Add(1)
 	st, err := r.s.prepared(ctx, query)
 	if err != nil {
 		return nil, err

@@ -317,8 +317,8 @@ func TestStoreConcurrentBatches(t *testing.T) {
 
 // TestStoreComplianceUnderConcurrency: 20 instances take one RMS license
 // each at once from a virtual account that has 10; exactly 10 are
-// authorized whatever the order, on both databases (several writers on
-// PostgreSQL).
+// authorized whatever the order, on both databases (on PostgreSQL with two
+// stores, as two managers, see TestManagersShareOnePool).
 func TestStoreComplianceUnderConcurrency(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *Store) {
 		ctx := context.Background()

@@ -157,8 +157,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 				continue
 			}
 			cores := runtime.GOMAXPROCS(0)
-			fmt.Fprintf(out, "%-8s %-29s %6.0f/s (target %.0f; %.3f x all-core sign rate) p50 %s p99 %s; CPU per request: manager (and its database server) %s, load generator %s; got %.2f of %d cores; manager alone on %d free cores => %.0f/s\n",
-				name, row.what+":", row.f.rate, row.target, row.f.rate/signN, row.f.p50, row.f.p99, row.f.mgrPer, row.f.genPer, row.f.cores, cores,
+			fmt.Fprintf(out, "%-8s %-29s %6.0f/s (target %.0f; %.3f x all-core sign rate) p50 %s p99 %s; CPU per request: manager (and its database server) %s, load generator %s; %.2f database statements per request; got %.2f of %d cores; manager alone on %d free cores => %.0f/s\n",
+				name, row.what+":", row.f.rate, row.target, row.f.rate/signN, row.f.p50, row.f.p99, row.f.mgrPer, row.f.genPer, row.f.stmts, row.f.cores, cores,
 				cores, float64(cores)/row.f.mgrPer.Seconds())
 		}
 		fmt.Fprintf(out, "%-8s group commit: %d transactions, %.1f requests each, %s per commit on average, %d retried after a deadlock; %d renewals answered without waiting for a commit (nothing durable changed)\n",
@@ -220,6 +220,9 @@ type figure struct {
 	// CPU time each spent per request.
 	cores          float64
 	mgrPer, genPer time.Duration
+	// stmts is how many statements the manager sent to its database per
+	// request (BEGIN and COMMIT included; on PostgreSQL, round trips).
+	stmts float64
 }
 
 type result struct {
@@ -323,31 +326,54 @@ func measure(ctx context.Context, c config, insts []instance, dsn string, dbPID 
 	client := &licproto.Client{HTTP: &http.Client{Transport: tr, Timeout: time.Minute}, URL: url, Verifier: licproto.NewVerifier(pool, 0)}
 
 	var r result
+	// phase runs one timed phase of n requests and counts the statements
+	// the manager sent meanwhile.
+	phase := func(f *figure, n int, run func() (figure, error)) error {
+		before, err := writerStats(ctx, client.HTTP, mgr.api, pki.AdminToken)
+		if err != nil {
+			return err
+		}
+		if *f, err = run(); err != nil {
+			return err
+		}
+		after, err := writerStats(ctx, client.HTTP, mgr.api, pki.AdminToken)
+		if err != nil {
+			return err
+		}
+		f.stmts = float64(after.Statements-before.Statements) / float64(n)
+		return nil
+	}
 	half := len(insts) / 2
 	e2e, pre := insts[:half], insts[half:]
 	// End to end: each simulated device signs its request and verifies
 	// the answer inside the timed phase, on the same cores as the manager.
-	if r.regE2E, err = timed(mgr, len(e2e), c.concurrency, func(i int) error {
-		in := e2e[i]
-		_, err := client.Do(ctx, licproto.TypeRegister, in.udi, in.key, &licproto.RegisterPayload{Token: tok, PublicKey: in.pub, Hostname: "vcs", IP: "192.0.2.1"}, nil)
-		return err
+	if err := phase(&r.regE2E, len(e2e), func() (figure, error) {
+		return timed(mgr, len(e2e), c.concurrency, func(i int) error {
+			in := e2e[i]
+			_, err := client.Do(ctx, licproto.TypeRegister, in.udi, in.key, &licproto.RegisterPayload{Token: tok, PublicKey: in.pub, Hostname: "vcs", IP: "192.0.2.1"}, nil)
+			return err
+		})
 	}); err != nil {
 		return nil, fmt.Errorf("registering: %w", err)
 	}
 	// Manager only: requests are signed before and answers verified after
 	// the timed phase, as real devices do that work on their own CPUs.
-	if r.regMgr, err = preSigned(ctx, mgr, client, c.concurrency, pre, func(_ int, in instance) (licproto.Type, any) {
-		return licproto.TypeRegister, &licproto.RegisterPayload{Token: tok, PublicKey: in.pub, Hostname: "vcs", IP: "192.0.2.1"}
+	if err := phase(&r.regMgr, len(pre), func() (figure, error) {
+		return preSigned(ctx, mgr, client, c.concurrency, pre, func(_ int, in instance) (licproto.Type, any) {
+			return licproto.TypeRegister, &licproto.RegisterPayload{Token: tok, PublicKey: in.pub, Hostname: "vcs", IP: "192.0.2.1"}
+		})
 	}); err != nil {
 		return nil, fmt.Errorf("registering: %w", err)
 	}
 	usage := func(i int) *licproto.AuthorizePayload {
 		return &licproto.AuthorizePayload{Usage: map[licproto.LicenseType]int{licproto.RMS: 1 + i%5, licproto.Room: 1}}
 	}
-	if r.authE2E, err = timed(mgr, len(insts), c.concurrency, func(i int) error {
-		in := insts[i]
-		_, err := client.Do(ctx, licproto.TypeAuthorize, in.udi, in.key, usage(i), nil)
-		return err
+	if err := phase(&r.authE2E, len(insts), func() (figure, error) {
+		return timed(mgr, len(insts), c.concurrency, func(i int) error {
+			in := insts[i]
+			_, err := client.Do(ctx, licproto.TypeAuthorize, in.udi, in.key, usage(i), nil)
+			return err
+		})
 	}); err != nil {
 		return nil, fmt.Errorf("authorizing: %w", err)
 	}
@@ -357,14 +383,18 @@ func measure(ctx context.Context, c config, insts []instance, dsn string, dbPID 
 	for range c.rounds {
 		rounds = append(rounds, insts...)
 	}
-	if r.authMgr, err = preSigned(ctx, mgr, client, c.concurrency, rounds, func(i int, in instance) (licproto.Type, any) {
-		return licproto.TypeAuthorize, usage(i % len(insts))
+	if err := phase(&r.authMgr, len(rounds), func() (figure, error) {
+		return preSigned(ctx, mgr, client, c.concurrency, rounds, func(i int, in instance) (licproto.Type, any) {
+			return licproto.TypeAuthorize, usage(i % len(insts))
+		})
 	}); err != nil {
 		return nil, fmt.Errorf("authorizing: %w", err)
 	}
 	if c.baseline > 0 {
-		if r.authBase, err = preSigned(ctx, mgr, client, c.baseline, rounds, func(i int, in instance) (licproto.Type, any) {
-			return licproto.TypeAuthorize, usage(i % len(insts))
+		if err := phase(&r.authBase, len(rounds), func() (figure, error) {
+			return preSigned(ctx, mgr, client, c.baseline, rounds, func(i int, in instance) (licproto.Type, any) {
+				return licproto.TypeAuthorize, usage(i % len(insts))
+			})
 		}); err != nil {
 			return nil, fmt.Errorf("authorizing: %w", err)
 		}
