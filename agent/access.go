@@ -2,13 +2,13 @@ package agent
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"slices"
 
 	"vxway/agentclient"
+	"vxway/peercred"
 	"vxway/platform"
 )
 
@@ -52,9 +52,6 @@ func (p Policy) Check(method string, uid uint32) error {
 	return fmt.Errorf("%w: user id %d may not change Smart Licensing: only root and the admin account may; log in as admin", agentclient.ErrNotPermitted, uid)
 }
 
-// errNoPeer marks a connection whose peer the kernel did not name.
-var errNoPeer = errors.New("the peer's credentials are unknown")
-
 type peerKey struct{}
 
 // localPeer is what the kernel says about the other end of a connection.
@@ -65,7 +62,7 @@ type localPeer struct {
 
 // withPeer records the peer of c in ctx; it is the server's ConnContext.
 func withPeer(ctx context.Context, c net.Conn) context.Context {
-	uid, err := peerUID(c)
+	uid, err := peercred.UID(c)
 	return context.WithValue(ctx, peerKey{}, localPeer{uid: uid, err: err})
 }
 
@@ -76,7 +73,7 @@ func (p Policy) Guard(h http.Handler) http.Handler {
 		pr, ok := r.Context().Value(peerKey{}).(localPeer)
 		err := pr.err
 		if !ok {
-			err = errNoPeer
+			err = peercred.ErrUnknown
 		}
 		if err != nil {
 			reply(w, nil, fmt.Errorf("%w: %w", agentclient.ErrNotPermitted, err))
