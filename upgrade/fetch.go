@@ -65,3 +65,24 @@ func Download(ctx context.Context, root, rawURL string, timeout time.Duration) (
 	}
 	return f.Name(), nil
 }
+
+// InstallURL downloads the bundle at rawURL (see Download), installs it
+// like Install and removes the download. It returns the manifest and the
+// slot written ("A" or "B").
+func (d *Device) InstallURL(ctx context.Context, rawURL string, o Options) (*bundle.Manifest, string, error) {
+	d.logf("upgrade: downloading %q", rawURL)
+	path, err := Download(ctx, d.Root, rawURL, DownloadTimeout)
+	if err != nil {
+		return nil, "", err
+	}
+	defer os.Remove(path)
+	m, err := d.Install(ctx, path, o)
+	if err != nil {
+		return nil, "", err
+	}
+	st, err := LoadState(d.Root)
+	if err != nil || st.Last == nil {
+		return m, "", err
+	}
+	return m, st.Last.Slot, nil
+}

@@ -6,6 +6,7 @@ import (
 	"crypto/ed25519"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"vxway/clock"
 	"vxway/platform"
 	"vxway/slot"
+	"vxway/sysclient"
 	"vxway/xapi"
 )
 
@@ -263,7 +265,7 @@ func bootDevice(t *testing.T, d *testDevice, ready bool) slot.Name {
 func status(t *testing.T, d *testDevice, path ...string) string {
 	t.Helper()
 	tree := &xapi.Tree{}
-	(&XAPI{Root: d.root, ESP: d.esp, Clock: d.clock}).Register(tree)
+	(&XAPI{Root: d.root, Clock: d.clock}).Register(tree)
 	var out bytes.Buffer
 	tree.Serve(context.Background(), &xapi.Request{Kind: xapi.Status, Path: append([]string{"SystemUnit", "Software"}, path...)}, xapi.NewWriter(&out))
 	return out.String()
@@ -385,19 +387,66 @@ func TestPowerCutDuringUpgrade(t *testing.T) {
 	}
 }
 
+// fakeSystem stands for init's system service.
+type fakeSystem struct {
+	urls []string
+	res  sysclient.UpgradeResult
+	err  error
+}
+
+func (f *fakeSystem) Upgrade(_ context.Context, url string, _ func(string)) (sysclient.UpgradeResult, error) {
+	f.urls = append(f.urls, url)
+	return f.res, f.err
+}
+
 func TestUpgradeCommandRefusesBadURL(t *testing.T) {
 	d := newDevice(t)
 	tree := &xapi.Tree{}
-	rebooted := false
-	(&XAPI{Root: d.root, ESP: d.esp, Clock: d.clock, Reboot: func() error { rebooted = true; return nil }}).Register(tree)
-	for _, args := range [][]xapi.Arg{nil, {{Name: "URL", Value: "ftp://x/y.vxu"}}, {{Name: "URL", Value: "http://h/x"}, {Name: "Force", Value: "yes"}}} {
+	sys := &fakeSystem{res: sysclient.UpgradeResult{Version: "X", Slot: "B"}}
+	(&XAPI{Root: d.root, Clock: d.clock, System: sys}).Register(tree)
+	for _, args := range [][]xapi.Arg{nil, {{Name: "URL", Value: ""}}, {{Name: "URL", Value: "http://h/x"}, {Name: "Force", Value: "yes"}}, {{Name: "URL", Value: "http://h/" + strings.Repeat("x", sysclient.MaxURL)}}} {
 		var out bytes.Buffer
 		err := tree.Serve(context.Background(), &xapi.Request{Kind: xapi.Command, Path: []string{"SystemUnit", "Upgrade"}, Args: args}, xapi.NewWriter(&out))
 		if err == nil || !strings.Contains(out.String(), "ERROR") {
 			t.Errorf("args %v: %v\n%s", args, err, out.String())
 		}
 	}
-	if rebooted {
-		t.Error("a refused upgrade rebooted")
+	if len(sys.urls) != 0 {
+		t.Errorf("a refused request reached the system service: %q", sys.urls)
+	}
+}
+
+// TestUpgradeCommandAsksTheSystemService: the xAPI command hands the URL
+// to the system service and answers with its result, quoted; a refusal
+// of the service is the command's ERROR reason.
+func TestUpgradeCommandAsksTheSystemService(t *testing.T) {
+	d := newDevice(t)
+	for _, tc := range []struct {
+		name string
+		sys  *fakeSystem
+		want []string
+	}{
+		{"installed", &fakeSystem{res: sysclient.UpgradeResult{Version: "X14.3.0-vxway", Slot: "B"}},
+			[]string{`*r SystemUnit Upgrade Version: "X14.3.0-vxway"`, `*r SystemUnit Upgrade Slot: "B"`, `*r SystemUnit Upgrade Status: "written and verified; restarting into the new version"`, "OK"}},
+		{"refused", &fakeSystem{err: fmt.Errorf("%w: bad \x1b[2J", ErrDowngrade)},
+			[]string{`*r Reason: "bundle version is below the minimum version: bad \e[2J"`, "ERROR"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			tree := &xapi.Tree{}
+			(&XAPI{Root: d.root, Clock: d.clock, System: tc.sys}).Register(tree)
+			var out bytes.Buffer
+			tree.Serve(context.Background(), &xapi.Request{Kind: xapi.Command, Path: []string{"SystemUnit", "Upgrade"}, Args: []xapi.Arg{{Name: "URL", Value: "http://h/b.vxu"}}}, xapi.NewWriter(&out))
+			for _, w := range tc.want {
+				if !strings.Contains(out.String(), w) {
+					t.Errorf("answer lacks %q:\n%s", w, out.String())
+				}
+			}
+			if strings.ContainsRune(out.String(), 0x1b) {
+				t.Errorf("an escape reached the terminal:\n%q", out.String())
+			}
+			if len(tc.sys.urls) != 1 || tc.sys.urls[0] != "http://h/b.vxu" {
+				t.Errorf("the service was asked %q", tc.sys.urls)
+			}
+		})
 	}
 }

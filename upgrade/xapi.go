@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strconv"
 	"strings"
 	"time"
 
 	"vxway/clock"
 	"vxway/platform"
+	"vxway/sysclient"
 	"vxway/xapi"
 )
 
@@ -24,11 +24,18 @@ const DownloadTimeout = 10 * time.Minute
 // XAPI serves the upgrade's xAPI nodes for the device under Root.
 type XAPI struct {
 	Root  string
-	ESP   Mounter
 	Clock clock.Clock
-	// Reboot restarts the device into the new version (RebootDevice on
-	// the device).
-	Reboot func() error
+	// System installs an upgrade with root's rights and then restarts
+	// the device: init's system service (a sysclient.Client) on the
+	// device. The xAPI shell never mounts the ESP or reboots itself,
+	// whichever user runs it.
+	System Installer
+}
+
+// Installer installs the bundle at url into the other slot and restarts
+// the device once the answer is back.
+type Installer interface {
+	Upgrade(ctx context.Context, url string, progress func(string)) (sysclient.UpgradeResult, error)
 }
 
 // Register adds the nodes to t:
@@ -53,29 +60,23 @@ func (x *XAPI) upgrade(ctx context.Context, req *xapi.Request, rel []string, out
 			return fmt.Errorf("%w: unknown argument %q; the only argument is URL", ErrBadRequest, a.Name)
 		}
 	}
+	if len(u) > sysclient.MaxURL {
+		return fmt.Errorf("%w: the URL is %d bytes long, at most %d are accepted", ErrBadRequest, len(u), sysclient.MaxURL)
+	}
+	if x.System == nil {
+		return fmt.Errorf("upgrades are not available here: no system service")
+	}
 	start := time.Now()
-	path, err := Download(ctx, x.Root, u, DownloadTimeout)
+	res, err := x.System.Upgrade(ctx, u, nil)
 	if err != nil {
 		return err
 	}
-	defer os.Remove(path)
-	d := &Device{Root: x.Root, ESP: x.ESP, Clock: x.Clock}
-	m, err := d.Install(ctx, path, Options{})
-	if err != nil {
-		return err
-	}
-	st, _ := LoadState(x.Root)
-	out.Result("SystemUnit Upgrade Version", m.Version)
-	if st.Last != nil {
-		out.Result("SystemUnit Upgrade Slot", st.Last.Slot)
+	out.Result("SystemUnit Upgrade Version", res.Version)
+	if res.Slot != "" {
+		out.Result("SystemUnit Upgrade Slot", res.Slot)
 	}
 	out.Result("SystemUnit Upgrade Duration", time.Since(start).Round(time.Millisecond).String())
 	out.Result("SystemUnit Upgrade Status", "written and verified; restarting into the new version")
-	if x.Reboot != nil {
-		if err := x.Reboot(); err != nil {
-			return fmt.Errorf("the new version is installed and boots next, but the restart failed: %w (restart the device)", err)
-		}
-	}
 	return nil
 }
 

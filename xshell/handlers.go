@@ -9,6 +9,7 @@ import (
 	"vxway/netconf"
 	"vxway/platform"
 	"vxway/sipclient"
+	"vxway/sysclient"
 	"vxway/upgrade"
 	"vxway/xapi"
 )
@@ -22,11 +23,10 @@ func NewTree(root string, c clock.Clock) *xapi.Tree {
 	agentclient.RegisterXAPI(t, lic)
 	netconf.RegisterXAPI(t, root)
 	firstboot.RegisterXAPI(t, root)
-	up := &upgrade.XAPI{Root: root, ESP: upgrade.LinuxESP{Root: root}, Clock: c}
-	if filepath.Clean(root) == "/" {
-		up.Reboot = upgrade.RebootDevice
-	}
-	up.Register(t)
+	// The upgrade needs root (the ESP, the restart): the shell, which runs
+	// as the admin user, asks init's system service for it.
+	sys := sysclient.NewClient(filepath.Join(root, sysclient.SocketPath))
+	(&upgrade.XAPI{Root: root, Clock: c, System: sys}).Register(t)
 	sipclient.RegisterXAPI(t, root, sipclient.NewClient(filepath.Join(root, sipclient.SocketPath)))
 	return t
 }

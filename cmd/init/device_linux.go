@@ -48,6 +48,7 @@ type device struct {
 	halt      chan boot.Halt
 	links     bool // make /bin/reboot and /bin/poweroff
 	slots     bool // look after the system slots on the ESP (upgrade)
+	system    bool // serve the system service (sysclient.SocketPath)
 	// network brings up lo and eth0 (netconf.Up on the device).
 	network func(ctx context.Context) error
 	// readyTimeout is how long to wait for the services before saying
@@ -149,6 +150,11 @@ func (d *device) start(ctx context.Context) error {
 		netTook = d.bootTime() - t
 		netDone <- err
 	}()
+	if d.system {
+		if err := d.startSystemService(); err != nil {
+			d.logf("%v", err)
+		}
+	}
 	serversDone := make(chan error, 1)
 	go func() {
 		t := d.bootTime()

@@ -79,6 +79,7 @@ func newDevice(root string, console io.Writer) *device {
 		halt:         make(chan boot.Halt, 1),
 		links:        true,
 		slots:        true,
+		system:       true,
 		readyTimeout: 10 * time.Second,
 	}
 }

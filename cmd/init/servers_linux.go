@@ -17,12 +17,18 @@ var serverBackoff = supervise.DefaultBackoff
 // keeping it running (see keepServing). Only the first listen is waited
 // for, so that boot can report a port that cannot be had.
 func (d *device) serve(name, addr string, serve func(net.Listener) error) error {
-	l, err := net.Listen("tcp", addr)
+	return d.serveOn(name, addr, func() (net.Listener, error) { return net.Listen("tcp", addr) }, serve)
+}
+
+// serveOn is serve on the listeners listen makes (addr names them in
+// console lines).
+func (d *device) serveOn(name, addr string, listen func() (net.Listener, error), serve func(net.Listener) error) error {
+	l, err := listen()
 	if err != nil {
 		return fmt.Errorf("%s: listening on %s: %w", name, addr, err)
 	}
 	d.setListener(nil, l)
-	go d.keepServing(name, addr, l, serve)
+	go d.keepServing(name, addr, listen, l, serve)
 	return nil
 }
 
@@ -30,7 +36,7 @@ func (d *device) serve(name, addr string, serve func(net.Listener) error) error 
 // pause whenever it returns or panics, listening anew when the listener is
 // gone. The servers run inside init, so nothing else would restart them;
 // before this a server that stopped stayed stopped until reboot.
-func (d *device) keepServing(name, addr string, l net.Listener, serve func(net.Listener) error) {
+func (d *device) keepServing(name, addr string, listen func() (net.Listener, error), l net.Listener, serve func(net.Listener) error) {
 	failures := 0
 	for {
 		started := d.clock.Now()
@@ -53,7 +59,7 @@ func (d *device) keepServing(name, addr string, l net.Listener, serve func(net.L
 			if d.isClosing() {
 				return
 			}
-			nl, err := net.Listen("tcp", addr)
+			nl, err := listen()
 			if err == nil {
 				d.setListener(l, nl)
 				l = nl

@@ -1,0 +1,193 @@
+// Package sysclient is the client of init's system service: the few
+// operations that need root (installing an upgrade, restarting the
+// device), asked for by the admin account's xAPI shell over a unix
+// socket. It owns the socket's path and the wire format; the server is
+// package syssvc, run inside init.
+package sysclient
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"time"
+)
+
+// SocketPath is the system service's socket below the device root (root,
+// group admin, mode 0660).
+const SocketPath = "run/vxway/system.sock"
+
+// Routes of the service.
+const (
+	RouteUpgrade = "/upgrade"
+	RouteReboot  = "/reboot"
+)
+
+// Bounds of the wire, both ways.
+const (
+	// MaxRequest is the largest request body the service reads.
+	MaxRequest = 8 << 10
+	// MaxURL is the longest upgrade URL.
+	MaxURL = 2048
+	// MaxLine is the longest event line of an answer.
+	MaxLine = 16 << 10
+	// MaxEvents bounds the events of one answer.
+	MaxEvents = 1000
+)
+
+// Codes of refusals, in Event.Code.
+const (
+	CodeNotPermitted = "not_permitted"
+	CodeBusy         = "busy"
+	CodeBadRequest   = "bad_request"
+	CodeFailed       = "failed"
+)
+
+// Errors the caller may branch on.
+var (
+	// ErrNotPermitted: the peer's user may not ask the service.
+	ErrNotPermitted = errors.New("not permitted")
+	// ErrBusy: another operation is running.
+	ErrBusy = errors.New("the system service is busy")
+	// ErrBadRequest: the request was malformed or too large.
+	ErrBadRequest = errors.New("bad request")
+	// ErrDown: nothing answers on the socket.
+	ErrDown = errors.New("the system service is not running")
+)
+
+// UpgradeRequest asks for an upgrade from a bundle's URL.
+type UpgradeRequest struct {
+	URL string `json:"url"`
+}
+
+// UpgradeResult is what an upgrade installed.
+type UpgradeResult struct {
+	Version string `json:"version"`
+	Slot    string `json:"slot"`
+}
+
+// Event is one line of an answer: progress, then a result or an error.
+type Event struct {
+	Progress string         `json:"progress,omitempty"`
+	Result   *UpgradeResult `json:"result,omitempty"`
+	Done     bool           `json:"done,omitempty"`
+	Error    string         `json:"error,omitempty"`
+	Code     string         `json:"code,omitempty"`
+}
+
+// Err turns an error event into an error wrapping the sentinel of its
+// code; nil for any other event.
+func (e Event) Err() error {
+	if e.Error == "" && e.Code == "" {
+		return nil
+	}
+	msg := e.Error
+	if msg == "" {
+		msg = "no reason given"
+	}
+	switch e.Code {
+	case CodeNotPermitted:
+		return fmt.Errorf("%w: %s", ErrNotPermitted, msg)
+	case CodeBusy:
+		return fmt.Errorf("%w: %s", ErrBusy, msg)
+	case CodeBadRequest:
+		return fmt.Errorf("%w: %s", ErrBadRequest, msg)
+	}
+	return errors.New(msg)
+}
+
+// Client talks to the system service on its socket.
+type Client struct {
+	socket string
+	hc     *http.Client
+}
+
+// NewClient returns a client of the service listening on socket.
+func NewClient(socket string) *Client {
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			c, err := d.DialContext(ctx, "unix", socket)
+			if err != nil {
+				return nil, fmt.Errorf("%w: %w", ErrDown, err)
+			}
+			return c, nil
+		},
+		MaxIdleConns:          1,
+		ResponseHeaderTimeout: 30 * time.Second,
+	}
+	return &Client{socket: socket, hc: &http.Client{Transport: tr}}
+}
+
+// Upgrade asks the service to download the bundle at url, check it and
+// write it into the other slot. Progress, when set, gets each progress
+// line. Once the result is back the service restarts the device (when
+// the connection closes, so the answer reaches the admin first).
+func (c *Client) Upgrade(ctx context.Context, url string, progress func(string)) (UpgradeResult, error) {
+	var res UpgradeResult
+	err := c.call(ctx, RouteUpgrade, UpgradeRequest{URL: url}, func(e Event) {
+		if e.Progress != "" && progress != nil {
+			progress(e.Progress)
+		}
+		if e.Result != nil {
+			res = *e.Result
+		}
+	})
+	if err == nil && res.Version == "" {
+		err = errors.New("the system service answered without a result")
+	}
+	return res, err
+}
+
+// Reboot asks the service to restart the device cleanly.
+func (c *Client) Reboot(ctx context.Context) error {
+	return c.call(ctx, RouteReboot, struct{}{}, nil)
+}
+
+// call posts body to route and reads the answer's events, which end with
+// one marked Done or an error.
+func (c *Client) call(ctx context.Context, route string, body any, each func(Event)) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://system"+route, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		if errors.Is(err, ErrDown) {
+			return fmt.Errorf("%w: %w (is init's system service up? %s)", ErrDown, errors.Unwrap(err), c.socket)
+		}
+		return fmt.Errorf("asking the system service: %w", err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(io.LimitReader(resp.Body, MaxLine*MaxEvents))
+	sc.Buffer(make([]byte, 0, 4096), MaxLine)
+	for n := 0; sc.Scan(); n++ {
+		var e Event
+		if err := json.Unmarshal(sc.Bytes(), &e); err != nil {
+			return fmt.Errorf("reading the system service's answer: %w", err)
+		}
+		if err := e.Err(); err != nil {
+			return err
+		}
+		if each != nil {
+			each(e)
+		}
+		if e.Done {
+			return nil
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return fmt.Errorf("reading the system service's answer: %w", err)
+	}
+	return fmt.Errorf("the system service ended its answer early (HTTP %s)", resp.Status)
+}
