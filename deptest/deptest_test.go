@@ -35,6 +35,9 @@ var deviceOnly = []string{
 	"vxway/sipclient",
 	"vxway/sipsvc",
 	"vxway/supervise",
+	"vxway/sysclient",
+	"vxway/syssvc",
+	"vxway/peercred",
 	"vxway/upgrade",
 	"vxway/webui",
 	"vxway/xshell",
@@ -60,6 +63,10 @@ func rules() []Rule {
 		Rule{Program: "vxway/cmd/xcli", Forbidden: []string{"vxway/sipsvc", "github.com/emiago/sipgo/..."},
 			Why: "the admin CLI talks to the SIP service through sipclient"},
 		Rule{Program: "vxway/cmd/ssm", Forbidden: deviceOnly, Why: "the manager links no device package"},
+		Rule{Program: "vxway/cmd/xcli", Forbidden: []string{"vxway/syssvc"},
+			Why: "the admin CLI asks init's system service through sysclient; only init serves it"},
+		Rule{Program: "vxway/cmd/smartagent", Forbidden: []string{"vxway/syssvc", "vxway/sysclient"},
+			Why: "the agent neither serves nor asks for root's operations"},
 	)
 	return rs
 }

@@ -20,8 +20,6 @@ import (
 	"sync"
 	"time"
 
-	"golang.org/x/net/netutil"
-
 	"vxway/peercred"
 	"vxway/platform"
 	"vxway/sysclient"
@@ -29,8 +27,8 @@ import (
 
 // Bounds of the server.
 const (
-	// MaxConns is how many connections are served at once; more wait to
-	// be accepted.
+	// MaxConns is how many connections are served at once; more wait in
+	// the kernel's backlog.
 	MaxConns = 4
 	// headerTimeout bounds reading a request's headers, bodyTimeout its
 	// body (a few bytes of JSON).
@@ -113,7 +111,38 @@ func (s *Server) Serve(l net.Listener) error {
 		IdleTimeout:       30 * time.Second,
 		MaxHeaderBytes:    8 << 10,
 	}
-	return srv.Serve(netutil.LimitListener(l, MaxConns))
+	return srv.Serve(&peerListener{Listener: l, slots: make(chan struct{}, MaxConns)})
+}
+
+// peerListener accepts at most cap(slots) connections at once and reads
+// each peer's credentials as it accepts it.
+type peerListener struct {
+	net.Listener
+	slots chan struct{}
+}
+
+func (l *peerListener) Accept() (net.Conn, error) {
+	l.slots <- struct{}{}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.slots
+		return nil, err
+	}
+	uid, perr := peercred.UID(c)
+	return &peerConn{Conn: c, peer: peer{uid: uid, err: perr}, release: func() { <-l.slots }}, nil
+}
+
+// peerConn is an accepted connection with its peer.
+type peerConn struct {
+	net.Conn
+	peer    peer
+	once    sync.Once
+	release func()
+}
+
+func (c *peerConn) Close() error {
+	c.once.Do(c.release)
+	return c.Conn.Close()
 }
 
 type peerKey struct{}
@@ -124,8 +153,11 @@ type peer struct {
 }
 
 func withPeer(ctx context.Context, c net.Conn) context.Context {
-	uid, err := peercred.UID(c)
-	return context.WithValue(ctx, peerKey{}, peer{uid: uid, err: err})
+	p := peer{err: peercred.ErrUnknown}
+	if pc, ok := c.(*peerConn); ok {
+		p = pc.peer
+	}
+	return context.WithValue(ctx, peerKey{}, p)
 }
 
 func (s *Server) logf(format string, args ...any) {
