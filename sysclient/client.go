@@ -15,6 +15,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 )
 
@@ -163,8 +164,9 @@ func (c *Client) call(ctx context.Context, route string, body any, each func(Eve
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := c.hc.Do(req)
 	if err != nil {
-		if errors.Is(err, ErrDown) {
-			return fmt.Errorf("%w: %w (is init's system service up? %s)", ErrDown, errors.Unwrap(err), c.socket)
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
 		}
 		return fmt.Errorf("asking the system service: %w", err)
 	}
