@@ -302,7 +302,10 @@ type events struct {
 func newEvents(w http.ResponseWriter) *events {
 	w.Header().Set("Content-Type", "application/x-ndjson")
 	w.WriteHeader(http.StatusOK)
-	return &events{w: w, rc: http.NewResponseController(w)}
+	rc := http.NewResponseController(w)
+	// The client's wait for the headers ends here, not at the first line.
+	_ = rc.Flush()
+	return &events{w: w, rc: rc}
 }
 
 func (e *events) send(ev sysclient.Event) {
