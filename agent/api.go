@@ -79,6 +79,7 @@ func (a *Agent) handler() http.Handler {
 		reply(w, st, err)
 	})
 	a.reservationRoutes(mux)
+	a.backupRoutes(mux)
 	return mux
 }
 
@@ -176,7 +177,7 @@ func (l *Loading) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // ServeHandler serves h on ln until ctx ends.
 func ServeHandler(ctx context.Context, ln net.Listener, h http.Handler) error {
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second, ConnContext: connContext}
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
