@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 
 	"vxway/agentclient"
+	"vxway/backup"
 	"vxway/clock"
 	"vxway/firstboot"
 	"vxway/netconf"
@@ -20,5 +21,10 @@ func NewTree(root string, c clock.Clock) *xapi.Tree {
 	agentclient.RegisterXAPI(t, lic)
 	netconf.RegisterXAPI(t, root)
 	firstboot.RegisterXAPI(t, root)
+	var reboot func() error
+	if root == "/" {
+		reboot = backup.RequestReboot
+	}
+	backup.RegisterXAPI(t, &backup.Device{Root: root, Licensing: lic, Clock: c}, reboot)
 	return t
 }

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"vxway/agentclient"
+	"vxway/backup"
 	"vxway/boot"
 	"vxway/clock"
 	"vxway/factoryreset"
@@ -100,6 +101,11 @@ func (d *device) start(ctx context.Context) error {
 		d.logf("%v (configuration, keys and logs are unavailable)", err)
 	}
 	steps.lap("reset+data")
+	// A restore checked and staged by xcommand Backup Restore is applied
+	// before anything reads the configuration it replaces.
+	if err := backup.Resume(d.root, d.tagged, d.clock); err != nil {
+		d.logf("backup restore: %v", err)
+	}
 	// A provisioning seed is applied before the platform, the host name
 	// and the network read the configuration it writes.
 	if err := firstboot.Apply(ctx, d.root, d.tagged); err != nil {
