@@ -132,6 +132,9 @@ type SSH struct {
 	// Clock times the pause after an accept error (the real clock when
 	// nil).
 	Clock clock.Clock
+	// SFTPDir is the directory the accounts marked SFTP reach with the
+	// sftp subsystem (scp, sftp); empty serves no SFTP.
+	SFTPDir string
 
 	once      sync.Once
 	mu        sync.Mutex
@@ -432,6 +435,16 @@ func (s *SSH) session(acct Account, ch ssh.Channel, reqs <-chan *ssh.Request) {
 				ss.mu.Unlock()
 				ok = true
 			}
+		case "subsystem":
+			var sub struct{ Name string }
+			if started || ssh.Unmarshal(req.Payload, &sub) != nil || sub.Name != "sftp" || !acct.SFTP || s.SFTPDir == "" {
+				break
+			}
+			if err := ss.startSFTP(); err != nil {
+				s.logf("%v", err)
+				break
+			}
+			started, ok = true, true
 		case "shell", "exec":
 			if started {
 				break

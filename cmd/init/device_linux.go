@@ -252,6 +252,7 @@ func (d *device) startServers() error {
 			Log:       d.console,
 			FailDelay: 2 * time.Second,
 			Clock:     d.clock,
+			SFTPDir:   d.path(backup.Dir),
 		}
 		if err := d.serve("ssh", d.sshAddr, srv.Serve); err != nil {
 			errs = append(errs, err)
