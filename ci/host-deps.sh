@@ -8,8 +8,8 @@ set -euo pipefail
 # Image checks: sgdisk (gdisk), fsck.vfat (dosfstools), mtools.
 # Tests: tinyproxy (proxy transport), dnsmasq (DHCP in a network namespace),
 # PostgreSQL (manager store), a C compiler for the race detector (gcc,
-# libc6-dev).
-pkgs=(qemu-system-x86 ovmf systemd-boot-efi e2fsprogs dosfstools gdisk mtools tinyproxy dnsmasq-base postgresql gcc libc6-dev)
+# libc6-dev), scp (openssh-client) copying backups off and onto a VM.
+pkgs=(qemu-system-x86 ovmf systemd-boot-efi e2fsprogs dosfstools gdisk mtools tinyproxy dnsmasq-base postgresql gcc libc6-dev openssh-client)
 if [ "${1:-}" = "--build-only" ]; then
 	pkgs=(qemu-system-x86 ovmf systemd-boot-efi e2fsprogs)
 fi

@@ -28,7 +28,7 @@ func (ss *session) startSFTP() error {
 		return fmt.Errorf("sftp: opening %s: %w", dir, err)
 	}
 	h := &confined{root: root}
-	srv := sftp.NewRequestServer(ss.ch, sftp.Handlers{FileGet: h, FilePut: h, FileCmd: h, FileList: h})
+	srv := sftp.NewRequestServer(keepOpen{ss.ch}, sftp.Handlers{FileGet: h, FilePut: h, FileCmd: h, FileList: h})
 	go func() {
 		err := srv.Serve()
 		srv.Close()
@@ -42,6 +42,13 @@ func (ss *session) startSFTP() error {
 	}()
 	return nil
 }
+
+// keepOpen leaves the channel open when the SFTP server is done with it:
+// the exit status goes out first (scp fails without one), then the
+// channel is closed.
+type keepOpen struct{ ssh.Channel }
+
+func (keepOpen) Close() error { return nil }
 
 // confined serves SFTP requests inside one directory.
 type confined struct{ root *os.Root }

@@ -3,7 +3,9 @@ package login
 import (
 	"errors"
 	"io"
+	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -103,5 +105,41 @@ func TestSFTP(t *testing.T) {
 
 	if _, err := open("admin", "adminpass1"); err == nil || !strings.Contains(err.Error(), "subsystem") && !errors.Is(err, io.EOF) {
 		t.Errorf("admin's SFTP: %v, want a refusal", err)
+	}
+}
+
+// TestSCP copies a file onto the server and back with the host's OpenSSH
+// scp, which speaks SFTP.
+func TestSCP(t *testing.T) {
+	if _, err := exec.LookPath("scp"); err != nil {
+		t.Skip("scp is not installed (openssh-client)")
+	}
+	addr, _, dir := sftpServer(t)
+	host, port, _ := net.SplitHostPort(addr)
+	tmp := t.TempDir()
+	ask := filepath.Join(tmp, "askpass")
+	if err := os.WriteFile(ask, []byte("#!/bin/sh\necho rootpass1\n"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	scp := func(from, to string) {
+		t.Helper()
+		cmd := exec.Command("scp", "-P", port, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+			"-o", "PreferredAuthentications=password", "-o", "LogLevel=ERROR", from, to)
+		cmd.Env = append(os.Environ(), "SSH_ASKPASS="+ask, "SSH_ASKPASS_REQUIRE=force", "DISPLAY=:0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("scp %s %s: %v\n%s", from, to, err, out)
+		}
+	}
+	src := filepath.Join(tmp, "a.vxb")
+	if err := os.WriteFile(src, []byte("archive"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	scp(src, "root@"+host+":")
+	if b, err := os.ReadFile(filepath.Join(dir, "a.vxb")); err != nil || string(b) != "archive" {
+		t.Fatalf("on the server: %q, %v", b, err)
+	}
+	scp("root@"+host+":a.vxb", filepath.Join(tmp, "back.vxb"))
+	if b, err := os.ReadFile(filepath.Join(tmp, "back.vxb")); err != nil || string(b) != "archive" {
+		t.Fatalf("copied back: %q, %v", b, err)
 	}
 }
