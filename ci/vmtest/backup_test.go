@@ -128,8 +128,11 @@ func TestBackup(t *testing.T) {
 			t.Parallel()
 			defer close(aDone)
 			v := Boot(t, img, withUUID("0b0ac0de-0000-4000-8000-00000000000a"))
+			mark := func(what string) { t.Logf("A: %s at %s", what, time.Since(begin).Round(100*time.Millisecond)) }
 			v.WaitReady(t)
+			mark("ready")
 			v.SetRootPassword(t, DefaultRootPassword, RootPassword)
+			mark("root password set")
 			unit := adminLines(t, v, "xstatus SystemUnit")
 			udiA, _ = xstatusValue(unit, "SystemUnit Hardware UDI")
 			adminLines(t, v,
@@ -138,6 +141,7 @@ func TestBackup(t *testing.T) {
 				"xconfiguration DNS Domain Name: backup.test",
 				fmt.Sprintf("xcommand License Smart Register Token: %q", tokenA))
 			waitRegistered(t, v)
+			mark("registered")
 
 			t0 := time.Now()
 			made := adminLines(t, v, fmt.Sprintf("xcommand Backup Create Password: %q", backupPassword))
@@ -149,16 +153,19 @@ func TestBackup(t *testing.T) {
 			name := filepath.Base(file)
 			scp(t, v, "root@127.0.0.1:"+name, filepath.Join(host, name))
 			archive <- name
+			mark("backup made and copied off")
 
 			// Factory reset keeping the passwords (root copies the archive
 			// back over SSH): registration and domain are gone.
 			resetAndWait(t, v, RootPassword, "-p --yes")
+			mark("factory reset done")
 			st := adminLines(t, v, "xstatus License Smart")
 			if r, _ := xstatusValue(st, "License Smart Registration Status"); r == "Registered" {
 				t.Fatalf("still registered after the factory reset:\n%s", st)
 			}
 			scp(t, v, filepath.Join(host, name), "root@127.0.0.1:"+name)
 			ans := restoreAndRestart(t, v, name)
+			mark("restored and ready")
 			wantLines(t, "restore answer (same device)", ans, `*r Backup Restore Registration: "Restored`)
 			st = waitRegistered(t, v)
 			if id, _ := xstatusValue(st, "License Smart InstanceId"); id != udiA {
@@ -172,8 +179,11 @@ func TestBackup(t *testing.T) {
 		t.Run("B", func(t *testing.T) {
 			t.Parallel()
 			v := Boot(t, img, withUUID("0b0ac0de-0000-4000-8000-00000000000b"))
+			mark := func(what string) { t.Logf("B: %s at %s", what, time.Since(begin).Round(100*time.Millisecond)) }
 			v.WaitReady(t)
+			mark("ready")
 			v.SetRootPassword(t, DefaultRootPassword, RootPassword)
+			mark("root password set")
 			var name string
 			select {
 			case name = <-archive:
@@ -181,7 +191,9 @@ func TestBackup(t *testing.T) {
 				t.Fatal("device A made no backup")
 			}
 			scp(t, v, filepath.Join(host, name), "root@127.0.0.1:"+name)
+			mark("archive copied on")
 			ans := restoreAndRestart(t, v, name)
+			mark("restored and ready")
 			wantLines(t, "restore answer (other device)", ans, `*r Backup Restore Registration: "Not restored`)
 			out := adminLines(t, v, "xstatus License Smart", "xconfiguration License Smart", "xconfiguration DNS", "xstatus Backup")
 			wantLines(t, "other device after the restore", out,
