@@ -135,6 +135,9 @@ type SSH struct {
 	// SFTPDir is the directory the accounts marked SFTP reach with the
 	// sftp subsystem (scp, sftp); empty serves no SFTP.
 	SFTPDir string
+	// FIPS offers only algorithms approved under FIPS 140 (FIPS 140
+	// mode).
+	FIPS bool
 
 	once      sync.Once
 	mu        sync.Mutex
@@ -282,6 +285,9 @@ func (s *SSH) config() *ssh.ServerConfig {
 			return nil, ErrLoginIncorrect
 		},
 		MaxAuthTries: 6,
+	}
+	if s.FIPS {
+		restrictFIPS(cfg)
 	}
 	cfg.AddHostKey(s.HostKey)
 	return cfg

@@ -45,6 +45,9 @@ type Hooks struct {
 	// licensing agent starts at once rather than at its next look at the
 	// platform flag. Its error is shown as a warning; the conversion stands.
 	SmartLicensingEnabled func(context.Context) error
+	// ExportControlAllowed, when set, reports whether the licensing state
+	// allows export-controlled functionality, which FIPS 140 mode needs.
+	ExportControlAllowed func(context.Context) (bool, error)
 }
 
 // hookTimeout bounds how long a hook may hold up the answer.
@@ -154,7 +157,7 @@ func (h *handlers) systemUnit(_ context.Context, _ *xapi.Request, rel []string, 
 	if cfg.SmartLicensingEnabled {
 		licensing = "Smart Licensing"
 	}
-	return writeFiltered(out, "SystemUnit", rel, []statusLine{
+	return writeFiltered(out, "SystemUnit", rel, append([]statusLine{
 		{path: []string{"Product"}, value: product},
 		{path: []string{"ProductBrand"}, value: string(cfg.Brand)},
 		{path: []string{"ProductType"}, value: string(cfg.Type)},
@@ -167,7 +170,7 @@ func (h *handlers) systemUnit(_ context.Context, _ *xapi.Request, rel []string, 
 		{path: []string{"Uptime"}, value: strconv.FormatInt(uptime, 10), number: true},
 		{path: []string{"Hostname"}, value: cfg.Hostname},
 		{path: []string{"Domain"}, value: cfg.Domain},
-	})
+	}, h.fipsStatusLines()...))
 }
 
 func (h *handlers) alarms(_ context.Context, _ *xapi.Request, rel []string, out *xapi.Writer) error {
@@ -256,6 +259,10 @@ func (h *handlers) systemConfig(ctx context.Context, req *xapi.Request, rel []st
 		if err != nil {
 			return err
 		}
+		fips, err := LoadFIPSConfig(h.root)
+		if err != nil {
+			return err
+		}
 		type node struct {
 			path []string
 			v    string
@@ -265,6 +272,7 @@ func (h *handlers) systemConfig(ctx context.Context, req *xapi.Request, rel []st
 			{[]string{"Domain"}, cfg.Domain},
 			{[]string{"ServiceSelect", "Brand"}, string(cfg.Brand)},
 			{[]string{"ServiceSelect", "Type"}, string(cfg.Type)},
+			{[]string{"FIPS140", "Mode"}, onOff(fips.Mode)},
 		}
 		n := 0
 		for _, nd := range nodes {
@@ -274,7 +282,7 @@ func (h *handlers) systemConfig(ctx context.Context, req *xapi.Request, rel []st
 			}
 		}
 		if n == 0 {
-			return fmt.Errorf("%w: no SystemUnit %s; the nodes are Hostname, Domain, ServiceSelect Brand and ServiceSelect Type", ErrBadRequest, strings.Join(rel, " "))
+			return fmt.Errorf("%w: no SystemUnit %s; the nodes are Hostname, Domain, ServiceSelect Brand, ServiceSelect Type and FIPS140 Mode", ErrBadRequest, strings.Join(rel, " "))
 		}
 		return nil
 	}
@@ -319,6 +327,8 @@ func (h *handlers) systemConfig(ctx context.Context, req *xapi.Request, rel []st
 		if err := applyHostname(h.root, value); err != nil {
 			return err
 		}
+	case xapi.PathIs(full, "FIPS140", "Mode"):
+		return h.setFIPS(ctx, value, out)
 	case xapi.PathIs(full, "Domain"):
 		if err := ValidateDomain(value); err != nil {
 			return err
@@ -327,7 +337,7 @@ func (h *handlers) systemConfig(ctx context.Context, req *xapi.Request, rel []st
 			return err
 		}
 	default:
-		return fmt.Errorf("%w: SystemUnit %s cannot be set; the settings are Hostname, Domain, ServiceSelect Brand and ServiceSelect Type", ErrBadRequest, strings.Join(full, " "))
+		return fmt.Errorf("%w: SystemUnit %s cannot be set; the settings are Hostname, Domain, ServiceSelect Brand, ServiceSelect Type and FIPS140 Mode", ErrBadRequest, strings.Join(full, " "))
 	}
 	cfg, err := LoadSystemConfig(h.root)
 	if err != nil {

@@ -192,6 +192,8 @@ type Server struct {
 	page    *template.Template
 	// Limits; the zero value means DefaultLimits.
 	Limits Limits
+	// FIPS restricts TLS to approved algorithms (FIPS 140 mode).
+	FIPS bool
 }
 
 // NewServer returns a server whose page names the product that product
@@ -237,7 +239,7 @@ func (s *Server) Serve(l net.Listener, cert tls.Certificate) error {
 		WriteTimeout:      lim.WriteTimeout,
 		IdleTimeout:       lim.IdleTimeout,
 		MaxHeaderBytes:    lim.MaxHeaderBytes,
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		TLSConfig:         s.tlsConfig(cert),
 		// Handshake failures and the like are a stranger's doing; they
 		// would flood the console.
 		ErrorLog: log.New(io.Discard, "", 0),

@@ -65,6 +65,8 @@ type device struct {
 	tagged io.Writer
 	// stopConsole ends the console login before shutdown.
 	stopConsole context.CancelFunc
+	// fips is FIPS 140 mode for this boot (platform.FIPSConfig).
+	fips bool
 }
 
 func (d *device) logf(format string, args ...any) {
@@ -112,6 +114,7 @@ func (d *device) start(ctx context.Context) error {
 		d.logf("provisioning: %v", err)
 	}
 	steps.lap("provisioning")
+	d.applyFIPS()
 	if err := platform.Boot(d.root, d.clock); err != nil {
 		d.logf("platform: %v", err)
 	}
@@ -204,6 +207,9 @@ func (d *device) bringUpNetwork(ctx context.Context) error {
 // services are the supervised programs present in the image.
 func (d *device) services() []supervise.Service {
 	env := []string{"PATH=" + login.DefaultPath, "HOME=/"}
+	if d.fips {
+		env = append(env, platform.FIPSEnv)
+	}
 	var svcs []supervise.Service
 	agent := d.path("bin/smartagent")
 	if _, err := os.Stat(agent); err == nil {
@@ -253,6 +259,7 @@ func (d *device) startServers() error {
 			FailDelay: 2 * time.Second,
 			Clock:     d.clock,
 			SFTPDir:   d.path(backup.Dir),
+			FIPS:      d.fips,
 		}
 		if err := d.serve("ssh", d.sshAddr, srv.Serve); err != nil {
 			errs = append(errs, err)
@@ -267,6 +274,7 @@ func (d *device) startServers() error {
 			d.logf("https: made a self-signed certificate for %s", d.hostname)
 		}
 		web := webui.NewServer(d.product)
+		web.FIPS = d.fips
 		serve := func(l net.Listener) error { return web.Serve(l, cert) }
 		if err := d.serve("https", d.httpsAddr, serve); err != nil {
 			errs = append(errs, err)
