@@ -142,6 +142,11 @@ func TestBackup(t *testing.T) {
 				fmt.Sprintf("xcommand License Smart Register Token: %q", tokenA))
 			waitRegistered(t, v)
 			mark("registered")
+			// FIPS 140 mode (allowed: the token allows export-controlled
+			// functionality) goes into the backup; it is in force after
+			// the restore's restart.
+			wantLines(t, "FIPS 140 mode on", adminLines(t, v, "xconfiguration SystemUnit FIPS140 Mode: On", "xstatus SystemUnit FIPS140"),
+				`*s SystemUnit FIPS140 Mode: "Off"`, `*s SystemUnit FIPS140 Configured: "On"`, `*s SystemUnit FIPS140 RestartRequired: "Yes"`)
 
 			t0 := time.Now()
 			made := adminLines(t, v, fmt.Sprintf("xcommand Backup Create Password: %q", backupPassword))
@@ -163,6 +168,9 @@ func TestBackup(t *testing.T) {
 			if r, _ := xstatusValue(st, "License Smart Registration Status"); r == "Registered" {
 				t.Fatalf("still registered after the factory reset:\n%s", st)
 			}
+			// Not kept without -f.
+			wantLines(t, "FIPS 140 after a reset without -f", adminLines(t, v, "xstatus SystemUnit FIPS140"),
+				`*s SystemUnit FIPS140 Mode: "Off"`, `*s SystemUnit FIPS140 Configured: "Off"`)
 			scp(t, v, filepath.Join(host, name), "root@127.0.0.1:"+name)
 			ans := restoreAndRestart(t, v, name)
 			mark("restored and ready")
@@ -171,9 +179,11 @@ func TestBackup(t *testing.T) {
 			if id, _ := xstatusValue(st, "License Smart InstanceId"); id != udiA {
 				t.Errorf("registered as %q, want %q", id, udiA)
 			}
-			wantLines(t, "restored settings", adminLines(t, v, "xconfiguration DNS", "xstatus Backup"),
+			wantLines(t, "restored settings", adminLines(t, v, "xconfiguration DNS", "xstatus Backup", "xstatus SystemUnit FIPS140"),
 				"*c xConfiguration DNS Domain Name: backup.test",
-				`*s Backup LastRestore Result: "Applied"`, `*s Backup LastRestore SameDevice: "Yes"`)
+				`*s Backup LastRestore Result: "Applied"`, `*s Backup LastRestore SameDevice: "Yes"`,
+				`*s SystemUnit FIPS140 Mode: "On"`)
+			checkFIPS(t, v)
 			t.Logf("device A done %s after the test began", time.Since(begin).Round(time.Second))
 		})
 		t.Run("B", func(t *testing.T) {
@@ -205,6 +215,9 @@ func TestBackup(t *testing.T) {
 			if w, _ := xstatusValue(out, "License Smart Warning"); !strings.Contains(w, "new token") {
 				t.Errorf("License Smart Warning %q does not say to register with a token", w)
 			}
+			// FIPS 140 mode came with the backup: B registers through
+			// the FIPS 140-3 module.
+			wantLines(t, "FIPS 140 on B", adminLines(t, v, "xstatus SystemUnit FIPS140"), `*s SystemUnit FIPS140 Mode: "On"`)
 			adminLines(t, v, fmt.Sprintf("xcommand License Smart Register Token: %q", tokenB))
 			st := waitRegistered(t, v)
 			if id, _ := xstatusValue(st, "License Smart InstanceId"); id == "" || id == udiA {
@@ -226,4 +239,31 @@ func TestBackup(t *testing.T) {
 		t.Errorf("the manager lists %d instances, want 2: %+v", len(list), list)
 	}
 	t.Logf("both devices: %s", time.Since(begin).Round(time.Second))
+}
+
+// checkFIPS checks a device in FIPS 140 mode: the licensing agent runs
+// with the FIPS 140-3 module (its log says so), and SSH refuses a client
+// that offers only Curve25519 while serving one with ECDH P-256.
+func checkFIPS(t *testing.T, v *VM) {
+	t.Helper()
+	if out, _ := sshRun(t, v, RootPassword, "cat /data/log/smartagent.log"); !strings.Contains(out, "FIPS 140-3 mode: the Go Cryptographic Module") {
+		t.Errorf("the agent's log does not say it runs in FIPS 140-3 mode:\n%s", out)
+	}
+	dial := func(kex string) error {
+		c, err := ssh.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", v.SSHPort), &ssh.ClientConfig{
+			Config: ssh.Config{KeyExchanges: []string{kex}},
+			User:   "admin", Auth: []ssh.AuthMethod{ssh.Password(DefaultAdminPassword)},
+			HostKeyCallback: ssh.InsecureIgnoreHostKey(), Timeout: CommandTimeout,
+		})
+		if err == nil {
+			c.Close()
+		}
+		return err
+	}
+	if err := dial(ssh.KeyExchangeCurve25519); err == nil {
+		t.Error("SSH in FIPS 140 mode accepted Curve25519")
+	}
+	if err := dial(ssh.KeyExchangeECDHP256); err != nil {
+		t.Errorf("SSH in FIPS 140 mode refused ECDH P-256: %v", err)
+	}
 }
