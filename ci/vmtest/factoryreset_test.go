@@ -21,7 +21,9 @@ import (
 const resetPassword = "Vx-Reset-4711"
 
 // resetMarkers are files the tests drop into places a kept item covers; each
-// holds its own name so one cat shows which are there.
+// holds its own name so one cat shows which are there. FIPS 140 mode is
+// set for real (xconfiguration SystemUnit FIPS140 Mode: On) and seen in
+// its file.
 var resetMarkers = map[string]string{
 	"licensing":  "/data/licensing/vmtest-marker",
 	"fips":       "/data/config/fips.json",
@@ -96,13 +98,17 @@ func prepareReset(t *testing.T, v *VM) {
 	t.Helper()
 	var script []string
 	for name, p := range resetMarkers {
+		if name == "fips" {
+			continue // a real setting, below
+		}
 		content := "MARK-" + name
-		if name == "fips" || name == "management" {
+		if name == "management" {
 			content = `{"vmtest":"MARK-` + name + `"}`
 		}
 		script = append(script, fmt.Sprintf("mkdir -p %s && echo '%s' > %s", p[:strings.LastIndex(p, "/")], content, p))
 	}
 	script = append(script,
+		"xconfiguration SystemUnit FIPS140 Mode: On",
 		"xconfiguration DNS Domain Name: vmtest.example",
 		"xconfiguration SystemUnit ServiceSelect Brand: Expressway",
 		"xconfiguration SystemUnit ServiceSelect Type: Expressway-E",
@@ -158,6 +164,8 @@ func readState(t *testing.T, v *VM) deviceState {
 	for name := range resetMarkers {
 		s.markers[name] = strings.Contains(parts[6], "MARK-"+name)
 	}
+	// FIPS 140 mode is set with xconfiguration: its file says so.
+	s.markers["fips"] = strings.Contains(parts[6], `"mode": true`)
 	return s
 }
 
