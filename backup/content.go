@@ -38,8 +38,7 @@ type part struct {
 
 // parts are the keep items a backup holds, in the factory reset's order.
 // Logs are not configuration; VCS option keys are bound to the serial and
-// stay with their device; the management interface item has no settings
-// yet. Brand and type take the whole system.json (with the host
+// stay with their device. Brand and type take the whole system.json (with the host
 // and domain name), where the factory reset keeps only those fields.
 var parts = []part{
 	{factoryreset.BrandType, func(root string) error {
@@ -49,6 +48,10 @@ var parts = []part{
 	{factoryreset.Licensing, nil},
 	{factoryreset.FIPS, func(root string) error {
 		_, err := platform.LoadFIPSConfig(root)
+		return err
+	}},
+	{factoryreset.Management, func(root string) error {
+		_, err := platform.LoadManagementConfig(root)
 		return err
 	}},
 	{factoryreset.IP, func(root string) error {

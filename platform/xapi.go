@@ -34,6 +34,7 @@ func RegisterXAPI(t *xapi.Tree, root string, c clock.Clock, hooks Hooks) {
 	t.Handle(xapi.Status, "SystemUnit", h.systemUnit)
 	t.Handle(xapi.Status, "Alarm", h.alarms)
 	t.Handle(xapi.Status, "OptionKey", h.optionKeyStatus)
+	t.Handle(xapi.Configuration, "Interfaces Management", h.management)
 	t.Handle(xapi.Configuration, "SystemUnit", h.systemConfig)
 	t.Handle(xapi.Command, "OptionKey", h.optionKeyCommand)
 }

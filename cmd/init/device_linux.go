@@ -67,6 +67,9 @@ type device struct {
 	stopConsole context.CancelFunc
 	// fips is FIPS 140 mode for this boot (platform.FIPSConfig).
 	fips bool
+	// bindDevice is the dedicated management interface the servers are
+	// bound to; empty: every interface.
+	bindDevice string
 }
 
 func (d *device) logf(format string, args ...any) {
@@ -123,6 +126,7 @@ func (d *device) start(ctx context.Context) error {
 		d.logf("%v", err)
 	}
 	d.hostname = name
+	d.applyManagement(ctx)
 	steps.lap("platform")
 
 	// The services start first: the agent takes longest to come up, and
