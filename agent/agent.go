@@ -163,6 +163,9 @@ func New(opts Options) (*Agent, error) {
 		return nil, err
 	}
 	a.anchorSaved = a.anchor.Latest
+	if _, err := a.adoptLocked(); err != nil {
+		return nil, err
+	}
 	if st.Enabled {
 		if a.key, err = loadOrMakeKey(a.root); err != nil {
 			return nil, err

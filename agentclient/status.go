@@ -16,6 +16,12 @@ const (
 	RegReservedPLR = "Registered - Permanent License Reservation"
 )
 
+// Export-controlled functionality, as Status.ExportControlled shows it.
+const (
+	ExportAllowed    = "Allowed"
+	ExportNotAllowed = "Not Allowed"
+)
+
 // Authorization statuses, as the Status section of docs/licensing.md
 // words them.
 const (

@@ -17,7 +17,7 @@ var serverBackoff = supervise.DefaultBackoff
 // keeping it running (see keepServing). Only the first listen is waited
 // for, so that boot can report a port that cannot be had.
 func (d *device) serve(name, addr string, serve func(net.Listener) error) error {
-	l, err := net.Listen("tcp", addr)
+	l, err := d.listen(addr)
 	if err != nil {
 		return fmt.Errorf("%s: listening on %s: %w", name, addr, err)
 	}
@@ -53,7 +53,7 @@ func (d *device) keepServing(name, addr string, l net.Listener, serve func(net.L
 			if d.isClosing() {
 				return
 			}
-			nl, err := net.Listen("tcp", addr)
+			nl, err := d.listen(addr)
 			if err == nil {
 				d.setListener(l, nl)
 				l = nl
