@@ -15,8 +15,6 @@ import (
 	"vxway/servercert"
 )
 
-var now = time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
-
 // startServer serves HTTPS with a new certificate for vx1 on loopback and
 // returns its address and a client that trusts the certificate.
 func startServer(t *testing.T, srv *Server) (string, *tls.Config) {
