@@ -73,7 +73,7 @@ func newHTTPSManager(root string, cfg agentclient.Config, timeout time.Duration,
 		client: &licproto.Client{
 			HTTP:     &http.Client{Transport: tr, Timeout: timeout},
 			URL:      target,
-			Verifier: licproto.NewVerifier(roots, 0),
+			Verifier: licproto.NewVerifier(roots),
 			Clock:    clk,
 		},
 	}, nil

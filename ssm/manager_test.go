@@ -80,7 +80,7 @@ func startManagerWith(t *testing.T, o ServeOptions) *testManager {
 	pool.AddCert(pki.CA)
 	return &testManager{t: t, dir: dir, base: base, url: base + path, clock: clk, admin: pki.AdminToken,
 		http:   &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 30 * time.Second},
-		verify: licproto.NewVerifier(pool, 0)}
+		verify: licproto.NewVerifier(pool)}
 }
 
 // api calls the admin API and decodes the answer into out.

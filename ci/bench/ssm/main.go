@@ -320,7 +320,7 @@ func measure(ctx context.Context, c config, insts []instance, dsn string, dbPID 
 	// does between its requests.
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, MaxIdleConnsPerHost: max(c.concurrency, c.baseline), MaxConnsPerHost: max(c.concurrency, c.baseline)}
 	defer tr.CloseIdleConnections()
-	client := &licproto.Client{HTTP: &http.Client{Transport: tr, Timeout: time.Minute}, URL: url, Verifier: licproto.NewVerifier(pool, 0)}
+	client := &licproto.Client{HTTP: &http.Client{Transport: tr, Timeout: time.Minute}, URL: url, Verifier: licproto.NewVerifier(pool)}
 
 	var r result
 	half := len(insts) / 2
