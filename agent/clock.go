@@ -7,12 +7,16 @@ import "time"
 // is judged in.
 
 // nowLocked is the device's time, never earlier than the latest time the
-// anchor has seen: a clock moved back does not move licensing back.
+// anchor has seen: a clock moved back does not move licensing back. It
+// also brings the registration's offset to the manager's time up to date
+// with the trusted time (trust.go), so that now plus that offset is the
+// manager's time for every deadline computed from it.
 func (a *Agent) nowLocked() time.Time {
 	now := a.clk.Now()
 	if a.hasAnchor && now.Before(a.anchor.Latest) {
-		return a.anchor.Latest
+		now = a.anchor.Latest
 	}
+	a.syncSkewLocked(now)
 	return now
 }
 
