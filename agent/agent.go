@@ -130,8 +130,8 @@ func New(opts Options) (*Agent, error) {
 			return newHTTPSManager(a.root, cfg, a.timeout, a.clk, a.tlsTime, a.learn)
 		}
 	}
-	if info, err := platform.LoadImageInfo(a.root); err == nil {
-		a.buildTime = info.BuildTime
+	if bt, err := platform.LoadImageBuildTime(a.root); err == nil {
+		a.buildTime = bt
 	}
 	st, err := loadState(a.root)
 	if errors.Is(err, errCorrupt) {
