@@ -1,6 +1,7 @@
 package licproto
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -547,5 +548,34 @@ func TestReplayLimit(t *testing.T) {
 	}
 	if err := g.Fresh(first, later); !errors.Is(err, ErrStaleTimestamp) {
 		t.Errorf("Fresh of an old request: %v", err)
+	}
+}
+
+// TestRequestCounterIsSigned: the counter is covered by the signature, so
+// it cannot be changed, added to a legacy request or taken away (which
+// would turn a request into a legacy one judged by its timestamp).
+func TestRequestCounterIsSigned(t *testing.T) {
+	p := newPKI(t, false)
+	r, err := NewRequestSeq(TypeAuthorize, udi, 7, &AuthorizePayload{}, t0, p.devKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := r.Marshal()
+	parsed, err := ParseRequest(b)
+	if err != nil || parsed.Seq != 7 {
+		t.Fatalf("parsed %+v, %v", parsed, err)
+	}
+	if err := parsed.VerifySignature(&p.devKey.PublicKey); err != nil {
+		t.Fatalf("good request: %v", err)
+	}
+	for _, seq := range []int64{0, 6, 8} {
+		c := *parsed
+		c.Seq = seq
+		if err := c.VerifySignature(&p.devKey.PublicKey); !errors.Is(err, ErrBadSignature) {
+			t.Errorf("counter changed to %d: %v, want bad_signature", seq, err)
+		}
+	}
+	if _, err := ParseRequest(bytes.Replace(b, []byte(`"seq":7`), []byte(`"seq":-1`), 1)); !errors.Is(err, ErrBadRequest) {
+		t.Errorf("negative counter: %v, want bad_request", err)
 	}
 }
