@@ -303,6 +303,7 @@ func (s *Store) deleteInstance(ctx context.Context, tx *wtx, in *instanceRow) er
 	if err := s.retireKey(ctx, tx, in.publicKey, s.lastSeq(tx, in)); err != nil {
 		return err
 	}
+	s.seqs.forget(in.id)
 	usage, err := s.instanceUsage(ctx, tx, in.id)
 	if err != nil {
 		return err

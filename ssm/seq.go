@@ -69,6 +69,14 @@ func (sm *seqMemory) note(id, seq int64) {
 	}
 }
 
+// forget drops instance id (deleted: SQLite may give its id to the next
+// instance).
+func (sm *seqMemory) forget(id int64) {
+	sm.mu.Lock()
+	defer sm.mu.Unlock()
+	delete(sm.m, id)
+}
+
 // errSeqReplay refuses a request whose counter is not above last, and
 // tells the device the counter to continue above.
 func errSeqReplay(seq, last int64) error {
