@@ -59,8 +59,11 @@ func (a *Agent) run(x exchange) error {
 		x.take()
 	}
 	for attempt := 0; ; attempt++ {
-		a.st.RequestSeq++
-		p.dev.Seq = a.st.RequestSeq
+		// The counter is spent once the manager has answered; a request
+		// that got no answer (the manager down) leaves it for the next
+		// one, so that retries do not rewrite the state file. Should the
+		// manager have taken it after all, it says so below.
+		p.dev.Seq = a.st.RequestSeq + 1
 		a.mu.Unlock()
 		if err == nil {
 			ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
@@ -68,10 +71,13 @@ func (a *Agent) run(x exchange) error {
 			cancel()
 		}
 		a.mu.Lock()
+		if err == nil || isRejected(err) {
+			a.st.RequestSeq = max(a.st.RequestSeq, p.dev.Seq)
+		}
 		// A manager that has seen this counter from the device's key (the
-		// state file was restored or set aside, or the agent stopped
-		// before saving it) says which it saw last: continue above it,
-		// once.
+		// state file was restored or set aside, the agent stopped before
+		// saving it, an answer was lost) says which it saw last: continue
+		// above it, once.
 		var pe *licproto.Error
 		if attempt > 0 || !errors.As(err, &pe) || pe.Code != licproto.CodeReplay || pe.LastSeq < p.dev.Seq {
 			break
