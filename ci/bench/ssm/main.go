@@ -514,7 +514,25 @@ func preSigned(ctx context.Context, mgr cpuMeter, c *licproto.Client, url func(i
 		}
 	}
 	answers := make([][]byte, len(insts))
+	// A device sends its next request once the one before is answered:
+	// sent at once, a later round's request (a higher counter) could
+	// overtake it and have it refused as a replay.
+	done := make([]chan struct{}, len(insts))
+	prev := make([]int, len(insts))
+	last := map[string]int{}
+	for i, in := range insts {
+		done[i] = make(chan struct{})
+		prev[i] = -1
+		if p, ok := last[in.udi]; ok {
+			prev[i] = p
+		}
+		last[in.udi] = i
+	}
 	f, err := timed(mgr, len(insts), conc, func(i int) error {
+		defer close(done[i])
+		if p := prev[i]; p >= 0 {
+			<-done[p]
+		}
 		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url(i), bytes.NewReader(bodies[i]))
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := c.HTTP.Do(req)
