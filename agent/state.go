@@ -43,6 +43,10 @@ const stateVersion = 1
 type State struct {
 	Version int  `json:"version"`
 	Enabled bool `json:"enabled"`
+	// RequestSeq is the counter of the last request the device key
+	// signed (licproto.Request.Seq); the manager refuses a counter it has
+	// seen, so it only grows while the key lives.
+	RequestSeq int64 `json:"request_seq,omitempty"`
 	// Registration is set while the device is registered.
 	Registration *Registration `json:"registration,omitempty"`
 	// Pending is a registration that could not reach the manager and is
