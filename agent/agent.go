@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"vxway/agentclient"
@@ -89,9 +90,16 @@ type Agent struct {
 	// bootID is the kernel's id of the current boot, empty when it
 	// cannot be read (the reservation is then judged at every start).
 	bootID string
-	// trust is the manager keys that sign reservation codes, once read
-	// (see trustedKeysLocked).
-	trust *reservation.KeySet
+	// trustedKeys is the manager keys that sign reservation codes, once
+	// read (see trustedKeysLocked).
+	trustedKeys *reservation.KeySet
+	// trust is the manager's time last learned, nil until an answer
+	// came in this run (trust.go). It takes no lock: the TLS handshake
+	// of an exchange reads it.
+	trust atomic.Pointer[trustPoint]
+	// buildTime is the image's build time: a device clock earlier than
+	// it is known to be wrong.
+	buildTime time.Time
 }
 
 // New loads the agent's state from opts.Root. It does not start timers;
@@ -126,7 +134,12 @@ func New(opts Options) (*Agent, error) {
 		a.ip = firstIPv4
 	}
 	if a.dial == nil {
-		a.dial = func(cfg agentclient.Config) (Manager, error) { return newHTTPSManager(a.root, cfg, a.timeout, a.clk) }
+		a.dial = func(cfg agentclient.Config) (Manager, error) {
+			return newHTTPSManager(a.root, cfg, a.timeout, a.clk, a.tlsTime, a.learn)
+		}
+	}
+	if bt, err := platform.LoadImageBuildTime(a.root); err == nil {
+		a.buildTime = bt
 	}
 	st, err := loadState(a.root)
 	if errors.Is(err, errCorrupt) {
@@ -163,6 +176,9 @@ func New(opts Options) (*Agent, error) {
 		return nil, err
 	}
 	a.anchorSaved = a.anchor.Latest
+	if _, err := a.adoptLocked(); err != nil {
+		return nil, err
+	}
 	if st.Enabled {
 		if a.key, err = loadOrMakeKey(a.root); err != nil {
 			return nil, err

@@ -25,6 +25,7 @@ const (
 	AlarmRegExpiringSoon    = platform.AlarmSmartRegistrationExpiring
 	AlarmExportCapReached   = platform.AlarmExportControlReached
 	AlarmExportApproaching  = platform.AlarmExportControlApproaching
+	AlarmClockOffset        = platform.AlarmSmartClockOffset
 )
 
 // alarms raises and clears the agent's alarms in the platform's store
@@ -85,7 +86,7 @@ func (a *alarms) list(scope []int) []int {
 func licensingAlarms() []int {
 	return []int{AlarmEvaluation, AlarmOutOfCompliance, AlarmEvaluationExpired, AlarmAuthExpired, AlarmAuthExpiredInUse,
 		AlarmRegExpired, AlarmCommError, AlarmAuthExpiringSoon, AlarmAuthRenewFailed, AlarmRegRenewFailed, AlarmRegExpiringSoon,
-		AlarmReservationExpired}
+		AlarmReservationExpired, AlarmClockOffset}
 }
 
 // exportAlarms is the scope of the export-control alarms.

@@ -24,7 +24,8 @@ func (a *Agent) settleAlarmsLocked() {
 // with its detail.
 func (a *Agent) conditionsLocked(now time.Time) map[int]string {
 	on := map[int]string{}
-	switch st := a.standingLocked(now); st {
+	st := a.standingLocked(now)
+	switch st {
 	case standingOff:
 	case standingReserved:
 		a.reservationConditionsLocked(on)
@@ -32,6 +33,9 @@ func (a *Agent) conditionsLocked(now time.Time) map[int]string {
 		a.unregisteredConditionsLocked(on, st)
 	case standingRegistered, standingAuthExpired:
 		a.registeredConditionsLocked(on, now, st)
+	}
+	if st != standingOff {
+		a.clockConditionLocked(on, now)
 	}
 	return on
 }

@@ -11,12 +11,16 @@ import "time"
 // is the wall clock alone: without Round(0), comparisons with times made
 // in this process (the anchor of a first enable) would use Go's
 // monotonic reading and miss a clock set forward (date, NTP) until the
-// agent restarts.
+// agent restarts. It also brings the registration's offset to the
+// manager's time up to date with the trusted time (trust.go), so that
+// now plus that offset is the manager's time for every deadline computed
+// from it.
 func (a *Agent) nowLocked() time.Time {
 	now := a.clk.Now().Round(0)
 	if a.hasAnchor && now.Before(a.anchor.Latest) {
-		return a.anchor.Latest
+		now = a.anchor.Latest
 	}
+	a.syncSkewLocked(now)
 	return now
 }
 

@@ -9,13 +9,15 @@
 // that only talk to the agent use instead of this one.
 //
 // The files by concern: agent.go construction and loading, clock.go the
-// evaluation clock and manager time, schedule.go the timer and what is
+// evaluation clock and manager time, trust.go trusted time, schedule.go the timer and what is
 // due, exchange.go the exchanges with the manager, usage.go the usage call
 // control reports, identity.go the device identity, setters.go the
 // settings, classify.go the one classification of the state that
 // status.go and alarms_conditions.go read.
 //
 // Time comes from an injected clock.Clock and every deadline is a timer:
-// nothing polls. Expiry is judged against the manager's time, measured as
-// the skew between the manager's answers and the local clock.
+// nothing polls. Expiry is judged against the manager's time: trust.go
+// learns it from the manager's signed, nonce-bound answers and advances it
+// with the monotonic clock, so the device's clock being wrong or stepped
+// does not move licensing deadlines.
 package agent

@@ -2,12 +2,14 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"strings"
 	"time"
 
 	"vxway/agentclient"
+	"vxway/licproto"
 )
 
 // The exchanges with the manager: register, renew the registration,
@@ -56,13 +58,33 @@ func (a *Agent) run(x exchange) error {
 	if x.take != nil {
 		x.take()
 	}
-	a.mu.Unlock()
-	if err == nil {
-		ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
-		err = x.send(ctx, m, p)
-		cancel()
+	for attempt := 0; ; attempt++ {
+		// The counter is spent once the manager has answered; a request
+		// that got no answer (the manager down) leaves it for the next
+		// one, so that retries do not rewrite the state file. Should the
+		// manager have taken it after all, it says so below.
+		p.dev.Seq = a.st.RequestSeq + 1
+		a.mu.Unlock()
+		if err == nil {
+			ctx, cancel := context.WithTimeout(context.Background(), a.timeout)
+			err = x.send(ctx, m, p)
+			cancel()
+		}
+		a.mu.Lock()
+		if err == nil || isRejected(err) {
+			a.st.RequestSeq = max(a.st.RequestSeq, p.dev.Seq)
+		}
+		// A manager that has seen this counter from the device's key (the
+		// state file was restored or set aside, the agent stopped before
+		// saving it, an answer was lost) says which it saw last: continue
+		// above it, once.
+		var pe *licproto.Error
+		if attempt > 0 || !errors.As(err, &pe) || pe.Code != licproto.CodeReplay || pe.LastSeq < p.dev.Seq {
+			break
+		}
+		a.logf("licensing: the manager has seen request counter %d of this device; continuing above it", pe.LastSeq)
+		a.st.RequestSeq, err = pe.LastSeq, nil
 	}
-	a.mu.Lock()
 	defer a.mu.Unlock()
 	defer a.settleLocked()
 	if x.registered {
@@ -169,6 +191,7 @@ func (a *Agent) registeredLocked(token string, reregister, retry bool, p peer, a
 	wasRegistered := a.st.Registration != nil
 	switch {
 	case err == nil:
+		a.learn(ans.ManagerTime)
 		a.st.Registration = &Registration{
 			InstanceID:       ans.InstanceID,
 			SmartAccount:     ans.SmartAccount,
@@ -228,6 +251,7 @@ func (a *Agent) renewRegistration() error {
 				a.retryLocked("registration renewal", &r.RenewFailure, &a.renewRetry, now, err)
 				return fmt.Errorf("renewing the registration: %w", err)
 			}
+			a.learn(ans.ManagerTime)
 			r.CertPEM, r.CertNotAfter, r.RenewedAt, r.SentHostname = ans.CertPEM, ans.CertNotAfter, now, p.host
 			r.Skew = skew(ans.ManagerTime, now)
 			r.RenewFailure = nil
@@ -266,6 +290,7 @@ func (a *Agent) authorize() error {
 				a.retryLocked("authorization request", &r.AuthFailure, &a.authRetry, now, err)
 				return fmt.Errorf("renewing the authorization: %w", err)
 			}
+			a.learn(ans.ManagerTime)
 			r.Auth = &Authorization{At: ans.ManagerTime, AtLocal: now, Results: maps.Clone(ans.Results), Reported: usage}
 			if r.Auth.At.IsZero() {
 				r.Auth.At = now.Add(r.Skew)

@@ -18,11 +18,10 @@ import (
 
 // deviceLocked is the identity the manager knows the device by.
 func (a *Agent) deviceLocked() Device {
-	d := Device{Key: a.key, UDI: a.udiLocked()}
+	d := Device{Key: a.key, UDI: a.udiLocked(), Skew: a.bestTimeLocked().Sub(a.clk.Now())}
 	if r := a.st.Registration; r != nil {
 		d.InstanceID = r.InstanceID
 		d.CertPEM = r.CertPEM
-		d.Skew = r.Skew
 	}
 	return d
 }

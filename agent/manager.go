@@ -42,8 +42,11 @@ type Device struct {
 	UDI        string
 	InstanceID string
 	CertPEM    []byte
-	// Skew is the manager's clock minus the device's, as last measured.
+	// Skew is the device's best estimate of the manager's time minus its
+	// clock: requests are stamped and certificates judged at that time.
 	Skew time.Duration
+	// Seq is the request counter of this exchange (licproto.Request.Seq).
+	Seq int64
 }
 
 // RegisterRequest is the register message.

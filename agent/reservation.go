@@ -81,14 +81,14 @@ func trustedKeys(root string) (reservation.KeySet, error) {
 // so they are read once; a failure is not kept, and the next call reads
 // again.
 func (a *Agent) trustedKeysLocked() (reservation.KeySet, error) {
-	if a.trust != nil {
-		return *a.trust, nil
+	if a.trustedKeys != nil {
+		return *a.trustedKeys, nil
 	}
 	ks, err := trustedKeys(a.root)
 	if err != nil {
 		return reservation.KeySet{}, err
 	}
-	a.trust = &ks
+	a.trustedKeys = &ks
 	return ks, nil
 }
 

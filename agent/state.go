@@ -43,6 +43,10 @@ const stateVersion = 1
 type State struct {
 	Version int  `json:"version"`
 	Enabled bool `json:"enabled"`
+	// RequestSeq is the counter of the last request the device key
+	// signed (licproto.Request.Seq); the manager refuses a counter it has
+	// seen, so it only grows while the key lives.
+	RequestSeq int64 `json:"request_seq,omitempty"`
 	// Registration is set while the device is registered.
 	Registration *Registration `json:"registration,omitempty"`
 	// Pending is a registration that could not reach the manager and is
@@ -63,6 +67,11 @@ type State struct {
 	// (docs/licensing.md#license-reservation): whether it is on and its
 	// requests and codes; nil until it is first turned on.
 	Reservation *ReservationState `json:"reservation,omitempty"`
+	// Serial is the UDI serial of the device this state belongs to. A
+	// state found on another device (restored from its backup, or a
+	// cloned disk) keeps its settings but not the registration or the
+	// reservation, which stay with the device that made them.
+	Serial string `json:"serial,omitempty"`
 }
 
 // ReservationState is reservation mode and the reservation's codes.
@@ -154,6 +163,11 @@ func loadState(root string) (*State, error) {
 	if err != nil {
 		return nil, fmt.Errorf("reading %s: %w", p, err)
 	}
+	return parseState(b, p)
+}
+
+// parseState reads the bytes of a state file named p.
+func parseState(b []byte, p string) (*State, error) {
 	var s State
 	if err := json.Unmarshal(b, &s); err != nil {
 		return nil, fmt.Errorf("%w: parsing %s: %v", errCorrupt, p, err)
@@ -188,6 +202,11 @@ func loadConfig(root string) (agentclient.Config, error) {
 	if err != nil {
 		return agentclient.Config{}, fmt.Errorf("reading %s: %w", p, err)
 	}
+	return parseConfig(b, p)
+}
+
+// parseConfig reads the bytes of a configuration file named p.
+func parseConfig(b []byte, p string) (agentclient.Config, error) {
 	c := agentclient.DefaultConfig()
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
@@ -238,15 +257,7 @@ func loadOrMakeKey(root string) (*ecdsa.PrivateKey, error) {
 	p := filepath.Join(root, keyFile)
 	b, err := os.ReadFile(p)
 	if err == nil {
-		blk, _ := pem.Decode(b)
-		if blk == nil {
-			return nil, fmt.Errorf("%w: %s holds no PEM block", errCorrupt, p)
-		}
-		k, err := x509.ParseECPrivateKey(blk.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("%w: parsing %s: %v", errCorrupt, p, err)
-		}
-		return k, nil
+		return parseKey(b, p)
 	}
 	if !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("reading %s: %w", p, err)
@@ -261,6 +272,19 @@ func loadOrMakeKey(root string) (*ecdsa.PrivateKey, error) {
 	}
 	if err := writeFile(root, keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})); err != nil {
 		return nil, err
+	}
+	return k, nil
+}
+
+// parseKey reads the bytes of a device key file named p.
+func parseKey(b []byte, p string) (*ecdsa.PrivateKey, error) {
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		return nil, fmt.Errorf("%w: %s holds no PEM block", errCorrupt, p)
+	}
+	k, err := x509.ParseECPrivateKey(blk.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("%w: parsing %s: %v", errCorrupt, p, err)
 	}
 	return k, nil
 }

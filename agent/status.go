@@ -24,6 +24,14 @@ func (a *Agent) Status() agentclient.Status {
 		Alarms:        a.alarms.list(append(licensingAlarms(), exportAlarms()...)),
 		Reservation:   a.reservationStatusLocked(),
 	}
+	if st != standingOff {
+		off, learned := a.offsetLocked(now)
+		s.Skew = off
+		s.TimeSource = agentclient.TimeDevice
+		if learned {
+			s.TimeSource = agentclient.TimeManager
+		}
+	}
 	if a.hasAnchor && a.st.Enabled && st != standingReserved {
 		s.EvaluationStart = a.anchor.Start
 		s.EvaluationExpires = a.evalExpiresLocked()
@@ -118,7 +126,6 @@ func (a *Agent) registeredStatusLocked(s *agentclient.Status, now time.Time, st 
 	if r.ExportControlled {
 		s.ExportControlled = "Allowed"
 	}
-	s.Skew = r.Skew
 	s.RegisteredAt, s.RegistrationLast = r.RegisteredAt, r.RenewedAt
 	s.RegistrationNext = a.renewDueLocked(now)
 	s.RegistrationExpires = local(r, r.CertNotAfter)

@@ -30,12 +30,18 @@ var errProxyRefused = errors.New("proxy refused the connection")
 type httpsManager struct {
 	client *licproto.Client
 	clk    clock.Clock
+	// learn gets the manager's time of every verified answer, refusals
+	// included.
+	learn func(time.Time)
 }
 
 // newHTTPSManager returns the Manager reached with cfg from the device at
 // root: the URL (image.json direct_url, or the On-Prem URL), the proxy,
-// and a TLS configuration that trusts only /etc/vxway/trust/*.pem.
-func newHTTPSManager(root string, cfg agentclient.Config, timeout time.Duration, clk clock.Clock) (Manager, error) {
+// and a TLS configuration that trusts only /etc/vxway/trust/*.pem and
+// judges certificates at tlsTime (the device's best estimate of the
+// manager's time, not its clock, which may be off by months). learn gets
+// the manager's time of every verified answer.
+func newHTTPSManager(root string, cfg agentclient.Config, timeout time.Duration, clk clock.Clock, tlsTime func() time.Time, learn func(time.Time)) (Manager, error) {
 	roots, err := loadTrust(root)
 	if err != nil {
 		return nil, err
@@ -45,7 +51,7 @@ func newHTTPSManager(root string, cfg agentclient.Config, timeout time.Duration,
 		return nil, err
 	}
 	tr := &http.Transport{
-		TLSClientConfig:       &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12},
+		TLSClientConfig:       &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12, Time: tlsTime},
 		DialContext:           (&net.Dialer{Timeout: timeout}).DialContext,
 		TLSHandshakeTimeout:   timeout,
 		ResponseHeaderTimeout: timeout,
@@ -69,11 +75,12 @@ func newHTTPSManager(root string, cfg agentclient.Config, timeout time.Duration,
 		}
 	}
 	return &httpsManager{
-		clk: clk,
+		clk:   clk,
+		learn: learn,
 		client: &licproto.Client{
 			HTTP:     &http.Client{Transport: tr, Timeout: timeout},
 			URL:      target,
-			Verifier: licproto.NewVerifier(roots, 0),
+			Verifier: licproto.NewVerifier(roots),
 			Clock:    clk,
 		},
 	}, nil
@@ -200,8 +207,11 @@ func refusal(err error) error {
 
 func (m *httpsManager) do(ctx context.Context, d Device, skew time.Duration, t licproto.Type, payload, result any) (*licproto.Verified, error) {
 	c := *m.client
-	c.Skew = skew
+	c.Skew, c.Seq = skew, d.Seq
 	v, err := c.Do(ctx, t, d.UDI, d.Key, payload, result)
+	if v != nil && m.learn != nil {
+		m.learn(v.Time())
+	}
 	if err != nil {
 		return v, refusal(err)
 	}

@@ -16,6 +16,12 @@ const (
 	RegReservedPLR = "Registered - Permanent License Reservation"
 )
 
+// Export-controlled functionality, as Status.ExportControlled shows it.
+const (
+	ExportAllowed    = "Allowed"
+	ExportNotAllowed = "Not Allowed"
+)
+
 // Authorization statuses, as the Status section of docs/licensing.md
 // words them.
 const (
@@ -53,6 +59,15 @@ const (
 	TypeNotStarted   = "Reservation Not Started"
 )
 
+// Time sources of licensing time (Status TimeSource).
+const (
+	// TimeManager: the manager's signed time, learned from an answer
+	// since the agent started, advanced by the monotonic clock.
+	TimeManager = "Manager"
+	// TimeDevice: the device's clock plus the offset last measured.
+	TimeDevice = "Device"
+)
+
 // License types the device consumes, as call control reports them.
 const (
 	TypeRMS     = "rms"
@@ -85,8 +100,14 @@ type Status struct {
 	AuthorizationLast    time.Time `json:"authorization_last,omitzero"`
 	AuthorizationNext    time.Time `json:"authorization_next,omitzero"`
 	AuthorizationExpires time.Time `json:"authorization_expires,omitzero"`
-	// Skew is the manager's clock minus the device's, as last measured.
+	// Skew is the manager's time minus the device's licensing time: the
+	// offset learned from the manager's signed answers (TimeSource
+	// Manager), or the one last measured (Device). It is shown as `Time
+	// Offset` in seconds; alarm 30049 is raised beyond a few minutes.
 	Skew time.Duration `json:"skew"`
+	// TimeSource is where licensing time comes from now: TimeManager or
+	// TimeDevice; empty while Smart Licensing is off.
+	TimeSource string `json:"time_source,omitempty"`
 
 	FailureReason string `json:"failure_reason,omitempty"`
 	Warning       string `json:"warning,omitempty"`

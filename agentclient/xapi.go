@@ -272,6 +272,8 @@ func (x *xapiHandlers) status(ctx context.Context, req *xapi.Request, rel []stri
 	out.Status(p+"Authorization LastRenewal", stamp(s.AuthorizationLast))
 	out.Status(p+"Authorization NextRenewal", stamp(s.AuthorizationNext))
 	out.Status(p+"Authorization Expires", stamp(s.AuthorizationExpires))
+	out.Status(p+"Time Source", s.TimeSource)
+	out.StatusInt(p+"Time Offset", int64(s.Skew/time.Second))
 	out.Status(p+"FailureReason", s.FailureReason)
 	out.Status(p+"Warning", s.Warning)
 	out.Status(p+"Unauthorized", yesNo(s.Unauthorized))

@@ -39,3 +39,23 @@ func TestWriteFileMissingDir(t *testing.T) {
 		t.Fatal("writing into a missing directory succeeded")
 	}
 }
+
+func TestWriteJSONMakesDirsAndEndsWithNewline(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "a", "b", "x.json")
+	if err := WriteJSON(p, map[string]int{"n": 1}, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(b) != "{\n  \"n\": 1\n}\n" {
+		t.Errorf("content %q", b)
+	}
+	if fi, _ := os.Stat(p); fi.Mode().Perm() != 0o640 {
+		t.Errorf("mode %v, want 0640", fi.Mode().Perm())
+	}
+	if err := WriteJSON(p, func() {}, 0o640); err == nil {
+		t.Error("a value JSON cannot encode was written")
+	}
+}

@@ -9,8 +9,9 @@ set -euo pipefail
 # Tests: tinyproxy (proxy transport), dnsmasq (DHCP in a network namespace),
 # PostgreSQL (manager store), a C compiler for the race detector (gcc,
 # libc6-dev), chromium (the web interface driven in a real browser), SIPp
-# (sip-tester) as the SIP client of the registrar tests.
-pkgs=(qemu-system-x86 ovmf systemd-boot-efi e2fsprogs dosfstools gdisk mtools tinyproxy dnsmasq-base postgresql gcc libc6-dev chromium sip-tester)
+# (sip-tester) as the SIP client of the registrar tests, scp
+# (openssh-client) copying backups off and onto a VM.
+pkgs=(qemu-system-x86 ovmf systemd-boot-efi e2fsprogs dosfstools gdisk mtools tinyproxy dnsmasq-base postgresql gcc libc6-dev chromium sip-tester openssh-client)
 if [ "${1:-}" = "--build-only" ]; then
 	pkgs=(qemu-system-x86 ovmf systemd-boot-efi e2fsprogs)
 fi

@@ -24,8 +24,27 @@ type Timer interface {
 	Stop() bool
 }
 
+// Monotonic reports c's monotonic reading: the time elapsed since an
+// origin of c's choosing, which steps of the wall clock (an administrator
+// setting the date, NTP) do not move. Real reads the runtime's monotonic
+// clock; Fake moves it only as time passes (Advance, Set forward). A
+// clock of another kind gives its wall time.
+func Monotonic(c Clock) time.Duration {
+	if m, ok := c.(interface{ Monotonic() time.Duration }); ok {
+		return m.Monotonic()
+	}
+	return time.Duration(c.Now().UnixNano())
+}
+
 // Real is the wall clock.
 type Real struct{}
+
+// origin is the process's first reading of the runtime clock; Real's
+// monotonic readings count from it.
+var origin = time.Now()
+
+// Monotonic reports the monotonic time since the process started.
+func (Real) Monotonic() time.Duration { return time.Since(origin) }
 
 // Now reports time.Now.
 func (Real) Now() time.Time { return time.Now() }
@@ -40,6 +59,7 @@ func (Real) AfterFunc(d time.Duration, f func()) Timer { return time.AfterFunc(d
 type Fake struct {
 	mu     sync.Mutex
 	now    time.Time
+	mono   time.Duration
 	seq    int
 	timers []*fakeTimer
 }
@@ -84,6 +104,15 @@ func (t *fakeTimer) Stop() bool {
 	return false
 }
 
+// Monotonic reports how much fake time has passed: Advance and Set forward
+// add to it, Set backward (a wall clock stepped back) does not take from
+// it.
+func (c *Fake) Monotonic() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.mono
+}
+
 // Pending reports how many timers are waiting.
 func (c *Fake) Pending() int {
 	c.mu.Lock()
@@ -109,6 +138,9 @@ func (c *Fake) Set(t time.Time) {
 			return c.timers[i].seq < c.timers[j].seq
 		})
 		if len(c.timers) == 0 || c.timers[0].at.After(t) {
+			if t.After(c.now) {
+				c.mono += t.Sub(c.now)
+			}
 			c.now = t
 			c.mu.Unlock()
 			return
@@ -116,6 +148,7 @@ func (c *Fake) Set(t time.Time) {
 		next := c.timers[0]
 		c.timers = c.timers[1:]
 		if next.at.After(c.now) {
+			c.mono += next.at.Sub(c.now)
 			c.now = next.at
 		}
 		c.mu.Unlock()

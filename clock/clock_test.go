@@ -50,3 +50,21 @@ func TestFakeBackwardsFiresNothing(t *testing.T) {
 		t.Fatal("timer did not fire at its absolute due time")
 	}
 }
+
+func TestMonotonicIgnoresWallSteps(t *testing.T) {
+	start := time.Date(2026, 1, 5, 9, 0, 0, 0, time.UTC)
+	c := NewFake(start)
+	c.Advance(time.Hour)
+	c.Set(start.Add(-100 * 24 * time.Hour)) // the wall clock stepped back
+	c.Advance(time.Minute)
+	if got := Monotonic(c); got != time.Hour+time.Minute {
+		t.Errorf("fake monotonic %s, want 1h1m", got)
+	}
+	c.Set(c.Now().Add(2 * time.Hour)) // forward: time passes
+	if got := Monotonic(c); got != 3*time.Hour+time.Minute {
+		t.Errorf("fake monotonic after Set forward %s, want 3h1m", got)
+	}
+	if a, b := Monotonic(Real{}), Monotonic(Real{}); b < a {
+		t.Errorf("real monotonic went back: %s then %s", a, b)
+	}
+}

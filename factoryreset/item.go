@@ -71,7 +71,7 @@ func (i Item) info() itemInfo {
 			[]Path{
 				{Pattern: "data/licensing/"},
 				{Pattern: path.Join(platform.AlarmDir, "3003[5-9].json")},
-				{Pattern: path.Join(platform.AlarmDir, "3004[0-8].json")},
+				{Pattern: path.Join(platform.AlarmDir, "3004[0-9].json")},
 			}, false}
 	case FIPS:
 		return itemInfo{"fips", "f", "keep-fips",

@@ -7,11 +7,11 @@ import (
 	"strings"
 	"testing"
 	"vxway/agent"
+	"vxway/servercert"
 
 	"vxway/login"
 	"vxway/platform"
 	"vxway/supervise"
-	"vxway/webui"
 )
 
 // The keep-set names a few directories whose owners are too large to link
@@ -22,7 +22,7 @@ func TestKeepSetMatchesOwners(t *testing.T) {
 	want := map[Item]string{
 		Licensing:    agent.StateDir + "/",
 		SSHKeys:      login.HostKeyDir + "/",
-		Certificates: path.Dir(webui.CertPath) + "/",
+		Certificates: path.Dir(servercert.CertPath) + "/",
 		Logs:         supervise.LogDir + "/",
 	}
 	for item, dir := range want {
@@ -30,8 +30,8 @@ func TestKeepSetMatchesOwners(t *testing.T) {
 			t.Errorf("%s keeps %q; its owner names %q", item.info().name, got, dir)
 		}
 	}
-	if path.Dir(webui.KeyPath) != path.Dir(webui.CertPath) {
-		t.Errorf("the server key %s is outside the certificate directory", webui.KeyPath)
+	if path.Dir(servercert.KeyPath) != path.Dir(servercert.CertPath) {
+		t.Errorf("the server key %s is outside the certificate directory", servercert.KeyPath)
 	}
 }
 

@@ -10,12 +10,11 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 	"vxway/firstboot/seed"
 
-	"vxway/atomicfile"
 	"vxway/clock"
+	"vxway/journal"
 	"vxway/netsettings"
 	"vxway/platform"
 )
@@ -277,22 +276,6 @@ func (p *provisioner) stage(s *seed.Seed) ([]step, error) {
 	return steps, nil
 }
 
-// journal is the saved content of every file a commit may touch.
-type journal struct {
-	Files []savedFile `json:"files"`
-}
-
-type savedFile struct {
-	Path    string      `json:"path"`
-	Exists  bool        `json:"exists"`
-	Mode    os.FileMode `json:"mode,omitempty"`
-	Content []byte      `json:"content,omitempty"`
-}
-
-func absent(err error) bool {
-	return errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
-}
-
 // commit runs the steps under a journal: every file they may touch is
 // saved first; if a step fails, everything is put back, so the seed is
 // applied whole or not at all. A power cut in the middle is undone by
@@ -305,28 +288,9 @@ func (p *provisioner) commit(st *State, src string, sd *seed.Seed, steps []step)
 			paths[f] = true
 		}
 	}
-	var j journal
-	for _, rel := range sortedKeys(paths) {
-		sf := savedFile{Path: rel}
-		fi, err := os.Stat(filepath.Join(p.root, rel))
-		switch {
-		case err == nil:
-			b, err := os.ReadFile(filepath.Join(p.root, rel))
-			if err != nil {
-				return p.failed(st, src, sd.InstanceID, fmt.Errorf("saving %s before provisioning: %w", rel, err))
-			}
-			sf.Exists, sf.Mode, sf.Content = true, fi.Mode().Perm(), b
-		case !absent(err):
-			return p.failed(st, src, sd.InstanceID, fmt.Errorf("saving %s before provisioning: %w", rel, err))
-		}
-		j.Files = append(j.Files, sf)
-	}
-	jb, err := json.Marshal(j)
+	j, err := journal.Begin(p.root, JournalPath, sortedKeys(paths))
 	if err != nil {
-		return p.failed(st, src, sd.InstanceID, fmt.Errorf("encoding the provisioning journal: %w", err))
-	}
-	if err := writeFile(p.root, JournalPath, jb, 0o600); err != nil {
-		return p.failed(st, src, sd.InstanceID, err)
+		return p.failed(st, src, sd.InstanceID, fmt.Errorf("saving the files before provisioning: %w", err))
 	}
 	applied := &State{InstanceID: sd.InstanceID, Source: src, AppliedAt: now, Summary: sd.Summary(),
 		Last: &Attempt{At: now, Source: src, InstanceID: sd.InstanceID, Result: ResultApplied}}
@@ -337,13 +301,13 @@ func (p *provisioner) commit(st *State, src string, sd *seed.Seed, steps []step)
 	for _, s := range steps {
 		if err := s.do(); err != nil {
 			err = fmt.Errorf("applying %s: %w", s.name, err)
-			if rerr := p.rollback(&j); rerr != nil {
+			if rerr := j.Rollback(); rerr != nil {
 				err = errors.Join(err, fmt.Errorf("putting the files back: %w", rerr))
 			}
 			return p.failed(st, src, sd.InstanceID, err)
 		}
 	}
-	if err := p.removeJournal(); err != nil {
+	if err := j.Done(); err != nil {
 		p.logf("%v", err)
 	}
 	p.logf("applied seed %s from %s: %s", sd.InstanceID, src, sd.Summary())
@@ -368,55 +332,18 @@ func (p *provisioner) failed(st *State, src, id string, err error) error {
 	return errors.Join(err, p.raise(AlarmSeedRejected, fmt.Sprintf("%s: applying failed: %v", src, err)), saveState(p.root, st))
 }
 
-func (p *provisioner) rollback(j *journal) error {
-	var errs []error
-	for _, f := range j.Files {
-		abs := filepath.Join(p.root, f.Path)
-		if f.Exists {
-			if err := os.MkdirAll(filepath.Dir(abs), 0o755); err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			if err := atomicfile.WriteFile(abs, f.Content, f.Mode); err != nil {
-				errs = append(errs, err)
-			}
-			continue
-		}
-		if err := os.Remove(abs); err != nil && !absent(err) {
-			errs = append(errs, fmt.Errorf("removing %s: %w", abs, err))
-		}
-	}
-	if len(errs) > 0 {
-		return errors.Join(errs...)
-	}
-	return p.removeJournal()
-}
-
-func (p *provisioner) removeJournal() error {
-	jp := filepath.Join(p.root, JournalPath)
-	if err := os.Remove(jp); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("removing %s: %w", jp, err)
-	}
-	return atomicfile.SyncDir(filepath.Dir(jp))
-}
-
 // recover undoes a provisioning cut short by a power loss: the journal is
 // still there, so every file goes back to what it was before.
 func (p *provisioner) recover() error {
-	b, err := os.ReadFile(filepath.Join(p.root, JournalPath))
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("reading the provisioning journal: %w", err)
-	}
-	var j journal
-	if err := json.Unmarshal(b, &j); err != nil {
-		// A journal is written atomically before anything changes: one
-		// that does not decode means nothing was changed yet.
+	n, err := journal.Recover(p.root, JournalPath)
+	switch {
+	case errors.Is(err, journal.ErrUnreadable):
 		p.logf("discarding an unreadable provisioning journal: %v", err)
-		return p.removeJournal()
+		return nil
+	case err != nil:
+		return fmt.Errorf("putting back the files of an interrupted provisioning: %w", err)
+	case n > 0:
+		p.logf("an earlier provisioning was interrupted; put back %d files", n)
 	}
-	p.logf("an earlier provisioning was interrupted; putting back %d files", len(j.Files))
-	return p.rollback(&j)
+	return nil
 }

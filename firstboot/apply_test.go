@@ -3,7 +3,6 @@ package firstboot
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -15,6 +14,7 @@ import (
 	"vxway/vm"
 
 	"vxway/clock"
+	"vxway/journal"
 	"vxway/netsettings"
 	"vxway/platform"
 	"vxway/testsupport"
@@ -272,12 +272,13 @@ func TestApplyAllOrNothing(t *testing.T) {
 // before it looks at the seed; a good seed then applies whole.
 func TestApplyRecoversFromPowerCut(t *testing.T) {
 	d := newDevice(t, []byte(testsupport.FullSeed(t)))
-	j := journal{Files: []savedFile{
-		{Path: netsettings.ConfigPath},
-		{Path: platform.SystemConfigPath, Exists: true, Mode: 0o644, Content: []byte("{\"hostname\": \"before\", \"brand\": \"VCS\", \"type\": \"Expressway-C\"}\n")},
-	}}
-	jb, _ := json.Marshal(j)
-	if err := writeFile(d.root, JournalPath, jb, 0o600); err != nil {
+	if err := writeFile(d.root, platform.SystemConfigPath, []byte("{\"hostname\": \"before\", \"brand\": \"VCS\", \"type\": \"Expressway-C\"}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := journal.Begin(d.root, JournalPath, []string{netsettings.ConfigPath, platform.SystemConfigPath}); err != nil {
+		t.Fatal(err)
+	}
+	if err := writeFile(d.root, platform.SystemConfigPath, []byte("{\"hostname\": \"half\", \"brand\": \"VCS\", \"type\": \"Expressway-C\"}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := writeFile(d.root, netsettings.ConfigPath, []byte("half"), 0o644); err != nil {
@@ -290,7 +291,7 @@ func TestApplyRecoversFromPowerCut(t *testing.T) {
 	if !errors.Is(err, seedfmt.ErrInvalid) {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if !strings.Contains(out, "interrupted; putting back 2 files") {
+	if !strings.Contains(out, "interrupted; put back 2 files") {
 		t.Errorf("console:\n%s", out)
 	}
 	if d.exists(netsettings.ConfigPath) || d.exists(JournalPath) {

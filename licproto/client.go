@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/ecdsa"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -22,24 +21,29 @@ type Client struct {
 	URL      string
 	Verifier *Verifier
 	Clock    clock.Clock
-	// Skew is the manager's clock minus the device's as last measured;
-	// answers are judged fresh against the device clock plus Skew.
+	// Skew is the manager's clock minus the device's as the device
+	// estimates it: requests are stamped with the device clock plus Skew,
+	// and certificates are judged valid at that time.
 	Skew time.Duration
+	// Seq is the request counter to send (NewRequestSeq); 0 sends a legacy
+	// request without one.
+	Seq int64
 }
 
-// Do sends a request of type t for udi with payload, signed by key and
-// stamped with the device clock plus Skew, and decodes an ok answer's
-// result into result (may be nil). When the manager refuses, the error is
-// its *Error (errors.Is against ErrTokenExpired and the other sentinels
-// works). The verified answer is returned in both cases when there is one,
-// and with ErrClockSkew, so the caller can record the measured skew.
+// Do sends a request of type t for udi with payload and the counter Seq,
+// signed by key and stamped with the device clock plus Skew, and decodes
+// an ok answer's result into result (may be nil). When the manager
+// refuses, the error is its *Error (errors.Is against ErrTokenExpired and
+// the other sentinels works). The verified answer is returned in both
+// cases when there is one, so the caller can learn the manager's time
+// from a refusal too.
 func (c *Client) Do(ctx context.Context, t Type, udi string, key *ecdsa.PrivateKey, payload, result any) (*Verified, error) {
 	clk := c.Clock
 	if clk == nil {
 		clk = clock.Real{}
 	}
 	// Stamp the request with the device's estimate of the manager's time.
-	req, err := NewRequest(t, udi, payload, clk.Now().Add(c.Skew), key)
+	req, err := NewRequestSeq(t, udi, c.Seq, payload, clk.Now().Add(c.Skew), key)
 	if err != nil {
 		return nil, err
 	}
@@ -66,9 +70,6 @@ func (c *Client) Do(ctx context.Context, t Type, udi string, key *ecdsa.PrivateK
 		return nil, fmt.Errorf("reading %s answer: %w", t, err)
 	}
 	v, err := c.Verifier.Verify(req, ab, clk.Now(), c.Skew)
-	if errors.Is(err, ErrClockSkew) {
-		return v, err
-	}
 	if err != nil {
 		if resp.StatusCode != http.StatusOK {
 			return nil, fmt.Errorf("manager at %s answered HTTP %s: %w", c.URL, resp.Status, err)

@@ -28,6 +28,11 @@ const (
 type Error struct {
 	Code    Code   `json:"code"`
 	Message string `json:"message"`
+	// LastSeq, in a replay refusal of a request that carried a counter,
+	// is the highest counter the manager has accepted from the key that
+	// signed it: a device that lost its count (a state file restored or
+	// set aside, a crash before it was saved) continues above it.
+	LastSeq int64 `json:"last_seq,omitempty"`
 }
 
 func (e *Error) Error() string {
@@ -98,8 +103,6 @@ var (
 	// ErrAnswerMismatch: the answer is not bound to this request (nonce,
 	// type or UDI differ): a replayed or misrouted answer.
 	ErrAnswerMismatch = fmt.Errorf("manager answer does not belong to this request")
-	// ErrClockSkew: the answer timestamp is outside the freshness window.
-	ErrClockSkew = fmt.Errorf("manager answer timestamp is outside the freshness window")
 	// ErrMalformedAnswer: the body is not a signed answer.
 	ErrMalformedAnswer = fmt.Errorf("manager answer is malformed")
 )

@@ -23,12 +23,21 @@
 // A request is the JSON object Request:
 //
 //	{"version":1, "type":"authorize", "nonce":"<32 chars base64url>",
-//	 "timestamp":<unix milliseconds, device clock>, "udi":"UDI_PID:...;",
-//	 "payload":{...}, "signature":"<base64 DER ECDSA P-256>"}
+//	 "timestamp":<unix milliseconds, device clock>, "seq":<counter>,
+//	 "udi":"UDI_PID:...;", "payload":{...},
+//	 "signature":"<base64 DER ECDSA P-256>"}
 //
 // type is one of register, renew_registration, authorize, deregister. nonce
 // is 24 random bytes in unpadded base64url (exactly NonceLen characters), new
-// for every request. udi is the device identity, e.g.
+// for every request. seq is the device's request counter: every request a
+// device key signs carries a higher one than the one before (the device
+// keeps it next to its key); the manager refuses a counter it has already
+// seen from that key, which is what makes a replayed request fail whatever
+// its timestamp (see Manager checks). A request without seq (0, left out)
+// is a legacy request of earlier device software, judged by its timestamp.
+// timestamp is the device's best estimate of the manager's time, for
+// diagnostics; with seq the manager does not judge it. udi is the device
+// identity, e.g.
 // "UDI_PID:Expressway; UDI_SN:04515163; UDI_VID:1.0;" (printable ASCII, at
 // most MaxUDI bytes). payload is the type's payload object (RegisterPayload,
 // RenewRegistrationPayload, AuthorizePayload, DeregisterPayload).
@@ -39,7 +48,13 @@
 //	"vxway-licproto-request-v1\n" type "\n" nonce "\n" timestamp "\n" udi "\n"
 //	hex(SHA-256(payload bytes exactly as sent))
 //
-// timestamp is written in decimal. Every request is signed: a register
+// timestamp is written in decimal. A request with seq is signed over
+//
+//	"vxway-licproto-request-v2\n" type "\n" nonce "\n" timestamp "\n" seq "\n"
+//	udi "\n" hex(SHA-256(payload bytes exactly as sent))
+//
+// instead (seq in decimal), so a counter cannot be added, removed or
+// changed without the device's key. Every request is signed: a register
 // request is signed by the key whose public half it carries (proof of
 // possession); every later request is signed by the key the manager
 // certified at registration or at the last renew_registration.
@@ -88,12 +103,14 @@
 // its answer signing certificate only (not the device identity or TLS
 // server certificates the same CA issues).
 //
-// The device accepts an answer only when the signature and chain check out,
-// its nonce, type and udi equal the request's, and its timestamp lies within
-// the freshness window (DefaultWindow, 5 minutes) of the device's clock plus
-// the skew it expects. Verify reports the skew it measured (manager time
-// minus device time) so that the device can judge expiry in manager time. An
-// answer replayed from an earlier exchange therefore fails the nonce check.
+// The device accepts an answer only when the signature and chain check out
+// (certificate validity judged at the device's best estimate of the
+// manager's time) and its nonce, type and udi equal the request's. The
+// nonce is new for every request, so an answer replayed from an earlier
+// exchange fails that check whatever its timestamp: the device needs no
+// freshness window, and the answer's timestamp is the manager's time, which
+// the device adopts (trusted time, see docs/licensing.md). Verify reports
+// the skew it measured (manager time minus the device's estimate).
 //
 // A refusal of a request whose envelope could not be parsed still repeats
 // its type, nonce and udi when those are well formed (Binding); otherwise
@@ -109,17 +126,26 @@
 // Before acting, the manager refuses, with the code in brackets and without
 // changing any state, in this order: a body over MaxBody [too_large];
 // malformed JSON, an unknown version or type, a field out of its limits
-// [bad_request]; a timestamp more than the window away from the manager's
-// clock [stale_timestamp]; a nonce already seen while its timestamp is
-// fresh [replay]; for a register request, a token that is not good
+// [bad_request]; for a legacy request without seq, a timestamp more than
+// the window (DefaultWindow, 5 minutes) away from the manager's clock
+// [stale_timestamp] and a nonce already seen while its timestamp is fresh
+// [replay]; for a register request, a token that is not good
 // (unknown_token, token_expired, token_used_up, token_revoked), then a
 // signature that does not verify with the key it carries [bad_signature];
 // for the other requests, a UDI that is not registered or a signature that
 // does not verify with its registered key, answered alike
-// [not_registered]. Only then is the nonce recorded; when the replay guard
-// holds its limit of fresh nonces the request is refused [busy] (HTTP 503,
-// try again later) rather than a fresh nonce forgotten. A source address
-// over the manager's rate limit gets HTTP 429 with an unsigned body.
+// [not_registered]. Only then is the request's freshness recorded: a
+// request with seq is refused [replay, with last_seq] unless its counter
+// is higher than every counter the manager has accepted from its key, and
+// the manager records the counter in its database, in the transaction of
+// the request's effect, so that every manager sharing the database
+// refuses it afterwards (a request's timestamp may then be off by any
+// amount: a device whose clock is wrong by months still renews). A legacy
+// request's nonce is recorded in the manager's memory; when that replay
+// guard holds its limit of fresh nonces the request is refused [busy]
+// (HTTP 503, try again later) rather than a fresh nonce forgotten. A
+// source address over the manager's rate limit gets HTTP 429 with an
+// unsigned body.
 //
 // # Helpers
 //
@@ -183,8 +209,9 @@ const (
 	MaxUsage       = 1_000_000
 )
 
-// DefaultWindow is how far a message's timestamp may be from the receiver's
-// clock (after expected skew) before it is refused as stale.
+// DefaultWindow is how far the timestamp of a legacy request (one without
+// a counter) may be from the manager's clock before it is refused as
+// stale.
 const DefaultWindow = 5 * time.Minute
 
 // Type is the kind of a request.
@@ -245,10 +272,13 @@ func (l LicenseType) DisplayName() string {
 
 // Request is the envelope of every device request.
 type Request struct {
-	Version   int             `json:"version"`
-	Type      Type            `json:"type"`
-	Nonce     string          `json:"nonce"`
-	Timestamp int64           `json:"timestamp"` // unix milliseconds
+	Version   int    `json:"version"`
+	Type      Type   `json:"type"`
+	Nonce     string `json:"nonce"`
+	Timestamp int64  `json:"timestamp"` // unix milliseconds
+	// Seq is the device's request counter, strictly increasing per device
+	// key; 0 (left out) in a legacy request.
+	Seq       int64           `json:"seq,omitempty"`
 	UDI       string          `json:"udi"`
 	Payload   json.RawMessage `json:"payload"`
 	Signature string          `json:"signature"`
@@ -365,21 +395,30 @@ type SignedAnswer struct {
 }
 
 const (
-	requestDomain = "vxway-licproto-request-v1\n"
-	answerDomain  = "vxway-licproto-answer-v1\n"
+	requestDomain    = "vxway-licproto-request-v1\n"
+	requestSeqDomain = "vxway-licproto-request-v2\n"
+	answerDomain     = "vxway-licproto-answer-v1\n"
 )
 
 // SigningDigest returns the SHA-256 digest the request signature covers.
 func (r *Request) SigningDigest() []byte {
 	ph := sha256.Sum256(r.Payload)
 	h := sha256.New()
-	io.WriteString(h, requestDomain)
+	if r.Seq == 0 {
+		io.WriteString(h, requestDomain)
+	} else {
+		io.WriteString(h, requestSeqDomain)
+	}
 	io.WriteString(h, string(r.Type))
 	io.WriteString(h, "\n")
 	io.WriteString(h, r.Nonce)
 	io.WriteString(h, "\n")
 	io.WriteString(h, strconv.FormatInt(r.Timestamp, 10))
 	io.WriteString(h, "\n")
+	if r.Seq != 0 {
+		io.WriteString(h, strconv.FormatInt(r.Seq, 10))
+		io.WriteString(h, "\n")
+	}
 	io.WriteString(h, r.UDI)
 	io.WriteString(h, "\n")
 	io.WriteString(h, hex.EncodeToString(ph[:]))
@@ -405,9 +444,20 @@ func NewNonce(rnd io.Reader) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b[:]), nil
 }
 
-// NewRequest builds a request of type t from udi and payload, stamped with
-// now and a fresh nonce, and signs it with key.
+// NewRequest builds a legacy request (without a counter) of type t from
+// udi and payload, stamped with now and a fresh nonce, and signs it with
+// key. Devices use NewRequestSeq.
 func NewRequest(t Type, udi string, payload any, now time.Time, key *ecdsa.PrivateKey) (*Request, error) {
+	return NewRequestSeq(t, udi, 0, payload, now, key)
+}
+
+// NewRequestSeq builds a request of type t from udi and payload with the
+// request counter seq (greater than every counter key signed before),
+// stamped with now and a fresh nonce, and signs it with key.
+func NewRequestSeq(t Type, udi string, seq int64, payload any, now time.Time, key *ecdsa.PrivateKey) (*Request, error) {
+	if seq < 0 {
+		return nil, fmt.Errorf("building request: negative request counter %d", seq)
+	}
 	if !t.Valid() {
 		return nil, fmt.Errorf("building request: unknown type %q", t)
 	}
@@ -425,7 +475,7 @@ func NewRequest(t Type, udi string, payload any, now time.Time, key *ecdsa.Priva
 	if err != nil {
 		return nil, err
 	}
-	r := &Request{Version: Version, Type: t, Nonce: nonce, Timestamp: now.UnixMilli(), UDI: udi, Payload: p}
+	r := &Request{Version: Version, Type: t, Nonce: nonce, Timestamp: now.UnixMilli(), Seq: seq, UDI: udi, Payload: p}
 	if err := r.Sign(key); err != nil {
 		return nil, err
 	}
@@ -460,7 +510,7 @@ func (r *Request) Marshal() ([]byte, error) {
 // ParseRequest decodes and checks a request body: sizes, version, type,
 // nonce, UDI and signature encoding. It does not check the signature itself
 // (VerifySignature), the payload's content (DecodePayload) or freshness
-// (Replay.Check). Errors are *Error with code too_large or bad_request.
+// (Replay.Check for a legacy request). Errors are *Error with code too_large or bad_request.
 func ParseRequest(body []byte) (*Request, error) {
 	if len(body) > MaxBody {
 		return nil, errorf(CodeTooLarge, "request is %d bytes, more than the limit of %d", len(body), MaxBody)
@@ -480,6 +530,9 @@ func ParseRequest(body []byte) (*Request, error) {
 	}
 	if r.Timestamp <= 0 {
 		return nil, errorf(CodeBadRequest, "request timestamp is missing")
+	}
+	if r.Seq < 0 {
+		return nil, errorf(CodeBadRequest, "request counter seq is negative")
 	}
 	if err := checkUDI(r.UDI); err != nil {
 		return nil, errorf(CodeBadRequest, "%v", err)

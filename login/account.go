@@ -29,17 +29,20 @@ type Account struct {
 	// Credential is the user, group and supplementary groups the shell
 	// runs as; nil runs it as the server (root on the device).
 	Credential *syscall.Credential
+	// SFTP lets the account use the sftp subsystem (scp, sftp), confined
+	// to the SSH server's SFTPDir.
+	SFTP bool
 }
 
 // DefaultPath is the PATH a login shell gets.
 const DefaultPath = "/bin:/sbin:/usr/bin:/usr/sbin"
 
-// DefaultAccounts are the device's accounts: root with gosh, admin with the
-// xAPI shell. Root logs in over SSH with a password only once its default
-// password is changed.
+// DefaultAccounts are the device's accounts: root with gosh (and SFTP,
+// for copying backups), admin with the xAPI shell. Root logs in over SSH
+// with a password only once its default password is changed.
 func DefaultAccounts() []Account {
 	return []Account{
-		{Name: "root", Shell: "/bin/gosh", Home: "/root", ConsoleOnlyWhileDefault: true},
+		{Name: "root", Shell: "/bin/gosh", Home: "/root", ConsoleOnlyWhileDefault: true, SFTP: true},
 		{Name: "admin", Shell: "/bin/xshell", Home: "/", ExecOnStdin: true},
 	}
 }

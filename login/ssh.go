@@ -132,6 +132,12 @@ type SSH struct {
 	// Clock times the pause after an accept error (the real clock when
 	// nil).
 	Clock clock.Clock
+	// SFTPDir is the directory the accounts marked SFTP reach with the
+	// sftp subsystem (scp, sftp); empty serves no SFTP.
+	SFTPDir string
+	// FIPS offers only algorithms approved under FIPS 140 (FIPS 140
+	// mode).
+	FIPS bool
 
 	once      sync.Once
 	mu        sync.Mutex
@@ -279,6 +285,9 @@ func (s *SSH) config() *ssh.ServerConfig {
 			return nil, ErrLoginIncorrect
 		},
 		MaxAuthTries: 6,
+	}
+	if s.FIPS {
+		restrictFIPS(cfg)
 	}
 	cfg.AddHostKey(s.HostKey)
 	return cfg
@@ -432,6 +441,16 @@ func (s *SSH) session(acct Account, ch ssh.Channel, reqs <-chan *ssh.Request) {
 				ss.mu.Unlock()
 				ok = true
 			}
+		case "subsystem":
+			var sub struct{ Name string }
+			if started || ssh.Unmarshal(req.Payload, &sub) != nil || sub.Name != "sftp" || !acct.SFTP || s.SFTPDir == "" {
+				break
+			}
+			if err := ss.startSFTP(); err != nil {
+				s.logf("%v", err)
+				break
+			}
+			started, ok = true, true
 		case "shell", "exec":
 			if started {
 				break

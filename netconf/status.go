@@ -70,13 +70,5 @@ func ReadStatus(root string) (Status, error) {
 }
 
 func writeStatus(root string, s Status) error {
-	p := filepath.Join(root, StatusPath)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return fmt.Errorf("creating %s: %w", filepath.Dir(p), err)
-	}
-	b, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encoding network status: %w", err)
-	}
-	return atomicfile.WriteFile(p, append(b, '\n'), 0o644)
+	return atomicfile.WriteJSON(filepath.Join(root, StatusPath), s, 0o644)
 }

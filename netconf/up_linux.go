@@ -228,3 +228,18 @@ func stepClock(off time.Duration) error {
 	ts := unix.NsecToTimespec(time.Now().Add(off).UnixNano())
 	return unix.ClockSettime(unix.CLOCK_REALTIME, &ts)
 }
+
+// UpManagement brings up the dedicated management interface with its
+// static address (no gateway: the default route stays on eth0, so
+// licensing and other outgoing connections keep using it). Init calls it
+// at boot when platform.ManagementConfig names the interface.
+func UpManagement(ctx context.Context, name string, p netip.Prefix) error {
+	if err := waitLink(ctx, name, 2*time.Second); err != nil {
+		return err
+	}
+	link := netlinkLink{}
+	if err := link.SetUp(name); err != nil {
+		return fmt.Errorf("bringing up %s: %w", name, err)
+	}
+	return link.SetAddress(name, p)
+}

@@ -53,10 +53,13 @@ const (
 	AlarmSmartRegistrationExpiring   = 30046
 	AlarmExportControlApproaching    = 30047
 	AlarmExportControlReached        = 30048
-	AlarmFactoryResetStarted         = 15009
-	AlarmFactoryResetFailed          = 15013
-	AlarmDefaultRootPassword         = 40003
-	AlarmDefaultAdminPassword        = 40005
+	// AlarmSmartClockOffset is not in the vendor's list: the device's
+	// clock is minutes or more away from the license manager's.
+	AlarmSmartClockOffset     = 30049
+	AlarmFactoryResetStarted  = 15009
+	AlarmFactoryResetFailed   = 15013
+	AlarmDefaultRootPassword  = 40003
+	AlarmDefaultAdminPassword = 40005
 	// The 45000 range is not in the vendor's list; provisioning uses it.
 	AlarmProvisioningRejected = 45001
 	AlarmProvisioningRefused  = 45002
@@ -107,10 +110,12 @@ func KnownAlarms() map[int]AlarmInfo {
 		AlarmSmartRegistrationExpiring:   {SeverityWarning, "Smart Licensing registration expiring soon", connect},
 		AlarmExportControlApproaching:    {SeverityWarning, "Export control: encrypted sessions have reached 90% of the limit", reduce},
 		AlarmExportControlReached:        {SeverityError, "Export control: encrypted sessions have reached the limit", reduce},
-		AlarmFactoryResetStarted:         {SeverityWarning, "Factory reset in progress", "Wait for the device to restart"},
-		AlarmFactoryResetFailed:          {SeverityError, "Factory reset failed", "Read the detail, then run factory-reset again from the console"},
-		AlarmDefaultRootPassword:         {SeverityCritical, "Security alert: the root user has the default password set", "Log in as root and run passwd root"},
-		AlarmDefaultAdminPassword:        {SeverityCritical, "Security alert: the admin user has the default password set", "Log in as root and run passwd admin"},
+		AlarmSmartClockOffset: {SeverityWarning, "The device clock differs from the license manager's time",
+			"Configure NTP (xconfiguration NTP Server 1 Address); licensing follows the manager's time meanwhile"},
+		AlarmFactoryResetStarted:  {SeverityWarning, "Factory reset in progress", "Wait for the device to restart"},
+		AlarmFactoryResetFailed:   {SeverityError, "Factory reset failed", "Read the detail, then run factory-reset again from the console"},
+		AlarmDefaultRootPassword:  {SeverityCritical, "Security alert: the root user has the default password set", "Log in as root and run passwd root"},
+		AlarmDefaultAdminPassword: {SeverityCritical, "Security alert: the admin user has the default password set", "Log in as root and run passwd admin"},
 		AlarmProvisioningRejected: {SeverityError, "Provisioning seed rejected: nothing was applied",
 			"Read the problems on the console or with xstatus Provisioning, fix provision.toml, attach it again and restart"},
 		AlarmProvisioningRefused: {SeverityWarning, "Provisioning seed refused: the device is already provisioned",

@@ -162,3 +162,15 @@ func readImageInfo(root string) (ImageInfo, string, error) {
 	}
 	return info, p, nil
 }
+
+// LoadImageBuildTime reads the build time of root/etc/vxway/image.json
+// alone, without requiring the rest of the file: the licensing agent
+// judges a device clock earlier than it as known to be wrong. A missing
+// file is ErrNoImageInfo.
+func LoadImageBuildTime(root string) (time.Time, error) {
+	info, _, err := readImageInfo(root)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return info.BuildTime, nil
+}

@@ -213,3 +213,29 @@ func TestCheckRefusesOverlongPasswords(t *testing.T) {
 		t.Errorf("Check of a 256 KiB password = %v, want ErrWrongPassword", err)
 	}
 }
+
+func TestUsersValidate(t *testing.T) {
+	for _, tc := range []struct {
+		name, file string
+		ok         bool
+	}{
+		{"no file", "", true},
+		{"good", `{"users": {"admin": {"hash": "$6$rounds=5000$salt$ZMx0dZHh3cEp8vhPaOnu6fLuU5ttYxfwTDyRUxG7JyEoKNEOf6ZadM8qD6nYtWgCbUf3Q5z0y0xL4JvZg1Ty.1"}}}`, true},
+		{"not JSON", `{"users":`, false},
+		{"unknown account", `{"users": {"guest": {}}}`, false},
+		{"bad hash", `{"users": {"root": {"hash": "plain"}}}`, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			root := t.TempDir()
+			if tc.file != "" {
+				if err := writeFile(filepath.Join(root, PasswdPath), []byte(tc.file), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			err := NewUsers(root, nil).Validate()
+			if (err == nil) != tc.ok {
+				t.Errorf("Validate = %v, want ok %v", err, tc.ok)
+			}
+		})
+	}
+}

@@ -35,6 +35,7 @@ func RegisterXAPI(t *xapi.Tree, root string, c clock.Clock, hooks Hooks) {
 	t.Handle(xapi.Status, "SystemUnit", h.systemUnit)
 	t.Handle(xapi.Status, "Alarm", h.alarms)
 	t.Handle(xapi.Status, "OptionKey", h.optionKeyStatus)
+	t.Handle(xapi.Configuration, "Interfaces Management", h.management)
 	t.Handle(xapi.Configuration, "SystemUnit", h.systemConfig)
 	t.Handle(xapi.Command, "OptionKey", h.optionKeyCommand)
 	t.Handle(xapi.Command, "Alarm", h.alarmCommand)
@@ -47,6 +48,9 @@ type Hooks struct {
 	// licensing agent starts at once rather than at its next look at the
 	// platform flag. Its error is shown as a warning; the conversion stands.
 	SmartLicensingEnabled func(context.Context) error
+	// ExportControlAllowed, when set, reports whether the licensing state
+	// allows export-controlled functionality, which FIPS 140 mode needs.
+	ExportControlAllowed func(context.Context) (bool, error)
 }
 
 // hookTimeout bounds how long a hook may hold up the answer.
@@ -156,7 +160,7 @@ func (h *handlers) systemUnit(_ context.Context, _ *xapi.Request, rel []string, 
 	if cfg.SmartLicensingEnabled {
 		licensing = "Smart Licensing"
 	}
-	return writeFiltered(out, "SystemUnit", rel, []statusLine{
+	return writeFiltered(out, "SystemUnit", rel, append([]statusLine{
 		{path: []string{"Product"}, value: product},
 		{path: []string{"ProductBrand"}, value: string(cfg.Brand)},
 		{path: []string{"ProductType"}, value: string(cfg.Type)},
@@ -169,7 +173,7 @@ func (h *handlers) systemUnit(_ context.Context, _ *xapi.Request, rel []string, 
 		{path: []string{"Uptime"}, value: strconv.FormatInt(uptime, 10), number: true},
 		{path: []string{"Hostname"}, value: cfg.Hostname},
 		{path: []string{"Domain"}, value: cfg.Domain},
-	})
+	}, h.fipsStatusLines()...))
 }
 
 func (h *handlers) alarms(_ context.Context, _ *xapi.Request, rel []string, out *xapi.Writer) error {
@@ -261,6 +265,10 @@ func (h *handlers) systemConfig(ctx context.Context, req *xapi.Request, rel []st
 		if err != nil {
 			return err
 		}
+		fips, err := LoadFIPSConfig(h.root)
+		if err != nil {
+			return err
+		}
 		type node struct {
 			path []string
 			v    string
@@ -271,6 +279,7 @@ func (h *handlers) systemConfig(ctx context.Context, req *xapi.Request, rel []st
 			{[]string{"ServiceSelect", "Brand"}, string(cfg.Brand)},
 			{[]string{"ServiceSelect", "Type"}, string(cfg.Type)},
 			{[]string{"SessionTimeout"}, strconv.Itoa(int(cfg.IdleTimeout() / time.Minute))},
+			{[]string{"FIPS140", "Mode"}, onOff(fips.Mode)},
 		}
 		n := 0
 		for _, nd := range nodes {
@@ -280,7 +289,7 @@ func (h *handlers) systemConfig(ctx context.Context, req *xapi.Request, rel []st
 			}
 		}
 		if n == 0 {
-			return fmt.Errorf("%w: no SystemUnit %s; the nodes are Hostname, Domain, ServiceSelect Brand, ServiceSelect Type and SessionTimeout", ErrBadRequest, strings.Join(rel, " "))
+			return fmt.Errorf("%w: no SystemUnit %s; the nodes are Hostname, Domain, ServiceSelect Brand, ServiceSelect Type, SessionTimeout and FIPS140 Mode", ErrBadRequest, strings.Join(rel, " "))
 		}
 		return nil
 	}
@@ -317,6 +326,8 @@ func (h *handlers) systemConfig(ctx context.Context, req *xapi.Request, rel []st
 		if err := applyHostname(h.root, value); err != nil {
 			return err
 		}
+	case xapi.PathIs(full, "FIPS140", "Mode"):
+		return h.setFIPS(ctx, value, out)
 	case xapi.PathIs(full, "Domain"):
 		if err := ValidateDomain(value); err != nil {
 			return err
@@ -333,7 +344,7 @@ func (h *handlers) systemConfig(ctx context.Context, req *xapi.Request, rel []st
 			return err
 		}
 	default:
-		return fmt.Errorf("%w: SystemUnit %s cannot be set; the settings are Hostname, Domain, ServiceSelect Brand, ServiceSelect Type and SessionTimeout", ErrBadRequest, strings.Join(full, " "))
+		return fmt.Errorf("%w: SystemUnit %s cannot be set; the settings are Hostname, Domain, ServiceSelect Brand, ServiceSelect Type, SessionTimeout and FIPS140 Mode", ErrBadRequest, strings.Join(full, " "))
 	}
 	cfg, err := LoadSystemConfig(h.root)
 	if err != nil {

@@ -156,15 +156,7 @@ func SaveConfig(root string, c Config) error {
 	if err := c.Validate(); err != nil {
 		return err
 	}
-	b, err := json.MarshalIndent(c, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encoding SIP settings: %w", err)
-	}
-	p := filepath.Join(root, ConfigPath)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return fmt.Errorf("creating %s: %w", filepath.Dir(p), err)
-	}
-	return atomicfile.WriteFile(p, append(b, '\n'), 0o644)
+	return atomicfile.WriteJSON(filepath.Join(root, ConfigPath), c, 0o644)
 }
 
 // UpdateConfig loads the configuration, applies f and saves the result;

@@ -17,9 +17,9 @@ import (
 	"vxway/agentclient"
 	"vxway/clock"
 	"vxway/platform"
+	"vxway/servercert"
 	"vxway/sipclient"
 	"vxway/testsupport"
-	"vxway/webui"
 )
 
 // agentLicensing runs the real licensing agent in the test's process.
@@ -99,7 +99,7 @@ func newRig(t *testing.T, cfg sipclient.Config, users map[string]string) *rig {
 		t.Fatal(err)
 	}
 	r.tlsPort = tl.Addr().(*net.TCPAddr).Port
-	cert, _, err := webui.LoadOrMakeCert(r.root, "expe01", time.Now())
+	cert, _, err := servercert.LoadOrMakeCert(r.root, "expe01", time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}

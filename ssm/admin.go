@@ -278,11 +278,10 @@ func (s *Store) CreateToken(ctx context.Context, va string, o TokenOptions, now 
 	if err != nil {
 		return "", nil, err
 	}
-	var raw [36]byte
-	if _, err := rand.Read(raw[:]); err != nil {
-		return "", nil, fmt.Errorf("making token: %w", err)
+	tok, err := newTokenString()
+	if err != nil {
+		return "", nil, err
 	}
-	tok := base64.RawURLEncoding.EncodeToString(raw[:])
 	info := &TokenInfo{Hint: licproto.MaskToken(tok), VirtualAccount: va, CreatedAt: now.UTC().Truncate(time.Millisecond),
 		ExpiresAt: now.UTC().Truncate(time.Millisecond).AddDate(0, 0, o.ExpiresDays), MaxUses: int64(o.MaxUses), ExportControlled: o.ExportControlled}
 	err = s.db.QueryRowContext(ctx, s.q(`INSERT INTO tokens (hash, hint, va_id, created_at, expires_at, max_uses, export_controlled) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`),
@@ -583,4 +582,19 @@ func decodeJSONObject(r io.Reader, v any) error {
 		return errors.New("request body has data after its JSON object: send exactly one JSON object")
 	}
 	return nil
+}
+
+// newTokenString makes a random token: 36 bytes, base64url. A token never
+// starts with '-', so that it cannot be taken for an option when it is
+// pasted after a command (ssm token revoke TOKEN).
+func newTokenString() (string, error) {
+	for {
+		var raw [36]byte
+		if _, err := rand.Read(raw[:]); err != nil {
+			return "", fmt.Errorf("making token: %w", err)
+		}
+		if tok := base64.RawURLEncoding.EncodeToString(raw[:]); tok[0] != '-' {
+			return tok, nil
+		}
+	}
 }

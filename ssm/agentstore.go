@@ -17,15 +17,21 @@ type instanceRow struct {
 	udi          string
 	publicKey    string // base64 PKIX DER
 	certNotAfter int64  // unix ms
+	seq          int64  // the highest request counter accepted (seq.go)
 }
 
+// lockInstance locks and reads instance udi, after settling the
+// authorizations of udi pending in the transaction (wtx.settleFor).
 func (s *Store) lockInstance(ctx context.Context, tx *wtx, udi string) (*instanceRow, error) {
-	q := `SELECT id, va_id, public_key, cert_not_after FROM instances WHERE udi = ?`
+	if err := tx.settleFor(ctx, udi); err != nil {
+		return nil, err
+	}
+	q := `SELECT id, va_id, public_key, cert_not_after, seq FROM instances WHERE udi = ?`
 	if s.pg {
 		q += ` FOR UPDATE`
 	}
 	in := &instanceRow{udi: udi}
-	err := tx.QueryRowContext(ctx, s.q(q), udi).Scan(&in.id, &in.vaID, &in.publicKey, &in.certNotAfter)
+	err := tx.QueryRowContext(ctx, s.q(q), udi).Scan(&in.id, &in.vaID, &in.publicKey, &in.certNotAfter, &in.seq)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("%w: product instance %q", ErrNotFound, udi)
 	}
@@ -47,8 +53,10 @@ func notRegisteredWith(udi string) error {
 // a key that is not the one that signed the request are refused alike
 // (notRegisteredWith).
 // With live set, an instance whose identity certificate has expired (a
-// year without renewal) is refused too: it must register again.
-func (s *Store) agentInstance(ctx context.Context, tx *wtx, udi, signedBy string, live bool, now time.Time) (*instanceRow, error) {
+// year without renewal) is refused too: it must register again. A request
+// counter seq that is not above the last one accepted is refused as a
+// replay (seq.go).
+func (s *Store) agentInstance(ctx context.Context, tx *wtx, udi, signedBy string, seq int64, live bool, now time.Time) (*instanceRow, error) {
 	in, err := s.lockInstance(ctx, tx, udi)
 	if errors.Is(err, ErrNotFound) {
 		return nil, notRegisteredWith(udi)
@@ -56,15 +64,22 @@ func (s *Store) agentInstance(ctx context.Context, tx *wtx, udi, signedBy string
 	if err != nil {
 		return nil, err
 	}
-	return in, admitInstance(in, signedBy, live, now)
+	if err := s.admitInstance(tx, in, signedBy, seq, live, now); err != nil {
+		return nil, err
+	}
+	return in, nil
 }
 
 // admitInstance refuses a request signed by another key than the
-// instance's and, with live set, one from an instance whose registration
+// instance's, one whose counter seq is not above the last one accepted
+// (seq.go), and, with live set, one from an instance whose registration
 // expired.
-func admitInstance(in *instanceRow, signedBy string, live bool, now time.Time) error {
+func (s *Store) admitInstance(tx *wtx, in *instanceRow, signedBy string, seq int64, live bool, now time.Time) error {
 	if in.publicKey != signedBy {
 		return notRegisteredWith(in.udi)
+	}
+	if err := s.checkSeq(tx, in, seq); err != nil {
+		return err
 	}
 	if live && now.UnixMilli() >= in.certNotAfter {
 		return licproto.Errorf(licproto.CodeNotRegistered, "the registration of %s expired on %s (its certificate was not renewed); register it again with a token",
@@ -147,6 +162,7 @@ type Registration struct {
 	Hostname     string
 	IP           string
 	Reregister   bool
+	Seq          int64 // the request counter, 0 for a legacy request
 }
 
 // Register stores a registration (or a reregistration to the token's
@@ -181,6 +197,13 @@ func (s *Store) Register(ctx context.Context, r *Registration, now time.Time) (*
 				"product instance %s is registered with this manager under another key, and only that key can register it again; "+
 					"if the device lost its key (a factory reset without keeping licensing), the manager's administrator must remove the instance first", r.UDI)
 		}
+		if in != nil {
+			if err := s.checkSeq(tx, in, r.Seq); err != nil {
+				return err
+			}
+		} else if err := s.checkRetired(ctx, tx, r.PublicKey, r.Seq); err != nil {
+			return err
+		}
 		if in != nil && !retry && !r.Reregister {
 			return licproto.Errorf(licproto.CodeAlreadyRegistered,
 				"product instance %s is already registered to another virtual account; register it with reregister to move it to this token's", r.UDI)
@@ -201,9 +224,9 @@ func (s *Store) Register(ctx context.Context, r *Registration, now time.Time) (*
 		ms := now.UnixMilli()
 		fresh = in == nil
 		if in == nil {
-			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO instances (udi, va_id, public_key, cert_serial, cert_not_after, hostname, ip, export_controlled, token_id, registered_at, renewed_at, last_seen)
-				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-				r.UDI, g.VAID, r.PublicKey, r.CertSerial, r.CertNotAfter.UnixMilli(), r.Hostname, r.IP, b2i(g.ExportControlled), g.ID, ms, ms, ms); err != nil {
+			if _, err := tx.ExecContext(ctx, s.q(`INSERT INTO instances (udi, va_id, public_key, cert_serial, cert_not_after, hostname, ip, export_controlled, token_id, registered_at, renewed_at, last_seen, seq)
+				VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+				r.UDI, g.VAID, r.PublicKey, r.CertSerial, r.CertNotAfter.UnixMilli(), r.Hostname, r.IP, b2i(g.ExportControlled), g.ID, ms, ms, ms, r.Seq); err != nil {
 				return fmt.Errorf("storing instance: %w", err)
 			}
 			grant = g
@@ -218,8 +241,8 @@ func (s *Store) Register(ctx context.Context, r *Registration, now time.Time) (*
 			}
 		}
 		if _, err := tx.ExecContext(ctx, s.q(`UPDATE instances SET public_key = ?, cert_serial = ?, cert_not_after = ?, hostname = ?, ip = ?, export_controlled = ?, token_id = ?,
-			registered_at = ?, renewed_at = ?, last_seen = ? WHERE id = ?`),
-			r.PublicKey, r.CertSerial, r.CertNotAfter.UnixMilli(), r.Hostname, r.IP, b2i(g.ExportControlled), g.ID, ms, ms, ms, in.id); err != nil {
+			registered_at = ?, renewed_at = ?, last_seen = ?, seq = ? WHERE id = ?`),
+			r.PublicKey, r.CertSerial, r.CertNotAfter.UnixMilli(), r.Hostname, r.IP, b2i(g.ExportControlled), g.ID, ms, ms, ms, max(s.lastSeq(tx, in), r.Seq), in.id); err != nil {
 			return fmt.Errorf("updating instance: %w", err)
 		}
 		grant = g
@@ -303,9 +326,15 @@ func (s *Store) instanceUsage(ctx context.Context, tx *wtx, id int64) (map[licpr
 }
 
 func (s *Store) deleteInstance(ctx context.Context, tx *wtx, in *instanceRow) error {
+	// The authorizations of the batch so far are judged first: they
+	// count in the usage returned and in the key's last counter.
 	if err := tx.settle(ctx); err != nil {
 		return err
 	}
+	if err := s.retireKey(ctx, tx, in.publicKey, s.lastSeq(tx, in)); err != nil {
+		return err
+	}
+	s.seqs.forget(in.id)
 	usage, err := s.instanceUsage(ctx, tx, in.id)
 	if err != nil {
 		return err
@@ -335,23 +364,29 @@ type Renewal struct {
 	CertNotAfter time.Time
 	Hostname     string
 	IP           string
+	Seq          int64 // the request counter, 0 for a legacy request
 }
 
 // Renew records a renewed registration and returns the instance's names.
 func (s *Store) Renew(ctx context.Context, r *Renewal, now time.Time) (*TokenGrant, error) {
 	var g TokenGrant
 	err := s.batch.do(ctx, r.UDI, func(ctx context.Context, tx *wtx) error {
-		in, err := s.agentInstance(ctx, tx, r.UDI, r.SignedBy, true, now)
+		in, err := s.agentInstance(ctx, tx, r.UDI, r.SignedBy, r.Seq, true, now)
 		if err != nil {
 			return err
 		}
+		seq := max(s.lastSeq(tx, in), r.Seq)
 		key := in.publicKey
-		if r.NewKey != "" {
+		if r.NewKey != "" && r.NewKey != key {
+			// Requests the replaced key signed stay refused.
+			if err := s.retireKey(ctx, tx, key, seq); err != nil {
+				return err
+			}
 			key = r.NewKey
 		}
 		ms := now.UnixMilli()
-		if _, err := tx.ExecContext(ctx, s.q(`UPDATE instances SET public_key = ?, cert_serial = ?, cert_not_after = ?, hostname = ?, ip = ?, renewed_at = ?, last_seen = ? WHERE id = ?`),
-			key, r.CertSerial, r.CertNotAfter.UnixMilli(), r.Hostname, r.IP, ms, ms, in.id); err != nil {
+		if _, err := tx.ExecContext(ctx, s.q(`UPDATE instances SET public_key = ?, cert_serial = ?, cert_not_after = ?, hostname = ?, ip = ?, renewed_at = ?, last_seen = ?, seq = ? WHERE id = ?`),
+			key, r.CertSerial, r.CertNotAfter.UnixMilli(), r.Hostname, r.IP, ms, ms, seq, in.id); err != nil {
 			return fmt.Errorf("renewing instance: %w", err)
 		}
 		var exp int
@@ -381,15 +416,19 @@ func (s *Store) Renew(ctx context.Context, r *Renewal, now time.Time) (*TokenGra
 // and counters are written a few rows per statement. The shared license
 // rows are so held only from the end of the batch to its commit, and
 // always after the instance rows.
-func (s *Store) Authorize(ctx context.Context, udi, signedBy string, usage map[licproto.LicenseType]int, now time.Time) (*licproto.AuthorizeResult, error) {
+//
+// seq is the request's counter (0 for a legacy request): settle refuses it
+// as a replay when it is not above the instance's last one (seq.go), and
+// writes it with the instance's last contact.
+func (s *Store) Authorize(ctx context.Context, udi, signedBy string, seq int64, usage map[licproto.LicenseType]int, now time.Time) (*licproto.AuthorizeResult, error) {
 	key := usageKey(usage)
 	if !s.hints.changed(udi, usage) {
-		if res := s.authorizeUnchanged(ctx, udi, signedBy, usage, now); res != nil {
+		if res := s.authorizeUnchanged(ctx, udi, signedBy, seq, usage, now); res != nil {
 			s.hints.set(udi, key)
 			return res, nil
 		}
 	}
-	pa := &pendingAuth{udi: udi, signedBy: signedBy, usage: map[licproto.LicenseType]int64{}, now: now}
+	pa := &pendingAuth{udi: udi, signedBy: signedBy, seq: seq, usage: map[licproto.LicenseType]int64{}, now: now}
 	for t, n := range usage {
 		pa.usage[t] = int64(n)
 	}
@@ -404,6 +443,7 @@ func (s *Store) Authorize(ctx context.Context, udi, signedBy string, usage map[l
 		s.hints.forget(udi)
 		return nil, err
 	}
+	s.seqs.note(pa.id, seq)
 	s.hints.set(udi, key)
 	return pa.res, nil
 }
@@ -429,12 +469,15 @@ func verdict(purchased, inUse, reserved, n int64) licproto.LicenseState {
 // key, an expired registration, missing license rows, a full deferral
 // queue, a database error): the durable path then decides and gives the
 // exact refusal.
-func (s *Store) authorizeUnchanged(ctx context.Context, udi, signedBy string, usage map[licproto.LicenseType]int, now time.Time) *licproto.AuthorizeResult {
+//
+// Its counter seq must be above the instance's committed one and every one
+// this process accepted; it is written with the deferred last contact.
+func (s *Store) authorizeUnchanged(ctx context.Context, udi, signedBy string, seq int64, usage map[licproto.LicenseType]int, now time.Time) *licproto.AuthorizeResult {
 	// One statement, so one snapshot: the instance with its usage, then
 	// with its virtual account's licenses.
-	rows, err := rdb{s}.QueryContext(ctx, s.q(`SELECT i.id, i.va_id, i.public_key, i.cert_not_after, i.last_state, 0, u.type, u.in_use, 0, 0, u.state
+	rows, err := rdb{s}.QueryContext(ctx, s.q(`SELECT i.id, i.va_id, i.public_key, i.cert_not_after, i.last_state, i.seq, 0, u.type, u.in_use, 0, 0, u.state
 		FROM instances i JOIN instance_usage u ON u.instance_id = i.id WHERE i.udi = ?
-		UNION ALL SELECT i.id, i.va_id, i.public_key, i.cert_not_after, i.last_state, 1, l.type, l.purchased, l.in_use, l.reserved, ''
+		UNION ALL SELECT i.id, i.va_id, i.public_key, i.cert_not_after, i.last_state, i.seq, 1, l.type, l.purchased, l.in_use, l.reserved, ''
 		FROM instances i JOIN licenses l ON l.va_id = i.va_id WHERE i.udi = ?`), udi, udi)
 	if err != nil {
 		return nil
@@ -443,13 +486,13 @@ func (s *Store) authorizeUnchanged(ctx context.Context, udi, signedBy string, us
 	type counts struct{ purchased, inUse, reserved int64 }
 	old, oldState := map[licproto.LicenseType]int64{}, map[licproto.LicenseType]string{}
 	lic := map[licproto.LicenseType]counts{}
-	var id, vaID, notAfter int64
+	var id, vaID, notAfter, lastSeq int64
 	var key, lastState string
 	for rows.Next() {
 		var src int
 		var t, st string
 		var a, b, c int64
-		if err := rows.Scan(&id, &vaID, &key, &notAfter, &lastState, &src, &t, &a, &b, &c, &st); err != nil {
+		if err := rows.Scan(&id, &vaID, &key, &notAfter, &lastState, &lastSeq, &src, &t, &a, &b, &c, &st); err != nil {
 			return nil
 		}
 		lt := licproto.LicenseType(t)
@@ -500,8 +543,21 @@ func (s *Store) authorizeUnchanged(ctx context.Context, udi, signedBy string, us
 	if len(detail) == 0 {
 		detail = append(detail, "no licenses in use")
 	}
+	// A replay takes the durable path, which refuses it with the last
+	// counter (a legacy request is guarded by the manager's memory).
+	var prev int64
+	if seq != 0 {
+		var ok bool
+		if prev, ok = s.seqs.take(id, seq, lastSeq); !ok {
+			return nil
+		}
+	}
 	ms := now.UnixMilli()
-	if !s.batch.deferSoft(softRow{id: id, at: ms, event: []any{vaID, ms, kind, udi, strings.Join(detail, ", ")}}) {
+	if !s.batch.deferSoft(softRow{id: id, at: ms, seq: seq, event: []any{vaID, ms, kind, udi, strings.Join(detail, ", ")}}) {
+		// The durable path takes the request, counter and all.
+		if seq != 0 {
+			s.seqs.untake(id, seq, prev)
+		}
 		return nil
 	}
 	s.batch.softOps.Add(1)
@@ -510,13 +566,15 @@ func (s *Store) authorizeUnchanged(ctx context.Context, udi, signedBy string, us
 
 // Deregister removes an instance at its own request; its licenses return
 // to the virtual account at once.
-func (s *Store) Deregister(ctx context.Context, udi, signedBy string, now time.Time) error {
+// seq is the request's counter (0 for a legacy request).
+func (s *Store) Deregister(ctx context.Context, udi, signedBy string, seq int64, now time.Time) error {
 	defer s.hints.forget(udi)
 	return s.batch.do(ctx, udi, func(ctx context.Context, tx *wtx) error {
-		in, err := s.agentInstance(ctx, tx, udi, signedBy, false, now)
+		in, err := s.agentInstance(ctx, tx, udi, signedBy, seq, false, now)
 		if err != nil {
 			return err
 		}
+		in.seq = max(in.seq, seq)
 		if err := s.deleteInstance(ctx, tx, in); err != nil {
 			return err
 		}

@@ -66,6 +66,7 @@ const maxSoft = 16 * maxBatch
 // softRow is a deferred last contact and its event.
 type softRow struct {
 	id, at int64
+	seq    int64 // the request counter accepted (seq.go)
 	event  []any // va_id, at, kind, udi, detail
 }
 

@@ -124,13 +124,19 @@ func (m *Manager) handle(ctx context.Context, body []byte) (*licproto.Request, a
 		return licproto.Binding(body), nil, err
 	}
 	now := m.clock.Now()
-	// Cheap checks come first (the timestamp, a nonce already seen), then
-	// the token of a registration, then the signature; the nonce is
-	// recorded only after the signature verifies (and, for a
-	// registration, its token is known good), so that a forged request
-	// can neither burn a genuine nonce nor fill the replay guard.
-	if err := m.replay.Fresh(req, now); err != nil {
-		return req, nil, err
+	// A request with a counter is guarded by it, in the database (seq.go):
+	// its timestamp is not judged, so a device whose clock is off by
+	// months is served. A legacy request without one is guarded by its
+	// timestamp and nonce in memory: cheap checks come first (the
+	// timestamp, a nonce already seen), then the token of a registration,
+	// then the signature; the nonce is recorded only after the signature
+	// verifies (and, for a registration, its token is known good), so
+	// that a forged request can neither burn a genuine nonce nor fill the
+	// replay guard.
+	if req.Seq == 0 {
+		if err := m.replay.Fresh(req, now); err != nil {
+			return req, nil, err
+		}
 	}
 	switch req.Type {
 	case licproto.TypeRegister:
@@ -146,7 +152,7 @@ func (m *Manager) handle(ctx context.Context, body []byte) (*licproto.Request, a
 		if err := req.VerifySignature(pub); err != nil {
 			return req, nil, err
 		}
-		if err := m.replay.Check(req, now); err != nil {
+		if err := m.legacyCheck(req, now); err != nil {
 			return req, nil, err
 		}
 		res, err := m.register(ctx, req, &p, pub, g)
@@ -165,7 +171,7 @@ func (m *Manager) handle(ctx context.Context, body []byte) (*licproto.Request, a
 		if err != nil {
 			return req, nil, err
 		}
-		res, err := m.store.Authorize(ctx, req.UDI, key.b64, p.Usage, now)
+		res, err := m.store.Authorize(ctx, req.UDI, key.b64, req.Seq, p.Usage, now)
 		if err != nil {
 			m.forget(req.UDI, err)
 			return req, nil, err
@@ -177,7 +183,7 @@ func (m *Manager) handle(ctx context.Context, body []byte) (*licproto.Request, a
 		if err != nil {
 			return req, nil, err
 		}
-		err = m.store.Deregister(ctx, req.UDI, key.b64, now)
+		err = m.store.Deregister(ctx, req.UDI, key.b64, req.Seq, now)
 		m.forget(req.UDI, nil)
 		if err != nil {
 			return req, nil, err
@@ -198,10 +204,20 @@ func (m *Manager) admit(ctx context.Context, req *licproto.Request, p any, now t
 	if err != nil {
 		return cachedKey{}, err
 	}
-	if err := m.replay.Check(req, now); err != nil {
+	if err := m.legacyCheck(req, now); err != nil {
 		return cachedKey{}, err
 	}
 	return key, nil
+}
+
+// legacyCheck records the nonce of a legacy request (one without a
+// counter) in the in-memory replay guard, or refuses it; a request with a
+// counter is checked in the database, with its effect.
+func (m *Manager) legacyCheck(req *licproto.Request, now time.Time) error {
+	if req.Seq != 0 {
+		return nil
+	}
+	return m.replay.Check(req, now)
 }
 
 // verify checks a request signature against the instance's registered key,
@@ -300,7 +316,7 @@ func (m *Manager) register(ctx context.Context, req *licproto.Request, p *licpro
 	}
 	b64 := base64.StdEncoding.EncodeToString(p.PublicKey)
 	grant, err := m.store.Register(ctx, &Registration{Token: p.Token, UDI: req.UDI, PublicKey: b64, CertSerial: serial, CertNotAfter: notAfter,
-		Hostname: p.Hostname, IP: p.IP, Reregister: p.Reregister}, now)
+		Hostname: p.Hostname, IP: p.IP, Reregister: p.Reregister, Seq: req.Seq}, now)
 	if err != nil {
 		return nil, err
 	}
@@ -330,7 +346,7 @@ func (m *Manager) renew(ctx context.Context, req *licproto.Request, p *licproto.
 		return nil, err
 	}
 	g, err := m.store.Renew(ctx, &Renewal{UDI: req.UDI, SignedBy: key.b64, NewKey: b64, CertSerial: serial, CertNotAfter: notAfter,
-		Hostname: p.Hostname, IP: p.IP}, now)
+		Hostname: p.Hostname, IP: p.IP, Seq: req.Seq}, now)
 	if err != nil {
 		m.forget(req.UDI, err)
 		return nil, err

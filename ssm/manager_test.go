@@ -80,7 +80,7 @@ func startManagerWith(t *testing.T, o ServeOptions) *testManager {
 	pool.AddCert(pki.CA)
 	return &testManager{t: t, dir: dir, base: base, url: base + path, clock: clk, admin: pki.AdminToken,
 		http:   &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}, Timeout: 30 * time.Second},
-		verify: licproto.NewVerifier(pool, 0)}
+		verify: licproto.NewVerifier(pool)}
 }
 
 // api calls the admin API and decodes the answer into out.
@@ -136,6 +136,13 @@ func (m *testManager) device(serial string) *device {
 		c: &licproto.Client{HTTP: m.http, URL: m.url, Verifier: m.verify, Clock: m.clock}}
 }
 
+// do sends one request with the device's next request counter.
+func (d *device) do(t licproto.Type, payload, result any) error {
+	d.c.Seq++
+	_, err := d.c.Do(context.Background(), t, d.udi, d.key, payload, result)
+	return err
+}
+
 func (d *device) pub() []byte {
 	b, _ := x509.MarshalPKIXPublicKey(&d.key.PublicKey)
 	return b
@@ -147,13 +154,13 @@ func (d *device) register(tok string, rereg bool, host string) (*licproto.Regist
 	if host != "" {
 		p.Hostname, p.IP = host, "192.0.2.7"
 	}
-	_, err := d.c.Do(context.Background(), licproto.TypeRegister, d.udi, d.key, p, &res)
+	err := d.do(licproto.TypeRegister, p, &res)
 	return &res, err
 }
 
 func (d *device) authorize(usage map[licproto.LicenseType]int) (*licproto.AuthorizeResult, error) {
 	var res licproto.AuthorizeResult
-	_, err := d.c.Do(context.Background(), licproto.TypeAuthorize, d.udi, d.key, &licproto.AuthorizePayload{Usage: usage}, &res)
+	err := d.do(licproto.TypeAuthorize, &licproto.AuthorizePayload{Usage: usage}, &res)
 	return &res, err
 }
 
@@ -233,14 +240,14 @@ func testManagerOverHTTPS(t *testing.T, db string) {
 
 	// Renew registration: a new certificate, the hostname change pushed.
 	var rr licproto.RegisterResult
-	_, err = a.c.Do(context.Background(), licproto.TypeRenewRegistration, a.udi, a.key, &licproto.RenewRegistrationPayload{Hostname: "vcs-a2"}, &rr)
+	err = a.do(licproto.TypeRenewRegistration, &licproto.RenewRegistrationPayload{Hostname: "vcs-a2"}, &rr)
 	must(t, err)
 	if c2, err := x509.ParseCertificate(rr.Certificate); err != nil || c2.SerialNumber.Cmp(cert.SerialNumber) == 0 {
 		t.Errorf("renewal did not issue a new certificate: %v", err)
 	}
 
 	// Deregister A: its 7 licenses return, so B becomes compliant.
-	_, err = a.c.Do(context.Background(), licproto.TypeDeregister, a.udi, a.key, &licproto.DeregisterPayload{}, nil)
+	err = a.do(licproto.TypeDeregister, &licproto.DeregisterPayload{}, nil)
 	must(t, err)
 	got, err = b.authorize(map[licproto.LicenseType]int{licproto.RMS: 4})
 	must(t, err)
@@ -521,7 +528,7 @@ func TestRegistrationExpiresWithoutRenewal(t *testing.T) {
 		must(t, err)
 	}
 	m.clock.Advance(183 * 24 * time.Hour)
-	_, err := a.c.Do(context.Background(), licproto.TypeRenewRegistration, a.udi, a.key, &licproto.RenewRegistrationPayload{}, nil)
+	err := a.do(licproto.TypeRenewRegistration, &licproto.RenewRegistrationPayload{}, nil)
 	must(t, err)
 	m.clock.Advance(183 * 24 * time.Hour) // 366 days after registering
 	if _, err := a.authorize(map[licproto.LicenseType]int{licproto.RMS: 1}); err != nil {
@@ -531,10 +538,10 @@ func TestRegistrationExpiresWithoutRenewal(t *testing.T) {
 	if !errors.Is(err, licproto.ErrNotRegistered) || !strings.Contains(err.Error(), "expired") {
 		t.Errorf("instance a year without renewal: %v", err)
 	}
-	if _, err := b.c.Do(context.Background(), licproto.TypeRenewRegistration, b.udi, b.key, &licproto.RenewRegistrationPayload{}, nil); !errors.Is(err, licproto.ErrNotRegistered) {
+	if err := b.do(licproto.TypeRenewRegistration, &licproto.RenewRegistrationPayload{}, nil); !errors.Is(err, licproto.ErrNotRegistered) {
 		t.Errorf("renewing an expired registration: %v", err)
 	}
-	if _, err := b.c.Do(context.Background(), licproto.TypeDeregister, b.udi, b.key, &licproto.DeregisterPayload{}, nil); err != nil {
+	if err := b.do(licproto.TypeDeregister, &licproto.DeregisterPayload{}, nil); err != nil {
 		t.Errorf("deregistering an expired registration: %v", err)
 	}
 }

@@ -12,15 +12,18 @@ import (
 )
 
 // pendingAuth is an authorization waiting in its transaction to be judged
-// against the license pool (wtx.settle). settle sets res, or err when the
-// request is refused (an unknown instance, another key, an expired
-// registration: nothing is written for it).
+// against the license pool (wtx.settle). settle sets res and id, or err
+// when the request is refused (an unknown instance, another key, a
+// replayed request counter, an expired registration: nothing is written
+// for it).
 type pendingAuth struct {
 	udi, signedBy string
+	seq           int64                          // the request counter, 0 for a legacy request
 	usage         map[licproto.LicenseType]int64 // reported
 	now           time.Time
 	event         int // index of its event in wtx.events
 	res           *licproto.AuthorizeResult
+	id            int64 // the instance's id, once judged
 	err           error
 }
 
@@ -36,7 +39,7 @@ type poolCounts struct{ purchased, inUse, reserved int64 }
 // event, so that the transaction's events stay in the order of its
 // operations.
 func (w *wtx) pend(pa *pendingAuth) {
-	pa.res, pa.err = nil, nil
+	pa.res, pa.id, pa.err = nil, 0, nil
 	pa.event = len(w.events)
 	w.events = append(w.events, nil)
 	w.pending = append(w.pending, pa)
@@ -51,13 +54,16 @@ type stored struct {
 }
 
 // settle judges the pending authorizations. It locks and reads their
-// instances with their usage (in UDI order, a few per statement), then the
-// license rows of their virtual accounts (in account order), so that
-// writers, of one manager or several, take these locks in one order and
-// hold the shared license rows only from here to the commit. It judges
-// each authorization in turn against the counts as the ones before it
-// left them, and writes the usage, the verdicts and the counters, a few
-// rows per statement. Every operation that reads or changes license
+// instances with their usage and last request counter (in UDI order, a
+// few per statement), then the license rows of their virtual accounts (in
+// account order), so that writers, of one manager or several, take these
+// locks in one order and hold the shared license rows only from here to
+// the commit. It judges each authorization in turn against the counts as
+// the ones before it left them, and its request counter against the
+// instance's last one and those of the authorizations before it (a replay
+// is refused with the last counter, seq.go), and writes the usage, the
+// verdicts and the counters, a few rows per statement; the request
+// counters go with the last contacts (wtx.touch). Every operation that reads or changes license
 // counters or instance usage inside a writer's transaction settles first.
 func (w *wtx) settle(ctx context.Context) error {
 	if len(w.pending) == 0 {
@@ -103,7 +109,7 @@ func (w *wtx) settle(ctx context.Context) error {
 			pa.err = notRegisteredWith(pa.udi)
 			continue
 		}
-		if pa.err = admitInstance(st.in, pa.signedBy, true, pa.now); pa.err != nil {
+		if pa.err = w.s.admitInstance(w, st.in, pa.signedBy, pa.seq, true, pa.now); pa.err != nil {
 			continue
 		}
 		res := &licproto.AuthorizeResult{State: licproto.StateAuthorized, Licenses: []licproto.LicenseResult{}}
@@ -148,8 +154,8 @@ func (w *wtx) settle(ctx context.Context) error {
 		}
 		at := pa.now.UnixMilli()
 		w.events[pa.event] = []any{st.in.vaID, at, kind, pa.udi, strings.Join(detail, ", ")}
-		w.touch(st.in.id, at, string(res.State))
-		pa.res = res
+		w.touch(st.in.id, at, string(res.State), pa.seq)
+		pa.res, pa.id = res, st.in.id
 	}
 	w.pending = w.pending[:0]
 
@@ -188,6 +194,19 @@ func (w *wtx) settle(ctx context.Context) error {
 	return nil
 }
 
+// settleFor settles the pending authorizations when one of them is of
+// instance udi, so that an operation on udi later in the batch judges the
+// request counter they accepted, as it would an earlier operation's, and
+// sees their usage.
+func (w *wtx) settleFor(ctx context.Context, udi string) error {
+	for _, pa := range w.pending {
+		if pa.udi == udi {
+			return w.settle(ctx)
+		}
+	}
+	return nil
+}
+
 // lockInstances locks and reads the instances of the pending
 // authorizations with their usage, in UDI order, eventChunk per
 // statement. An instance not found is left out.
@@ -203,7 +222,7 @@ func (w *wtx) lockInstances(ctx context.Context) (map[string]*stored, error) {
 	for len(udis) > 0 {
 		n := min(len(udis), eventChunk)
 		var q strings.Builder
-		q.WriteString(`SELECT i.udi, i.id, i.va_id, i.public_key, i.cert_not_after, COALESCE(u.type, ''), COALESCE(u.in_use, 0), COALESCE(u.state, '')
+		q.WriteString(`SELECT i.udi, i.id, i.va_id, i.public_key, i.cert_not_after, i.seq, COALESCE(u.type, ''), COALESCE(u.in_use, 0), COALESCE(u.state, '')
 			FROM instances i LEFT JOIN instance_usage u ON u.instance_id = i.id WHERE i.udi IN (?`)
 		q.WriteString(strings.Repeat(", ?", n-1))
 		q.WriteString(`) ORDER BY i.udi`)
@@ -232,7 +251,7 @@ func (w *wtx) readInstances(ctx context.Context, query string, args []any, out m
 		in := &instanceRow{}
 		var t, state string
 		var n int64
-		if err := rows.Scan(&in.udi, &in.id, &in.vaID, &in.publicKey, &in.certNotAfter, &t, &n, &state); err != nil {
+		if err := rows.Scan(&in.udi, &in.id, &in.vaID, &in.publicKey, &in.certNotAfter, &in.seq, &t, &n, &state); err != nil {
 			return fmt.Errorf("reading instances and usage: %w", err)
 		}
 		st := out[in.udi]

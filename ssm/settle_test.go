@@ -73,14 +73,16 @@ func TestFirstAuthorizationStatements(t *testing.T) {
 		must(t, err)
 		const n = 64
 		for i := range n {
-			_, err := s.Register(ctx, &Registration{Token: tok, UDI: "U" + strconv.Itoa(i), PublicKey: "k" + strconv.Itoa(i), CertSerial: "1", CertNotAfter: t0.AddDate(1, 0, 0)}, t0)
+			_, err := s.Register(ctx, &Registration{Token: tok, UDI: "U" + strconv.Itoa(i), PublicKey: "k" + strconv.Itoa(i), CertSerial: "1", CertNotAfter: t0.AddDate(1, 0, 0), Seq: 1}, t0)
 			must(t, err)
 		}
 		states := make(chan licproto.LicenseState, n)
 		ops := make([]func(), n)
 		for i := range ops {
 			ops[i] = func() {
-				res, err := s.Authorize(ctx, "U"+strconv.Itoa(i), "k"+strconv.Itoa(i), map[licproto.LicenseType]int{licproto.RMS: 1, licproto.Desktop: 0}, t0)
+				// The request counter is checked and written with the
+				// rest: it costs no statement.
+				res, err := s.Authorize(ctx, "U"+strconv.Itoa(i), "k"+strconv.Itoa(i), 2, map[licproto.LicenseType]int{licproto.RMS: 1, licproto.Desktop: 0}, t0)
 				if err != nil {
 					t.Error(err)
 					states <- ""
@@ -130,13 +132,13 @@ func TestAuthorizeTwiceInOneBatch(t *testing.T) {
 		tok, _, err := s.CreateToken(ctx, "Default", TokenOptions{ExportControlled: true}, t0)
 		must(t, err)
 		for _, udi := range []string{"A", "B"} {
-			_, err := s.Register(ctx, &Registration{Token: tok, UDI: udi, PublicKey: "k" + udi, CertSerial: "1", CertNotAfter: t0.AddDate(1, 0, 0)}, t0)
+			_, err := s.Register(ctx, &Registration{Token: tok, UDI: udi, PublicKey: "k" + udi, CertSerial: "1", CertNotAfter: t0.AddDate(1, 0, 0), Seq: 1}, t0)
 			must(t, err)
 		}
 		results := make([]*licproto.AuthorizeResult, 3)
-		authorize := func(i int, udi string, rms int) func() {
+		authorize := func(i int, udi string, seq int64, rms int) func() {
 			return func() {
-				res, err := s.Authorize(ctx, udi, "k"+udi, map[licproto.LicenseType]int{licproto.RMS: rms}, t0)
+				res, err := s.Authorize(ctx, udi, "k"+udi, seq, map[licproto.LicenseType]int{licproto.RMS: rms}, t0)
 				if err != nil {
 					t.Error(err)
 				}
@@ -144,10 +146,10 @@ func TestAuthorizeTwiceInOneBatch(t *testing.T) {
 			}
 		}
 		heldBatch(t, s,
-			authorize(0, "A", 4),
-			authorize(1, "A", 9),
-			authorize(2, "B", 1),
-			func() { must(t, s.Deregister(ctx, "B", "kB", t0)) },
+			authorize(0, "A", 2, 4),
+			authorize(1, "A", 3, 9),
+			authorize(2, "B", 2, 1),
+			func() { must(t, s.Deregister(ctx, "B", "kB", 3, t0)) },
 		)
 		for i, res := range results {
 			if res == nil || res.State != licproto.StateAuthorized {
@@ -186,13 +188,13 @@ func TestManagersShareOnePool(t *testing.T) {
 	must(t, err)
 	const n = 20
 	for i := range n {
-		_, err := stores[i%2].Register(ctx, &Registration{Token: tok, UDI: "U" + strconv.Itoa(i), PublicKey: "k" + strconv.Itoa(i), CertSerial: "1", CertNotAfter: t0.AddDate(1, 0, 0)}, t0)
+		_, err := stores[i%2].Register(ctx, &Registration{Token: tok, UDI: "U" + strconv.Itoa(i), PublicKey: "k" + strconv.Itoa(i), CertSerial: "1", CertNotAfter: t0.AddDate(1, 0, 0), Seq: 1}, t0)
 		must(t, err)
 	}
 	states := make(chan licproto.LicenseState, n)
 	for i := range n {
 		go func() {
-			res, err := stores[i%2].Authorize(ctx, "U"+strconv.Itoa(i), "k"+strconv.Itoa(i), map[licproto.LicenseType]int{licproto.RMS: 1}, t0)
+			res, err := stores[i%2].Authorize(ctx, "U"+strconv.Itoa(i), "k"+strconv.Itoa(i), 2, map[licproto.LicenseType]int{licproto.RMS: 1}, t0)
 			if err != nil {
 				t.Error(err)
 				states <- ""

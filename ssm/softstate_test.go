@@ -31,7 +31,7 @@ func TestStoreUnchangedRenewal(t *testing.T) {
 			t.Helper()
 			step++
 			before := s.BatchStats().Deferred
-			res, err := s.Authorize(ctx, udi, "key"+udi, usage, t0.Add(timeStep(step)))
+			res, err := s.Authorize(ctx, udi, "key"+udi, 0, usage, t0.Add(timeStep(step)))
 			must(t, err)
 			if res.State != want {
 				t.Errorf("step %d, %s: %+v, want %s", step, udi, res, want)
@@ -56,10 +56,10 @@ func TestStoreUnchangedRenewal(t *testing.T) {
 		authorize("B", rms(3), licproto.StateOutOfCompliance, true)
 		// A wrong key and an unknown instance still get their refusal,
 		// the same one.
-		if _, err := s.Authorize(ctx, "B", "keyA", rms(3), t0); !errors.Is(err, licproto.ErrNotRegistered) {
+		if _, err := s.Authorize(ctx, "B", "keyA", 0, rms(3), t0); !errors.Is(err, licproto.ErrNotRegistered) {
 			t.Errorf("wrong key: %v", err)
 		}
-		if _, err := s.Authorize(ctx, "Z", "keyZ", rms(3), t0); !errors.Is(err, licproto.ErrNotRegistered) {
+		if _, err := s.Authorize(ctx, "Z", "keyZ", 0, rms(3), t0); !errors.Is(err, licproto.ErrNotRegistered) {
 			t.Errorf("unknown instance: %v", err)
 		}
 		// The admin sees the last contact of the deferred renewal and
@@ -98,7 +98,7 @@ func TestStoreCloseWritesDeferred(t *testing.T) {
 	must(t, err)
 	usage := map[licproto.LicenseType]int{licproto.Room: 1}
 	for i := range 2 {
-		_, err := s.Authorize(ctx, "A", "keyA", usage, t0.Add(timeStep(i)))
+		_, err := s.Authorize(ctx, "A", "keyA", 0, usage, t0.Add(timeStep(i)))
 		must(t, err)
 	}
 	if s.BatchStats().Deferred != 1 {

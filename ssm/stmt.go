@@ -67,18 +67,19 @@ type wtx struct {
 type seenRow struct {
 	id, at int64
 	state  string
+	seq    int64 // the request counter accepted (seq.go)
 }
 
-// touch records an instance's last contact and verdict (see seen); the
-// latest one of an instance wins.
-func (w *wtx) touch(id, at int64, state string) {
+// touch records an instance's last contact, verdict and the request
+// counter accepted (see seen); the latest one of an instance wins.
+func (w *wtx) touch(id, at int64, state string, seq int64) {
 	for i := range w.seen {
 		if w.seen[i].id == id {
-			w.seen[i] = seenRow{id, at, state}
+			w.seen[i] = seenRow{id, at, state, max(seq, w.seen[i].seq)}
 			return
 		}
 	}
-	w.seen = append(w.seen, seenRow{id, at, state})
+	w.seen = append(w.seen, seenRow{id, at, state, seq})
 }
 
 // eventChunk is how many events one INSERT writes.
@@ -114,14 +115,15 @@ func (w *wtx) flush(ctx context.Context) error {
 	for len(w.seen) > 0 {
 		n := min(len(w.seen), eventChunk)
 		var q strings.Builder
-		q.WriteString(`UPDATE instances SET last_seen = v.column2, last_state = v.column3 FROM (VALUES `)
-		args := make([]any, 0, 3*n)
+		q.WriteString(`UPDATE instances SET last_seen = v.column2, last_state = v.column3,
+			seq = CASE WHEN instances.seq < v.column4 THEN v.column4 ELSE instances.seq END FROM (VALUES `)
+		args := make([]any, 0, 4*n)
 		for i, r := range w.seen[:n] {
 			if i > 0 {
 				q.WriteString(", ")
 			}
-			q.WriteString("(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT))")
-			args = append(args, r.id, r.at, r.state)
+			q.WriteString("(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS BIGINT))")
+			args = append(args, r.id, r.at, r.state, r.seq)
 		}
 		q.WriteString(`) AS v WHERE instances.id = v.column1`)
 		if _, err := w.ExecContext(ctx, w.s.q(q.String()), args...); err != nil {
@@ -207,7 +209,10 @@ func (w *wtx) utility(ctx context.Context, query string) (sql.Result, error) {
 // may have recorded a later one), and an event is kept only while the
 // instance is still in that virtual account: one removed, deregistered or
 // transferred after the renewal was answered does not get an entry after
-// the one that recorded its leaving.
+// the one that recorded its leaving. The request counter moves forward
+// too, and an event whose counter another manager already recorded (a
+// replay answered by two managers before either wrote it) is dropped, so
+// such a replay leaves no trace beyond its answer.
 func (w *wtx) flushSoft(ctx context.Context) error {
 	if w.soft == nil {
 		return nil
@@ -216,32 +221,44 @@ func (w *wtx) flushSoft(ctx context.Context) error {
 	for len(rows) > 0 {
 		n := min(len(rows), eventChunk)
 		var q strings.Builder
-		q.WriteString(`UPDATE instances SET last_seen = v.column2 FROM (VALUES `)
-		args := make([]any, 0, 2*n)
-		for i, r := range rows[:n] {
-			if i > 0 {
-				q.WriteString(", ")
-			}
-			q.WriteString("(CAST(? AS BIGINT), CAST(? AS BIGINT))")
-			args = append(args, r.id, r.at)
-		}
-		q.WriteString(`) AS v WHERE instances.id = v.column1 AND instances.last_seen < v.column2`)
-		if _, err := w.ExecContext(ctx, w.s.q(q.String()), args...); err != nil {
-			return fmt.Errorf("recording last contact: %w", err)
-		}
-		q.Reset()
+		// Events first, while the counters show what was recorded before.
 		q.WriteString(`INSERT INTO events (va_id, at, kind, udi, detail) SELECT v.column1, v.column2, v.column3, v.column4, v.column5 FROM (VALUES `)
-		args = make([]any, 0, 5*n)
+		args := make([]any, 0, 6*n)
 		for i, r := range rows[:n] {
 			if i > 0 {
 				q.WriteString(", ")
 			}
-			q.WriteString("(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT))")
+			q.WriteString("(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT))")
 			args = append(args, r.event...)
+			args = append(args, r.seq)
 		}
-		q.WriteString(`) AS v WHERE EXISTS (SELECT 1 FROM instances i WHERE i.udi = v.column4 AND i.va_id = v.column1)`)
+		q.WriteString(`) AS v WHERE EXISTS (SELECT 1 FROM instances i WHERE i.udi = v.column4 AND i.va_id = v.column1 AND (v.column6 = 0 OR i.seq < v.column6))`)
 		if _, err := w.ExecContext(ctx, w.s.q(q.String()), args...); err != nil {
 			return fmt.Errorf("recording events: %w", err)
+		}
+		q.Reset()
+		q.WriteString(`UPDATE instances SET last_seen = CASE WHEN instances.last_seen < v.column2 THEN v.column2 ELSE instances.last_seen END,
+			seq = CASE WHEN instances.seq < v.column3 THEN v.column3 ELSE instances.seq END FROM (VALUES `)
+		// One row per instance: an UPDATE joined to several rows of one
+		// target applies only one of them, and not the latest.
+		latest := make(map[int64]softRow, n)
+		for _, r := range rows[:n] {
+			o := latest[r.id]
+			latest[r.id] = softRow{id: r.id, at: max(o.at, r.at), seq: max(o.seq, r.seq)}
+		}
+		args = make([]any, 0, 3*len(latest))
+		i := 0
+		for _, r := range latest {
+			if i > 0 {
+				q.WriteString(", ")
+			}
+			i++
+			q.WriteString("(CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT))")
+			args = append(args, r.id, r.at, r.seq)
+		}
+		q.WriteString(`) AS v WHERE instances.id = v.column1 AND (instances.last_seen < v.column2 OR instances.seq < v.column3)`)
+		if _, err := w.ExecContext(ctx, w.s.q(q.String()), args...); err != nil {
+			return fmt.Errorf("recording last contact: %w", err)
 		}
 		rows = rows[n:]
 	}

@@ -47,6 +47,9 @@ type Store struct {
 	db    *sql.DB
 	pg    bool
 	batch *batcher
+	// seqs is the replay guard's memory of counters accepted without a
+	// transaction (seq.go).
+	seqs seqMemory
 
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt
@@ -250,6 +253,13 @@ func migrations() [][]string {
 			state TEXT NOT NULL,
 			code TEXT NOT NULL)`,
 			`CREATE INDEX reservation_codes_res ON reservation_codes(reservation_id)`,
+		},
+		{
+			// The replay guard's request counters (seq.go).
+			`ALTER TABLE instances ADD COLUMN seq BIGINT NOT NULL DEFAULT 0`,
+			`CREATE TABLE retired_keys (
+			public_key TEXT PRIMARY KEY,
+			seq BIGINT NOT NULL)`,
 		},
 	}
 }

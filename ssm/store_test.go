@@ -175,20 +175,20 @@ func TestStoreInstances(t *testing.T) {
 				t.Errorf("other key, reregister %v: %v", rereg, err)
 			}
 		}
-		res, err := s.Authorize(ctx, "A", "keyA", map[licproto.LicenseType]int{licproto.RMS: 8, licproto.Room: 1}, t0)
+		res, err := s.Authorize(ctx, "A", "keyA", 0, map[licproto.LicenseType]int{licproto.RMS: 8, licproto.Room: 1}, t0)
 		must(t, err)
 		if res.State != licproto.StateAuthorized || len(res.Licenses) != 2 {
 			t.Errorf("A: %+v", res)
 		}
-		res, err = s.Authorize(ctx, "B", "keyB", map[licproto.LicenseType]int{licproto.RMS: 3}, t0)
+		res, err = s.Authorize(ctx, "B", "keyB", 0, map[licproto.LicenseType]int{licproto.RMS: 3}, t0)
 		must(t, err)
 		if res.State != licproto.StateOutOfCompliance || res.Licenses[0].State != licproto.StateOutOfCompliance {
 			t.Errorf("B with 3 of 2 left: %+v", res)
 		}
-		if _, err := s.Authorize(ctx, "B", "keyA", nil, t0); !errors.Is(err, licproto.ErrNotRegistered) {
+		if _, err := s.Authorize(ctx, "B", "keyA", 0, nil, t0); !errors.Is(err, licproto.ErrNotRegistered) {
 			t.Errorf("wrong key: %v", err)
 		}
-		if _, err := s.Authorize(ctx, "Z", "keyZ", nil, t0); !errors.Is(err, licproto.ErrNotRegistered) {
+		if _, err := s.Authorize(ctx, "Z", "keyZ", 0, nil, t0); !errors.Is(err, licproto.ErrNotRegistered) {
 			t.Errorf("unknown instance: %v", err)
 		}
 		lic, _ := s.Licenses(ctx, "Default")
@@ -201,8 +201,8 @@ func TestStoreInstances(t *testing.T) {
 			t.Errorf("instance A %+v", in)
 		}
 		// Deregistering A frees its licenses at once: B is now compliant.
-		must(t, s.Deregister(ctx, "A", "keyA", t0))
-		res, err = s.Authorize(ctx, "B", "keyB", map[licproto.LicenseType]int{licproto.RMS: 3}, t0)
+		must(t, s.Deregister(ctx, "A", "keyA", 0, t0))
+		res, err = s.Authorize(ctx, "B", "keyB", 0, map[licproto.LicenseType]int{licproto.RMS: 3}, t0)
 		must(t, err)
 		if res.State != licproto.StateAuthorized {
 			t.Errorf("B after A left: %+v", res)
@@ -278,7 +278,7 @@ func TestStoreConcurrentBatches(t *testing.T) {
 				udi := "UDI_SN:" + strconv.Itoa(i)
 				_, err := s.Register(ctx, &Registration{Token: token, UDI: udi, PublicKey: "k" + strconv.Itoa(i), CertSerial: "1", CertNotAfter: t0.AddDate(1, 0, 0)}, t0)
 				if err == nil {
-					_, err = s.Authorize(ctx, udi, "k"+strconv.Itoa(i), map[licproto.LicenseType]int{licproto.Desktop: 1}, t0)
+					_, err = s.Authorize(ctx, udi, "k"+strconv.Itoa(i), 0, map[licproto.LicenseType]int{licproto.Desktop: 1}, t0)
 				}
 				errs <- err
 			}()
@@ -333,7 +333,7 @@ func TestStoreComplianceUnderConcurrency(t *testing.T) {
 		states := make(chan licproto.LicenseState, n)
 		for i := range n {
 			go func() {
-				res, err := s.Authorize(ctx, "U"+strconv.Itoa(i), "k"+strconv.Itoa(i), map[licproto.LicenseType]int{licproto.RMS: 1}, t0)
+				res, err := s.Authorize(ctx, "U"+strconv.Itoa(i), "k"+strconv.Itoa(i), 0, map[licproto.LicenseType]int{licproto.RMS: 1}, t0)
 				if err != nil {
 					t.Error(err)
 					states <- ""

@@ -84,15 +84,7 @@ func LoadState(root string) (State, error) {
 
 // SaveState writes the record atomically.
 func SaveState(root string, s State) error {
-	p := filepath.Join(root, StatePath)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return fmt.Errorf("creating %s: %w", filepath.Dir(p), err)
-	}
-	b, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encoding %s: %w", p, err)
-	}
-	return atomicfile.WriteFile(p, append(b, '\n'), 0o644)
+	return atomicfile.WriteJSON(filepath.Join(root, StatePath), s, 0o644)
 }
 
 // SlotInfo is one slot as the boot found it.
@@ -125,13 +117,5 @@ func loadSlots(root string) (Slots, error) {
 }
 
 func saveSlots(root string, s Slots) error {
-	p := filepath.Join(root, SlotsPath)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return fmt.Errorf("creating %s: %w", filepath.Dir(p), err)
-	}
-	b, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return fmt.Errorf("encoding %s: %w", p, err)
-	}
-	return atomicfile.WriteFile(p, append(b, '\n'), 0o644)
+	return atomicfile.WriteJSON(filepath.Join(root, SlotsPath), s, 0o644)
 }

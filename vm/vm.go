@@ -53,6 +53,21 @@ type Options struct {
 	Accel string
 	// UUID overrides the SMBIOS UUID derived from the image path.
 	UUID string
+	// Management adds a second NIC (the guest's eth1) on its own user
+	// network, 10.0.3.0/24, with these host ports on 127.0.0.1 forwarded
+	// to ManagementGuestAddr's 443 and 22 (the dedicated management
+	// interface, docs/management-interface.md); nil: one NIC.
+	Management *ManagementNIC
+}
+
+// ManagementGuestAddr is the address the management NIC's forwards reach;
+// give it to the guest's eth1.
+const ManagementGuestAddr = "10.0.3.15"
+
+// ManagementNIC is the second NIC's forwarded host ports (0: not
+// forwarded).
+type ManagementNIC struct {
+	HTTPSPort, SSHPort int
 }
 
 // VM is a prepared QEMU invocation.
@@ -262,6 +277,20 @@ func New(o Options) (*VM, error) {
 		// ROM: the disk is the only boot device, and under software
 		// emulation the ROM costs boot time.
 		"-netdev", netdev, "-device", "virtio-net-pci,netdev=net0,mac="+v.MAC+",romfile=",
+	)
+	if m := o.Management; m != nil {
+		mgmt := "user,id=net1,net=10.0.3.0/24"
+		if m.HTTPSPort != 0 {
+			mgmt += fmt.Sprintf(",hostfwd=tcp:127.0.0.1:%d-%s:443", m.HTTPSPort, ManagementGuestAddr)
+		}
+		if m.SSHPort != 0 {
+			mgmt += fmt.Sprintf(",hostfwd=tcp:127.0.0.1:%d-%s:22", m.SSHPort, ManagementGuestAddr)
+		}
+		// The second MAC differs from the first in its last byte.
+		mac := v.MAC[:len(v.MAC)-2] + fmt.Sprintf("%02x", (parseHexByte(v.MAC[len(v.MAC)-2:])+1)&0xff)
+		args = append(args, "-netdev", mgmt, "-device", "virtio-net-pci,netdev=net1,mac="+mac+",romfile=")
+	}
+	args = append(args,
 		"-device", "virtio-rng-pci",
 		"-rtc", "base="+o.RTCBase+",clock=host",
 		"-nographic", "-serial", "mon:stdio",
@@ -280,4 +309,9 @@ func (v *VM) String() string {
 		}
 	}
 	return strings.Join(q, " ")
+}
+
+func parseHexByte(s string) int {
+	n, _ := strconv.ParseUint(s, 16, 8)
+	return int(n)
 }

@@ -71,7 +71,7 @@ func (s *Server) Serve(l net.Listener, cert tls.Certificate) error {
 		WriteTimeout:      lim.WriteTimeout,
 		IdleTimeout:       lim.IdleTimeout,
 		MaxHeaderBytes:    lim.MaxHeaderBytes,
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		TLSConfig:         s.tlsConfig(cert),
 		// Handshake failures and the like are a stranger's doing; they
 		// would flood the console.
 		ErrorLog: log.New(io.Discard, "", 0),

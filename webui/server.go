@@ -85,6 +85,8 @@ type Server struct {
 	sleep func(time.Duration)
 	// Limits; the zero value means DefaultLimits.
 	Limits Limits
+	// FIPS restricts TLS to approved algorithms (FIPS 140 mode).
+	FIPS bool
 }
 
 // New returns the web interface of the device under o.Root.

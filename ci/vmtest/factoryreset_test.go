@@ -21,7 +21,9 @@ import (
 const resetPassword = "Vx-Reset-4711"
 
 // resetMarkers are files the tests drop into places a kept item covers; each
-// holds its own name so one cat shows which are there.
+// holds its own name so one cat shows which are there. FIPS 140 mode and
+// the management interface's address are set for real (xconfiguration)
+// and seen in their files.
 var resetMarkers = map[string]string{
 	"licensing":  "/data/licensing/vmtest-marker",
 	"fips":       "/data/config/fips.json",
@@ -96,13 +98,16 @@ func prepareReset(t *testing.T, v *VM) {
 	t.Helper()
 	var script []string
 	for name, p := range resetMarkers {
-		content := "MARK-" + name
 		if name == "fips" || name == "management" {
-			content = `{"vmtest":"MARK-` + name + `"}`
+			continue // real settings, below
 		}
+		content := "MARK-" + name
 		script = append(script, fmt.Sprintf("mkdir -p %s && echo '%s' > %s", p[:strings.LastIndex(p, "/")], content, p))
 	}
 	script = append(script,
+		"xconfiguration SystemUnit FIPS140 Mode: On",
+		// An address without the interface: the servers stay on eth0.
+		"xconfiguration Interfaces Management Address: 10.0.3.15/24",
 		"xconfiguration DNS Domain Name: vmtest.example",
 		"xconfiguration SystemUnit ServiceSelect Brand: Expressway",
 		"xconfiguration SystemUnit ServiceSelect Type: Expressway-E",
@@ -158,6 +163,10 @@ func readState(t *testing.T, v *VM) deviceState {
 	for name := range resetMarkers {
 		s.markers[name] = strings.Contains(parts[6], "MARK-"+name)
 	}
+	// FIPS 140 mode and the management interface are set with
+	// xconfiguration: their files say so.
+	s.markers["fips"] = strings.Contains(parts[6], `"mode": true`)
+	s.markers["management"] = strings.Contains(parts[6], `"address": "10.0.3.15/24"`)
 	return s
 }
 

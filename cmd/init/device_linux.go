@@ -17,14 +17,15 @@ import (
 	"golang.org/x/sys/unix"
 
 	"vxway/agentclient"
+	"vxway/backup"
 	"vxway/boot"
 	"vxway/clock"
 	"vxway/factoryreset"
 	"vxway/firstboot"
 	"vxway/login"
 	"vxway/platform"
+	"vxway/servercert"
 	"vxway/supervise"
-	"vxway/webui"
 )
 
 // Service log rotation: 1 MiB per file, 4 old files kept per service.
@@ -69,6 +70,11 @@ type device struct {
 	tagged io.Writer
 	// stopConsole ends the console login before shutdown.
 	stopConsole context.CancelFunc
+	// fips is FIPS 140 mode for this boot (platform.FIPSConfig).
+	fips bool
+	// bindDevice is the dedicated management interface the servers are
+	// bound to; empty: every interface.
+	bindDevice string
 }
 
 func (d *device) logf(format string, args ...any) {
@@ -105,12 +111,18 @@ func (d *device) start(ctx context.Context) error {
 		d.logf("%v (configuration, keys and logs are unavailable)", err)
 	}
 	steps.lap("reset+data")
+	// A restore checked and staged by xcommand Backup Restore is applied
+	// before anything reads the configuration it replaces.
+	if err := backup.Resume(d.root, d.tagged, d.clock); err != nil {
+		d.logf("backup restore: %v", err)
+	}
 	// A provisioning seed is applied before the platform, the host name
 	// and the network read the configuration it writes.
 	if err := firstboot.Apply(ctx, d.root, d.tagged); err != nil {
 		d.logf("provisioning: %v", err)
 	}
 	steps.lap("provisioning")
+	d.applyFIPS()
 	if err := platform.Boot(d.root, d.clock); err != nil {
 		d.logf("platform: %v", err)
 	}
@@ -120,6 +132,7 @@ func (d *device) start(ctx context.Context) error {
 	}
 	d.hostname = name
 	d.followHostname(ctx, name)
+	d.applyManagement(ctx)
 	steps.lap("platform")
 
 	// The services start first: the agent takes longest to come up, and
@@ -217,6 +230,9 @@ func (d *device) bringUpNetwork(ctx context.Context) error {
 // services are the supervised programs present in the image.
 func (d *device) services() []supervise.Service {
 	env := []string{"PATH=" + login.DefaultPath, "HOME=/"}
+	if d.fips {
+		env = append(env, platform.FIPSEnv)
+	}
 	var svcs []supervise.Service
 	agent := d.path("bin/smartagent")
 	if _, err := os.Stat(agent); err == nil {
@@ -243,7 +259,7 @@ func (d *device) services() []supervise.Service {
 		svcs = append(svcs, supervise.Service{
 			Name: "sipserver",
 			Path: sip,
-			Args: []string{"--root", d.root, "--tls-cert", d.path(webui.CertPath), "--tls-key", d.path(webui.KeyPath)},
+			Args: []string{"--root", d.root, "--tls-cert", d.path(servercert.CertPath), "--tls-key", d.path(servercert.KeyPath)},
 			Env:  env,
 		})
 	}
@@ -286,13 +302,15 @@ func (d *device) startServers() error {
 			Log:       d.console,
 			FailDelay: 2 * time.Second,
 			Clock:     d.clock,
+			SFTPDir:   d.path(backup.Dir),
+			FIPS:      d.fips,
 		}
 		if err := d.serve("ssh", d.sshAddr, srv.Serve); err != nil {
 			errs = append(errs, err)
 		}
 	}
 
-	cert, made, err := webui.LoadOrMakeCert(d.root, d.hostname, d.clock.Now())
+	cert, made, err := servercert.LoadOrMakeCert(d.root, d.hostname, d.clock.Now())
 	if err != nil {
 		errs = append(errs, fmt.Errorf("https: %w", err))
 	} else {
@@ -300,6 +318,7 @@ func (d *device) startServers() error {
 			d.logf("https: made a self-signed certificate for %s", d.hostname)
 		}
 		web := d.webServer()
+		web.FIPS = d.fips
 		serve := func(l net.Listener) error { return web.Serve(l, cert) }
 		if err := d.serve("https", d.httpsAddr, serve); err != nil {
 			errs = append(errs, err)

@@ -17,7 +17,7 @@ var serverBackoff = supervise.DefaultBackoff
 // keeping it running (see keepServing). Only the first listen is waited
 // for, so that boot can report a port that cannot be had.
 func (d *device) serve(name, addr string, serve func(net.Listener) error) error {
-	return d.serveOn(name, addr, func() (net.Listener, error) { return net.Listen("tcp", addr) }, serve)
+	return d.serveOn(name, addr, func() (net.Listener, error) { return d.listen(addr) }, serve)
 }
 
 // serveOn is serve on the listeners listen makes (addr names them in

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/fips140"
 	"errors"
 	"flag"
 	"fmt"
@@ -103,6 +104,9 @@ func serve(ctx context.Context, root, socket string, opts agent.Options, stderr 
 		return fmt.Errorf("starting the agent: %w", err)
 	}
 	defer a.Close()
+	if fips140.Enabled() {
+		logger.Printf("licensing: FIPS 140-3 mode: the Go Cryptographic Module %s is enforced; the manager transport uses approved TLS only", fips140.Version())
+	}
 	a.SyncEnabled()
 	a.Start()
 	api.Ready(a)

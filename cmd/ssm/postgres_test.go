@@ -70,7 +70,7 @@ func TestCLIPostgres(t *testing.T) {
 	caPEM, _ := os.ReadFile(filepath.Join(data, "ca.crt"))
 	pool := x509.NewCertPool()
 	pool.AppendCertsFromPEM(caPEM)
-	client := &licproto.Client{URL: m[1] + licproto.DirectPath, Verifier: licproto.NewVerifier(pool, 0),
+	client := &licproto.Client{URL: m[1] + licproto.DirectPath, Verifier: licproto.NewVerifier(pool),
 		HTTP: &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}}
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	pub, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)

@@ -140,7 +140,7 @@ func TestCLI(t *testing.T) {
 	pool := x509.NewCertPool()
 	caPEM, _ := os.ReadFile(filepath.Join(c.data, "ca.crt"))
 	pool.AppendCertsFromPEM(caPEM)
-	client := &licproto.Client{URL: m[1], Verifier: licproto.NewVerifier(pool, 0),
+	client := &licproto.Client{URL: m[1], Verifier: licproto.NewVerifier(pool),
 		HTTP: &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}}
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	pub, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)

@@ -1,7 +1,9 @@
 // Command ssm-bench measures the license manager: registrations per second
 // and authorization renewals per second from many simulated product
-// instances over loopback HTTPS, against SQLite and then PostgreSQL, next to
-// this machine's ECDSA P-256 signing rate measured in the same run.
+// instances over loopback HTTPS, against SQLite and then PostgreSQL, then
+// with several managers sharing one PostgreSQL database (a fleet, each
+// device talking to any of them), next to this machine's ECDSA P-256
+// signing rate measured in the same run.
 package main
 
 import (
@@ -54,6 +56,9 @@ type config struct {
 	// baseline is a second concurrency at which renewals are measured
 	// too, so that both figures stay visible.
 	baseline int
+	// fleet is how many managers share one PostgreSQL database in the
+	// fleet measurement (0: none).
+	fleet int
 }
 
 func run(ctx context.Context, args []string, out io.Writer) error {
@@ -75,6 +80,7 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&c.cpuprofile, "cpuprofile", "", "write a CPU profile of the load generator to `FILE`")
 	fs.StringVar(&c.mgrProfile, "mgr-cpuprofile", "", "write a CPU profile of ssm serve to `FILE`.DB (one per database)")
 	fs.StringVar(&c.ssmBin, "ssm", "", "ssm `BINARY` to run as the manager (default: build vxway/cmd/ssm)")
+	fs.IntVar(&c.fleet, "fleet", 3, "managers sharing one PostgreSQL database in the fleet measurement (0: not measured; needs postgres in -db)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -112,12 +118,13 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		return err
 	}
 	for _, db := range c.dbs {
-		var dsn string
+		var dsn, pgAdmin string
 		dbPID := 0 // the PostgreSQL server started here, whose CPU is counted
 		switch strings.TrimSpace(db) {
 		case "sqlite":
 		case "postgres":
 			if env := os.Getenv(pgtest.EnvDSN); env != "" {
+				pgAdmin = env
 				if dsn, err = pgtest.CreateDatabase(ctx, env); err != nil {
 					return err
 				}
@@ -131,7 +138,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			if dbPID, err = cl.PID(); err != nil {
 				return err
 			}
-			if dsn, err = pgtest.CreateDatabase(ctx, cl.DSN("postgres")); err != nil {
+			pgAdmin = cl.DSN("postgres")
+			if dsn, err = pgtest.CreateDatabase(ctx, pgAdmin); err != nil {
 				return err
 			}
 		default:
@@ -142,32 +150,58 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 			return fmt.Errorf("%s: %w", db, err)
 		}
 		name := strings.TrimSpace(db)
-		for _, row := range []struct {
-			what   string
-			f      figure
-			target float64
-		}{
-			{"registrations, manager only", r.regMgr, 2000},
-			{"registrations, end to end", r.regE2E, 2000},
-			{"renewals, manager only", r.authMgr, 5000},
-			{fmt.Sprintf("renewals, mgr only, %d conns", c.baseline), r.authBase, 5000},
-			{"first authorizations, e2e", r.authE2E, 5000},
-		} {
-			if row.f.rate == 0 {
-				continue
-			}
-			cores := runtime.GOMAXPROCS(0)
-			fmt.Fprintf(out, "%-8s %-29s %6.0f/s (target %.0f; %.3f x all-core sign rate) p50 %s p99 %s; CPU per request: manager (and its database server) %s, load generator %s; %.2f database statements per request; got %.2f of %d cores; manager alone on %d free cores => %.0f/s\n",
-				name, row.what+":", row.f.rate, row.target, row.f.rate/signN, row.f.p50, row.f.p99, row.f.mgrPer, row.f.genPer, row.f.stmts, row.f.cores, cores,
-				cores, float64(cores)/row.f.mgrPer.Seconds())
+		printRows(out, c, name, r, signN)
+		if name != "postgres" || c.fleet < 1 {
+			continue
 		}
-		fmt.Fprintf(out, "%-8s group commit: %d transactions, %.1f requests each, %s per commit on average, %d retried after a deadlock; %d renewals answered without waiting for a commit (nothing durable changed)\n",
-			name, r.batches.Batches, float64(r.batches.Ops)/float64(max(r.batches.Batches, 1)), r.batches.AvgCommit(), r.batches.Retries, r.batches.Deferred)
+		// The fleet gets a database of its own on the same server.
+		fdsn, err := pgtest.CreateDatabase(ctx, pgAdmin)
+		if err != nil {
+			return err
+		}
+		fr, err := measureFleet(ctx, c, keys, fdsn, dbPID)
+		if err != nil {
+			return fmt.Errorf("%d managers on postgres: %w", c.fleet, err)
+		}
+		printRows(out, c, fmt.Sprintf("pg x%d", c.fleet), fr, signN)
 	}
 	fmt.Fprintln(out, "manager only: requests signed before and answers verified after the timed phase (devices do that on their own CPUs);")
 	fmt.Fprintln(out, "end to end (e2e): the simulated devices sign and verify inside the timed phase, sharing this machine's cores with the manager;")
 	fmt.Fprintln(out, "first authorizations change every instance's usage (shared license counters); renewals repeat the usage reported before.")
+	if c.fleet > 0 {
+		fmt.Fprintf(out, "pg x%d: %d ssm serve processes on one PostgreSQL database, each request sent to another manager than the device's previous one; CPU counts all of them and PostgreSQL.\n", c.fleet, c.fleet)
+	}
 	return nil
+}
+
+// printRows prints the figures of one measurement.
+func printRows(out io.Writer, c config, name string, r *result, signN float64) {
+	for _, row := range []struct {
+		what   string
+		f      figure
+		target float64 // 0: reported
+	}{
+		{"registrations, manager only", r.regMgr, 2000},
+		{"registrations, end to end", r.regE2E, 2000},
+		{"renewals, manager only", r.authMgr, 5000},
+		{fmt.Sprintf("renewals, mgr only, %d conns", c.baseline), r.authBase, 5000},
+		{"first authorizations, e2e", r.authE2E, 5000},
+		{"first authorizations, mgr only", r.authFirstMgr, 0},
+	} {
+		if row.f.rate == 0 {
+			continue
+		}
+		target := "reported"
+		if row.target > 0 {
+			target = fmt.Sprintf("target %.0f", row.target)
+		}
+		cores := runtime.GOMAXPROCS(0)
+		fmt.Fprintf(out, "%-8s %-31s %6.0f/s (%s; %.3f x all-core sign rate) p50 %s p99 %s; CPU per request: manager (and its database server) %s, load generator %s; %.2f database statements per request; got %.2f of %d cores; manager alone on %d free cores => %.0f/s\n",
+			name, row.what+":", row.f.rate, target, row.f.rate/signN, row.f.p50, row.f.p99, row.f.mgrPer, row.f.genPer, row.f.stmts, row.f.cores, cores,
+			cores, float64(cores)/row.f.mgrPer.Seconds())
+	}
+	fmt.Fprintf(out, "%-8s group commit: %d transactions, %.1f requests each, %s per commit on average, %d retried after a deadlock; %d renewals answered without waiting for a commit (nothing durable changed)\n",
+		name, r.batches.Batches, float64(r.batches.Ops)/float64(max(r.batches.Batches, 1)), r.batches.AvgCommit(), r.batches.Retries, r.batches.Deferred)
 }
 
 // signRate measures ECDSA P-256 signatures per second with n goroutines.
@@ -196,6 +230,23 @@ type instance struct {
 	udi string
 	key *ecdsa.PrivateKey
 	pub []byte
+	// seq is the device's request counter (licproto.Request.Seq); one
+	// instance's requests are built one after the other.
+	seq *int64
+}
+
+// next returns the instance's next request counter.
+func (in instance) next() int64 {
+	*in.seq++
+	return *in.seq
+}
+
+// do sends one request of in through c with in's next counter.
+func (in instance) do(ctx context.Context, c *licproto.Client, t licproto.Type, payload any) error {
+	cc := *c
+	cc.Seq = in.next()
+	_, err := cc.Do(ctx, t, in.udi, in.key, payload, nil)
+	return err
 }
 
 func makeKeys(n int) ([]instance, error) {
@@ -206,7 +257,7 @@ func makeKeys(n int) ([]instance, error) {
 			return nil, err
 		}
 		pub, _ := x509.MarshalPKIXPublicKey(&k.PublicKey)
-		out[i] = instance{udi: fmt.Sprintf("UDI_PID:Expressway; UDI_SN:%08X; UDI_VID:1.0;", i), key: k, pub: pub}
+		out[i] = instance{udi: fmt.Sprintf("UDI_PID:Expressway; UDI_SN:%08X; UDI_VID:1.0;", i), key: k, pub: pub, seq: new(int64)}
 	}
 	return out, nil
 }
@@ -228,6 +279,7 @@ type figure struct {
 type result struct {
 	regE2E, regMgr   figure
 	authE2E, authMgr figure
+	authFirstMgr     figure // first authorizations, pre-signed (the fleet)
 	authBase         figure // renewals at the baseline concurrency
 	batches          ssm.BatchStats
 }
@@ -249,46 +301,66 @@ func (m *manager) cpu() time.Duration {
 	return t
 }
 
-func measure(ctx context.Context, c config, insts []instance, dsn string, dbPID int, dbName string) (*result, error) {
-	dir, err := os.MkdirTemp("", "ssm-bench-")
-	if err != nil {
-		return nil, err
+// cpuMeter is what timed reads the manager side's CPU time from.
+type cpuMeter interface{ cpu() time.Duration }
+
+// fleet is several managers on one database server.
+type fleet struct {
+	mgrs  []*manager
+	dbPID int
+}
+
+// cpu reports the CPU time of every manager and of the database server.
+func (f *fleet) cpu() time.Duration {
+	var t time.Duration
+	for _, m := range f.mgrs {
+		t += procCPU(m.cmd.Process.Pid)
 	}
-	defer os.RemoveAll(dir)
-	data := filepath.Join(dir, "m")
+	if f.dbPID != 0 {
+		t += treeCPU(f.dbPID)
+	}
+	return t
+}
+
+// prepare makes a manager data directory in dir with a virtual account
+// holding plenty of licenses, on dsn (SQLite when empty), and returns it
+// with an unlimited token.
+func prepare(ctx context.Context, dir, dsn string) (data, tok string, err error) {
+	data = filepath.Join(dir, "m")
 	if err := ssm.InitDir(data, []string{"127.0.0.1"}, time.Now()); err != nil {
-		return nil, err
+		return "", "", err
 	}
 	store, err := ssm.OpenStore(ctx, ssm.DBPath(data, dsn))
 	if err != nil {
-		return nil, err
+		return "", "", err
 	}
+	defer store.Close()
 	now := time.Now()
 	if err := store.CreateAccount(ctx, "Bench", now); err != nil {
-		return nil, err
+		return "", "", err
 	}
 	if err := store.CreateVA(ctx, "Bench", "Fleet", now); err != nil {
-		return nil, err
+		return "", "", err
 	}
 	for _, t := range licproto.LicenseTypes() {
 		if err := store.AddLicenses(ctx, "Fleet", t, ssm.MaxLicenseCount); err != nil {
-			return nil, err
+			return "", "", err
 		}
 	}
-	tok, _, err := store.CreateToken(ctx, "Fleet", ssm.TokenOptions{ExportControlled: true}, now)
-	if err != nil {
-		return nil, err
-	}
-	store.Close()
+	tok, _, err = store.CreateToken(ctx, "Fleet", ssm.TokenOptions{ExportControlled: true}, now)
+	return data, tok, err
+}
 
+// startManager starts ssm serve on data (and dsn); stop it with stop.
+func startManager(ctx context.Context, c config, data, dsn, profile string) (*manager, error) {
 	args := []string{"--data", data}
 	if dsn != "" {
 		args = append(args, "--db", dsn)
 	}
 	// The load comes from one address: no per-source rate limit.
 	args = append(args, "serve", "--listen", "127.0.0.1:0", "--mode", ssm.ModeOnPrem, "--rate-limit", "0")
-	if c.mgrProfile != "" {
-		args = append(args, "--cpuprofile", c.mgrProfile+"."+dbName)
+	if profile != "" {
+		args = append(args, "--cpuprofile", profile)
 	}
 	cmd := exec.CommandContext(ctx, c.ssmBin, args...)
 	stdout, err := cmd.StdoutPipe()
@@ -300,7 +372,6 @@ func measure(ctx context.Context, c config, insts []instance, dsn string, dbPID 
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("starting ssm serve: %w", err)
 	}
-	defer func() { cmd.Process.Signal(os.Interrupt); cmd.Wait() }()
 	line, err := bufio.NewReader(stdout).ReadString('\n')
 	if err != nil {
 		cmd.Process.Kill()
@@ -309,9 +380,39 @@ func measure(ctx context.Context, c config, insts []instance, dsn string, dbPID 
 	}
 	mm := regexp.MustCompile(`endpoint (https://\S+) and admin API (https://\S+)/api/v1/`).FindStringSubmatch(line)
 	if mm == nil {
+		cmd.Process.Kill()
+		cmd.Wait()
 		return nil, fmt.Errorf("ssm serve printed %q", line)
 	}
-	mgr := &manager{cmd: cmd, url: mm[1], api: mm[2], dbPID: dbPID}
+	return &manager{cmd: cmd, url: mm[1], api: mm[2]}, nil
+}
+
+// stop stops the manager.
+func (m *manager) stop() {
+	m.cmd.Process.Signal(os.Interrupt)
+	m.cmd.Wait()
+}
+
+func measure(ctx context.Context, c config, insts []instance, dsn string, dbPID int, dbName string) (*result, error) {
+	dir, err := os.MkdirTemp("", "ssm-bench-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	data, tok, err := prepare(ctx, dir, dsn)
+	if err != nil {
+		return nil, err
+	}
+	profile := ""
+	if c.mgrProfile != "" {
+		profile = c.mgrProfile + "." + dbName
+	}
+	mgr, err := startManager(ctx, c, data, dsn, profile)
+	if err != nil {
+		return nil, err
+	}
+	defer mgr.stop()
+	mgr.dbPID = dbPID
 	url := mgr.url
 	pki, err := ssm.LoadPKI(data)
 	if err != nil {
@@ -323,25 +424,13 @@ func measure(ctx context.Context, c config, insts []instance, dsn string, dbPID 
 	// does between its requests.
 	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, MaxIdleConnsPerHost: max(c.concurrency, c.baseline), MaxConnsPerHost: max(c.concurrency, c.baseline)}
 	defer tr.CloseIdleConnections()
-	client := &licproto.Client{HTTP: &http.Client{Transport: tr, Timeout: time.Minute}, URL: url, Verifier: licproto.NewVerifier(pool, 0)}
+	client := &licproto.Client{HTTP: &http.Client{Transport: tr, Timeout: time.Minute}, URL: url, Verifier: licproto.NewVerifier(pool)}
 
 	var r result
 	// phase runs one timed phase of n requests and counts the statements
 	// the manager sent meanwhile.
 	phase := func(f *figure, n int, run func() (figure, error)) error {
-		before, err := writerStats(ctx, client.HTTP, mgr.api, pki.AdminToken)
-		if err != nil {
-			return err
-		}
-		if *f, err = run(); err != nil {
-			return err
-		}
-		after, err := writerStats(ctx, client.HTTP, mgr.api, pki.AdminToken)
-		if err != nil {
-			return err
-		}
-		f.stmts = float64(after.Statements-before.Statements) / float64(n)
-		return nil
+		return counted(ctx, client.HTTP, pki.AdminToken, []string{mgr.api}, f, n, run)
 	}
 	half := len(insts) / 2
 	e2e, pre := insts[:half], insts[half:]
@@ -350,8 +439,7 @@ func measure(ctx context.Context, c config, insts []instance, dsn string, dbPID 
 	if err := phase(&r.regE2E, len(e2e), func() (figure, error) {
 		return timed(mgr, len(e2e), c.concurrency, func(i int) error {
 			in := e2e[i]
-			_, err := client.Do(ctx, licproto.TypeRegister, in.udi, in.key, &licproto.RegisterPayload{Token: tok, PublicKey: in.pub, Hostname: "vcs", IP: "192.0.2.1"}, nil)
-			return err
+			return in.do(ctx, client, licproto.TypeRegister, &licproto.RegisterPayload{Token: tok, PublicKey: in.pub, Hostname: "vcs", IP: "192.0.2.1"})
 		})
 	}); err != nil {
 		return nil, fmt.Errorf("registering: %w", err)
@@ -359,7 +447,7 @@ func measure(ctx context.Context, c config, insts []instance, dsn string, dbPID 
 	// Manager only: requests are signed before and answers verified after
 	// the timed phase, as real devices do that work on their own CPUs.
 	if err := phase(&r.regMgr, len(pre), func() (figure, error) {
-		return preSigned(ctx, mgr, client, c.concurrency, pre, func(_ int, in instance) (licproto.Type, any) {
+		return preSigned(ctx, mgr, client, sameURL(client.URL), c.concurrency, pre, func(_ int, in instance) (licproto.Type, any) {
 			return licproto.TypeRegister, &licproto.RegisterPayload{Token: tok, PublicKey: in.pub, Hostname: "vcs", IP: "192.0.2.1"}
 		})
 	}); err != nil {
@@ -371,8 +459,7 @@ func measure(ctx context.Context, c config, insts []instance, dsn string, dbPID 
 	if err := phase(&r.authE2E, len(insts), func() (figure, error) {
 		return timed(mgr, len(insts), c.concurrency, func(i int) error {
 			in := insts[i]
-			_, err := client.Do(ctx, licproto.TypeAuthorize, in.udi, in.key, usage(i), nil)
-			return err
+			return in.do(ctx, client, licproto.TypeAuthorize, usage(i))
 		})
 	}); err != nil {
 		return nil, fmt.Errorf("authorizing: %w", err)
@@ -384,7 +471,7 @@ func measure(ctx context.Context, c config, insts []instance, dsn string, dbPID 
 		rounds = append(rounds, insts...)
 	}
 	if err := phase(&r.authMgr, len(rounds), func() (figure, error) {
-		return preSigned(ctx, mgr, client, c.concurrency, rounds, func(i int, in instance) (licproto.Type, any) {
+		return preSigned(ctx, mgr, client, sameURL(client.URL), c.concurrency, rounds, func(i int, in instance) (licproto.Type, any) {
 			return licproto.TypeAuthorize, usage(i % len(insts))
 		})
 	}); err != nil {
@@ -392,7 +479,7 @@ func measure(ctx context.Context, c config, insts []instance, dsn string, dbPID 
 	}
 	if c.baseline > 0 {
 		if err := phase(&r.authBase, len(rounds), func() (figure, error) {
-			return preSigned(ctx, mgr, client, c.baseline, rounds, func(i int, in instance) (licproto.Type, any) {
+			return preSigned(ctx, mgr, client, sameURL(client.URL), c.baseline, rounds, func(i int, in instance) (licproto.Type, any) {
 				return licproto.TypeAuthorize, usage(i % len(insts))
 			})
 		}); err != nil {
@@ -405,15 +492,19 @@ func measure(ctx context.Context, c config, insts []instance, dsn string, dbPID 
 	return &r, nil
 }
 
+// sameURL sends every request to url.
+func sameURL(url string) func(int) string { return func(int) string { return url } }
+
 // preSigned builds and signs one request per instance, then times only
-// sending them and receiving the answers, then verifies every answer.
-func preSigned(ctx context.Context, mgr *manager, c *licproto.Client, conc int, insts []instance, build func(int, instance) (licproto.Type, any)) (figure, error) {
+// sending them (request i to url(i)) and receiving the answers, then
+// verifies every answer.
+func preSigned(ctx context.Context, mgr cpuMeter, c *licproto.Client, url func(int) string, conc int, insts []instance, build func(int, instance) (licproto.Type, any)) (figure, error) {
 	reqs := make([]*licproto.Request, len(insts))
 	bodies := make([][]byte, len(insts))
 	now := time.Now()
 	for i, in := range insts {
 		t, p := build(i, in)
-		r, err := licproto.NewRequest(t, in.udi, p, now, in.key)
+		r, err := licproto.NewRequestSeq(t, in.udi, in.next(), p, now, in.key)
 		if err != nil {
 			return figure{}, err
 		}
@@ -423,8 +514,26 @@ func preSigned(ctx context.Context, mgr *manager, c *licproto.Client, conc int, 
 		}
 	}
 	answers := make([][]byte, len(insts))
+	// A device sends its next request once the one before is answered:
+	// sent at once, a later round's request (a higher counter) could
+	// overtake it and have it refused as a replay.
+	done := make([]chan struct{}, len(insts))
+	prev := make([]int, len(insts))
+	last := map[string]int{}
+	for i, in := range insts {
+		done[i] = make(chan struct{})
+		prev[i] = -1
+		if p, ok := last[in.udi]; ok {
+			prev[i] = p
+		}
+		last[in.udi] = i
+	}
 	f, err := timed(mgr, len(insts), conc, func(i int) error {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, c.URL, bytes.NewReader(bodies[i]))
+		defer close(done[i])
+		if p := prev[i]; p >= 0 {
+			<-done[p]
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url(i), bytes.NewReader(bodies[i]))
 		req.Header.Set("Content-Type", "application/json")
 		resp, err := c.HTTP.Do(req)
 		if err != nil {
@@ -451,7 +560,7 @@ func preSigned(ctx context.Context, mgr *manager, c *licproto.Client, conc int, 
 
 // timed runs f(0..n-1) on conc goroutines and returns the rate, latency
 // percentiles and CPU use of the manager and of this load generator.
-func timed(mgr *manager, n, conc int, f func(i int) error) (figure, error) {
+func timed(mgr cpuMeter, n, conc int, f func(i int) error) (figure, error) {
 	var next atomic.Int64
 	lat := make([]time.Duration, n)
 	errs := make(chan error, conc)
@@ -488,6 +597,35 @@ func timed(mgr *manager, n, conc int, f func(i int) error) (figure, error) {
 		cores: (cpu + mcpu).Seconds() / el.Seconds(), mgrPer: (mcpu / time.Duration(n)).Round(time.Microsecond), genPer: (cpu / time.Duration(n)).Round(time.Microsecond)}, nil
 }
 
+// counted runs one timed phase of n requests into f and counts the
+// statements the managers at apis sent their database meanwhile.
+func counted(ctx context.Context, hc *http.Client, token string, apis []string, f *figure, n int, run func() (figure, error)) error {
+	statements := func() (int64, error) {
+		var sum int64
+		for _, api := range apis {
+			st, err := writerStats(ctx, hc, api, token)
+			if err != nil {
+				return 0, err
+			}
+			sum += st.Statements
+		}
+		return sum, nil
+	}
+	before, err := statements()
+	if err != nil {
+		return err
+	}
+	if *f, err = run(); err != nil {
+		return err
+	}
+	after, err := statements()
+	if err != nil {
+		return err
+	}
+	f.stmts = float64(after-before) / float64(n)
+	return nil
+}
+
 // writerStats reads the manager's group-commit counters from its admin API.
 func writerStats(ctx context.Context, hc *http.Client, api, token string) (ssm.BatchStats, error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, api+"/api/v1/stats", nil)
@@ -504,4 +642,95 @@ func writerStats(ctx context.Context, hc *http.Client, api, token string) (ssm.B
 		return ssm.BatchStats{}, fmt.Errorf("reading manager stats: %w", err)
 	}
 	return out.Writer, nil
+}
+
+// measureFleet runs c.fleet managers on one PostgreSQL database (dsn, on
+// the server dbPID) and sends each device's requests to a different
+// manager from one phase to the next: registrations, first
+// authorizations and renewals, all pre-signed.
+func measureFleet(ctx context.Context, c config, insts []instance, dsn string, dbPID int) (*result, error) {
+	dir, err := os.MkdirTemp("", "ssm-bench-fleet-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(dir)
+	data, tok, err := prepare(ctx, dir, dsn)
+	if err != nil {
+		return nil, err
+	}
+	f := &fleet{dbPID: dbPID}
+	defer func() {
+		for _, m := range f.mgrs {
+			m.stop()
+		}
+	}()
+	for range c.fleet {
+		m, err := startManager(ctx, c, data, dsn, "")
+		if err != nil {
+			return nil, err
+		}
+		f.mgrs = append(f.mgrs, m)
+	}
+	pki, err := ssm.LoadPKI(data)
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	pool.AddCert(pki.CA)
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, MaxIdleConnsPerHost: c.concurrency, MaxConnsPerHost: c.concurrency}
+	defer tr.CloseIdleConnections()
+	client := &licproto.Client{HTTP: &http.Client{Transport: tr, Timeout: time.Minute}, Verifier: licproto.NewVerifier(pool)}
+	// Phase p sends instance k's request to manager (k+p) mod n.
+	to := func(p int) func(int) string {
+		return func(i int) string { return f.mgrs[(i%len(insts)+p)%len(f.mgrs)].url }
+	}
+	var apis []string
+	for _, m := range f.mgrs {
+		apis = append(apis, m.api)
+	}
+	phase := func(fig *figure, n int, run func() (figure, error)) error {
+		return counted(ctx, client.HTTP, pki.AdminToken, apis, fig, n, run)
+	}
+	var r result
+	if err := phase(&r.regMgr, len(insts), func() (figure, error) {
+		return preSigned(ctx, f, client, to(0), c.concurrency, insts, func(_ int, in instance) (licproto.Type, any) {
+			return licproto.TypeRegister, &licproto.RegisterPayload{Token: tok, PublicKey: in.pub, Hostname: "vcs", IP: "192.0.2.1"}
+		})
+	}); err != nil {
+		return nil, fmt.Errorf("registering: %w", err)
+	}
+	usage := func(i int) *licproto.AuthorizePayload {
+		return &licproto.AuthorizePayload{Usage: map[licproto.LicenseType]int{licproto.RMS: 1 + i%5, licproto.Room: 1}}
+	}
+	if err := phase(&r.authFirstMgr, len(insts), func() (figure, error) {
+		return preSigned(ctx, f, client, to(1), c.concurrency, insts, func(i int, _ instance) (licproto.Type, any) {
+			return licproto.TypeAuthorize, usage(i)
+		})
+	}); err != nil {
+		return nil, fmt.Errorf("authorizing: %w", err)
+	}
+	var rounds []instance
+	for range c.rounds {
+		rounds = append(rounds, insts...)
+	}
+	if err := phase(&r.authMgr, len(rounds), func() (figure, error) {
+		return preSigned(ctx, f, client, to(2), c.concurrency, rounds, func(i int, _ instance) (licproto.Type, any) {
+			return licproto.TypeAuthorize, usage(i % len(insts))
+		})
+	}); err != nil {
+		return nil, fmt.Errorf("renewing: %w", err)
+	}
+	for _, m := range f.mgrs {
+		st, err := writerStats(ctx, client.HTTP, m.api, pki.AdminToken)
+		if err != nil {
+			return nil, err
+		}
+		r.batches.Batches += st.Batches
+		r.batches.Ops += st.Ops
+		r.batches.CommitTime += st.CommitTime
+		r.batches.Retries += st.Retries
+		r.batches.Deferred += st.Deferred
+		r.batches.Statements += st.Statements
+	}
+	return &r, nil
 }
