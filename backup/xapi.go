@@ -13,15 +13,24 @@ import (
 	"vxway/xapi"
 )
 
+// Operator makes a backup and stages a restore: a Device, or a client of
+// a service that runs one with root's rights.
+type Operator interface {
+	Create(ctx context.Context, password string) (Made, error)
+	Restore(ctx context.Context, file, password string) (*Staged, error)
+}
+
 // RegisterXAPI adds the backup commands and status to t:
 //
 //	xcommand Backup Create Password: "..."
 //	xcommand Backup Restore File: "..." Password: "..."
 //	xstatus Backup
 //
-// reboot asks for the restart that applies a staged restore; nil means
-// the answer says to restart (a root other than the device's).
-func RegisterXAPI(t *xapi.Tree, d *Device, reboot func() error) {
+// op makes and restores the backups of the device under root (on the
+// device, init's system service: the archive holds root's files); reboot
+// asks for the restart that applies a staged restore; nil means the
+// answer says to restart (a root other than the device's).
+func RegisterXAPI(t *xapi.Tree, root string, op Operator, reboot func() error) {
 	t.Handle(xapi.Command, "Backup", func(ctx context.Context, req *xapi.Request, rel []string, out *xapi.Writer) error {
 		switch {
 		case xapi.PathIs(rel, "Create"):
@@ -29,7 +38,7 @@ func RegisterXAPI(t *xapi.Tree, d *Device, reboot func() error) {
 			if !ok {
 				return errors.New(`give the password that encrypts the backup: xcommand Backup Create Password: "..."`)
 			}
-			m, err := d.Create(ctx, pw)
+			m, err := op.Create(ctx, pw)
 			if err != nil {
 				return err
 			}
@@ -43,7 +52,7 @@ func RegisterXAPI(t *xapi.Tree, d *Device, reboot func() error) {
 			if !okF || !okP {
 				return errors.New(`give the archive and its password: xcommand Backup Restore File: "NAME" Password: "..."`)
 			}
-			st, err := d.Restore(ctx, file, pw)
+			st, err := op.Restore(ctx, file, pw)
 			if err != nil {
 				return fmt.Errorf("backup not restored, nothing changed: %w", err)
 			}
@@ -62,14 +71,14 @@ func RegisterXAPI(t *xapi.Tree, d *Device, reboot func() error) {
 			}
 			out.Result("Backup Restore Apply", "restarting now to apply it")
 			if err := reboot(); err != nil {
-				return errors.Join(fmt.Errorf("the restart could not be asked for (%w); the restore is withdrawn, nothing changed", err), Cancel(d.Root))
+				return errors.Join(fmt.Errorf("the restart could not be asked for (%w); the restore is withdrawn, nothing changed", err), Cancel(root))
 			}
 			return nil
 		}
 		return fmt.Errorf("%w: xcommand Backup %v; the commands are Backup Create and Backup Restore", xapi.ErrNotFound, rel)
 	})
 	t.Handle(xapi.Status, "Backup", func(ctx context.Context, req *xapi.Request, rel []string, out *xapi.Writer) error {
-		ents, err := os.ReadDir(filepath.Join(d.Root, Dir))
+		ents, err := os.ReadDir(filepath.Join(root, Dir))
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("listing /%s: %w", Dir, err)
 		}
@@ -84,12 +93,12 @@ func RegisterXAPI(t *xapi.Tree, d *Device, reboot func() error) {
 			out.Status(fmt.Sprintf("Backup File %d Name", n), e.Name())
 			out.StatusInt(fmt.Sprintf("Backup File %d Size", n), fi.Size())
 		}
-		if st, err := LoadStaged(d.Root); err != nil {
+		if st, err := LoadStaged(root); err != nil {
 			return err
 		} else if st != nil {
 			out.Status("Backup Restore Pending", st.Archive)
 		}
-		r, err := LoadResult(d.Root)
+		r, err := LoadResult(root)
 		if err != nil || r == nil {
 			return err
 		}

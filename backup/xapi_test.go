@@ -31,7 +31,7 @@ func TestXAPI(t *testing.T) {
 	configure(t, a, "a")
 	tree := &xapi.Tree{}
 	rebooted := 0
-	RegisterXAPI(tree, a, func() error { rebooted++; return nil })
+	RegisterXAPI(tree, a.Root, a, func() error { rebooted++; return nil })
 
 	out := serve(t, tree, `xcommand Backup Create Password: "`+password+`"`)
 	m := regexp.MustCompile(`(?m)^\*r Backup Create File: "(/data/backup/vxway-backup-[0-9A-F]{8}-\d{8}T\d{6}Z\.vxb)"$`).FindStringSubmatch(out)
@@ -63,7 +63,7 @@ func TestXAPI(t *testing.T) {
 
 	// A restart that cannot be asked for withdraws the restore.
 	failing := &xapi.Tree{}
-	RegisterXAPI(failing, a, func() error { return errors.New("no init") })
+	RegisterXAPI(failing, a.Root, a, func() error { return errors.New("no init") })
 	out = serve(t, failing, `xcommand Backup Restore File: "`+m[1]+`" Password: "`+password+`"`)
 	if !strings.HasSuffix(out, "ERROR\n") {
 		t.Errorf("answer:\n%s", out)

@@ -25,8 +25,10 @@ const SocketPath = "run/vxway/system.sock"
 
 // Routes of the service.
 const (
-	RouteUpgrade = "/upgrade"
-	RouteReboot  = "/reboot"
+	RouteUpgrade       = "/upgrade"
+	RouteReboot        = "/reboot"
+	RouteBackupCreate  = "/backup/create"
+	RouteBackupRestore = "/backup/restore"
 )
 
 // Bounds of the wire, both ways.
@@ -72,10 +74,39 @@ type UpgradeResult struct {
 	Slot    string `json:"slot"`
 }
 
-// Event is one line of an answer: progress, then a result or an error.
+// BackupCreateRequest asks for a backup encrypted with Password.
+type BackupCreateRequest struct {
+	Password string `json:"password"`
+}
+
+// BackupMade is the archive a backup wrote.
+type BackupMade struct {
+	Path  string `json:"path"`
+	Size  int64  `json:"size"`
+	Files int    `json:"files"`
+}
+
+// BackupRestoreRequest asks to check the archive File (a name in the
+// backup directory) and stage it for the next boot.
+type BackupRestoreRequest struct {
+	File     string `json:"file"`
+	Password string `json:"password"`
+}
+
+// RestoreStaged is what a staged restore came from.
+type RestoreStaged struct {
+	Archive         string    `json:"archive"`
+	Serial          string    `json:"serial"`
+	SoftwareVersion string    `json:"software_version"`
+	Created         time.Time `json:"created"`
+	SameDevice      bool      `json:"same_device"`
+}
+
+// Event is one line of an answer: progress, then a result (one of the
+// result types above) or an error.
 type Event struct {
-	Progress string         `json:"progress,omitempty"`
-	Result   *UpgradeResult `json:"result,omitempty"`
+	Progress string          `json:"progress,omitempty"`
+	Result   json.RawMessage `json:"result,omitempty"`
 	Done     bool           `json:"done,omitempty"`
 	Error    string         `json:"error,omitempty"`
 	Code     string         `json:"code,omitempty"`
@@ -131,15 +162,30 @@ func NewClient(socket string) *Client {
 // the connection closes, so the answer reaches the admin first).
 func (c *Client) Upgrade(ctx context.Context, url string, progress func(string)) (UpgradeResult, error) {
 	var res UpgradeResult
-	err := c.call(ctx, RouteUpgrade, UpgradeRequest{URL: url}, func(e Event) {
-		if e.Progress != "" && progress != nil {
-			progress(e.Progress)
-		}
-		if e.Result != nil {
-			res = *e.Result
-		}
-	})
+	err := c.call(ctx, RouteUpgrade, UpgradeRequest{URL: url}, progress, &res)
 	if err == nil && res.Version == "" {
+		err = errors.New("the system service answered without a result")
+	}
+	return res, err
+}
+
+// BackupCreate asks the service to write a backup encrypted with
+// password (it reads root's files, such as the SSH host key).
+func (c *Client) BackupCreate(ctx context.Context, password string) (BackupMade, error) {
+	var res BackupMade
+	err := c.call(ctx, RouteBackupCreate, BackupCreateRequest{Password: password}, nil, &res)
+	if err == nil && res.Path == "" {
+		err = errors.New("the system service answered without a result")
+	}
+	return res, err
+}
+
+// BackupRestore asks the service to check the archive file and stage it
+// for the next boot. It does not restart the device (Reboot does).
+func (c *Client) BackupRestore(ctx context.Context, file, password string) (RestoreStaged, error) {
+	var res RestoreStaged
+	err := c.call(ctx, RouteBackupRestore, BackupRestoreRequest{File: file, Password: password}, nil, &res)
+	if err == nil && res.Archive == "" {
 		err = errors.New("the system service answered without a result")
 	}
 	return res, err
@@ -147,12 +193,13 @@ func (c *Client) Upgrade(ctx context.Context, url string, progress func(string))
 
 // Reboot asks the service to restart the device cleanly.
 func (c *Client) Reboot(ctx context.Context) error {
-	return c.call(ctx, RouteReboot, struct{}{}, nil)
+	return c.call(ctx, RouteReboot, struct{}{}, nil, nil)
 }
 
 // call posts body to route and reads the answer's events, which end with
-// one marked Done or an error.
-func (c *Client) call(ctx context.Context, route string, body any, each func(Event)) error {
+// one marked Done or an error: progress lines go to progress, a result
+// is decoded into result.
+func (c *Client) call(ctx context.Context, route string, body any, progress func(string), result any) error {
 	b, err := json.Marshal(body)
 	if err != nil {
 		return err
@@ -181,8 +228,13 @@ func (c *Client) call(ctx context.Context, route string, body any, each func(Eve
 		if err := e.Err(); err != nil {
 			return err
 		}
-		if each != nil {
-			each(e)
+		if e.Progress != "" && progress != nil {
+			progress(e.Progress)
+		}
+		if len(e.Result) > 0 && result != nil {
+			if err := json.Unmarshal(e.Result, result); err != nil {
+				return fmt.Errorf("reading the system service's result: %w", err)
+			}
 		}
 		if e.Done {
 			return nil

@@ -59,6 +59,10 @@ type Ops interface {
 	Upgrade(ctx context.Context, url string, log io.Writer) (sysclient.UpgradeResult, error)
 	// Reboot asks for a clean restart of the device.
 	Reboot() error
+	// BackupCreate writes a backup encrypted with password.
+	BackupCreate(ctx context.Context, password string) (sysclient.BackupMade, error)
+	// BackupRestore checks an archive and stages it for the next boot.
+	BackupRestore(ctx context.Context, file, password string) (sysclient.RestoreStaged, error)
 }
 
 // Server serves Ops on a unix socket.
@@ -197,8 +201,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.upgrade(w, r, p.uid)
 	case sysclient.RouteReboot:
 		s.reboot(w, r, p.uid)
+	case sysclient.RouteBackupCreate:
+		var req sysclient.BackupCreateRequest
+		s.once(w, r, p.uid, "backup", &req, func(ctx context.Context) (any, error) { return s.Ops.BackupCreate(ctx, req.Password) })
+	case sysclient.RouteBackupRestore:
+		var req sysclient.BackupRestoreRequest
+		s.once(w, r, p.uid, "restore", &req, func(ctx context.Context) (any, error) {
+			return s.Ops.BackupRestore(ctx, req.File, req.Password)
+		})
 	default:
-		refuse(w, http.StatusNotFound, sysclient.CodeBadRequest, fmt.Errorf("no operation %q; the operations are %s and %s", r.URL.Path, sysclient.RouteUpgrade, sysclient.RouteReboot))
+		refuse(w, http.StatusNotFound, sysclient.CodeBadRequest, fmt.Errorf("no operation %q; the operations are %s, %s, %s and %s", r.URL.Path, sysclient.RouteUpgrade, sysclient.RouteReboot, sysclient.RouteBackupCreate, sysclient.RouteBackupRestore))
 	}
 }
 
@@ -245,9 +257,37 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, uid uint32) {
 		ev.send(sysclient.Event{Error: cut(err.Error()), Code: sysclient.CodeFailed})
 		return
 	}
-	ev.send(sysclient.Event{Result: &res})
-	ev.send(sysclient.Event{Done: true})
+	ev.sendResult(res)
 	s.restart(r)
+}
+
+// BackupTimeout bounds a backup or a restore's checks.
+const BackupTimeout = 5 * time.Minute
+
+// once runs one operation that needs no restart: the body into req, then
+// op, whose result is the answer. Nothing of the body (it holds
+// passwords) is logged.
+func (s *Server) once(w http.ResponseWriter, r *http.Request, uid uint32, what string, req any, op func(context.Context) (any, error)) {
+	if err := readBody(w, r, req); err != nil {
+		refuse(w, http.StatusBadRequest, sysclient.CodeBadRequest, err)
+		return
+	}
+	if !s.busy.TryLock() {
+		refuse(w, http.StatusConflict, sysclient.CodeBusy, fmt.Errorf("another operation (an upgrade, a backup or a restart) is under way; try again when it is done"))
+		return
+	}
+	defer s.busy.Unlock()
+	s.logf("%s asked by user id %d", what, uid)
+	ctx, cancel := context.WithTimeout(r.Context(), BackupTimeout)
+	defer cancel()
+	res, err := op(ctx)
+	ev := newEvents(w)
+	if err != nil {
+		s.logf("%s: %v", what, err)
+		ev.send(sysclient.Event{Error: cut(err.Error()), Code: sysclient.CodeFailed})
+		return
+	}
+	ev.sendResult(res)
 }
 
 func (s *Server) reboot(w http.ResponseWriter, r *http.Request, uid uint32) {
@@ -306,6 +346,17 @@ func newEvents(w http.ResponseWriter) *events {
 	// The client's wait for the headers ends here, not at the first line.
 	_ = rc.Flush()
 	return &events{w: w, rc: rc}
+}
+
+// sendResult sends res as the result, then the end of the answer.
+func (e *events) sendResult(res any) {
+	b, err := json.Marshal(res)
+	if err != nil {
+		e.send(sysclient.Event{Error: fmt.Sprintf("encoding the result: %v", err), Code: sysclient.CodeFailed})
+		return
+	}
+	e.send(sysclient.Event{Result: b})
+	e.send(sysclient.Event{Done: true})
 }
 
 func (e *events) send(ev sysclient.Event) {

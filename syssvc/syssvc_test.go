@@ -72,6 +72,20 @@ func (f *fakeOps) Upgrade(ctx context.Context, url string, log io.Writer) (syscl
 	return sysclient.UpgradeResult{Version: "X14.3.0-vxway", Slot: "B"}, nil
 }
 
+func (f *fakeOps) BackupCreate(_ context.Context, password string) (sysclient.BackupMade, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.urls = append(f.urls, "backup:"+password)
+	return sysclient.BackupMade{Path: "/data/backup/b.vxb", Size: 10, Files: 3}, f.err
+}
+
+func (f *fakeOps) BackupRestore(_ context.Context, file, password string) (sysclient.RestoreStaged, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.urls = append(f.urls, "restore:"+file)
+	return sysclient.RestoreStaged{Archive: file, Serial: "ABCD0123"}, f.err
+}
+
 func (f *fakeOps) Reboot() error {
 	f.reboots <- struct{}{}
 	return nil
@@ -176,6 +190,14 @@ func TestRefusals(t *testing.T) {
 			return err
 		}, sysclient.ErrNotPermitted},
 		{"refused uid reboot", notMe, func(c *sysclient.Client) error { return c.Reboot(context.Background()) }, sysclient.ErrNotPermitted},
+		{"refused uid backup", notMe, func(c *sysclient.Client) error {
+			_, err := c.BackupCreate(context.Background(), "secret")
+			return err
+		}, sysclient.ErrNotPermitted},
+		{"refused uid restore", notMe, func(c *sysclient.Client) error {
+			_, err := c.BackupRestore(context.Background(), "b.vxb", "secret")
+			return err
+		}, sysclient.ErrNotPermitted},
 		{"empty URL", nil, func(c *sysclient.Client) error {
 			_, err := c.Upgrade(context.Background(), "", nil)
 			return err
@@ -271,5 +293,31 @@ func TestOneAtATime(t *testing.T) {
 	waitReboot(t, ops)
 	if got := ops.asked(); len(got) != 1 {
 		t.Errorf("upgrades run: %q, want the first only", got)
+	}
+}
+
+// TestBackupNoRestart: a backup and a staged restore answer their result
+// and restart nothing (the shell asks for the restart itself); the
+// password is not logged.
+func TestBackupNoRestart(t *testing.T) {
+	ops := newFakeOps()
+	c, _, log := start(t, ops, nil)
+	m, err := c.BackupCreate(context.Background(), "s3cret-pass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Path != "/data/backup/b.vxb" || m.Files != 3 {
+		t.Errorf("made %+v", m)
+	}
+	st, err := c.BackupRestore(context.Background(), "b.vxb", "s3cret-pass")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Archive != "b.vxb" || st.Serial != "ABCD0123" {
+		t.Errorf("staged %+v", st)
+	}
+	noReboot(t, ops)
+	if strings.Contains(log.String(), "s3cret") {
+		t.Errorf("the password reached the log:\n%s", log.String())
 	}
 }

@@ -30,12 +30,30 @@ func NewTree(root string, c clock.Clock) *xapi.Tree {
 	sys := sysclient.NewClient(filepath.Join(root, sysclient.SocketPath))
 	(&upgrade.XAPI{Root: root, Clock: c, System: sys}).Register(t)
 	sipclient.RegisterXAPI(t, root, sipclient.NewClient(filepath.Join(root, sipclient.SocketPath)))
+	// A backup reads root's files (the SSH host key) and a restore stages
+	// root's: init's system service does both, and the restart.
 	var reboot func() error
 	if root == "/" {
-		reboot = backup.RequestReboot
+		reboot = func() error { return sys.Reboot(context.Background()) }
 	}
-	backup.RegisterXAPI(t, &backup.Device{Root: root, Licensing: lic, Clock: c}, reboot)
+	backup.RegisterXAPI(t, root, systemBackup{sys}, reboot)
 	return t
+}
+
+// systemBackup makes and restores backups through init's system service.
+type systemBackup struct{ c *sysclient.Client }
+
+func (s systemBackup) Create(ctx context.Context, password string) (backup.Made, error) {
+	m, err := s.c.BackupCreate(ctx, password)
+	return backup.Made{Path: m.Path, Size: m.Size, Files: m.Files}, err
+}
+
+func (s systemBackup) Restore(ctx context.Context, file, password string) (*backup.Staged, error) {
+	st, err := s.c.BackupRestore(ctx, file, password)
+	if err != nil {
+		return nil, err
+	}
+	return &backup.Staged{Archive: st.Archive, Serial: st.Serial, SoftwareVersion: st.SoftwareVersion, Created: st.Created, SameDevice: st.SameDevice}, nil
 }
 
 // exportControlAllowed reports whether the licensing state allows

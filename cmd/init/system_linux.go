@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 
+	"vxway/agentclient"
+	"vxway/backup"
 	"vxway/boot"
 	"vxway/platform"
 	"vxway/sysclient"
@@ -40,6 +42,32 @@ func (o systemOps) Upgrade(ctx context.Context, url string, log io.Writer) (sysc
 		return sysclient.UpgradeResult{}, err
 	}
 	return sysclient.UpgradeResult{Version: m.Version, Slot: slot}, nil
+}
+
+// backupDevice is the backup of the device, read and staged as root.
+func (o systemOps) backupDevice() *backup.Device {
+	d := o.d
+	return &backup.Device{Root: d.root, Licensing: agentclient.NewClient(d.path(agentclient.SocketPath)), Clock: d.clock}
+}
+
+// BackupCreate writes a backup as root's backup command would.
+func (o systemOps) BackupCreate(ctx context.Context, password string) (sysclient.BackupMade, error) {
+	m, err := o.backupDevice().Create(ctx, password)
+	if err != nil {
+		return sysclient.BackupMade{}, err
+	}
+	o.d.logf("backup: wrote %s (%d files)", m.Path, m.Files)
+	return sysclient.BackupMade{Path: m.Path, Size: m.Size, Files: m.Files}, nil
+}
+
+// BackupRestore checks an archive and stages it; the next boot applies it.
+func (o systemOps) BackupRestore(ctx context.Context, file, password string) (sysclient.RestoreStaged, error) {
+	st, err := o.backupDevice().Restore(ctx, file, password)
+	if err != nil {
+		return sysclient.RestoreStaged{}, err
+	}
+	o.d.logf("backup: restore of %q from %s staged for the next boot", st.Archive, st.Serial)
+	return sysclient.RestoreStaged{Archive: st.Archive, Serial: st.Serial, SoftwareVersion: st.SoftwareVersion, Created: st.Created, SameDevice: st.SameDevice}, nil
 }
 
 // Reboot asks init's own clean shutdown for a restart (as SIGTERM to
