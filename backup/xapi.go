@@ -18,6 +18,7 @@ import (
 type Operator interface {
 	Create(ctx context.Context, password string) (Made, error)
 	Restore(ctx context.Context, file, password string) (*Staged, error)
+	Status(ctx context.Context) (Status, error)
 }
 
 // RegisterXAPI adds the backup commands and status to t:
@@ -78,29 +79,20 @@ func RegisterXAPI(t *xapi.Tree, root string, op Operator, reboot func() error) {
 		return fmt.Errorf("%w: xcommand Backup %v; the commands are Backup Create and Backup Restore", xapi.ErrNotFound, rel)
 	})
 	t.Handle(xapi.Status, "Backup", func(ctx context.Context, req *xapi.Request, rel []string, out *xapi.Writer) error {
-		ents, err := os.ReadDir(filepath.Join(root, Dir))
-		if err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("listing /%s: %w", Dir, err)
-		}
-		sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
-		n := 0
-		for _, e := range ents {
-			fi, err := e.Info()
-			if err != nil || !fi.Mode().IsRegular() {
-				continue
-			}
-			n++
-			out.Status(fmt.Sprintf("Backup File %d Name", n), e.Name())
-			out.StatusInt(fmt.Sprintf("Backup File %d Size", n), fi.Size())
-		}
-		if st, err := LoadStaged(root); err != nil {
+		st, err := op.Status(ctx)
+		if err != nil {
 			return err
-		} else if st != nil {
-			out.Status("Backup Restore Pending", st.Archive)
 		}
-		r, err := LoadResult(root)
-		if err != nil || r == nil {
-			return err
+		for i, f := range st.Files {
+			out.Status(fmt.Sprintf("Backup File %d Name", i+1), f.Name)
+			out.StatusInt(fmt.Sprintf("Backup File %d Size", i+1), f.Size)
+		}
+		if st.Pending != "" {
+			out.Status("Backup Restore Pending", st.Pending)
+		}
+		r := st.Last
+		if r == nil {
+			return nil
 		}
 		out.Status("Backup LastRestore Result", r.Result)
 		out.Status("Backup LastRestore Time", r.At.UTC().Format(time.RFC3339))
@@ -116,4 +108,44 @@ func RegisterXAPI(t *xapi.Tree, root string, op Operator, reboot func() error) {
 		}
 		return nil
 	})
+}
+
+// FileInfo is an archive in Dir.
+type FileInfo struct {
+	Name string `json:"name"`
+	Size int64  `json:"size"`
+}
+
+// Status is what xstatus Backup shows: the archives in Dir, a restore
+// staged for the next boot, the last restore's outcome.
+type Status struct {
+	Files   []FileInfo `json:"files"`
+	Pending string     `json:"pending,omitempty"`
+	Last    *Result    `json:"last,omitempty"`
+}
+
+// Status reads the archives in Dir and the restore's records.
+func (d *Device) Status(context.Context) (Status, error) {
+	var st Status
+	ents, err := os.ReadDir(filepath.Join(d.Root, Dir))
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
+		return st, fmt.Errorf("listing /%s: %w", Dir, err)
+	}
+	sort.Slice(ents, func(i, j int) bool { return ents[i].Name() < ents[j].Name() })
+	for _, e := range ents {
+		fi, err := e.Info()
+		if err != nil || !fi.Mode().IsRegular() {
+			continue
+		}
+		st.Files = append(st.Files, FileInfo{Name: e.Name(), Size: fi.Size()})
+	}
+	staged, err := LoadStaged(d.Root)
+	if err != nil {
+		return st, err
+	}
+	if staged != nil {
+		st.Pending = staged.Archive
+	}
+	st.Last, err = LoadResult(d.Root)
+	return st, err
 }

@@ -29,6 +29,7 @@ const (
 	RouteReboot        = "/reboot"
 	RouteBackupCreate  = "/backup/create"
 	RouteBackupRestore = "/backup/restore"
+	RouteBackupStatus  = "/backup/status"
 )
 
 // Bounds of the wire, both ways.
@@ -102,14 +103,18 @@ type RestoreStaged struct {
 	SameDevice      bool      `json:"same_device"`
 }
 
+// BackupStatus is what xstatus Backup shows, in package backup's
+// encoding (backup.Status).
+type BackupStatus = json.RawMessage
+
 // Event is one line of an answer: progress, then a result (one of the
 // result types above) or an error.
 type Event struct {
 	Progress string          `json:"progress,omitempty"`
 	Result   json.RawMessage `json:"result,omitempty"`
-	Done     bool           `json:"done,omitempty"`
-	Error    string         `json:"error,omitempty"`
-	Code     string         `json:"code,omitempty"`
+	Done     bool            `json:"done,omitempty"`
+	Error    string          `json:"error,omitempty"`
+	Code     string          `json:"code,omitempty"`
 }
 
 // Err turns an error event into an error wrapping the sentinel of its
@@ -194,6 +199,17 @@ func (c *Client) BackupRestore(ctx context.Context, file, password string) (Rest
 // Reboot asks the service to restart the device cleanly.
 func (c *Client) Reboot(ctx context.Context) error {
 	return c.call(ctx, RouteReboot, struct{}{}, nil, nil)
+}
+
+// BackupStatus asks the service for the backup directory's archives and
+// the restore's records (root's files), as package backup encodes them.
+func (c *Client) BackupStatus(ctx context.Context) (BackupStatus, error) {
+	var res json.RawMessage
+	err := c.call(ctx, RouteBackupStatus, struct{}{}, nil, &res)
+	if err == nil && len(res) == 0 {
+		err = errors.New("the system service answered without a result")
+	}
+	return res, err
 }
 
 // call posts body to route and reads the answer's events, which end with

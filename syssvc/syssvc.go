@@ -63,6 +63,8 @@ type Ops interface {
 	BackupCreate(ctx context.Context, password string) (sysclient.BackupMade, error)
 	// BackupRestore checks an archive and stages it for the next boot.
 	BackupRestore(ctx context.Context, file, password string) (sysclient.RestoreStaged, error)
+	// BackupStatus reads the backups and the restore's records.
+	BackupStatus(ctx context.Context) (sysclient.BackupStatus, error)
 }
 
 // Server serves Ops on a unix socket.
@@ -209,6 +211,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.once(w, r, p.uid, "restore", &req, func(ctx context.Context) (any, error) {
 			return s.Ops.BackupRestore(ctx, req.File, req.Password)
 		})
+	case sysclient.RouteBackupStatus:
+		var req struct{}
+		s.read(w, r, &req, func(ctx context.Context) (any, error) { return s.Ops.BackupStatus(ctx) })
 	default:
 		refuse(w, http.StatusNotFound, sysclient.CodeBadRequest, fmt.Errorf("no operation %q; the operations are %s, %s, %s and %s", r.URL.Path, sysclient.RouteUpgrade, sysclient.RouteReboot, sysclient.RouteBackupCreate, sysclient.RouteBackupRestore))
 	}
@@ -259,6 +264,23 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, uid uint32) {
 	}
 	ev.sendResult(res)
 	s.restart(r)
+}
+
+// read runs op, which only looks, beside any other operation.
+func (s *Server) read(w http.ResponseWriter, r *http.Request, req any, op func(context.Context) (any, error)) {
+	if err := readBody(w, r, req); err != nil {
+		refuse(w, http.StatusBadRequest, sysclient.CodeBadRequest, err)
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), 30*time.Second)
+	defer cancel()
+	res, err := op(ctx)
+	ev := newEvents(w)
+	if err != nil {
+		ev.send(sysclient.Event{Error: cut(err.Error()), Code: sysclient.CodeFailed})
+		return
+	}
+	ev.sendResult(res)
 }
 
 // BackupTimeout bounds a backup or a restore's checks.

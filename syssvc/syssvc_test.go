@@ -86,6 +86,10 @@ func (f *fakeOps) BackupRestore(_ context.Context, file, password string) (syscl
 	return sysclient.RestoreStaged{Archive: file, Serial: "ABCD0123"}, f.err
 }
 
+func (f *fakeOps) BackupStatus(context.Context) (sysclient.BackupStatus, error) {
+	return sysclient.BackupStatus(`{"files":[]}`), nil
+}
+
 func (f *fakeOps) Reboot() error {
 	f.reboots <- struct{}{}
 	return nil

@@ -2,6 +2,8 @@ package xshell
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"path/filepath"
 
 	"vxway/agentclient"
@@ -46,6 +48,18 @@ type systemBackup struct{ c *sysclient.Client }
 func (s systemBackup) Create(ctx context.Context, password string) (backup.Made, error) {
 	m, err := s.c.BackupCreate(ctx, password)
 	return backup.Made{Path: m.Path, Size: m.Size, Files: m.Files}, err
+}
+
+func (s systemBackup) Status(ctx context.Context) (backup.Status, error) {
+	var st backup.Status
+	b, err := s.c.BackupStatus(ctx)
+	if err != nil {
+		return st, err
+	}
+	if err := json.Unmarshal(b, &st); err != nil {
+		return st, fmt.Errorf("reading the backup status: %w", err)
+	}
+	return st, nil
 }
 
 func (s systemBackup) Restore(ctx context.Context, file, password string) (*backup.Staged, error) {

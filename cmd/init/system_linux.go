@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -68,6 +69,15 @@ func (o systemOps) BackupRestore(ctx context.Context, file, password string) (sy
 	}
 	o.d.logf("backup: restore of %q from %s staged for the next boot", st.Archive, st.Serial)
 	return sysclient.RestoreStaged{Archive: st.Archive, Serial: st.Serial, SoftwareVersion: st.SoftwareVersion, Created: st.Created, SameDevice: st.SameDevice}, nil
+}
+
+// BackupStatus reads the backup directory and the restore's records.
+func (o systemOps) BackupStatus(ctx context.Context) (sysclient.BackupStatus, error) {
+	st, err := o.backupDevice().Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(st)
 }
 
 // Reboot asks init's own clean shutdown for a restart (as SIGTERM to
