@@ -173,8 +173,10 @@ func TestSIP(t *testing.T) {
 	if err := <-uasDone; err != nil {
 		t.Errorf("neighbour: %v\n%s", err, uasOut.String())
 	}
-	if st := xapiLine(t, v, "xstatus License Smart Usage"); strings.Contains(st, "Rich Media Session") {
-		t.Errorf("Rich Media Session still in use after BYE:\n%s", st)
+	if st, ok := pollXAPI(t, v, "xstatus License Smart Usage", 15*time.Second, func(out string) bool {
+		return !strings.Contains(out, "Rich Media Session")
+	}); !ok {
+		t.Errorf("Rich Media Session still in use 15 s after BYE:\n%s", st)
 	}
 
 	// un-REGISTER releases bob's desktop license.
