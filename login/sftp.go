@@ -37,6 +37,7 @@ func (ss *session) startSFTP() error {
 		if err != nil && !errors.Is(err, io.EOF) {
 			code = 1
 		}
+		<-ss.replied
 		ss.ch.SendRequest("exit-status", false, ssh.Marshal(exitStatus{Status: uint32(code)}))
 		ss.ch.Close()
 	}()

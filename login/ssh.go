@@ -392,6 +392,11 @@ type session struct {
 	env    []string
 	mu     sync.Mutex
 	cmd    *exec.Cmd
+	// replied is closed once the request that started the shell, the
+	// command or the subsystem has been answered: the exit status and
+	// the channel's close must come after that answer, or a client whose
+	// command ends at once sees the channel close before its reply.
+	replied chan struct{}
 }
 
 type ptyRequest struct {
@@ -414,10 +419,11 @@ type execRequest struct{ Command string }
 type exitStatus struct{ Status uint32 }
 
 func (s *SSH) session(acct Account, ch ssh.Channel, reqs <-chan *ssh.Request) {
-	ss := &session{s: s, acct: acct, ch: ch}
+	ss := &session{s: s, acct: acct, ch: ch, replied: make(chan struct{})}
 	started := false
 	for req := range reqs {
 		ok := false
+		wasStarted := started
 		switch req.Type {
 		case "pty-req":
 			var p ptyRequest
@@ -472,6 +478,9 @@ func (s *SSH) session(acct Account, ch ssh.Channel, reqs <-chan *ssh.Request) {
 		}
 		if req.WantReply {
 			req.Reply(ok, nil)
+		}
+		if started && !wasStarted {
+			close(ss.replied)
 		}
 	}
 	// The client closed the channel: end what still runs.
@@ -559,6 +568,7 @@ func (ss *session) startPipes(cmd *exec.Cmd) error {
 
 // finish sends the exit status and closes the channel.
 func (ss *session) finish(err error) {
+	<-ss.replied
 	code := 0
 	var exitErr *exec.ExitError
 	switch {
