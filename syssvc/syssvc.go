@@ -251,7 +251,10 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, uid uint32) {
 		refuse(w, http.StatusConflict, sysclient.CodeBusy, fmt.Errorf("another upgrade or a restart is under way; try again when it is done"))
 		return
 	}
-	defer s.busy.Unlock()
+	// A failed upgrade frees the service before its answer goes out, so
+	// the client's next request is not refused as busy.
+	done := sync.OnceFunc(s.busy.Unlock)
+	defer done()
 	s.logf("upgrade from %q asked by user id %d", req.URL, uid)
 	ev := newEvents(w)
 	ctx, cancel := context.WithTimeout(r.Context(), UpgradeTimeout)
@@ -259,6 +262,7 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, uid uint32) {
 	cancel()
 	if err != nil {
 		s.logf("upgrade from %q: %v", req.URL, err)
+		done()
 		ev.send(sysclient.Event{Error: cut(err.Error()), Code: sysclient.CodeFailed})
 		return
 	}
@@ -298,11 +302,15 @@ func (s *Server) once(w http.ResponseWriter, r *http.Request, uid uint32, what s
 		refuse(w, http.StatusConflict, sysclient.CodeBusy, fmt.Errorf("another operation (an upgrade, a backup or a restart) is under way; try again when it is done"))
 		return
 	}
-	defer s.busy.Unlock()
+	done := sync.OnceFunc(s.busy.Unlock)
+	defer done()
 	s.logf("%s asked by user id %d", what, uid)
 	ctx, cancel := context.WithTimeout(r.Context(), BackupTimeout)
 	defer cancel()
 	res, err := op(ctx)
+	// Free the service before the answer goes out, so the client's next
+	// request (the restart after a restore) is not refused as busy.
+	done()
 	ev := newEvents(w)
 	if err != nil {
 		s.logf("%s: %v", what, err)
