@@ -67,19 +67,28 @@ type State struct {
 
 // LoadState reads the record; a missing file is an empty record.
 func LoadState(root string) (State, error) {
-	p := filepath.Join(root, StatePath)
-	b, err := os.ReadFile(p)
+	var s State
+	err := readJSON(filepath.Join(root, StatePath), &s)
 	if errors.Is(err, os.ErrNotExist) {
 		return State{}, nil
 	}
 	if err != nil {
-		return State{}, fmt.Errorf("reading %s: %w", p, err)
-	}
-	var s State
-	if err := json.Unmarshal(b, &s); err != nil {
-		return State{}, fmt.Errorf("parsing %s: %w", p, err)
+		return State{}, err
 	}
 	return s, nil
+}
+
+// readJSON decodes the JSON file p into v; a missing file's error wraps
+// os.ErrNotExist.
+func readJSON(p string, v any) error {
+	b, err := os.ReadFile(p)
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", p, err)
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("parsing %s: %w", p, err)
+	}
+	return nil
 }
 
 // SaveState writes the record atomically.
@@ -104,14 +113,9 @@ type Slots struct {
 }
 
 func loadSlots(root string) (Slots, error) {
-	p := filepath.Join(root, SlotsPath)
-	b, err := os.ReadFile(p)
-	if err != nil {
-		return Slots{}, fmt.Errorf("reading %s: %w", p, err)
-	}
 	var s Slots
-	if err := json.Unmarshal(b, &s); err != nil {
-		return Slots{}, fmt.Errorf("parsing %s: %w", p, err)
+	if err := readJSON(filepath.Join(root, SlotsPath), &s); err != nil {
+		return Slots{}, err
 	}
 	return s, nil
 }
