@@ -23,6 +23,12 @@ type Status struct {
 	Domain         string `json:"domain"`
 	Authentication bool   `json:"authentication"`
 	Neighbor       string `json:"neighbor"`
+	// Advertise and AdvertiseTLS are the host:port put in Record-Route
+	// and Via for UDP/TCP and for TLS; AdvertiseSource says where they
+	// come from: "configuration", "hypervisor" or "listening".
+	Advertise       string `json:"advertise"`
+	AdvertiseTLS    string `json:"advertise_tls"`
+	AdvertiseSource string `json:"advertise_source"`
 	// Registrations per license type and over TLS.
 	Room      int `json:"room"`
 	Desktop   int `json:"desktop"`

@@ -38,6 +38,18 @@ type Config struct {
 	// Neighbor is the neighbour zone's address, host or host:port
 	// (xconfiguration Zones Neighbor 1 Address).
 	Neighbor string `json:"neighbor,omitempty"`
+	// Advertise is the address SIP clients reach this device at, host or
+	// host:port, when it is behind a NAT or port forward (xconfiguration
+	// SIP Advertise Address): the proxy puts it in Record-Route and Via
+	// so that in-dialog requests and responses come back through the
+	// forward. Without a port the listening ports are advertised.
+	// Empty: the hypervisor's hint (vxway run --sip-port), else the
+	// listening address.
+	Advertise string `json:"advertise,omitempty"`
+	// AdvertiseTLSPort is the port clients reach TLS 5061 at
+	// (xconfiguration SIP Advertise TLSPort); 0 means Advertise's port
+	// plus one, or 5061's own port when Advertise has none.
+	AdvertiseTLSPort int `json:"advertise_tls_port,omitempty"`
 }
 
 // ErrInvalid marks a setting that breaks a rule.
@@ -92,7 +104,44 @@ func (c Config) Validate() error {
 			errs = append(errs, err)
 		}
 	}
+	if c.Advertise != "" {
+		if _, err := ParseAdvertise(c.Advertise); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if c.AdvertiseTLSPort < 0 || c.AdvertiseTLSPort > 65535 {
+		errs = append(errs, fmt.Errorf("%w: advertised TLS port %d is not from 1 to 65535 (0: the advertised port plus one)", ErrInvalid, c.AdvertiseTLSPort))
+	}
 	return errors.Join(errs...)
+}
+
+// Advertised is a parsed advertised address: Port 0 means the
+// listening port.
+type Advertised struct {
+	Host string
+	Port int
+}
+
+// ParseAdvertise reads an advertised address, an IP address or DNS name
+// with an optional port.
+func ParseAdvertise(a string) (Advertised, error) {
+	host, port := a, ""
+	if h, p, err := net.SplitHostPort(a); err == nil {
+		host, port = h, p
+	}
+	var adv Advertised
+	if port != "" {
+		n, err := strconv.Atoi(port)
+		if err != nil || n < 1 || n > 65535 {
+			return adv, fmt.Errorf("%w: advertised address %q: port %q is not from 1 to 65535", ErrInvalid, a, port)
+		}
+		adv.Port = n
+	}
+	if net.ParseIP(host) == nil && !validDomain(host) {
+		return adv, fmt.Errorf("%w: advertised address %q is not an IP address or DNS name (optionally with :port)", ErrInvalid, a)
+	}
+	adv.Host = host
+	return adv, nil
 }
 
 func validDomain(d string) bool {

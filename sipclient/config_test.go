@@ -22,6 +22,11 @@ func TestConfigValidate(t *testing.T) {
 		{"bad pattern", Config{RoomPattern: "room("}, "room User-Agent pattern"},
 		{"bad port", Config{Neighbor: "10.0.2.2:70000"}, "port"},
 		{"bad host", Config{Neighbor: "a b"}, "not an IP address or DNS name"},
+		{"advertised address with port", Config{Advertise: "127.0.0.1:5070", AdvertiseTLSPort: 5071}, ""},
+		{"advertised name", Config{Advertise: "sip.example.com"}, ""},
+		{"advertised bad port", Config{Advertise: "127.0.0.1:0"}, "advertised address"},
+		{"advertised bad host", Config{Advertise: "a b"}, "advertised address"},
+		{"advertised TLS port out of range", Config{AdvertiseTLSPort: 70000}, "advertised TLS port"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,9 +41,7 @@ func (x *xapiHandlers) config(ctx context.Context, req *xapi.Request, rel []stri
 		if err != nil {
 			return err
 		}
-		out.Config("SIP Domain 1 Name", c.Domain)
-		out.Config("SIP Registration Authentication", onOff(!c.AuthenticationOff))
-		out.Config("SIP Registration RoomPattern", c.RoomPattern)
+		showConfig(out, c)
 		return nil
 	}
 	if len(req.Args) != 1 {
@@ -61,18 +60,35 @@ func (x *xapiHandlers) config(ctx context.Context, req *xapi.Request, rel []stri
 		}
 	case xapi.PathIs(rel, "Registration") && strings.EqualFold(a.Name, "RoomPattern"):
 		set = func(c *Config) error { c.RoomPattern = a.Value; return nil }
+	case xapi.PathIs(rel, "Advertise") && strings.EqualFold(a.Name, "Address"):
+		set = func(c *Config) error { c.Advertise = strings.TrimSpace(a.Value); return nil }
+	case xapi.PathIs(rel, "Advertise") && strings.EqualFold(a.Name, "TLSPort"):
+		set = func(c *Config) error {
+			n, err := strconv.Atoi(strings.TrimSpace(a.Value))
+			if err != nil {
+				return fmt.Errorf("%w: the advertised TLS port %q is not a number (0: the advertised port plus one)", ErrInvalid, a.Value)
+			}
+			c.AdvertiseTLSPort = n
+			return nil
+		}
 	default:
-		return fmt.Errorf("%w: xconfiguration SIP %s %s; settings are Domain 1 Name, Registration Authentication, Registration RoomPattern", xapi.ErrNotFound, strings.Join(rel, " "), a.Name)
+		return fmt.Errorf("%w: xconfiguration SIP %s %s; settings are Domain 1 Name, Registration Authentication, Registration RoomPattern, Advertise Address, Advertise TLSPort", xapi.ErrNotFound, strings.Join(rel, " "), a.Name)
 	}
 	c, err := UpdateConfig(x.root, set)
 	if err != nil {
 		return err
 	}
+	showConfig(out, c)
+	x.reload(ctx, out)
+	return nil
+}
+
+func showConfig(out *xapi.Writer, c Config) {
 	out.Config("SIP Domain 1 Name", c.Domain)
 	out.Config("SIP Registration Authentication", onOff(!c.AuthenticationOff))
 	out.Config("SIP Registration RoomPattern", c.RoomPattern)
-	x.reload(ctx, out)
-	return nil
+	out.Config("SIP Advertise Address", c.Advertise)
+	out.Config("SIP Advertise TLSPort", strconv.Itoa(c.AdvertiseTLSPort))
 }
 
 func (x *xapiHandlers) zones(ctx context.Context, req *xapi.Request, rel []string, out *xapi.Writer) error {
@@ -205,6 +221,12 @@ func (x *xapiHandlers) status(ctx context.Context, req *xapi.Request, rel []stri
 	}
 	if show("Neighbor") {
 		out.Status(p+"Neighbor", s.Neighbor)
+		shown = true
+	}
+	if show("Advertise") {
+		out.Status(p+"Advertise Address", s.Advertise)
+		out.Status(p+"Advertise TLSAddress", s.AdvertiseTLS)
+		out.Status(p+"Advertise Source", s.AdvertiseSource)
 		shown = true
 	}
 	for _, l := range lines {

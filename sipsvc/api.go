@@ -14,6 +14,7 @@ import (
 
 // Status is what xstatus SIP shows.
 func (s *Service) Status() sipclient.Status {
+	adv, advTLS, advSrc := s.advertised()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	t := s.t()
@@ -23,6 +24,7 @@ func (s *Service) Status() sipclient.Status {
 	}
 	return sipclient.Status{
 		Domain: s.cfg.Domain, Authentication: !s.cfg.AuthenticationOff, Neighbor: s.cfg.Neighbor,
+		Advertise: adv, AdvertiseTLS: advTLS, AdvertiseSource: advSrc,
 		Room: t.room, Desktop: t.desktop, Encrypted: t.encRegs,
 		Calls: t.calls, NeighborCalls: t.rms, EncryptedCalls: t.encCalls,
 		Refused: refused, Licensing: s.licErr, ResidentKiB: residentKiB(),

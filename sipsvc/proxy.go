@@ -201,16 +201,15 @@ func (s *Service) release(callID string) {
 	}
 }
 
-// forward prepares a copy of req for dst over transport: one Route of
-// ours taken off, Max-Forwards lowered, our Via on top.
+// forward prepares a copy of req for dst over transport, the proxy's
+// own Route entries taken off (the client options lower Max-Forwards
+// and put the proxy's Via on top).
 func forward(req *sip.Request, uri *sip.Uri, dst, transport string) *sip.Request {
 	fwd := req.Clone()
 	if uri != nil {
 		fwd.Recipient = *uri.Clone()
 	}
-	if fwd.Route() != nil {
-		fwd.RemoveHeader("Route")
-	}
+	stripOwnRoutes(fwd)
 	fwd.SetDestination(dst)
 	fwd.SetTransport(transport)
 	return fwd
@@ -220,7 +219,7 @@ func (s *Service) relayInvite(req *sip.Request, tx sip.ServerTransaction, callID
 	fwd := forward(req, &tgt.uri, tgt.dst, tgt.transport)
 	ctx, cancel := context.WithTimeout(context.Background(), inviteTimeout)
 	defer cancel()
-	clTx, err := s.cl.TransactionRequest(ctx, fwd, sipgo.ClientRequestDecreaseMaxForward, sipgo.ClientRequestAddVia, s.recordRoute)
+	clTx, err := s.cl.TransactionRequest(ctx, fwd, sipgo.ClientRequestDecreaseMaxForward, s.addVia, s.recordRoute(req))
 	if err != nil {
 		s.release(callID)
 		s.respond(tx, req, 502, "Bad Gateway", "the callee cannot be reached: "+err.Error())
@@ -275,25 +274,6 @@ func (s *Service) relayInvite(req *sip.Request, tx sip.ServerTransaction, callID
 			return
 		}
 	}
-}
-
-// recordRoute puts the proxy in the dialog's route set: sipgo's
-// ClientRequestAddRecordRoute reads the listen ports without the lock
-// their writer holds (a data race while the listeners start), so the
-// ports are read through ListenPorts, which takes it.
-func (s *Service) recordRoute(c *sipgo.Client, r *sip.Request) error {
-	tp := sip.NetworkToLower(r.Transport())
-	port := 0
-	if ports := s.ua.TransportLayer().ListenPorts(tp); len(ports) > 0 {
-		port = ports[0]
-	}
-	host := s.o.Host
-	if host == "" {
-		host = c.Hostname()
-	}
-	r.PrependHeader(&sip.RecordRouteHeader{Address: sip.Uri{Host: host, Port: port,
-		UriParams: sip.HeaderParams{{K: "transport", V: tp}, {K: "lr", V: ""}}}})
-	return nil
 }
 
 // sendCancel cancels the forwarded INVITE fwd.
@@ -358,7 +338,7 @@ func (s *Service) onInDialog(req *sip.Request, tx sip.ServerTransaction) {
 	fwd := forward(req, nil, dst, tp)
 	ctx, cancel := context.WithTimeout(context.Background(), 32*time.Second)
 	defer cancel()
-	clTx, err := s.cl.TransactionRequest(ctx, fwd, sipgo.ClientRequestDecreaseMaxForward, sipgo.ClientRequestAddVia)
+	clTx, err := s.cl.TransactionRequest(ctx, fwd, sipgo.ClientRequestDecreaseMaxForward, s.addVia)
 	if err != nil {
 		s.respond(tx, req, 502, "Bad Gateway", "the other party cannot be reached: "+err.Error())
 		return
@@ -405,7 +385,7 @@ func (s *Service) onAck(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	fwd := forward(req, nil, dst, tp)
-	if err := s.cl.WriteRequest(fwd, sipgo.ClientRequestDecreaseMaxForward, sipgo.ClientRequestAddVia); err != nil {
+	if err := s.cl.WriteRequest(fwd, sipgo.ClientRequestDecreaseMaxForward, s.addVia); err != nil {
 		s.log.Debug("relaying ACK", "err", err)
 	}
 }

@@ -37,9 +37,12 @@ type Options struct {
 	Licensing Licensing
 	// Log receives one line per notable event; nil discards.
 	Log io.Writer
-	// Host is the address put in Via and Record-Route when forwarding
-	// (default: the listening address).
-	Host string
+	// Advertise is the hint for the address SIP peers reach the service
+	// at, host or host:port (sipserver --advertise, which init takes
+	// from the hypervisor under vxway run --sip-port); the setting
+	// xconfiguration SIP Advertise Address overrides it. Empty: the
+	// local address facing each peer and the listening ports.
+	Advertise string
 	// ResyncEvery is how often the live counts are reported again even
 	// without a change (default 10 s), so that a restarted agent learns
 	// them back.
@@ -75,6 +78,7 @@ type Service struct {
 
 	mu       sync.Mutex
 	cfg      sipclient.Config
+	adv      advert
 	room     *regexp.Regexp
 	creds    sipclient.Credentials
 	bindings map[string]*binding // by AOR
@@ -127,11 +131,7 @@ func New(o Options) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("making the SIP server: %w", err)
 	}
-	opts := []sipgo.ClientOption{sipgo.WithClientLogger(sipLog)}
-	if o.Host != "" {
-		opts = append(opts, sipgo.WithClientHostname(o.Host))
-	}
-	cl, err := sipgo.NewClient(ua, opts...)
+	cl, err := sipgo.NewClient(ua, sipgo.WithClientLogger(sipLog))
 	if err != nil {
 		return nil, fmt.Errorf("making the SIP client: %w", err)
 	}
@@ -165,8 +165,12 @@ func (s *Service) Reload() error {
 	if err != nil {
 		return err
 	}
+	adv, err := advertOf(cfg, s.o.Advertise)
+	if err != nil {
+		return fmt.Errorf("the advertised address given to sipserver: %w", err)
+	}
 	s.mu.Lock()
-	s.cfg, s.room, s.creds = cfg, room, creds
+	s.cfg, s.adv, s.room, s.creds = cfg, adv, room, creds
 	s.mu.Unlock()
 	return nil
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -88,7 +89,7 @@ func newRig(t *testing.T, cfg sipclient.Config, users map[string]string) *rig {
 			t.Fatal(err)
 		}
 	}
-	r.svc, err = New(Options{Root: r.root, Clock: r.clk, Licensing: agentLicensing{a}, Log: testWriter{t}, Host: "127.0.0.1"})
+	r.svc, err = New(Options{Root: r.root, Clock: r.clk, Licensing: agentLicensing{a}, Log: testWriter{t}, Advertise: "127.0.0.1"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -472,4 +473,101 @@ func TestLocalCallUsesNoLicense(t *testing.T) {
 	if out := <-bobDone; out != "" {
 		t.Fatalf("bob's side:\n%s", out)
 	}
+}
+
+// udpForward relays UDP from a loopback port to dst, one upstream
+// socket per client (a NAT, as QEMU's user network forwards a host
+// port), and counts the requests relayed by method.
+type udpForward struct {
+	port int
+	mu   sync.Mutex
+	seen map[string]int
+}
+
+func newUDPForward(t *testing.T, dst string) *udpForward {
+	t.Helper()
+	l, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	f := &udpForward{port: l.LocalAddr().(*net.UDPAddr).Port, seen: map[string]int{}}
+	ups := map[string]net.Conn{}
+	go func() {
+		buf := make([]byte, 65536)
+		for {
+			n, src, err := l.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			if m, _, ok := strings.Cut(string(buf[:n]), " "); ok && !strings.HasPrefix(m, "SIP/") {
+				f.mu.Lock()
+				f.seen[m]++
+				f.mu.Unlock()
+			}
+			up := ups[src.String()]
+			if up == nil {
+				if up, err = net.Dial("udp", dst); err != nil {
+					return
+				}
+				t.Cleanup(func() { up.Close() })
+				ups[src.String()] = up
+				go func() {
+					b := make([]byte, 65536)
+					for {
+						n, err := up.Read(b)
+						if err != nil {
+							return
+						}
+						l.WriteTo(b[:n], src)
+					}
+				}()
+			}
+			up.Write(buf[:n])
+		}
+	}()
+	return f
+}
+
+func (f *udpForward) count(method string) int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.seen[method]
+}
+
+// TestCallThroughForward: a caller that reaches the registrar through a
+// port forward (the advertised address) sends its ACK and BYE where
+// the Record-Route says, which must be the forward, not the port the
+// registrar listens on.
+func TestCallThroughForward(t *testing.T) {
+	nport := freeUDPPort(t)
+	r := newRig(t, sipclient.Config{Domain: "vx.example.com", Neighbor: fmt.Sprintf("127.0.0.1:%d", nport)}, map[string]string{"alice": "alicepw1"})
+	fwd := newUDPForward(t, fmt.Sprintf("127.0.0.1:%d", r.port))
+	if _, err := sipclient.UpdateConfig(r.root, func(c *sipclient.Config) error {
+		c.Advertise = fmt.Sprintf("127.0.0.1:%d", fwd.port)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.svc.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	if st := r.svc.Status(); st.Advertise != fmt.Sprintf("127.0.0.1:%d", fwd.port) || st.AdvertiseTLS != fmt.Sprintf("127.0.0.1:%d", fwd.port+1) || st.AdvertiseSource != AdvertiseFromConfig {
+		t.Errorf("advertised addresses in the status: %q, %q from %q", st.Advertise, st.AdvertiseTLS, st.AdvertiseSource)
+	}
+	r.port = fwd.port
+	if ok, out := r.register("register.xml", "udp", "alice", "alicepw1", "Jabber"); !ok {
+		t.Fatalf("registration through the forward:\n%s", out)
+	}
+	uasDone := r.neighbour("neighbor.xml", nport)
+	if out := <-r.callAsync("call-routed.xml", "alice;vx.example.com;dave", "-d", "200"); out != "" {
+		t.Fatalf("call following the Record-Route:\n%s", out)
+	}
+	if out := <-uasDone; out != "" {
+		t.Fatalf("neighbour:\n%s", out)
+	}
+	if a, b := fwd.count("ACK"), fwd.count("BYE"); a != 1 || b < 1 {
+		t.Errorf("through the forward: %d ACK and %d BYE, want 1 and at least 1", a, b)
+	}
+	r.waitUsage(agentclient.TypeRMS, 0)
 }

@@ -29,7 +29,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	tlsAddr := f.String("sips", ":5061", "TLS `ADDRESS` for SIP (empty: no TLS)")
 	cert := f.String("tls-cert", "", "server certificate `FILE` (PEM) for TLS")
 	key := f.String("tls-key", "", "its key `FILE` (PEM)")
-	host := f.String("host", "", "address put in Via and Record-Route (default: the listening address)")
+	advertise := f.String("advertise", "", "`HOST[:PORT]` SIP peers reach this service at, put in Record-Route and Via (TLS at PORT+1); the setting xconfiguration SIP Advertise Address overrides it (default: the local address facing each peer, the listening ports)")
 	if err := f.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -39,10 +39,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if f.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q: sipserver takes options only", f.Arg(0))
 	}
+	if *advertise != "" {
+		if _, err := sipclient.ParseAdvertise(*advertise); err != nil {
+			return fmt.Errorf("--advertise: %w", err)
+		}
+	}
 	// The SIP stack logs a few warnings to slog's default logger.
 	slog.SetDefault(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	agent := agentclient.NewClient(filepath.Join(*root, agentclient.SocketPath))
-	svc, err := sipsvc.New(sipsvc.Options{Root: *root, Licensing: agent, Log: stderr, Host: *host})
+	svc, err := sipsvc.New(sipsvc.Options{Root: *root, Licensing: agent, Log: stderr, Advertise: *advertise})
 	if err != nil {
 		return err
 	}
