@@ -115,6 +115,12 @@ func (c Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// AdvertiseOEMKey is the SMBIOS OEM string (type 11) by which the
+// hypervisor tells the device the address its SIP service is reached at
+// from outside: vxway run --sip-port P gives "vxway.sip.advertise=
+// 127.0.0.1:P", and init passes it to sipserver --advertise.
+const AdvertiseOEMKey = "vxway.sip.advertise"
+
 // Advertised is a parsed advertised address: Port 0 means the
 // listening port.
 type Advertised struct {

@@ -19,6 +19,7 @@ import (
 	"strings"
 
 	"vxway/image"
+	"vxway/sipclient"
 )
 
 // Options describe one VM.
@@ -295,6 +296,11 @@ func New(o Options) (*VM, error) {
 		"-rtc", "base="+o.RTCBase+",clock=host",
 		"-nographic", "-serial", "mon:stdio",
 	)
+	if o.SIPPort != 0 {
+		// The guest's SIP proxy is reached at the forwarded port: it
+		// puts that address in Record-Route and Via (docs/sip.md).
+		args = append(args, "-smbios", fmt.Sprintf("type=11,value=%s=127.0.0.1:%d", sipclient.AdvertiseOEMKey, o.SIPPort))
+	}
 	v.Args = args
 	return v, nil
 }

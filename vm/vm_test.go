@@ -118,7 +118,7 @@ func TestNewArgs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"hostfwd=udp:127.0.0.1:5070-:5060", "hostfwd=tcp:127.0.0.1:5070-:5060", "hostfwd=tcp:127.0.0.1:5071-:5061"} {
+	for _, want := range []string{"hostfwd=udp:127.0.0.1:5070-:5060", "hostfwd=tcp:127.0.0.1:5070-:5060", "hostfwd=tcp:127.0.0.1:5071-:5061", "-smbios type=11,value=vxway.sip.advertise=127.0.0.1:5070"} {
 		if !strings.Contains(sip.String(), want) {
 			t.Errorf("--sip-port 5070: command line lacks %q:\n%s", want, sip)
 		}

@@ -141,7 +141,15 @@ func TestSIP(t *testing.T) {
 	list := xapiLine(t, v, "xcommand SIP Registration List")
 	wantLines(t, "registration list", list, `AOR: "alice@vx.example.com"`, `AOR: "bob@vx.example.com"`, `Transport: "TLS"`)
 
+	// The proxy advertises the forwarded port (the hypervisor's OEM
+	// string), so that clients on the host can follow its Record-Route.
+	wantLines(t, "advertised address", xapiLine(t, v, "xstatus SIP Advertise"),
+		fmt.Sprintf(`*s SIP Advertise Address: "127.0.0.1:%d"`, port), fmt.Sprintf(`*s SIP Advertise TLSAddress: "127.0.0.1:%d"`, port+1),
+		`*s SIP Advertise Source: "hypervisor"`)
+
 	// A call from alice to the neighbour holds one Rich Media Session.
+	// alice sends ACK and BYE where the Record-Route says, as a SIP
+	// client does (call-routed.xml), which must be the forwarded port.
 	uas := exec.Command(s.bin, "-sf", filepath.Join(s.scenarios, "neighbor.xml"), "-i", "127.0.0.1", "-p", fmt.Sprint(nport),
 		"-m", "1", "-nostdin", "-timeout", "120s")
 	uas.Dir = t.TempDir()
@@ -154,7 +162,7 @@ func TestSIP(t *testing.T) {
 	go func() { uasDone <- uas.Wait() }()
 	callDone := make(chan string, 1)
 	go func() {
-		n, out := s.run("call.xml", "udp", []string{"alice;vx.example.com;dave"}, "-d", "30000")
+		n, out := s.run("call-routed.xml", "udp", []string{"alice;vx.example.com;dave"}, "-d", "30000")
 		if n == 1 {
 			out = ""
 		}

@@ -259,7 +259,7 @@ func (d *device) services() []supervise.Service {
 		svcs = append(svcs, supervise.Service{
 			Name: "sipserver",
 			Path: sip,
-			Args: []string{"--root", d.root, "--tls-cert", d.path(servercert.CertPath), "--tls-key", d.path(servercert.KeyPath)},
+			Args: d.sipArgs(),
 			Env:  env,
 		})
 	}
