@@ -49,17 +49,14 @@ func (s *Service) sweep() {
 	for aor, b := range s.bindings {
 		for k, c := range b.contacts {
 			if !c.expires.After(now) {
-				delete(b.contacts, k)
+				s.dropContactLocked(aor, k)
 				gone++
 			}
-		}
-		if len(b.contacts) == 0 {
-			delete(s.bindings, aor)
 		}
 	}
 	for id, d := range s.dialogs {
 		if !d.expires.IsZero() && !d.expires.After(now) {
-			delete(s.dialogs, id)
+			s.dropDialogLocked(id)
 			gone++
 		}
 	}

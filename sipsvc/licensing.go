@@ -8,18 +8,6 @@ import (
 	"vxway/agentclient"
 )
 
-// tally is the live usage: registrations per type, neighbour calls
-// (Rich Media Sessions) and encrypted sessions (TLS registrations and
-// calls with a TLS leg).
-type tally struct {
-	room, desktop, rms, encrypted int
-	calls, encCalls, encRegs      int
-}
-
-func (t tally) usage() agentclient.RealUsage {
-	return agentclient.RealUsage{Room: t.room, Desktop: t.desktop, RMS: t.rms, Encrypted: t.encrypted}
-}
-
 // agentTimeout bounds one admission round trip.
 const agentTimeout = 5 * time.Second
 
@@ -127,32 +115,4 @@ func (s *Service) report() {
 		s.licErr = ""
 	}
 	s.mu.Unlock()
-}
-
-// t computes the tally; the caller holds mu.
-func (s *Service) t() tally {
-	var t tally
-	for _, b := range s.bindings {
-		for _, c := range b.contacts {
-			if c.typ == agentclient.TypeRoom {
-				t.room++
-			} else {
-				t.desktop++
-			}
-			if c.tls {
-				t.encRegs++
-			}
-		}
-	}
-	for _, d := range s.dialogs {
-		t.calls++
-		if d.neighbor {
-			t.rms++
-		}
-		if d.tls {
-			t.encCalls++
-		}
-	}
-	t.encrypted = t.encRegs + t.encCalls
-	return t
 }

@@ -105,14 +105,14 @@ func (s *Service) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		typ = agentclient.TypeRMS
 	}
 	if typ != "" || d.tls {
-		if r := s.admit(typ, d.tls, func() { s.dialogs[callID.Value()] = d }); r != nil {
+		if r := s.admit(typ, d.tls, func() { s.putDialogLocked(callID.Value(), d) }); r != nil {
 			s.log.Info("call refused", "call-id", callID.Value(), "code", r.code, "why", r.why)
 			s.respond(tx, req, r.code, r.reason, r.why)
 			return
 		}
 	} else {
 		s.mu.Lock()
-		s.dialogs[callID.Value()] = d
+		s.putDialogLocked(callID.Value(), d)
 		s.mu.Unlock()
 	}
 	s.relayInvite(req, tx, callID.Value(), d, tgt)
@@ -193,8 +193,7 @@ func parseSessionExpires(v string) time.Duration {
 // release ends a dialog and reports the freed licenses.
 func (s *Service) release(callID string) {
 	s.mu.Lock()
-	_, ok := s.dialogs[callID]
-	delete(s.dialogs, callID)
+	ok := s.dropDialogLocked(callID)
 	s.mu.Unlock()
 	if ok {
 		s.changed()

@@ -73,7 +73,7 @@ func (s *Service) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 			return
 		}
 		s.mu.Lock()
-		delete(s.bindings, aor)
+		s.dropBindingLocked(aor)
 		s.mu.Unlock()
 		s.changed()
 		s.answerBindings(req, tx, aor)
@@ -90,12 +90,7 @@ func (s *Service) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 	key := ct.Address.String()
 	if exp == 0 {
 		s.mu.Lock()
-		if b := s.bindings[aor]; b != nil {
-			delete(b.contacts, key)
-			if len(b.contacts) == 0 {
-				delete(s.bindings, aor)
-			}
-		}
+		s.dropContactLocked(aor, key)
 		s.mu.Unlock()
 		s.changed()
 		s.answerBindings(req, tx, aor)
@@ -136,12 +131,7 @@ func (s *Service) onRegister(req *sip.Request, tx sip.ServerTransaction) {
 		return
 	}
 	r := s.admit(c.typ, c.tls, func() {
-		b := s.bindings[aor]
-		if b == nil {
-			b = &binding{aor: aor, contacts: map[string]*contact{}}
-			s.bindings[aor] = b
-		}
-		b.contacts[key] = c
+		s.putContactLocked(aor, key, c)
 		s.armAtLocked(c.expires)
 	})
 	if r != nil {

@@ -83,6 +83,7 @@ type Service struct {
 	creds    sipclient.Credentials
 	bindings map[string]*binding // by AOR
 	dialogs  map[string]*dialog  // by Call-ID
+	live     tally               // the counts of bindings and dialogs
 	refused  map[string]int
 	licErr   string
 	timer    clock.Timer

@@ -1,8 +1,9 @@
 // Command sip measures the SIP registrar and proxy with SIPp: it builds
 // smartagent and sipserver as the image does, starts both on a scratch
 // device root (the registrar limited to one core, GOMAXPROCS=1), and
-// prints SIPp's REGISTER/s for new registrations (each one admitted by
-// the agent) and for digest-authenticated refreshes, call setups/s
+// prints SIPp's REGISTER/s for new registrations (each authenticated by
+// digest, a 401 challenge and the answer, and admitted by the agent)
+// and for refreshes (digest too), call setups/s
 // (INVITE/200/ACK/BYE to a SIPp neighbour), and the registrar's resident
 // memory with 2,600 live registrations. Figures only, nothing asserted.
 // SIP_BENCH_DEBUG=1 prints SIPp's own output.
@@ -61,7 +62,26 @@ func run(ctx context.Context, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := sipclient.SaveConfig(root, sipclient.Config{Domain: "vx.example.com", AuthenticationOff: true, Neighbor: fmt.Sprintf("127.0.0.1:%d", neighbor)}); err != nil {
+	cfg := sipclient.Config{Domain: "vx.example.com", Neighbor: fmt.Sprintf("127.0.0.1:%d", neighbor)}
+	if err := sipclient.SaveConfig(root, cfg); err != nil {
+		return err
+	}
+	// One credential per user, each REGISTER answering its challenge
+	// with its own (register-each.xml).
+	var users []string
+	err = sipclient.UpdateCredentials(root, func(c sipclient.Credentials) error {
+		for i := range registrations {
+			name, pw := fmt.Sprintf("u%04d", i), fmt.Sprintf("pw-%04d", i)
+			cr, err := sipclient.NewCredential(name, cfg.Realm(), pw)
+			if err != nil {
+				return err
+			}
+			c[name] = cr
+			users = append(users, fmt.Sprintf("%s;vx.example.com;Jabber;[authentication username=%s password=%s]", name, name, pw))
+		}
+		return nil
+	})
+	if err != nil {
 		return err
 	}
 	agent := exec.CommandContext(ctx, filepath.Join(dir, "smartagent"), "--root", root)
@@ -99,24 +119,20 @@ func run(ctx context.Context, stdout io.Writer) error {
 	target := fmt.Sprintf("127.0.0.1:%d", port)
 	rss0 := rss(srv.Process.Pid)
 
-	// New registrations, each admitted by the agent.
-	var users []string
-	for i := range registrations {
-		users = append(users, fmt.Sprintf("u%04d;vx.example.com;Jabber", i))
-	}
-	rate, ok, err := sippRate(ctx, dir, sipp, target, filepath.Join(scen, "register.xml"), users, registrations, "-r", "5000")
+	// New registrations, each authenticated and admitted by the agent.
+	rate, ok, err := sippRate(ctx, dir, sipp, target, filepath.Join(scen, "register-each.xml"), users, registrations, "-r", "5000")
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "REGISTER/s, new registrations (admitted by the agent): %.0f (%d of %d succeeded)\n", rate, ok, registrations)
+	fmt.Fprintf(stdout, "REGISTER/s, new registrations (digest, admitted by the agent): %.0f (%d of %d succeeded)\n", rate, ok, registrations)
 	fmt.Fprintf(stdout, "registrar resident memory: %.1f MiB idle, %.1f MiB with %d live registrations\n", rss0, rss(srv.Process.Pid), ok)
 
 	// Refreshes of the same registrations.
-	rate, ok, err = sippRate(ctx, dir, sipp, target, filepath.Join(scen, "register.xml"), users, registrations, "-r", "5000")
+	rate, ok, err = sippRate(ctx, dir, sipp, target, filepath.Join(scen, "register-each.xml"), users, registrations, "-r", "5000")
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "REGISTER/s, refreshes: %.0f (%d of %d succeeded)\n", rate, ok, registrations)
+	fmt.Fprintf(stdout, "REGISTER/s, refreshes (digest): %.0f (%d of %d succeeded)\n", rate, ok, registrations)
 
 	// Call setups to the neighbour.
 	const calls = 2000
