@@ -87,6 +87,7 @@ func (a *Agent) handler() http.Handler {
 		reply(w, ans, err)
 	})
 	a.reservationRoutes(mux)
+	a.admissionRoutes(mux)
 	a.backupRoutes(mux)
 	return mux
 }

@@ -36,28 +36,51 @@ func (a *Agent) usageLocked() map[string]int {
 // counted at once. A refusal wraps ErrUnauthorized, ErrNotReserved or
 // ErrExportLimit with the reason, and changes nothing but the counts.
 func (a *Agent) ReportUsage(c agentclient.RealUsage) (agentclient.Admitted, error) {
+	var ads []agentclient.Admission
+	if c.Admit != nil {
+		ads = []agentclient.Admission{*c.Admit}
+	}
+	export, refusals, err := a.realUsage(c, ads)
+	if err != nil {
+		return agentclient.Admitted{}, err
+	}
+	var refused error
+	if len(refusals) == 1 {
+		refused = refusals[0]
+	}
+	return agentclient.Admitted{Export: export, Admitted: c.Admit != nil && refused == nil}, refused
+}
+
+// realUsage records the real usage c and decides the admissions ads in
+// order, each admitted one counted before the next is decided; it
+// returns the export-control status after them and one refusal (nil:
+// admitted) per admission. An error is invalid counts, and changes
+// nothing.
+func (a *Agent) realUsage(c agentclient.RealUsage, ads []agentclient.Admission) (agentclient.ExportStatus, []error, error) {
 	counts := map[string]int{agentclient.TypeRoom: c.Room, agentclient.TypeDesktop: c.Desktop, agentclient.TypeRMS: c.RMS}
 	for t, n := range counts {
 		if n < 0 || n > maxUsage {
-			return agentclient.Admitted{}, fmt.Errorf("%w: %s count %d is not from 0 to %d", agentclient.ErrInvalidConfig, t, n, maxUsage)
+			return agentclient.ExportStatus{}, nil, fmt.Errorf("%w: %s count %d is not from 0 to %d", agentclient.ErrInvalidConfig, t, n, maxUsage)
 		}
 	}
 	if c.Encrypted < 0 || c.Encrypted > maxSessions {
-		return agentclient.Admitted{}, fmt.Errorf("%w: encrypted session count %d is not from 0 to %d", agentclient.ErrInvalidConfig, c.Encrypted, maxSessions)
+		return agentclient.ExportStatus{}, nil, fmt.Errorf("%w: encrypted session count %d is not from 0 to %d", agentclient.ErrInvalidConfig, c.Encrypted, maxSessions)
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	before := a.usageLocked()
 	a.real.counts = counts
-	a.export.update(a.export.simulated, c.Encrypted, a.export.webrtc)
-	var refused error
-	if ad := c.Admit; ad != nil {
-		if refused = a.admitLocked(*ad); refused == nil {
+	encrypted := c.Encrypted
+	a.export.update(a.export.simulated, encrypted, a.export.webrtc)
+	refusals := make([]error, len(ads))
+	for i, ad := range ads {
+		if refusals[i] = a.admitLocked(ad); refusals[i] == nil {
 			if ad.Type != "" {
 				a.real.counts[ad.Type]++
 			}
 			if ad.Encrypted {
-				a.export.update(a.export.simulated, c.Encrypted+1, a.export.webrtc)
+				encrypted++
+				a.export.update(a.export.simulated, encrypted, a.export.webrtc)
 			}
 		}
 	}
@@ -76,8 +99,7 @@ func (a *Agent) ReportUsage(c agentclient.RealUsage) (agentclient.Admitted, erro
 		a.settleAlarmsLocked()
 		a.notePeakLocked()
 	}
-	ans := agentclient.Admitted{Export: a.export.status(), Admitted: c.Admit != nil && refused == nil}
-	return ans, refused
+	return a.export.status(), refusals, nil
 }
 
 // admitLocked decides whether one more of ad may be admitted now: the

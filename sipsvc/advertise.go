@@ -4,6 +4,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -83,16 +84,46 @@ func (s *Service) sentBy(tp, peer string) (string, int) {
 
 // localHost is this machine's address facing peer: the source address
 // the kernel picks for it (a UDP socket that sends nothing), or the
-// listening host when the route cannot be found.
+// loopback address when no route is found. Answers are kept a minute
+// per peer host (at most maxLocalHosts, then forgotten at once), so an
+// address change is picked up: a socket per forwarded request costs
+// more than the rest of its routing.
 func (s *Service) localHost(peer string) string {
-	if c, err := net.Dial("udp", peer); err == nil {
-		defer c.Close()
-		if h, _, err := net.SplitHostPort(c.LocalAddr().String()); err == nil {
-			return h
-		}
+	ph, _, err := net.SplitHostPort(peer)
+	if err != nil {
+		ph = peer
 	}
-	return "127.0.0.1"
+	now := s.clk.Now()
+	s.lhMu.Lock()
+	e, ok := s.localHosts[ph]
+	s.lhMu.Unlock()
+	if ok && now.Sub(e.at) < time.Minute {
+		return e.host
+	}
+	h := "127.0.0.1"
+	if c, err := net.Dial("udp", net.JoinHostPort(ph, "5060")); err == nil {
+		if lh, _, err := net.SplitHostPort(c.LocalAddr().String()); err == nil {
+			h = lh
+		}
+		c.Close()
+	}
+	s.lhMu.Lock()
+	if len(s.localHosts) >= maxLocalHosts {
+		clear(s.localHosts)
+	}
+	s.localHosts[ph] = localAddr{h, now}
+	s.lhMu.Unlock()
+	return h
 }
+
+// localAddr is one of localHost's answers and when it was found.
+type localAddr struct {
+	host string
+	at   time.Time
+}
+
+// maxLocalHosts bounds localHost's memory of peers.
+const maxLocalHosts = 1024
 
 // routeURI is one Record-Route entry of the proxy.
 func routeURI(host string, port int, tp string) sip.Uri {

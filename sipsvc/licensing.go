@@ -3,6 +3,7 @@ package sipsvc
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"vxway/agentclient"
@@ -20,33 +21,92 @@ type refusal struct {
 	key    string
 }
 
+// pending is one admission waiting for the agent's decision.
+type pending struct {
+	ad   agentclient.Admission
+	add  func()
+	done chan *refusal
+}
+
 // admit asks the agent whether one more of typ (over TLS when enc) may be
 // admitted and, when it may, runs add under the service lock before any
 // other report, so that the agent's count and the tables agree.
+//
+// Admissions that arrive while a call to the agent is under way queue
+// up and go together in the next call, where the agent decides them in
+// order against the counts the earlier ones left: one round trip for
+// many under load, each decided exactly. The caller that finds no call
+// under way makes it; whoever finishes a call with more queued hands
+// the next one to a new goroutine and returns.
 func (s *Service) admit(typ string, enc bool, add func()) *refusal {
+	p := &pending{ad: agentclient.Admission{Type: typ, Encrypted: enc}, add: add, done: make(chan *refusal, 1)}
+	s.qmu.Lock()
+	s.queue = append(s.queue, p)
+	lead := !s.deciding
+	s.deciding = true
+	s.qmu.Unlock()
+	if lead {
+		s.decideQueued()
+	}
+	return <-p.done
+}
+
+// decideQueued sends the queued admissions to the agent, then passes
+// on to a new goroutine while more have queued.
+func (s *Service) decideQueued() {
+	s.qmu.Lock()
+	n := min(len(s.queue), agentclient.MaxAdmissions)
+	batch := s.queue[:n:n]
+	s.queue = s.queue[n:]
+	s.qmu.Unlock()
+	s.decide(batch)
+	s.qmu.Lock()
+	more := len(s.queue) > 0
+	s.deciding = more
+	s.qmu.Unlock()
+	if more {
+		go s.decideQueued()
+	}
+}
+
+// decide has the agent decide batch and answers each waiting admission.
+func (s *Service) decide(batch []*pending) {
 	s.admitMu.Lock()
 	defer s.admitMu.Unlock()
-	s.mu.Lock()
-	u := s.t().usage()
-	s.mu.Unlock()
-	u.Admit = &agentclient.Admission{Type: typ, Encrypted: enc}
-	ctx, cancel := context.WithTimeout(context.Background(), agentTimeout)
-	defer cancel()
-	_, err := s.o.Licensing.ReportUsage(ctx, u)
-	if r := refusalOf(err); r != nil {
-		s.mu.Lock()
-		s.refused[r.key]++
-		if r.key == "LicensingUnavailable" {
-			s.licErr = err.Error()
-		}
-		s.mu.Unlock()
-		return r
+	req := agentclient.Admissions{Admit: make([]agentclient.Admission, len(batch))}
+	for i, p := range batch {
+		req.Admit[i] = p.ad
 	}
 	s.mu.Lock()
-	s.licErr = ""
-	add()
+	req.Usage = s.t().usage()
 	s.mu.Unlock()
-	return nil
+	ctx, cancel := context.WithTimeout(context.Background(), agentTimeout)
+	ans, err := s.o.Licensing.Admit(ctx, req)
+	cancel()
+	if err == nil && len(ans.Results) != len(batch) {
+		err = fmt.Errorf("the agent answered %d admissions of %d", len(ans.Results), len(batch))
+	}
+	out := make([]*refusal, len(batch))
+	s.mu.Lock()
+	if err != nil {
+		s.licErr = err.Error()
+	} else {
+		s.licErr = ""
+	}
+	for i, p := range batch {
+		if err != nil {
+			out[i] = refusalOf(err)
+		} else if out[i] = refusalOf(ans.Results[i].Err()); out[i] == nil {
+			p.add()
+		}
+		if out[i] != nil {
+			s.refused[out[i].key]++
+		}
+	}
+	s.mu.Unlock()
+	for i, p := range batch {
+		p.done <- out[i]
+	}
 }
 
 // refusalOf maps the agent's answer to the SIP answer.

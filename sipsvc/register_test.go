@@ -38,6 +38,11 @@ func (l *countingLicensing) ReportUsage(_ context.Context, u agentclient.RealUsa
 	return agentclient.Admitted{Admitted: u.Admit != nil}, nil
 }
 
+func (l *countingLicensing) Admit(_ context.Context, a agentclient.Admissions) (agentclient.AdmissionsAnswer, error) {
+	l.last = a.Usage
+	return agentclient.AdmissionsAnswer{Results: make([]agentclient.AdmissionResult, len(a.Admit))}, nil
+}
+
 func newUnitService(t testing.TB, cfg sipclient.Config, users map[string]string) (*Service, *clock.Fake) {
 	t.Helper()
 	root := t.TempDir()

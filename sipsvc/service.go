@@ -24,7 +24,11 @@ import (
 // Licensing is the agent's admission and usage route (agentclient.Client
 // on the device, a fake in tests).
 type Licensing interface {
+	// ReportUsage reports the live counts (the service never sets
+	// Admit).
 	ReportUsage(ctx context.Context, u agentclient.RealUsage) (agentclient.Admitted, error)
+	// Admit reports them and has the agent decide admissions in order.
+	Admit(ctx context.Context, a agentclient.Admissions) (agentclient.AdmissionsAnswer, error)
 }
 
 // Options configure a Service.
@@ -93,6 +97,15 @@ type Service struct {
 	// admitMu orders admissions and reports to the agent.
 	admitMu sync.Mutex
 	dirty   chan struct{}
+
+	// qmu guards the admissions waiting for the next call to the agent
+	// and whether one is under way.
+	qmu      sync.Mutex
+	queue    []*pending
+	deciding bool
+
+	lhMu       sync.Mutex
+	localHosts map[string]localAddr // by peer host: localHost's answers
 }
 
 // New makes a service and loads its settings.
@@ -114,7 +127,7 @@ func New(o Options) (*Service, error) {
 		o: o, clk: o.Clock, nonces: nonces{key: key},
 		log:      slog.New(slog.NewTextHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelInfo})),
 		bindings: map[string]*binding{}, dialogs: map[string]*dialog{}, refused: map[string]int{},
-		dirty: make(chan struct{}, 1),
+		dirty: make(chan struct{}, 1), localHosts: map[string]localAddr{},
 	}
 	if err := s.Reload(); err != nil {
 		return nil, err

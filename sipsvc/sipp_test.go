@@ -30,6 +30,10 @@ func (l agentLicensing) ReportUsage(_ context.Context, u agentclient.RealUsage) 
 	return l.a.ReportUsage(u)
 }
 
+func (l agentLicensing) Admit(_ context.Context, b agentclient.Admissions) (agentclient.AdmissionsAnswer, error) {
+	return l.a.Admit(b)
+}
+
 // rig is a registrar on loopback with an in-process agent and a fake
 // clock.
 type rig struct {
