@@ -8,7 +8,7 @@ VXWAY       := out/bin/vxway
 TEST_TIMEOUT ?= 75m
 FUZZTIME    ?= 60s
 
-.PHONY: all image run test check bench fuzz test-powercut test-upgrade-powercut test-manager-hangups host-deps build-deps clean vxway
+.PHONY: all image run test check bench fuzz test-powercut test-upgrade-powercut test-manager-hangups test-sip-load host-deps build-deps clean vxway
 
 all: image
 
@@ -61,6 +61,11 @@ test-upgrade-powercut: host-deps
 # renew, ten runs (make test runs it once).
 test-manager-hangups: host-deps
 	$(GO) test -count=10 -run 'TestCancelledClientsDoNotFailOthers' -v ./ssm
+
+# 2,600 SIP registrations in one VM through the forwarded port, with the
+# registrar's rate and resident memory (docs/sip.md); not in make test.
+test-sip-load: host-deps
+	VXWAY_SIP_LOAD=1 $(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run 'TestSIPLoad$$' -v ./ci/vmtest
 
 # gofmt, go vet, staticcheck and a tidy go.mod.
 check:
