@@ -1,8 +1,11 @@
 package sipsvc
 
 import (
+	"fmt"
+	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/emiago/sipgo/sip"
 
@@ -97,5 +100,56 @@ func TestRecordRoute(t *testing.T) {
 	want := []string{"<sip:127.0.0.1:5070;transport=udp;lr;vxway>", "<sip:127.0.0.1:5071;transport=tls;lr;vxway>"}
 	if strings.Join(got, " ") != strings.Join(want, " ") {
 		t.Errorf("TLS to UDP: Record-Route %q, want %q", got, want)
+	}
+}
+
+// TestStrayOKRelayed: a 200 OK to an INVITE of a routed call that comes
+// again after the proxy's transaction ended (the callee repeating it
+// until the ACK) goes on to the caller without the proxy's Via; another
+// call's, or a provisional answer, does not.
+func TestStrayOKRelayed(t *testing.T) {
+	r := newRig(t, sipclient.Config{AuthenticationOff: true}, nil)
+	caller, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer caller.Close()
+	// The caller has spoken to the proxy (its INVITE): an OPTIONS here.
+	opts := fmt.Sprintf("OPTIONS sip:vx SIP/2.0\r\nVia: SIP/2.0/UDP %s;branch=z9hG4bK-o\r\nFrom: <sip:a@vx>;tag=1\r\nTo: <sip:vx>\r\nCall-ID: o1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n", caller.LocalAddr())
+	if _, err := caller.WriteTo([]byte(opts), &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: r.port}); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4096)
+	caller.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, _, err := caller.ReadFrom(buf); err != nil {
+		t.Fatalf("OPTIONS: %v", err)
+	}
+	r.svc.mu.Lock()
+	r.svc.putDialogLocked("call-1", &dialog{callerSrc: caller.LocalAddr().String(), callerTP: "UDP"})
+	r.svc.mu.Unlock()
+	res := func(code int, callID string) *sip.Response {
+		raw := fmt.Sprintf("SIP/2.0 %d X\r\nVia: SIP/2.0/UDP 127.0.0.1:%d;branch=z9hG4bK-proxy\r\nVia: SIP/2.0/UDP 127.0.0.1:5099;branch=z9hG4bK-caller;rport\r\n"+
+			"From: <sip:a@vx>;tag=1\r\nTo: <sip:b@vx>;tag=2\r\nCall-ID: %s\r\nCSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n", code, r.port, callID)
+		m, err := sip.NewParser().ParseSIP([]byte(raw))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.(*sip.Response)
+	}
+	r.svc.onStrayResponse(res(180, "call-1"))
+	r.svc.onStrayResponse(res(200, "call-2"))
+	r.svc.onStrayResponse(res(200, "call-1"))
+	caller.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, _, err := caller.ReadFrom(buf)
+	if err != nil {
+		t.Fatalf("no 200 OK relayed to the caller: %v", err)
+	}
+	got := string(buf[:n])
+	if !strings.HasPrefix(got, "SIP/2.0 200") || !strings.Contains(got, "Call-ID: call-1") || strings.Contains(got, "z9hG4bK-proxy") || !strings.Contains(got, "z9hG4bK-caller") {
+		t.Errorf("relayed:\n%s\nwant call-1's 200 OK with the caller's Via only", got)
+	}
+	caller.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	if n, _, err := caller.ReadFrom(buf); err == nil {
+		t.Errorf("also relayed:\n%s", buf[:n])
 	}
 }

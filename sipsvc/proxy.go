@@ -389,6 +389,36 @@ func (s *Service) onAck(req *sip.Request, tx sip.ServerTransaction) {
 	}
 }
 
+// onStrayResponse relays a 2xx answer to an INVITE of a routed call
+// that no transaction waits for any more: the callee sends its 200 OK
+// again until the ACK comes (RFC 3261 13.3.1.4), and the proxy's
+// transaction ended with the first, which may have been lost on its way
+// to the caller (a full socket buffer in a burst). The proxy's Via is
+// taken off and the answer goes to where the caller's INVITE came from
+// (RFC 3261 16.7: 2xx answers are forwarded statelessly).
+func (s *Service) onStrayResponse(res *sip.Response) {
+	cseq, id := res.CSeq(), res.CallID()
+	if res.StatusCode < 200 || res.StatusCode >= 300 || cseq == nil || cseq.MethodName != sip.INVITE || id == nil {
+		return
+	}
+	s.mu.Lock()
+	d := s.dialogs[id.Value()]
+	var dst, tp string
+	if d != nil {
+		dst, tp = d.callerSrc, d.callerTP
+	}
+	s.mu.Unlock()
+	if d == nil {
+		return
+	}
+	fwd := res.Clone()
+	fwd.RemoveHeader("Via")
+	fwd.SetDestination(dst)
+	if err := s.ua.TransportLayer().WriteMsgTo(fwd, dst, tp); err != nil {
+		s.log.Debug("relaying a repeated 200 OK", "err", err)
+	}
+}
+
 // onCancel answers a CANCEL that matches no INVITE in progress.
 func (s *Service) onCancel(req *sip.Request, tx sip.ServerTransaction) {
 	s.respond(tx, req, 481, "Call/Transaction Does Not Exist", "")

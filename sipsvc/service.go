@@ -137,7 +137,8 @@ func New(o Options) (*Service, error) {
 	sipLog := slog.New(slog.NewTextHandler(o.Log, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	ua, err := sipgo.NewUA(sipgo.WithUserAgent("vxway"),
 		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(sipLog)),
-		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sipLog)))
+		sipgo.WithUserAgentTransactionLayerOptions(sip.WithTransactionLayerLogger(sipLog),
+			sip.WithTransactionLayerUnhandledResponseHandler(s.onStrayResponse)))
 	if err != nil {
 		return nil, fmt.Errorf("making the SIP user agent: %w", err)
 	}

@@ -55,6 +55,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("listening on UDP %s: %w", *sipAddr, err)
 	}
+	growReadBuffer(udp)
 	tcp, err := net.Listen("tcp", *sipAddr)
 	if err != nil {
 		return fmt.Errorf("listening on TCP %s: %w", *sipAddr, err)
