@@ -20,12 +20,12 @@ const (
 // take longer than the load) and checks that all are live with the
 // registrar under 64 MiB; it logs SIPp's rate and the memory. It runs
 // with make test-sip-load (VXWAY_SIP_LOAD=1), not in make test.
-// VXWAY_SIP_LOAD_RATE sets the offered REGISTER/s (default 150).
+// VXWAY_SIP_LOAD_RATE sets the offered REGISTER/s (default 300).
 func TestSIPLoad(t *testing.T) {
 	if os.Getenv("VXWAY_SIP_LOAD") == "" {
 		t.Skip("the SIP load test runs with make test-sip-load (VXWAY_SIP_LOAD=1)")
 	}
-	rate := 150
+	rate := 300
 	if s := os.Getenv("VXWAY_SIP_LOAD_RATE"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {
