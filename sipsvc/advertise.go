@@ -35,7 +35,8 @@ type advert struct {
 }
 
 // advertOf picks the advertised address: the setting, else the hint
-// (sipserver --advertise, from the hypervisor), else none.
+// (sipserver --advertise, which init sets from the hypervisor's OEM
+// string), else none.
 func advertOf(cfg sipclient.Config, hint string) (advert, error) {
 	raw, src := cfg.Advertise, AdvertiseFromConfig
 	if raw == "" {
@@ -60,7 +61,7 @@ func advertOf(cfg sipclient.Config, hint string) (advert, error) {
 }
 
 // sentBy is the host and port the proxy is reached at over transport
-// tp by the peer at addr (host:port).
+// tp by the peer at host:port peer.
 func (s *Service) sentBy(tp, peer string) (string, int) {
 	tp = sip.NetworkToLower(tp)
 	s.mu.Lock()
