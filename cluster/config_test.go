@@ -20,7 +20,9 @@ func TestConfigValidate(t *testing.T) {
 		{"long name", func(c *Config) { c.Name = strings.Repeat("n", 65) }, "at most 64"},
 		{"host name", func(c *Config) { c.Peers = []string{"peer.example.com"} }, "not an IP address"},
 		{"same peer twice", func(c *Config) { c.Peers = []string{"10.0.4.1", "10.0.4.1:4371"} }, "repeats peer 1"},
-		{"seven peers", func(c *Config) { c.Peers = strings.Split("1.1.1.1 1.1.1.2 1.1.1.3 1.1.1.4 1.1.1.5 1.1.1.6 1.1.1.7", " ") }, "at most 6"},
+		{"seven peers", func(c *Config) {
+			c.Peers = strings.Split("1.1.1.1 1.1.1.2 1.1.1.3 1.1.1.4 1.1.1.5 1.1.1.6 1.1.1.7", " ")
+		}, "at most 6"},
 		{"multicast", func(c *Config) { c.Peers = []string{"224.0.0.1"} }, "cannot be"},
 		{"short lease", func(c *Config) { c.Lease = time.Second }, "lease"},
 		{"long lease", func(c *Config) { c.Lease = 3 * time.Minute }, "lease"},
