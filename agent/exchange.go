@@ -278,7 +278,7 @@ func (a *Agent) authorize() error {
 	return a.run(exchange{
 		name:       "authorization",
 		registered: true,
-		take:       func() { usage = a.usageLocked() },
+		take:       func() { usage = a.reportedUsageLocked() },
 		send: func(ctx context.Context, m Manager, p peer) (err error) {
 			ans, err = m.Authorize(ctx, p.dev, usage, p.host, p.ip)
 			return err

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"errors"
 	"fmt"
 
 	"vxway/agentclient"
@@ -35,7 +36,19 @@ func (a *Agent) usageLocked() map[string]int {
 // of that type (encrypted or not) may be admitted; an admitted one is
 // counted at once. A refusal wraps ErrUnauthorized, ErrNotReserved or
 // ErrExportLimit with the reason, and changes nothing but the counts.
+//
+// In a cluster, an admission that does not fit the device's own and
+// borrowed licenses first borrows one from a peer (cluster.go); it is
+// refused only when no peer has one to spare.
 func (a *Agent) ReportUsage(c agentclient.RealUsage) (agentclient.Admitted, error) {
+	ans, err := a.reportUsage(c)
+	if c.Admit != nil && errors.Is(err, agentclient.ErrNotReserved) && a.borrow(c.Admit.Type, 1) {
+		return a.reportUsage(c)
+	}
+	return ans, err
+}
+
+func (a *Agent) reportUsage(c agentclient.RealUsage) (agentclient.Admitted, error) {
 	counts := map[string]int{agentclient.TypeRoom: c.Room, agentclient.TypeDesktop: c.Desktop, agentclient.TypeRMS: c.RMS}
 	for t, n := range counts {
 		if n < 0 || n > maxUsage {
@@ -76,6 +89,7 @@ func (a *Agent) ReportUsage(c agentclient.RealUsage) (agentclient.Admitted, erro
 		a.settleAlarmsLocked()
 		a.notePeakLocked()
 	}
+	a.settleClusterLocked(before, after)
 	ans := agentclient.Admitted{Export: a.export.status(), Admitted: c.Admit != nil && refused == nil}
 	return ans, refused
 }
@@ -100,9 +114,8 @@ func (a *Agent) admitLocked(ad agentclient.Admission) error {
 		return fmt.Errorf("%w: the evaluation period is over and the device is not registered, so new %s registrations are refused; register the device first", agentclient.ErrUnauthorized, typ)
 	}
 	if a.reservedLocked() {
-		want := a.usageLocked()[typ] + 1
-		if limit, why := a.reservedLimitLocked(typ); want > limit {
-			return fmt.Errorf("%w: %d %s licenses in use is refused: %s", agentclient.ErrNotReserved, want, typ, why)
+		if err := a.fitsLocked(typ, a.usageLocked()[typ]+1); err != nil {
+			return err
 		}
 	}
 	if ad.Encrypted {
@@ -115,4 +128,41 @@ func (a *Agent) admitLocked(ad agentclient.Admission) error {
 		}
 	}
 	return nil
+}
+
+// fitsLocked reports, under a reservation, whether want licenses of type
+// t in use fit the reserved ones plus those borrowed from peers minus
+// those lent to them; the refusal wraps ErrNotReserved.
+func (a *Agent) fitsLocked(t string, want int) error {
+	limit, why := a.reservedLimitLocked(t)
+	h := a.holdingLocked(t)
+	if want <= limit+h.Borrowed-h.Lent {
+		return nil
+	}
+	if h.Borrowed > 0 || h.Lent > 0 {
+		why = fmt.Sprintf("%s; %d are borrowed from cluster peers and %d lent to them", why, h.Borrowed, h.Lent)
+	} else if a.cl.node != nil {
+		why += "; no cluster peer has one to spare"
+	}
+	return fmt.Errorf("%w: %d %s licenses in use is refused: %s", agentclient.ErrNotReserved, want, t, why)
+}
+
+// settleClusterLocked asks the cluster worker to give back borrowed
+// licenses when use dropped, and to borrow when a connected device's use
+// grew beyond what it holds.
+func (a *Agent) settleClusterLocked(before, after map[string]int) {
+	if a.cl.node == nil {
+		return
+	}
+	for _, t := range licenseTypes() {
+		h := a.holdingLocked(t)
+		switch {
+		case after[t] < before[t] && h.Borrowed > 0:
+			a.kickClusterLocked()
+			return
+		case after[t] > before[t] && !a.reservedLocked() && a.needLocked(t) > h.Borrowed:
+			a.kickClusterLocked()
+			return
+		}
+	}
 }
