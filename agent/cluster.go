@@ -46,7 +46,7 @@ const clusterFile = StateDir + "/cluster.json"
 const clusterLoansFile = StateDir + "/cluster-loans.json"
 
 // borrowTimeout bounds a borrow made while a registration or call waits.
-const borrowTimeout = time.Second
+const borrowTimeout = 3 * time.Second
 
 // clusterRetry is the wait before the node is started again when it
 // could not start (eth1 has no address yet).
