@@ -309,11 +309,20 @@ func (n *Node) borrow(ctx context.Context, t string, count int, upOnly bool) (in
 		dur := n.leaseFrom(ans)
 		n.mu.Lock()
 		for _, l := range ans.Loans {
-			if l.Type != t || l.Count < 1 || got+l.Count > count || n.leases[l.ID] != nil {
+			if l.Type != t || l.Count < 1 || got+l.Count > count {
 				// Not what was asked: left to run out on the lender.
 				continue
 			}
-			n.leases[l.ID] = &lease{from: p, typ: t, count: l.Count, expires: sent + dur}
+			if old := n.leases[l.ID]; old != nil {
+				// Added to a loan this node already holds.
+				if old.from != p || old.typ != t {
+					continue
+				}
+				old.count += l.Count
+				old.expires = sent + dur
+			} else {
+				n.leases[l.ID] = &lease{from: p, typ: t, count: l.Count, expires: sent + dur}
+			}
 			got += l.Count
 		}
 		n.armLocked()
@@ -757,15 +766,32 @@ func (n *Node) lend(borrower, t string, count int) message {
 	}
 	var granted wireLoan
 	n.opts.Ledger.Lend(t, count, func(k int) bool {
-		id := newID()
 		n.mu.Lock()
 		defer n.mu.Unlock()
 		if n.closed || k < 1 || k > count {
 			return false
 		}
-		n.loans[id] = &loan{borrower: borrower, typ: t, count: k, expires: n.mono() + n.lease}
+		// One loan per borrower and type: a new grant adds to it and
+		// renews it.
+		id, now := "", n.mono()
+		for lid, l := range n.loans {
+			if l.borrower == borrower && l.typ == t && l.expires > now {
+				id = lid
+			}
+		}
+		var undo func()
+		if l := n.loans[id]; l != nil {
+			old := *l
+			l.count += k
+			l.expires = now + n.lease
+			undo = func() { *l = old }
+		} else {
+			id = newID()
+			n.loans[id] = &loan{borrower: borrower, typ: t, count: k, expires: now + n.lease}
+			undo = func() { delete(n.loans, id) }
+		}
 		if err := saveLoans(n.opts.StatePath, n.loans); err != nil {
-			delete(n.loans, id)
+			undo()
 			n.logf("cluster: not lending: %v", err)
 			return false
 		}

@@ -47,6 +47,26 @@ func statusValue(t *testing.T, out, path string) string {
 	return v
 }
 
+// adminXAPI runs one xAPI line as admin over SSH (one session per line,
+// so that no typed line races the shell's prompt on a loaded console)
+// and returns its output; ok reports an OK answer.
+func adminXAPI(t *testing.T, v *VM, line string) (out string, ok bool) {
+	t.Helper()
+	out, code := v.SSH(t, "admin", DefaultAdminPassword, line)
+	return out, code == 0 && strings.HasSuffix(strings.TrimRight(out, "\r\n"), "OK")
+}
+
+// waitSSH waits until the VM's SSH server lets admin in (eth0's DHCP
+// lease may come after ready on a loaded machine).
+func waitSSH(t *testing.T, v *VM) {
+	t.Helper()
+	for deadline := time.Now().Add(CommandTimeout); v.SSHLogin("admin", DefaultAdminPassword) != nil; time.Sleep(2 * time.Second) {
+		if time.Now().After(deadline) {
+			t.Fatal("SSH does not answer")
+		}
+	}
+}
+
 // clusterNode is one VM of the cluster test.
 type clusterNode struct {
 	v      *VM
@@ -86,8 +106,9 @@ func TestCluster(t *testing.T) {
 	const secret = "vxway cluster test secret"
 	for _, n := range nodes {
 		v := n.v
-		v.Login(t, "admin", DefaultAdminPassword)
-		n.serial = statusValue(t, v.XAPI(t, "xstatus SystemUnit"), "SystemUnit Hardware SerialNumber")
+		waitSSH(t, v)
+		st, _ := adminXAPI(t, v, "xstatus SystemUnit")
+		n.serial = statusValue(t, st, "SystemUnit Hardware SerialNumber")
 		for _, line := range []string{
 			"xconfiguration Ethernet 2 IP V4 Address: " + n.addr,
 			"xconfiguration Ethernet 2 IP V4 SubnetMask: 255.255.255.0",
@@ -98,28 +119,27 @@ func TestCluster(t *testing.T) {
 			"xconfiguration Alternates Peer 2 Address: " + n2.addr,
 			"xconfiguration License Smart ReservationEnable: On",
 		} {
-			if out := v.XAPI(t, line); !strings.HasSuffix(out, "OK\n") {
+			if out, ok := adminXAPI(t, v, line); !ok {
 				t.Fatalf("%s:\n%s", line, out)
 			}
 		}
-		cfg := v.XAPI(t, "xconfiguration Alternates")
+		cfg, _ := adminXAPI(t, v, "xconfiguration Alternates")
 		if strings.Contains(cfg, secret) || !strings.Contains(cfg, `Secret: "(set)"`) {
 			t.Errorf("the secret is shown back:\n%s", cfg)
 		}
-		out := v.XAPI(t, "xcommand License Smart Reservation Request")
+		out, _ := adminXAPI(t, v, "xcommand License Smart Reservation Request")
 		req, ok := resultValue(out, "r", "License Smart Reservation RequestCode")
 		if !ok {
 			t.Fatalf("request:\n%s", out)
 		}
 		code := strings.TrimSpace(mgr.run(t, "reservation", "authorize", "--va", "Sales", "--request", req, "--license", "rms=10,desktop=10"))
 		code = code[strings.LastIndex(code, "\n")+1:]
-		out = v.XAPI(t, fmt.Sprintf("xcommand License Smart Reservation Install %q", code))
+		out, _ = adminXAPI(t, v, fmt.Sprintf("xcommand License Smart Reservation Install %q", code))
 		conf, ok := resultValue(out, "r", "License Smart Reservation ConfirmationCode")
 		if !ok {
 			t.Fatalf("install:\n%s", out)
 		}
 		mgr.run(t, "reservation", "confirm", "--va", "Sales", "--code", conf)
-		v.Logout(t)
 		v.Login(t, "root", DefaultRootPassword)
 		v.Send(t, "reboot\r")
 	}
@@ -129,7 +149,7 @@ func TestCluster(t *testing.T) {
 	restart := time.Now()
 	for _, n := range nodes {
 		n.v.WaitReady(t)
-		n.v.Login(t, "admin", DefaultAdminPassword)
+		waitSSH(t, n.v)
 	}
 	t.Logf("both ready again %s after the restart", time.Since(restart).Round(time.Second))
 
@@ -138,7 +158,7 @@ func TestCluster(t *testing.T) {
 		other := nodes[1-i]
 		slot := strconv.Itoa(2 - i)
 		waitStatus(t, n.v, "xstatus Alternates", "Alternates Peer "+slot+" State", "Up", time.Minute)
-		st := n.v.XAPI(t, "xstatus Alternates")
+		st, _ := adminXAPI(t, n.v, "xstatus Alternates")
 		if got := statusValue(t, st, "Alternates Peer "+slot+" Node"); got != other.serial {
 			t.Errorf("node %d sees peer %s as %q, want %q:\n%s", i+1, slot, got, other.serial, st)
 		}
@@ -153,28 +173,35 @@ func TestCluster(t *testing.T) {
 	xok := func(v *VM, line string) time.Duration {
 		t.Helper()
 		start := time.Now()
-		if out := v.XAPI(t, line); !strings.HasSuffix(out, "OK\n") {
+		if out, ok := adminXAPI(t, v, line); !ok {
 			t.Fatalf("%s:\n%s", line, out)
 		}
 		return time.Since(start)
 	}
+	xerr := func(v *VM, line string) string {
+		t.Helper()
+		out, ok := adminXAPI(t, v, line)
+		if ok || !strings.Contains(out, "ERROR") {
+			t.Errorf("%s: not refused:\n%s", line, out)
+		}
+		return out
+	}
 	own := xok(v1, "xcommand License Smart Usage Set Type: rms Count: 10")
 	borrowed := xok(v1, "xcommand License Smart Usage Set Type: rms Count: 11")
-	t.Logf("console round trip of Usage Set: %s within the node's own licenses, %s with a borrow from the peer", own.Round(time.Millisecond), borrowed.Round(time.Millisecond))
+	t.Logf("Usage Set over SSH (session, xAPI shell, agent): %s within the node's own licenses, %s with a borrow from the peer", own.Round(time.Millisecond), borrowed.Round(time.Millisecond))
 	wantLicense(t, v1, "node 1 after the eleventh", 1, map[string]int{"Installed": 10, "InUse": 11, "Borrowed": 1, "Lent": 0})
 	wantLicense(t, v2, "node 2 after node 1's eleventh", 1, map[string]int{"Installed": 10, "InUse": 0, "Borrowed": 0, "Lent": 1})
 	xok(v1, "xcommand License Smart Usage Set Type: rms Count: 20")
-	if out := v1.XAPI(t, "xcommand License Smart Usage Set Type: rms Count: 21"); !strings.HasSuffix(out, "ERROR\n") {
-		t.Errorf("node 1's twenty-first session:\n%s", out)
-	}
-	if out := v2.XAPI(t, "xcommand License Smart Usage Set Type: rms Count: 1"); !strings.HasSuffix(out, "ERROR\n") || !strings.Contains(out, "lent") {
-		t.Errorf("node 2's own session with all its RMS lent:\n%s", out)
+	xerr(v1, "xcommand License Smart Usage Set Type: rms Count: 21")
+	if out := xerr(v2, "xcommand License Smart Usage Set Type: rms Count: 1"); !strings.Contains(out, "lent") {
+		t.Errorf("node 2's refusal does not say its RMS are lent:\n%s", out)
 	}
 	xok(v2, "xcommand License Smart Usage Set Type: desktop Count: 10")
 	wantLicense(t, v1, "node 1 at twenty", 1, map[string]int{"InUse": 20, "Borrowed": 10})
 	wantLicense(t, v2, "node 2 at twenty", 1, map[string]int{"Lent": 10})
 	wantLicense(t, v2, "node 2's desktops", 3, map[string]int{"Installed": 10, "InUse": 10, "Borrowed": 0})
-	if got := statusValue(t, v1.XAPI(t, "xstatus License Smart Usage 1 Status"), "License Smart Usage 1 Status"); got != "Reserved" {
+	if st, _ := adminXAPI(t, v1, "xstatus License Smart Usage 1 Status"); statusValue(t, st, "License Smart Usage 1 Status") != "Reserved" {
+		got := statusValue(t, st, "License Smart Usage 1 Status")
 		t.Errorf("node 1's RMS status with ten borrowed: %q", got)
 	}
 
@@ -183,7 +210,8 @@ func TestCluster(t *testing.T) {
 	killed := time.Now()
 	waitStatus(t, v1, "xstatus License Smart License 1 Borrowed", "License Smart License 1 Borrowed", "0", time.Minute)
 	t.Logf("node 1's borrowed licenses stopped counting %s after node 2 was killed (lease 20 s)", time.Since(killed).Round(time.Second))
-	if got := statusValue(t, v1.XAPI(t, "xstatus License Smart Usage 1 Status"), "License Smart Usage 1 Status"); got != "Over Reservation" {
+	if st, _ := adminXAPI(t, v1, "xstatus License Smart Usage 1 Status"); statusValue(t, st, "License Smart Usage 1 Status") != "Over Reservation" {
+		got := statusValue(t, st, "License Smart Usage 1 Status")
 		t.Errorf("node 1's RMS status without its lender: %q", got)
 	}
 	waitStatus(t, v1, "xstatus Alternates", "Alternates Peer 2 State", "Down", time.Minute)
@@ -193,7 +221,7 @@ func TestCluster(t *testing.T) {
 // wantLicense checks counts of License i in xstatus License Smart.
 func wantLicense(t *testing.T, v *VM, what string, i int, want map[string]int) {
 	t.Helper()
-	out := v.XAPI(t, fmt.Sprintf("xstatus License Smart License %d", i))
+	out, _ := adminXAPI(t, v, fmt.Sprintf("xstatus License Smart License %d", i))
 	for k, n := range want {
 		if got := statusValue(t, out, fmt.Sprintf("License Smart License %d %s", i, k)); got != strconv.Itoa(n) {
 			t.Errorf("%s: %s %s, want %d:\n%s", what, k, got, n, out)
@@ -206,7 +234,7 @@ func waitStatus(t *testing.T, v *VM, line, path, want string, timeout time.Durat
 	t.Helper()
 	var out string
 	for deadline := time.Now().Add(timeout); time.Now().Before(deadline); time.Sleep(time.Second) {
-		out = v.XAPI(t, line)
+		out, _ = adminXAPI(t, v, line)
 		if got, _ := resultValue(out, "s", path); got == want {
 			return
 		}

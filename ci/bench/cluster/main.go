@@ -97,14 +97,25 @@ func run(stdout io.Writer) error {
 		return err
 	}
 	ctx := context.Background()
+	// Each borrow is for one more session, as an admission's is; the
+	// first heartbeats (at start) have found nothing to do by then, the
+	// next come a quarter lease later.
+	time.Sleep(100 * time.Millisecond)
+	admit := func() {
+		bl.mu.Lock()
+		bl.use++
+		bl.mu.Unlock()
+	}
+	admit()
 	// The first borrow makes the connection (TLS handshake and proofs).
 	start := time.Now()
 	if _, err := b.Borrow(ctx, "rms", 1); err != nil {
-		return fmt.Errorf("%w (peers %+v)", err, b.Peers())
+		return err
 	}
 	first := time.Since(start)
 	var took []time.Duration
 	for range borrows - 1 {
+		admit()
 		start := time.Now()
 		if _, err := b.Borrow(ctx, "rms", 1); err != nil {
 			return err
@@ -112,7 +123,7 @@ func run(stdout io.Writer) error {
 		took = append(took, time.Since(start))
 	}
 	sort.Slice(took, func(i, j int) bool { return took[i] < took[j] })
-	fmt.Fprintf(stdout, "borrow decision over the peer link (loan saved by the lender, fsync): first with the TLS handshake %s; then median %s, p90 %s, max %s over %d (target: under 50 ms)\n",
+	fmt.Fprintf(stdout, "borrow decision over the peer link (loan saved by the lender, fsync): first %s; then median %s, p90 %s, max %s over %d (target: under 50 ms)\n",
 		first.Round(time.Microsecond), took[len(took)/2].Round(time.Microsecond), took[len(took)*9/10].Round(time.Microsecond), took[len(took)-1].Round(time.Microsecond), len(took))
 	bl.mu.Lock()
 	bl.use = 0
@@ -132,8 +143,10 @@ func run(stdout io.Writer) error {
 		bl.mu.Lock()
 		bl.use = 1
 		bl.mu.Unlock()
-		if _, err := b.Borrow(ctx, "rms", 1); err != nil {
-			return err
+		// The borrower's settlement borrows what its use needs.
+		b.Settle(ctx)
+		if b.Held()["rms"].Borrowed != 1 {
+			return fmt.Errorf("the borrower did not borrow (peers %+v)", b.Peers())
 		}
 		time.Sleep(lease / 2) // a renewal or two
 		gone, stays := b, l
