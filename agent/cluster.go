@@ -77,6 +77,12 @@ func loadClusterConfig(root string) (cluster.Config, error) {
 	if err != nil {
 		return cluster.Config{}, fmt.Errorf("reading %s: %w", p, err)
 	}
+	return parseClusterConfig(b, p)
+}
+
+// parseClusterConfig parses and checks the cluster settings file b,
+// named p in errors.
+func parseClusterConfig(b []byte, p string) (cluster.Config, error) {
 	var c cluster.Config
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
