@@ -245,3 +245,76 @@ func TestClusterSettings(t *testing.T) {
 		t.Fatalf("a change while Unauthorized: %v", err)
 	}
 }
+
+// connectedNode is a registered agent whose manager's account has 10 RMS,
+// with its cluster node on addr.
+func connectedNode(t *testing.T, clk *clock.Fake, addr string) *Agent {
+	t.Helper()
+	m := newMemManager(clk)
+	m.tokens["tok"] = memToken{va: "Sales", export: true}
+	m.licenses["Sales"] = map[string]int{agentclient.TypeRMS: 10}
+	a, err := New(Options{Root: expresswayRoot(t), Clock: clk, Dial: m.dial, ClusterListen: addr,
+		Hostname: func() string { return "vx.example.com" }, IP: func() string { return "192.0.2.10" }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Start()
+	t.Cleanup(a.Close)
+	if err := a.Enable(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Register("tok", false); err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// TestClusterConnected: connected devices' installed count is what the
+// manager last authorized; a device whose use grows beyond it is
+// admitted and borrows in the background from a peer with spare
+// authorized licenses; each reports its own use plus what it lends, so
+// the borrowed ones are reported once, by the lender.
+func TestClusterConnected(t *testing.T) {
+	clk := clock.NewFake(t0)
+	addr1, addr2 := clusterAddr(t), clusterAddr(t)
+	a1, a2 := connectedNode(t, clk, addr1), connectedNode(t, clk, addr2)
+	joinCluster(t, a1, addr1, addr2)
+	joinCluster(t, a2, addr1, addr2)
+	authorize := func(a *Agent, n int) {
+		t.Helper()
+		if err := a.SetUsage(agentclient.TypeRMS, n); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.RenewAuthorization(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	authorize(a2, 10)
+	if err := a2.SetUsage(agentclient.TypeRMS, 3); err != nil {
+		t.Fatal(err)
+	}
+	authorize(a1, 5)
+	if l := line(t, a1, agentclient.TypeRMS); l.Installed != 5 {
+		t.Fatalf("node 1 installed: %+v", l)
+	}
+	if err := a1.SetUsage(agentclient.TypeRMS, 8); err != nil {
+		t.Fatalf("a connected device over its installed count: %v", err)
+	}
+	eventually(t, "three borrowed", func() bool {
+		return line(t, a1, agentclient.TypeRMS).Borrowed == 3 && line(t, a2, agentclient.TypeRMS).Lent == 3
+	})
+	for _, tt := range []struct {
+		a    *Agent
+		want int
+	}{{a1, 5}, {a2, 6}} {
+		if err := tt.a.RenewAuthorization(); err != nil {
+			t.Fatal(err)
+		}
+		tt.a.mu.Lock()
+		got := tt.a.st.Registration.Auth.Reported[agentclient.TypeRMS]
+		tt.a.mu.Unlock()
+		if got != tt.want {
+			t.Errorf("reported %d RMS, want %d", got, tt.want)
+		}
+	}
+}

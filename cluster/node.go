@@ -295,9 +295,9 @@ func (n *Node) Borrow(ctx context.Context, t string, count int) (int, error) {
 	return n.borrow(ctx, t, count, false)
 }
 
-func (n *Node) borrow(ctx context.Context, t string, count int, upOnly bool) (int, error) {
+func (n *Node) borrow(ctx context.Context, t string, count int, reachable bool) (int, error) {
 	got := 0
-	for _, p := range n.ordered(upOnly) {
+	for _, p := range n.ordered(reachable) {
 		if got >= count {
 			break
 		}
@@ -343,15 +343,17 @@ func (n *Node) leaseFrom(ans message) time.Duration {
 	return n.lease
 }
 
-// ordered is the peers to ask: those up first, in configuration order.
-func (n *Node) ordered(upOnly bool) []*peer {
+// ordered is the peers to ask: those up first, in configuration order;
+// with reachable, not those last found down or refusing.
+func (n *Node) ordered(reachable bool) []*peer {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	var up, rest []*peer
 	for _, p := range n.peers {
-		if p.status.State == StateUp {
+		switch {
+		case p.status.State == StateUp:
 			up = append(up, p)
-		} else if !upOnly {
+		case !reachable || p.status.State == StateUnknown:
 			rest = append(rest, p)
 		}
 	}
@@ -473,8 +475,9 @@ func (n *Node) expireLocked() bool {
 }
 
 // Settle gives back the borrowed licenses the node no longer needs and
-// borrows from the peers that are up the ones it needs but lost (a lease
-// that ran out during a partition), then tells the ledger.
+// borrows what it needs but does not hold (a lease that ran out during a
+// partition, a connected device's use beyond its installed count) from
+// the peers not known to be down, then tells the ledger.
 func (n *Node) Settle(ctx context.Context) {
 	n.beatMu.Lock()
 	defer n.beatMu.Unlock()
@@ -530,7 +533,7 @@ func (n *Node) settle(ctx context.Context) bool {
 		if missing > 0 {
 			if got, err := n.borrow(ctx, t, missing, true); err == nil {
 				changed = true
-				n.logf("cluster: borrowed %d %s again after losing them", got, t)
+				n.logf("cluster: borrowed %d %s that the use needs", got, t)
 			}
 		}
 	}
