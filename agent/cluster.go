@@ -303,12 +303,14 @@ func (a *Agent) borrow(t string, n int) bool {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), borrowTimeout)
 	defer cancel()
+	start := time.Now()
 	got, err := node.Borrow(ctx, t, n)
+	took := time.Since(start).Round(time.Microsecond)
 	if err != nil {
-		a.logf("cluster: %v", err)
+		a.logf("cluster: %v (asked for %s)", err, took)
 		return false
 	}
-	a.logf("cluster: borrowed %d %s", got, t)
+	a.logf("cluster: borrowed %d %s for an admission in %s", got, t, took)
 	return true
 }
 

@@ -5,6 +5,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -316,5 +318,52 @@ func TestClusterConnected(t *testing.T) {
 		if got != tt.want {
 			t.Errorf("reported %d RMS, want %d", got, tt.want)
 		}
+	}
+}
+
+// TestClusterLastSpareToOne: two devices at their reserved count ask a
+// third for its last spare license at the same moment; exactly one is
+// admitted.
+func TestClusterLastSpareToOne(t *testing.T) {
+	clk := clock.NewFake(t0)
+	addrs := []string{clusterAddr(t), clusterAddr(t), clusterAddr(t)}
+	var as []*Agent
+	for i, addr := range addrs {
+		a := reservedNode(t, clk, "0A1B2C1"+strconv.Itoa(i), addr)
+		joinCluster(t, a, addrs...)
+		as = append(as, a)
+	}
+	for i, n := range []int{10, 10, 9} {
+		if err := as[i].SetUsage(agentclient.TypeRMS, n); err != nil {
+			t.Fatal(err)
+		}
+	}
+	errs := make([]error, 2)
+	var wg sync.WaitGroup
+	for i := range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, errs[i] = as[i].ReportUsage(agentclient.RealUsage{Admit: &agentclient.Admission{Type: agentclient.TypeRMS}})
+		}()
+	}
+	wg.Wait()
+	admitted := 0
+	for _, err := range errs {
+		switch {
+		case err == nil:
+			admitted++
+		case !errors.Is(err, agentclient.ErrNotReserved):
+			t.Fatal(err)
+		}
+	}
+	if admitted != 1 {
+		t.Fatalf("%d admitted (%v)", admitted, errs)
+	}
+	if l := line(t, as[2], agentclient.TypeRMS); l.Lent != 1 || l.InUse != 9 {
+		t.Errorf("the lender: %+v", l)
+	}
+	if err := as[2].SetUsage(agentclient.TypeRMS, 10); !errors.Is(err, agentclient.ErrNotReserved) {
+		t.Errorf("the lender's own tenth with its spare lent: %v", err)
 	}
 }

@@ -810,21 +810,35 @@ func (n *Node) lend(borrower, t string, count int) message {
 }
 
 // renewLoans renews borrower's loans among ids and answers those it
-// still holds.
+// still holds. A borrower that counts fewer than the loan (it dropped
+// part of it when its copy ran out first) is believed: the loan shrinks
+// to its count, so nothing stays lent that nobody uses.
 func (n *Node) renewLoans(borrower string, ids []wireLoan) message {
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	now := n.mono()
 	var held []wireLoan
+	shrunk := false
 	for _, w := range ids {
 		l := n.loans[w.ID]
 		if l == nil || l.borrower != borrower || l.expires <= now {
 			continue
 		}
 		l.expires = now + n.lease
+		if w.Count > 0 && w.Count < l.count {
+			l.count, shrunk = w.Count, true
+		}
 		held = append(held, wireLoan{ID: w.ID, Type: l.typ, Count: l.count})
 	}
+	if shrunk {
+		if err := saveLoans(n.opts.StatePath, n.loans); err != nil {
+			n.logf("cluster: %v", err)
+		}
+	}
 	n.armLocked()
+	n.mu.Unlock()
+	if shrunk {
+		n.opts.Ledger.Changed()
+	}
 	return message{Loans: held}
 }
 

@@ -577,3 +577,35 @@ func TestStrangerAddressRefused(t *testing.T) {
 		t.Fatalf("a stranger's connection: %v, want it closed", err)
 	}
 }
+
+// TestOneLoanFollowsBorrower: grants to one borrower add to one loan;
+// a renewal from a borrower that counts fewer than the lender (part of
+// its copy ran out first) shrinks the loan, so nothing stays lent
+// unused.
+func TestOneLoanFollowsBorrower(t *testing.T) {
+	tc := startCluster(t, 0, 5)
+	for range 3 {
+		if err := tc.books[0].admit("rms"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tc.want(1, "rms", Holding{Lent: 3})
+	n := tc.nodes[0]
+	n.mu.Lock()
+	if len(n.leases) != 1 {
+		t.Errorf("%d leases for three grants", len(n.leases))
+	}
+	for _, l := range n.leases {
+		l.count = 1
+	}
+	n.mu.Unlock()
+	tc.books[0].mu.Lock()
+	tc.books[0].use["rms"] = 1
+	tc.books[0].mu.Unlock()
+	before := tc.books[1].changed.Load()
+	n.Beat(context.Background())
+	tc.want(1, "rms", Holding{Lent: 1})
+	if tc.books[1].changed.Load() == before {
+		t.Error("the lender's ledger was not told")
+	}
+}

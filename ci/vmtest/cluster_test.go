@@ -189,6 +189,10 @@ func TestCluster(t *testing.T) {
 	own := xok(v1, "xcommand License Smart Usage Set Type: rms Count: 10")
 	borrowed := xok(v1, "xcommand License Smart Usage Set Type: rms Count: 11")
 	t.Logf("Usage Set over SSH (session, xAPI shell, agent): %s within the node's own licenses, %s with a borrow from the peer", own.Round(time.Millisecond), borrowed.Round(time.Millisecond))
+	v1.Login(t, "root", DefaultRootPassword)
+	if log := v1.Run(t, "grep 'cluster: borrowed' /data/log/smartagent.log"); log != "" {
+		t.Logf("node 1's agent log: %s", log)
+	}
 	wantLicense(t, v1, "node 1 after the eleventh", 1, map[string]int{"Installed": 10, "InUse": 11, "Borrowed": 1, "Lent": 0})
 	wantLicense(t, v2, "node 2 after node 1's eleventh", 1, map[string]int{"Installed": 10, "InUse": 0, "Borrowed": 0, "Lent": 1})
 	xok(v1, "xcommand License Smart Usage Set Type: rms Count: 20")
