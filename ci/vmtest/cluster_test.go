@@ -204,8 +204,7 @@ func TestCluster(t *testing.T) {
 	wantLicense(t, v1, "node 1 at twenty", 1, map[string]int{"InUse": 20, "Borrowed": 10})
 	wantLicense(t, v2, "node 2 at twenty", 1, map[string]int{"Lent": 10})
 	wantLicense(t, v2, "node 2's desktops", 3, map[string]int{"Installed": 10, "InUse": 10, "Borrowed": 0})
-	if st, _ := adminXAPI(t, v1, "xstatus License Smart Usage 1 Status"); statusValue(t, st, "License Smart Usage 1 Status") != "Reserved" {
-		got := statusValue(t, st, "License Smart Usage 1 Status")
+	if got := rmsStatus(t, v1); got != "Reserved" {
 		t.Errorf("node 1's RMS status with ten borrowed: %q", got)
 	}
 
@@ -214,8 +213,7 @@ func TestCluster(t *testing.T) {
 	killed := time.Now()
 	waitStatus(t, v1, "xstatus License Smart License 1 Borrowed", "License Smart License 1 Borrowed", "0", time.Minute)
 	t.Logf("node 1's borrowed licenses stopped counting %s after node 2 was killed (lease 20 s)", time.Since(killed).Round(time.Second))
-	if st, _ := adminXAPI(t, v1, "xstatus License Smart Usage 1 Status"); statusValue(t, st, "License Smart Usage 1 Status") != "Over Reservation" {
-		got := statusValue(t, st, "License Smart Usage 1 Status")
+	if got := rmsStatus(t, v1); got != "Over Reservation" {
 		t.Errorf("node 1's RMS status without its lender: %q", got)
 	}
 	waitStatus(t, v1, "xstatus Alternates", "Alternates Peer 2 State", "Down", time.Minute)
@@ -246,3 +244,10 @@ func waitStatus(t *testing.T, v *VM, line, path, want string, timeout time.Durat
 	t.Fatalf("%s did not become %q in %s:\n%s", path, want, timeout, out)
 }
 
+// rmsStatus is the status of the first usage line (RMS, the only type in
+// use on node 1).
+func rmsStatus(t *testing.T, v *VM) string {
+	t.Helper()
+	st, _ := adminXAPI(t, v, "xstatus License Smart Usage 1 Status")
+	return statusValue(t, st, "License Smart Usage 1 Status")
+}
