@@ -26,8 +26,9 @@ import (
 //
 // Installed, per license type: under a reservation (SLR) the reserved
 // count (PLR: the box's capacity); when registered (connected) the count
-// the manager last authorized for that type (the usage it was last sent,
-// when it answered Authorized; zero otherwise). In evaluation, or without
+// the manager last answered Authorized for that type (an out-of-compliance
+// answer leaves it; a type the manager never authorized is not judged,
+// so the device neither lends nor borrows it). In evaluation, or without
 // Smart Licensing, nothing is installed and nothing is lent or borrowed.
 //
 // Under a reservation the installed count is a hard limit: a new
@@ -241,11 +242,8 @@ func (a *Agent) installedLocked(t string) (int, bool) {
 	if st != standingRegistered {
 		return 0, false
 	}
-	r := a.st.Registration
-	if r.Auth == nil || r.Auth.Results[t] != ResultAuthorized {
-		return 0, true
-	}
-	return r.Auth.Reported[t], true
+	n, judged := a.st.Registration.Authorized[t]
+	return n, judged
 }
 
 // needLocked is how many borrowed licenses of type t the device needs

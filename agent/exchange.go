@@ -300,6 +300,14 @@ func (a *Agent) authorize() error {
 			if r.Auth.Results == nil {
 				r.Auth.Results = map[string]string{}
 			}
+			for t, res := range r.Auth.Results {
+				if res == ResultAuthorized {
+					if r.Authorized == nil {
+						r.Authorized = map[string]int{}
+					}
+					r.Authorized[t] = usage[t]
+				}
+			}
 			r.AuthFailure = nil
 			a.authRetry = time.Time{}
 			return nil
