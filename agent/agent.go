@@ -234,7 +234,8 @@ func (a *Agent) Start() {
 	a.wake()
 }
 
-// Close stops the timer; an exchange in progress finishes.
+// Close stops the timer and the device's cluster member; an exchange in
+// progress finishes.
 func (a *Agent) Close() {
 	a.mu.Lock()
 	if a.closed {
