@@ -18,7 +18,7 @@ func (a *Agent) Admit(b agentclient.Admissions) (agentclient.AdmissionsAnswer, e
 	if len(b.Admit) > agentclient.MaxAdmissions {
 		return agentclient.AdmissionsAnswer{}, fmt.Errorf("%w: %d admissions in one call; at most %d", agentclient.ErrInvalidConfig, len(b.Admit), agentclient.MaxAdmissions)
 	}
-	export, refusals, err := a.realUsage(b.Usage, b.Admit)
+	export, refusals, err := a.realUsageBorrowing(b.Usage, b.Admit)
 	if err != nil {
 		return agentclient.AdmissionsAnswer{}, err
 	}

@@ -13,6 +13,7 @@ import (
 
 	"vxway/agentclient"
 	"vxway/clock"
+	"vxway/cluster"
 	"vxway/platform"
 	"vxway/reservation"
 )
@@ -39,6 +40,9 @@ type Options struct {
 	// (hostname.domain) and the interfaces.
 	Hostname func() string
 	IP       func() string
+	// ClusterListen is where the cluster node listens for its peers;
+	// when empty, the second interface's address on cluster.Port.
+	ClusterListen string
 }
 
 // Agent is the licensing state machine. All methods are safe for
@@ -100,6 +104,9 @@ type Agent struct {
 	// buildTime is the image's build time: a device clock earlier than
 	// it is known to be wrong.
 	buildTime time.Time
+	// cl is the device's member of the cluster (cluster.go).
+	cl            clusterState
+	clusterListen string
 }
 
 // New loads the agent's state from opts.Root. It does not start timers;
@@ -113,6 +120,8 @@ func New(opts Options) (*Agent, error) {
 		timeout: opts.Timeout,
 		host:    opts.Hostname,
 		ip:      opts.IP,
+
+		clusterListen: opts.ClusterListen,
 	}
 	if a.clk == nil {
 		a.clk = clock.Real{}
@@ -193,6 +202,14 @@ func New(opts Options) (*Agent, error) {
 			}
 		}
 	}
+	a.cl.cfg, err = loadClusterConfig(a.root)
+	if errors.Is(err, errCorrupt) {
+		a.setAside(clusterFile, err)
+		a.cl.cfg, err = cluster.Config{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
 	a.alarms = loadAlarms(a.root, a.clk)
 	a.export = newExportControl()
 	a.syncBrandLocked()
@@ -208,18 +225,47 @@ func New(opts Options) (*Agent, error) {
 func (a *Agent) Start() {
 	a.mu.Lock()
 	a.usageTick = a.clk.Now().Add(UsageReportEvery)
+	a.cl.kick, a.cl.done = make(chan struct{}, 1), make(chan struct{})
 	a.mu.Unlock()
+	go a.runClusterWorker()
+	// The node derives its key and opens its listener off the start-up
+	// path.
+	go a.runCluster(true)
 	a.wake()
 }
 
-// Close stops the timer; an exchange in progress finishes.
+// Close stops the timer and the device's cluster member; an exchange in
+// progress finishes.
 func (a *Agent) Close() {
 	a.mu.Lock()
-	defer a.mu.Unlock()
+	if a.closed {
+		a.mu.Unlock()
+		return
+	}
 	a.closed = true
 	if a.timer != nil {
 		a.timer.Stop()
 	}
+	if a.cl.retry != nil {
+		a.cl.retry.Stop()
+	}
+	done := a.cl.done
+	if a.cl.kick != nil {
+		close(a.cl.kick)
+	}
+	a.mu.Unlock()
+	if done != nil {
+		<-done
+	}
+	a.cl.op.Lock()
+	a.mu.Lock()
+	n := a.cl.node
+	a.cl.node = nil
+	a.mu.Unlock()
+	if n != nil {
+		n.Close()
+	}
+	a.cl.op.Unlock()
 }
 
 // saveLocked writes the state when it changed since the last write.

@@ -86,6 +86,15 @@ func (a *Agent) handler() http.Handler {
 		ans, err := a.ReportUsage(c)
 		reply(w, ans, err)
 	})
+	mux.HandleFunc("GET /v1/cluster", func(w http.ResponseWriter, r *http.Request) { reply(w, a.Cluster(), nil) })
+	mux.HandleFunc("PUT /v1/cluster", func(w http.ResponseWriter, r *http.Request) {
+		var c agentclient.ClusterChange
+		if !decode(w, r, &c) {
+			return
+		}
+		ci, err := a.SetCluster(c.Leaf, c.Value)
+		reply(w, ci, err)
+	})
 	a.reservationRoutes(mux)
 	a.admissionRoutes(mux)
 	a.backupRoutes(mux)

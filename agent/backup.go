@@ -20,11 +20,12 @@ import (
 // keeping the registration only on the device that made it.
 
 // backupFiles are the files of StateDir a backup holds, by name.
-var backupFiles = []string{path.Base(configFile), path.Base(stateFile), path.Base(keyFile)}
+var backupFiles = []string{path.Base(configFile), path.Base(stateFile), path.Base(keyFile), path.Base(clusterFile)}
 
 // BackupFiles returns the agent's files as they are on disk, after
 // writing the state held in memory: the settings, the registration and
-// the reservation, and the identity key.
+// the reservation, the identity key and the cluster settings (not the
+// loans: they belong to the running cluster).
 func (a *Agent) BackupFiles() (map[string][]byte, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -66,6 +67,8 @@ func CheckBackupFiles(files map[string][]byte) error {
 			_, err = parseConfig(b, p)
 		case path.Base(keyFile):
 			_, err = parseKey(b, p)
+		case path.Base(clusterFile):
+			_, err = parseClusterConfig(b, p)
 		default:
 			err = fmt.Errorf("%s is not a file of the licensing agent (it keeps %v)", p, backupFiles)
 		}

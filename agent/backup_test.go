@@ -63,6 +63,9 @@ func TestBackupFilesOnSameAndOtherDevice(t *testing.T) {
 	if err := a.Register("t", false); err != nil {
 		t.Fatal(err)
 	}
+	if _, err := a.SetCluster(agentclient.LeafClusterName, "cluster1"); err != nil {
+		t.Fatal(err)
+	}
 	files, err := a.BackupFiles()
 	if err != nil {
 		t.Fatal(err)

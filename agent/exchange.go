@@ -278,7 +278,7 @@ func (a *Agent) authorize() error {
 	return a.run(exchange{
 		name:       "authorization",
 		registered: true,
-		take:       func() { usage = a.usageLocked() },
+		take:       func() { usage = a.reportedUsageLocked() },
 		send: func(ctx context.Context, m Manager, p peer) (err error) {
 			ans, err = m.Authorize(ctx, p.dev, usage, p.host, p.ip)
 			return err
@@ -299,6 +299,14 @@ func (a *Agent) authorize() error {
 			}
 			if r.Auth.Results == nil {
 				r.Auth.Results = map[string]string{}
+			}
+			for t, res := range r.Auth.Results {
+				if res == ResultAuthorized {
+					if r.Authorized == nil {
+						r.Authorized = map[string]int{}
+					}
+					r.Authorized[t] = usage[t]
+				}
 			}
 			r.AuthFailure = nil
 			a.authRetry = time.Time{}

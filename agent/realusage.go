@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"errors"
 	"fmt"
 
 	"vxway/agentclient"
@@ -35,12 +36,16 @@ func (a *Agent) usageLocked() map[string]int {
 // of that type (encrypted or not) may be admitted; an admitted one is
 // counted at once. A refusal wraps ErrUnauthorized, ErrNotReserved or
 // ErrExportLimit with the reason, and changes nothing but the counts.
+//
+// In a cluster, an admission that does not fit the device's own and
+// borrowed licenses first borrows one from a peer (cluster.go); it is
+// refused only when no peer has one to spare.
 func (a *Agent) ReportUsage(c agentclient.RealUsage) (agentclient.Admitted, error) {
 	var ads []agentclient.Admission
 	if c.Admit != nil {
 		ads = []agentclient.Admission{*c.Admit}
 	}
-	export, refusals, err := a.realUsage(c, ads)
+	export, refusals, err := a.realUsageBorrowing(c, ads)
 	if err != nil {
 		return agentclient.Admitted{}, err
 	}
@@ -49,6 +54,33 @@ func (a *Agent) ReportUsage(c agentclient.RealUsage) (agentclient.Admitted, erro
 		refused = refusals[0]
 	}
 	return agentclient.Admitted{Export: export, Admitted: c.Admit != nil && refused == nil}, refused
+}
+
+// realUsageBorrowing is realUsage that, when admissions were refused
+// for want of reserved licenses, borrows that many from the cluster's
+// peers and decides the batch again (realUsage starts over from c, so
+// the second pass replaces the first).
+func (a *Agent) realUsageBorrowing(c agentclient.RealUsage, ads []agentclient.Admission) (agentclient.ExportStatus, []error, error) {
+	export, refusals, err := a.realUsage(c, ads)
+	if err != nil {
+		return export, refusals, err
+	}
+	short := map[string]int{}
+	for i, r := range refusals {
+		if errors.Is(r, agentclient.ErrNotReserved) {
+			short[ads[i].Type]++
+		}
+	}
+	borrowed := false
+	for t, n := range short {
+		if a.borrow(t, n) {
+			borrowed = true
+		}
+	}
+	if !borrowed {
+		return export, refusals, nil
+	}
+	return a.realUsage(c, ads)
 }
 
 // realUsage records the real usage c and decides the admissions ads in
@@ -99,6 +131,7 @@ func (a *Agent) realUsage(c agentclient.RealUsage, ads []agentclient.Admission) 
 		a.settleAlarmsLocked()
 		a.notePeakLocked()
 	}
+	a.settleClusterLocked(before, after)
 	return a.export.status(), refusals, nil
 }
 
@@ -122,9 +155,8 @@ func (a *Agent) admitLocked(ad agentclient.Admission) error {
 		return fmt.Errorf("%w: the evaluation period is over and the device is not registered, so new %s registrations are refused; register the device first", agentclient.ErrUnauthorized, typ)
 	}
 	if a.reservedLocked() {
-		want := a.usageLocked()[typ] + 1
-		if limit, why := a.reservedLimitLocked(typ); want > limit {
-			return fmt.Errorf("%w: %d %s licenses in use is refused: %s", agentclient.ErrNotReserved, want, typ, why)
+		if err := a.fitsLocked(typ, a.usageLocked()[typ]+1); err != nil {
+			return err
 		}
 	}
 	if ad.Encrypted {
@@ -137,4 +169,41 @@ func (a *Agent) admitLocked(ad agentclient.Admission) error {
 		}
 	}
 	return nil
+}
+
+// fitsLocked reports, under a reservation, whether want licenses of type
+// t in use fit the reserved ones plus those borrowed from peers minus
+// those lent to them; the refusal wraps ErrNotReserved.
+func (a *Agent) fitsLocked(t string, want int) error {
+	limit, why := a.reservedLimitLocked(t)
+	h := a.holdingLocked(t)
+	if want <= limit+h.Borrowed-h.Lent {
+		return nil
+	}
+	if h.Borrowed > 0 || h.Lent > 0 {
+		why = fmt.Sprintf("%s; %d are borrowed from cluster peers and %d lent to them", why, h.Borrowed, h.Lent)
+	} else if a.cl.node != nil {
+		why += "; no cluster peer has one to spare"
+	}
+	return fmt.Errorf("%w: %d %s licenses in use is refused: %s", agentclient.ErrNotReserved, want, t, why)
+}
+
+// settleClusterLocked asks the cluster worker to give back borrowed
+// licenses when use dropped, and to borrow when a connected device's use
+// grew beyond what it holds.
+func (a *Agent) settleClusterLocked(before, after map[string]int) {
+	if a.cl.node == nil {
+		return
+	}
+	for _, t := range licenseTypes() {
+		h := a.holdingLocked(t)
+		switch {
+		case after[t] < before[t] && h.Borrowed > 0:
+			a.kickClusterLocked()
+			return
+		case after[t] > before[t] && !a.reservedLocked() && a.needLocked(t) > h.Borrowed:
+			a.kickClusterLocked()
+			return
+		}
+	}
 }

@@ -152,7 +152,7 @@ func (a *Agent) authDueLocked(now time.Time) time.Time {
 		return now
 	}
 	due := r.Auth.AtLocal.Add(AuthRenewEvery)
-	if !a.usageTick.IsZero() && !usageEqual(a.usageLocked(), r.Auth.Reported) && a.usageTick.Before(due) {
+	if !a.usageTick.IsZero() && !usageEqual(a.reportedUsageLocked(), r.Auth.Reported) && a.usageTick.Before(due) {
 		due = a.usageTick
 	}
 	if !a.newTypeAt.IsZero() && a.newTypeAt.Before(due) {

@@ -116,6 +116,10 @@ type Registration struct {
 	// manual attempt failed.
 	AuthFailure  *Failure `json:"auth_failure,omitempty"`
 	RenewFailure *Failure `json:"renew_failure,omitempty"`
+	// Authorized is, per license type, the count the manager last
+	// answered Authorized for: a connected device's installed count in
+	// a cluster (docs/cluster.md). An out-of-compliance answer leaves it.
+	Authorized map[string]int `json:"authorized,omitempty"`
 }
 
 // Authorization is one successful authorization answer.

@@ -71,6 +71,7 @@ func (a *Agent) Status() agentclient.Status {
 	case standingRegistered, standingAuthExpired:
 		typeStatus = a.registeredStatusLocked(&s, now, st, inUse)
 	}
+	s.Licenses = a.licenseLinesLocked(inUse)
 	for _, t := range licenseTypes() {
 		peak := max(a.peak[t], inUse[t])
 		if n := inUse[t]; n > 0 {
@@ -107,10 +108,11 @@ func (a *Agent) reservedStatusLocked(s *agentclient.Status, inUse map[string]int
 				return agentclient.TypeNotStarted
 			}
 		}
+		h := a.holdingLocked(t)
 		switch {
-		case limit == 0:
+		case limit == 0 && h.Borrowed == 0:
 			return agentclient.TypeNotReserved
-		case inUse[t] > limit:
+		case inUse[t]+h.Lent > limit+h.Borrowed:
 			return agentclient.TypeOverReserved
 		}
 		return agentclient.TypeReserved

@@ -27,17 +27,31 @@ func (a *Agent) SetUsage(typ string, count int) error {
 	if count < 0 || count > maxUsage {
 		return fmt.Errorf("%w: count %d is not from 0 to %d", agentclient.ErrInvalidConfig, count, maxUsage)
 	}
+	short, err := a.setUsage(typ, count)
+	if short > 0 && a.borrow(typ, short) {
+		_, err = a.setUsage(typ, count)
+	}
+	return err
+}
+
+// setUsage is SetUsage without borrowing; short is how many licenses a
+// refusal under a reservation lacks.
+func (a *Agent) setUsage(typ string, count int) (short int, err error) {
 	a.mu.Lock()
 	now := a.nowLocked()
 	old := a.st.Usage[typ]
 	if count > old && typ != agentclient.TypeRMS && a.unauthorizedLocked(now) {
 		a.mu.Unlock()
-		return fmt.Errorf("%w: the evaluation period is over and the device is not registered, so new %s registrations are refused; register the device first", agentclient.ErrUnauthorized, typ)
+		return 0, fmt.Errorf("%w: the evaluation period is over and the device is not registered, so new %s registrations are refused; register the device first", agentclient.ErrUnauthorized, typ)
 	}
 	if a.reservedLocked() && count > old {
-		if limit, why := a.reservedLimitLocked(typ); count+a.real.counts[typ] > limit {
+		want := count + a.real.counts[typ]
+		if err := a.fitsLocked(typ, want); err != nil {
+			h := a.holdingLocked(typ)
+			limit, _ := a.reservedLimitLocked(typ)
+			short := want - (limit + h.Borrowed - h.Lent)
 			a.mu.Unlock()
-			return fmt.Errorf("%w: %d %s licenses in use is refused: %s", agentclient.ErrNotReserved, count+a.real.counts[typ], typ, why)
+			return short, err
 		}
 	}
 	if a.st.Usage == nil {
@@ -51,13 +65,14 @@ func (a *Agent) SetUsage(typ string, count int) error {
 	if r := a.st.Registration; r != nil && old == 0 && count > 0 && (r.Auth == nil || r.Auth.Results[typ] == "") {
 		a.newTypeAt = now.Add(newTypeDelay)
 	}
-	err := a.saveLocked()
+	err = a.saveLocked()
 	if err == nil {
 		a.settleAlarmsLocked()
 		a.notePeakLocked()
+		a.settleClusterLocked(map[string]int{typ: old}, map[string]int{typ: count})
 	}
 	a.mu.Unlock()
-	return err
+	return 0, err
 }
 
 // notePeakLocked keeps the most licenses of each type in use at once,

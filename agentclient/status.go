@@ -116,6 +116,9 @@ type Status struct {
 	Dormant bool `json:"dormant,omitempty"`
 
 	Usage []UsageLine `json:"usage"`
+	// Licenses is every license type with its installed, in use,
+	// borrowed and lent counts.
+	Licenses []LicenseLine `json:"licenses"`
 	// Peak is the most licenses of each type in use at once since the
 	// agent started (types never in use are missing).
 	Peak        map[string]int    `json:"peak,omitempty"`

@@ -18,6 +18,8 @@ func RegisterXAPI(t *xapi.Tree, c *Client) {
 	t.Handle(xapi.Configuration, "License Smart", x.config)
 	t.Handle(xapi.Command, "License Smart", x.command)
 	t.Handle(xapi.Status, "License Smart", x.status)
+	t.Handle(xapi.Configuration, "Alternates", x.alternatesConfig)
+	t.Handle(xapi.Status, "Alternates", x.alternatesStatus)
 }
 
 type xapiHandlers struct{ c *Client }
@@ -285,6 +287,14 @@ func (x *xapiHandlers) status(ctx context.Context, req *xapi.Request, rel []stri
 		out.StatusInt(q+"Real", int64(u.Real))
 		out.StatusInt(q+"Simulated", int64(u.Simulated))
 		out.Status(q+"Status", u.Status)
+	}
+	for i, l := range s.Licenses {
+		q := fmt.Sprintf("%sLicense %d ", p, i+1)
+		out.Status(q+"Type", l.Name)
+		out.StatusInt(q+"Installed", int64(l.Installed))
+		out.StatusInt(q+"InUse", int64(l.InUse))
+		out.StatusInt(q+"Borrowed", int64(l.Borrowed))
+		out.StatusInt(q+"Lent", int64(l.Lent))
 	}
 	out.StatusInt(p+"ExportControl Limit", int64(s.Export.Limit))
 	out.StatusInt(p+"ExportControl Encrypted", int64(s.Export.Encrypted))

@@ -26,6 +26,7 @@ var deviceOnly = []string{
 	"vxway/agent/...",
 	"vxway/agentclient",
 	"vxway/boot",
+	"vxway/cluster",
 	"vxway/factoryreset/...",
 	"vxway/firstboot/...",
 	"vxway/login",
@@ -52,6 +53,8 @@ func rules() []Rule {
 	for _, p := range []string{"vxway/cmd/init", "vxway/cmd/xcli", "vxway/cmd/factory-reset", "vxway/cmd/sipserver"} {
 		rs = append(rs, Rule{Program: p, Forbidden: []string{"vxway/agent/..."},
 			Why: "only smartagent runs the licensing daemon; the others talk to it through agentclient"})
+		rs = append(rs, Rule{Program: p, Forbidden: []string{"vxway/cluster"},
+			Why: "only smartagent runs the cluster member; the others read its state through agentclient"})
 	}
 	rs = append(rs,
 		Rule{Program: "vxway/cmd/sipserver", Forbidden: []string{"github.com/urfave/cli/...", "vxway/webui"},

@@ -23,6 +23,7 @@ var ErrBadRequest = errors.New("bad request")
 //	xstatus SystemUnit                   product, brand, type, serial, UDI, software, uptime, hostname
 //	xstatus Alarm                        the raised alarms
 //	xstatus OptionKey                    installed option keys and the features they unlock
+//	xconfiguration Ethernet 2 IP V4      Address, SubnetMask of eth1 (the management interface's address)
 //	xconfiguration SystemUnit            Hostname, Domain, ServiceSelect Brand and Type, SessionTimeout (web, minutes)
 //	xcommand OptionKey Add Key: "..."    install a VCS option key
 //	xcommand OptionKey Remove Key: "..." (or Index: <n>) remove one
@@ -36,6 +37,7 @@ func RegisterXAPI(t *xapi.Tree, root string, c clock.Clock, hooks Hooks) {
 	t.Handle(xapi.Status, "Alarm", h.alarms)
 	t.Handle(xapi.Status, "OptionKey", h.optionKeyStatus)
 	t.Handle(xapi.Configuration, "Interfaces Management", h.management)
+	t.Handle(xapi.Configuration, "Ethernet", h.ethernet2)
 	t.Handle(xapi.Configuration, "SystemUnit", h.systemConfig)
 	t.Handle(xapi.Command, "OptionKey", h.optionKeyCommand)
 	t.Handle(xapi.Command, "Alarm", h.alarmCommand)

@@ -59,6 +59,18 @@ type Options struct {
 	// to ManagementGuestAddr's 443 and 22 (the dedicated management
 	// interface, docs/management-interface.md); nil: one NIC.
 	Management *ManagementNIC
+	// Link adds a second NIC (the guest's eth1) on a private network of
+	// two VMs: a QEMU socket network on host loopback, where the VM with
+	// Listen set listens on 127.0.0.1:Port and the other connects to it
+	// (start the listening one first). Nothing else on the host is
+	// touched. It cannot be combined with Management.
+	Link *LinkNIC
+}
+
+// LinkNIC is one end of a two-VM socket network.
+type LinkNIC struct {
+	Port   int
+	Listen bool
 }
 
 // ManagementGuestAddr is the address the management NIC's forwards reach;
@@ -188,6 +200,14 @@ func New(o Options) (*VM, error) {
 	if o.HTTPSPort != 0 && o.HTTPSPort == o.SSHPort {
 		return nil, fmt.Errorf("the HTTPS and SSH host ports are both %d: choose two ports", o.HTTPSPort)
 	}
+	if o.Link != nil {
+		if o.Management != nil {
+			return nil, fmt.Errorf("the second NIC is either the management network or the VM link, not both")
+		}
+		if o.Link.Port < 1 || o.Link.Port > 65535 {
+			return nil, fmt.Errorf("VM link port %d out of range 1-65535", o.Link.Port)
+		}
+	}
 	if o.MemoryMiB == 0 {
 		o.MemoryMiB = 1024
 	}
@@ -287,9 +307,14 @@ func New(o Options) (*VM, error) {
 		if m.SSHPort != 0 {
 			mgmt += fmt.Sprintf(",hostfwd=tcp:127.0.0.1:%d-%s:22", m.SSHPort, ManagementGuestAddr)
 		}
-		// The second MAC differs from the first in its last byte.
-		mac := v.MAC[:len(v.MAC)-2] + fmt.Sprintf("%02x", (parseHexByte(v.MAC[len(v.MAC)-2:])+1)&0xff)
-		args = append(args, "-netdev", mgmt, "-device", "virtio-net-pci,netdev=net1,mac="+mac+",romfile=")
+		args = append(args, "-netdev", mgmt, "-device", "virtio-net-pci,netdev=net1,mac="+secondMAC(v.MAC)+",romfile=")
+	}
+	if l := o.Link; l != nil {
+		end := "connect"
+		if l.Listen {
+			end = "listen"
+		}
+		args = append(args, "-netdev", fmt.Sprintf("socket,id=net1,%s=127.0.0.1:%d", end, l.Port), "-device", "virtio-net-pci,netdev=net1,mac="+secondMAC(v.MAC)+",romfile=")
 	}
 	args = append(args,
 		"-device", "virtio-rng-pci",
@@ -315,6 +340,12 @@ func (v *VM) String() string {
 		}
 	}
 	return strings.Join(q, " ")
+}
+
+// secondMAC is the second NIC's MAC: the first's with its last byte
+// one higher.
+func secondMAC(mac string) string {
+	return mac[:len(mac)-2] + fmt.Sprintf("%02x", (parseHexByte(mac[len(mac)-2:])+1)&0xff)
 }
 
 func parseHexByte(s string) int {

@@ -25,6 +25,7 @@ func newFakeLicensing() *fakeLicensing {
 		st: agentclient.Status{Enabled: true, Registration: agentclient.RegUnregistered, Authorization: agentclient.AuthEvaluation,
 			Transport: agentclient.Direct, EvaluationDaysLeft: 90,
 			Usage:       []agentclient.UsageLine{{Type: "rms", Name: "Rich Media Session", Count: 3, Status: agentclient.TypeEvaluation}},
+			Licenses:    []agentclient.LicenseLine{{Type: "rms", Name: "Rich Media Session", Installed: 10, InUse: 3, Borrowed: 7, Lent: 4}},
 			Export:      agentclient.ExportStatus{Limit: 2500, Encrypted: 2300, Accepting: true, Approaching: true, ReadmitBelow: 2475},
 			Reservation: agentclient.ReservationStatus{Status: agentclient.ResOff}},
 	}

@@ -34,7 +34,10 @@ type usageRow struct {
 	Current  int
 	Peak     int
 	Reserved string
-	Status   string
+	// Installed, Borrowed and Lent are the counts of the type in the
+	// cluster sense (docs/cluster.md).
+	Installed, Borrowed, Lent int
+	Status                    string
 }
 
 // licenseNames are the license types the device consumes, as the
@@ -93,8 +96,9 @@ func (s *Server) overview(w http.ResponseWriter, r *http.Request, x *session) {
 	s.render(w, r, x, "overview", http.StatusOK, v)
 }
 
-// usageRows lists every license type with its use and, under a
-// reservation, what is reserved.
+// usageRows lists every license type with its use, what is installed,
+// borrowed from cluster peers and lent to them and, under a reservation,
+// what is reserved.
 func usageRows(st agentclient.Status) []usageRow {
 	var rows []usageRow
 	for _, n := range licenseNames {
@@ -107,6 +111,11 @@ func usageRows(st agentclient.Status) []usageRow {
 		for _, l := range st.Reservation.Licenses {
 			if l.Type == n.Type {
 				row.Reserved = fmt.Sprintf("%d (%s)", l.Count, l.Validity)
+			}
+		}
+		for _, l := range st.Licenses {
+			if l.Type == n.Type {
+				row.Installed, row.Borrowed, row.Lent = l.Installed, l.Borrowed, l.Lent
 			}
 		}
 		rows = append(rows, row)

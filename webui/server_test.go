@@ -139,7 +139,7 @@ func TestSignInShowsPagesAndBanner(t *testing.T) {
 	}
 	b.mustSignIn(testsupport.DefaultPassword)
 	pages := map[string][]string{
-		"/status/overview":             {"Resource usage", "X14.2.0", "Cisco Expressway-C", "Rich Media Sessions", "2300 of 2500", "Approaching the limit"},
+		"/status/overview":             {"Resource usage", "X14.2.0", "Cisco Expressway-C", "Rich Media Sessions", "2300 of 2500", "Approaching the limit", "<th>Borrowed</th><th>Lent</th>", "<td>10</td><td>7</td><td>4</td>"},
 		"/status/alarms":               {"40005", "Acknowledge"},
 		"/maintenance/smart-licensing": {"Transport settings", "Do not share my hostname or IP address", "Product Instance Registration token", "Licensing status", "License usage", "Update usage details", "License reservation", ">Register<"},
 		"/system/service-select":       {"Brand", "Expressway-C", "option keys cannot be added"},

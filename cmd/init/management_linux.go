@@ -14,7 +14,8 @@ import (
 )
 
 // applyManagement reads the dedicated management interface setting once
-// per boot: when it names eth1, eth1 gets its address and the SSH and
+// per boot: an address alone brings eth1 up with it (Ethernet 2, the
+// cluster link); when the setting also names eth1, eth1 gets its address and the SSH and
 // HTTPS servers listen on that address only, bound to eth1 (a packet for
 // it arriving on eth0 is not taken). If eth1 cannot be brought up the
 // servers listen everywhere, so the device stays reachable, and the
@@ -26,6 +27,20 @@ func (d *device) applyManagement(ctx context.Context) {
 		return
 	}
 	if cfg.Interface == "" {
+		// The address alone (Ethernet 2, the cluster link): eth1 comes up
+		// with it, and SSH and HTTPS keep listening everywhere.
+		if cfg.Address == "" {
+			return
+		}
+		p, err := cfg.Prefix()
+		if err == nil {
+			err = netconf.UpManagement(ctx, platform.ManagementInterface, p)
+		}
+		if err != nil {
+			d.logf("second interface %s: %v", platform.ManagementInterface, err)
+			return
+		}
+		d.logf("second interface %s %s", platform.ManagementInterface, p)
 		return
 	}
 	p, err := cfg.Prefix()

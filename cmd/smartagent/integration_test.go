@@ -158,11 +158,13 @@ type device struct {
 	// exited is closed once the agent has exited and cmd.Wait returned.
 	exited chan struct{}
 	logs   *testsupport.SyncBuffer
+	// args are added to the agent's command line.
+	args []string
 }
 
 // newDevice lays out a device root whose image trusts caFile and points
 // Direct at directURL, and starts the agent on it.
-func newDevice(t *testing.T, caFile, directURL string) *device {
+func newDevice(t *testing.T, caFile, directURL string, args ...string) *device {
 	t.Helper()
 	root := testsupport.DeviceRoot(t, &platform.ImageInfo{SoftwareVersion: "X14.2", Licensing: platform.ImageLicensing{DirectURL: directURL}})
 	ca, err := os.ReadFile(caFile)
@@ -171,7 +173,7 @@ func newDevice(t *testing.T, caFile, directURL string) *device {
 	}
 	mustWrite(t, filepath.Join(root, "etc/vxway/trust/manager.pem"), ca)
 	mustWrite(t, filepath.Join(root, "data/config/system.json"), []byte(`{"hostname":"vxtest","domain":"example.com","brand":"Expressway","type":"Expressway-C","smart_licensing_enabled":true}`))
-	d := &device{t: t, root: root, logs: &testsupport.SyncBuffer{}}
+	d := &device{t: t, root: root, logs: &testsupport.SyncBuffer{}, args: args}
 	d.start()
 	t.Cleanup(d.stop)
 	return d
@@ -190,7 +192,7 @@ func mustWrite(t *testing.T, p string, b []byte) {
 func (d *device) start() {
 	d.t.Helper()
 	bin, _ := binaries(d.t)
-	cmd := exec.Command(bin, "--root", d.root, "--timeout", "3s", "--retry-every", "1s")
+	cmd := exec.Command(bin, append([]string{"--root", d.root, "--timeout", "3s", "--retry-every", "1s"}, d.args...)...)
 	pr, pw := io.Pipe()
 	cmd.Stderr = pw
 	if err := cmd.Start(); err != nil {

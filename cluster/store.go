@@ -1,0 +1,77 @@
+package cluster
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+
+	"vxway/atomicfile"
+)
+
+// The loans a lender has granted are written to its state file before the
+// grant is answered, and read back at start with a fresh lease: a lender
+// that restarts still counts what it lent, so nothing is lent twice. A
+// borrower keeps its leases in memory only: after a restart it stops
+// counting them and its lender drops them when they are not renewed.
+
+// storedLoans is the state file.
+type storedLoans struct {
+	Loans []storedLoan `json:"loans"`
+}
+
+type storedLoan struct {
+	ID       string `json:"id"`
+	Borrower string `json:"borrower"`
+	Type     string `json:"type"`
+	Count    int    `json:"count"`
+}
+
+// loadLoans reads the state file; a missing file is no loans.
+func loadLoans(path string, types []string) ([]storedLoan, error) {
+	if path == "" {
+		return nil, nil
+	}
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	var s storedLoans
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&s); err != nil {
+		return nil, fmt.Errorf("parsing %s: %w", path, err)
+	}
+	for _, l := range s.Loans {
+		known := false
+		for _, t := range types {
+			known = known || t == l.Type
+		}
+		if !validID(l.ID) || !known || l.Count < 1 || l.Count > maxCount || checkNodeName(l.Borrower) != nil {
+			return nil, fmt.Errorf("parsing %s: loan %q is not valid", path, l.ID)
+		}
+	}
+	return s.Loans, nil
+}
+
+// saveLoans writes the loans atomically, readable by the owner only.
+func saveLoans(path string, loans map[string]*loan) error {
+	if path == "" {
+		return nil
+	}
+	s := storedLoans{Loans: []storedLoan{}}
+	for id, l := range loans {
+		s.Loans = append(s.Loans, storedLoan{ID: id, Borrower: l.borrower, Type: l.typ, Count: l.count})
+	}
+	sort.Slice(s.Loans, func(i, j int) bool { return s.Loans[i].ID < s.Loans[j].ID })
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("creating %s: %w", filepath.Dir(path), err)
+	}
+	return atomicfile.WriteJSON(path, s, 0o600)
+}
