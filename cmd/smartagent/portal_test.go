@@ -125,6 +125,8 @@ func TestPortalInBrowser(t *testing.T) {
 	// Remove the registered instance: its licenses return.
 	b.Open(t, "/portal/inventory/instances?va=Sales", "#instances .remove")
 	b.Submit(t, "#instances .remove")
+	b.WantText(t, "removal asked", "Remove product instance "+udi+"?", "Rich Media Session: 3")
+	b.Submit(t, "#confirm-remove")
 	b.WantText(t, "instance removed", "removed; its licenses are back in Sales", "No registered product instance")
 	m.pool("Sales", "rms", 3, 0, 0, 3)
 

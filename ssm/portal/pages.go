@@ -419,6 +419,28 @@ func (p *Portal) showInstances(w http.ResponseWriter, r *http.Request, x *webses
 	})
 }
 
+// removeConfirmPage asks before an instance is removed, as the CLI does
+// (ssm instance remove asks for yes).
+func (p *Portal) removeConfirmPage(w http.ResponseWriter, r *http.Request, x *websession.Session, u *ssm.User) {
+	udi := r.URL.Query().Get("udi")
+	va, err := p.store.ScopeInstance(r.Context(), u, udi)
+	if err != nil {
+		p.fail(w, r, x, u, err)
+		return
+	}
+	in, err := p.store.Instance(r.Context(), udi)
+	if err != nil {
+		p.fail(w, r, x, u, err)
+		return
+	}
+	v := &view{Title: "Remove Product Instance", Data: in}
+	if err := p.inventory(r, u, va, v); err != nil {
+		p.fail(w, r, x, u, err)
+		return
+	}
+	p.render(w, r, x, u, "remove", http.StatusOK, v)
+}
+
 func (p *Portal) removeInstance(w http.ResponseWriter, r *http.Request, x *websession.Session, u *ssm.User) {
 	udi := r.PostFormValue("udi")
 	va, err := p.store.ScopeInstance(r.Context(), u, udi)

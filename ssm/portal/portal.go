@@ -146,6 +146,7 @@ func (p *Portal) routes() {
 	post("/portal/inventory/reservation/authorize", p.authorizeReservation)
 	post("/portal/inventory/reservation/confirm", p.confirmReservation)
 	get("/portal/inventory/instances", p.instancesPage)
+	get("/portal/inventory/instances/remove", p.removeConfirmPage)
 	post("/portal/inventory/instances/remove", p.removeInstance)
 	post("/portal/inventory/instances/return", p.returnReservation)
 	post("/portal/inventory/instances/transfer", p.transferInstance)
@@ -162,7 +163,7 @@ func Routes() []string {
 		"GET /portal/inventory/general", "POST /portal/inventory/tokens", "POST /portal/inventory/tokens/revoke",
 		"GET /portal/inventory/licenses", "POST /portal/inventory/licenses/transfer",
 		"POST /portal/inventory/reservation/authorize", "POST /portal/inventory/reservation/confirm",
-		"GET /portal/inventory/instances", "POST /portal/inventory/instances/remove",
+		"GET /portal/inventory/instances", "GET /portal/inventory/instances/remove", "POST /portal/inventory/instances/remove",
 		"POST /portal/inventory/instances/return", "POST /portal/inventory/instances/transfer",
 		"GET /portal/inventory/events",
 	}

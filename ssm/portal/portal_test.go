@@ -260,6 +260,7 @@ func pageRequests() []request {
 		{"GET", "/portal/inventory/licenses?va={VA}", nil, ""},
 		{"GET", "/portal/inventory/instances?va={VA}", nil, ""},
 		{"GET", "/portal/inventory/events?va={VA}", nil, ""},
+		{"GET", "/portal/inventory/instances/remove?udi={UDI}", nil, ""},
 		{"POST", "/portal/virtual-accounts", url.Values{"account": {"{ACCOUNT}"}, "name": {"NewVA"}}, ""},
 		{"POST", "/portal/inventory/tokens", url.Values{"va": {"{VA}"}, "description": {"x"}}, ""},
 		{"POST", "/portal/inventory/tokens/revoke", url.Values{"va": {"{VA}"}, "id": {"{TOKEN}"}}, ""},
@@ -445,6 +446,7 @@ func TestRoleAuthorization(t *testing.T) {
 				{"POST", "/portal/inventory/tokens/revoke", url.Values{"va": {"Sales"}, "id": {strconv.FormatInt(e.tokenIDs["Sales"], 10)}}, ""},
 				{"POST", "/portal/inventory/licenses/transfer", url.Values{"va": {"Sales"}, "to": {va2}, "type": {"rms"}, "count": {"1"}}, ""},
 				{"POST", "/portal/inventory/instances/transfer", url.Values{"udi": {salesUDI}, "to": {va2}}, ""},
+				{"GET", "/portal/inventory/instances/remove?udi=" + url.QueryEscape(salesUDI), nil, ""},
 				{"POST", "/portal/inventory/instances/remove", url.Values{"udi": {salesUDI}}, ""},
 				{"POST", "/portal/password", url.Values{"current": {password}, "new": {password + "2"}, "confirm": {password + "2"}}, ""},
 			}
