@@ -153,7 +153,7 @@ func (p *Portal) passwordPost(w http.ResponseWriter, r *http.Request, x *websess
 		return
 	}
 	if err != nil {
-		refuse(status(err), fieldNew, err.Error())
+		refuse(status(err), fieldNew, p.refusal(r, err))
 		return
 	}
 	p.sessions.DropUser(u.Name)

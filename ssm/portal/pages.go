@@ -49,7 +49,7 @@ func (p *Portal) createAccount(w http.ResponseWriter, r *http.Request, x *webses
 		err = p.store.CreateAccount(r.Context(), name, p.clock.Now())
 	}
 	if err != nil {
-		p.showAccounts(w, r, x, u, status(err), map[string]string{"account": err.Error()}, formOf(r))
+		p.showAccounts(w, r, x, u, status(err), map[string]string{"account": p.refusal(r, err)}, formOf(r))
 		return
 	}
 	p.flash(x, "Smart account %s created.", name)
@@ -66,7 +66,7 @@ func (p *Portal) createVA(w http.ResponseWriter, r *http.Request, x *websession.
 		err = p.store.CreateVA(r.Context(), account, name, p.clock.Now())
 	}
 	if err != nil {
-		p.showAccounts(w, r, x, u, status(err), map[string]string{"va": err.Error()}, formOf(r))
+		p.showAccounts(w, r, x, u, status(err), map[string]string{"va": p.refusal(r, err)}, formOf(r))
 		return
 	}
 	p.flash(x, "Virtual account %s created in %s.", name, account)
@@ -86,10 +86,18 @@ func formOf(r *http.Request) map[string]string {
 
 // fail shows a page's refusal on its own.
 func (p *Portal) fail(w http.ResponseWriter, r *http.Request, x *websession.Session, u *ssm.User, err error) {
-	if status(err) == http.StatusInternalServerError {
-		p.log.Error("portal: serving a page", "path", r.URL.Path, "err", err)
+	p.render(w, r, x, u, "problem", status(err), &view{Title: "Not possible", Errors: map[string]string{"": p.refusal(r, err)}})
+}
+
+// refusal is what a page says of err: the store's message for a refusal
+// (the CLI's and the API's words); an internal error's own words (the
+// database's) stay in the log.
+func (p *Portal) refusal(r *http.Request, err error) string {
+	if status(err) != http.StatusInternalServerError {
+		return err.Error()
 	}
-	p.render(w, r, x, u, "problem", status(err), &view{Title: "Not possible", Errors: map[string]string{"": err.Error()}})
+	p.log.Error("portal: serving a request", "path", r.URL.Path, "err", err)
+	return "Internal error: the manager could not do it; its log says why."
 }
 
 // Inventory: one virtual account at a time.
@@ -197,7 +205,7 @@ func intField(r *http.Request, name, what string, def int) (int, error) {
 func (p *Portal) createToken(w http.ResponseWriter, r *http.Request, x *websession.Session, u *ssm.User) {
 	va := r.PostFormValue("va")
 	refuse := func(err error) {
-		p.showGeneral(w, r, x, u, va, status(err), map[string]string{"token": err.Error()}, formOf(r))
+		p.showGeneral(w, r, x, u, va, status(err), map[string]string{"token": p.refusal(r, err)}, formOf(r))
 	}
 	days, err := intField(r, "expires_days", "expiry in days", ssm.DefaultTokenDays)
 	if err != nil {
@@ -290,7 +298,7 @@ func (p *Portal) showLicenses(w http.ResponseWriter, r *http.Request, x *websess
 func (p *Portal) transferLicenses(w http.ResponseWriter, r *http.Request, x *websession.Session, u *ssm.User) {
 	from, to := r.PostFormValue("va"), r.PostFormValue("to")
 	refuse := func(err error) {
-		p.showLicenses(w, r, x, u, from, status(err), map[string]string{"transfer": err.Error()}, formOf(r))
+		p.showLicenses(w, r, x, u, from, status(err), map[string]string{"transfer": p.refusal(r, err)}, formOf(r))
 	}
 	if err := p.store.ScopeVA(r.Context(), u, from); err != nil {
 		p.fail(w, r, x, u, err)
@@ -330,7 +338,7 @@ func reserveLicenses(r *http.Request) string {
 func (p *Portal) authorizeReservation(w http.ResponseWriter, r *http.Request, x *websession.Session, u *ssm.User) {
 	va := r.PostFormValue("va")
 	refuse := func(err error) {
-		p.showLicenses(w, r, x, u, va, status(err), map[string]string{"reserve": err.Error()}, formOf(r))
+		p.showLicenses(w, r, x, u, va, status(err), map[string]string{"reserve": p.refusal(r, err)}, formOf(r))
 	}
 	if err := p.store.ScopeVA(r.Context(), u, va); err != nil {
 		p.fail(w, r, x, u, err)
@@ -371,7 +379,7 @@ func (p *Portal) confirmReservation(w http.ResponseWriter, r *http.Request, x *w
 	}
 	info, err := p.res.Confirm(r.Context(), va, strings.TrimSpace(r.PostFormValue("code")), p.clock.Now())
 	if err != nil {
-		p.showLicenses(w, r, x, u, va, status(err), map[string]string{"confirm": err.Error()}, formOf(r))
+		p.showLicenses(w, r, x, u, va, status(err), map[string]string{"confirm": p.refusal(r, err)}, formOf(r))
 		return
 	}
 	p.flash(x, "Confirmation code entered: %s now holds %s.", info.UDI, ssm.CountsText(info.Blocked))
@@ -463,7 +471,7 @@ func (p *Portal) returnReservation(w http.ResponseWriter, r *http.Request, x *we
 	}
 	info, err := p.res.Return(r.Context(), va, strings.TrimSpace(r.PostFormValue("code")), p.clock.Now())
 	if err != nil {
-		p.showInstances(w, r, x, u, va, status(err), map[string]string{"return": err.Error()}, formOf(r))
+		p.showInstances(w, r, x, u, va, status(err), map[string]string{"return": p.refusal(r, err)}, formOf(r))
 		return
 	}
 	p.flash(x, "Product instance %s removed with its return code; %s returned to %s.", info.UDI, ssm.CountsText(info.Blocked), va)
@@ -482,7 +490,7 @@ func (p *Portal) transferInstance(w http.ResponseWriter, r *http.Request, x *web
 		err = p.store.TransferInstance(r.Context(), udi, to, p.clock.Now())
 	}
 	if err != nil {
-		p.showInstances(w, r, x, u, from, status(err), map[string]string{"transfer": err.Error()}, formOf(r))
+		p.showInstances(w, r, x, u, from, status(err), map[string]string{"transfer": p.refusal(r, err)}, formOf(r))
 		return
 	}
 	p.flash(x, "Product instance %s transferred to %s.", udi, to)

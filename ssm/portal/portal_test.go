@@ -22,6 +22,7 @@ import (
 	"vxway/clock"
 	"vxway/licproto"
 	"vxway/ssm"
+	"vxway/ssm/pgtest"
 	"vxway/testsupport"
 	"vxway/websession"
 )
@@ -60,14 +61,27 @@ const (
 	adminTok = "global-admin-token-for-tests"
 )
 
-func newEnv(t *testing.T) *env {
+func newEnv(t *testing.T) *env { return newEnvOn(t, "") }
+
+// eachDB runs f with an env on SQLite and one on PostgreSQL.
+func eachDB(t *testing.T, f func(t *testing.T, e *env)) {
+	t.Run("sqlite", func(t *testing.T) { f(t, newEnvOn(t, "")) })
+	t.Run("postgres", func(t *testing.T) { f(t, newEnvOn(t, pgtest.Start(t))) })
+}
+
+// newEnvOn makes an env whose store is the PostgreSQL database dsn, or a
+// SQLite file when dsn is empty.
+func newEnvOn(t *testing.T, dsn string) *env {
 	t.Helper()
 	ctx := context.Background()
 	dir := t.TempDir()
 	must(t, ssm.InitDir(dir, []string{"localhost"}, t0))
 	pki, err := ssm.LoadPKI(dir)
 	must(t, err)
-	store, err := ssm.OpenStore(ctx, filepath.Join(dir, ssm.DBFile))
+	if dsn == "" {
+		dsn = filepath.Join(dir, ssm.DBFile)
+	}
+	store, err := ssm.OpenStore(ctx, dsn)
 	must(t, err)
 	t.Cleanup(func() { store.Close() })
 	rs, err := ssm.NewReservations(store, pki)
@@ -321,7 +335,10 @@ func (r request) filled(objs map[string]string) (string, url.Values, string) {
 // Acme's objects, and as Sales's user asking for Lab's: each is refused
 // as not found (404), and nothing changes.
 func TestCrossAccountRefused(t *testing.T) {
-	e := newEnv(t)
+	eachDB(t, crossAccountRefused)
+}
+
+func crossAccountRefused(t *testing.T, e *env) {
 	acme := map[string]string{"{VA}": "Sales", "{VA2}": "Lab", "{UDI}": salesUDI, "{TOKEN}": strconv.FormatInt(e.tokenIDs["Sales"], 10), "{ACCOUNT}": "Acme"}
 	for _, tc := range []struct {
 		user string
