@@ -101,12 +101,28 @@ func TestPortalInBrowser(t *testing.T) {
 	b.Screenshot(t, "portal-licenses")
 	m.pool("Sales", "rms", 5, 3, 2, 0)
 
+	// Update Reserved Licenses: the form again with the instance's
+	// request code; the new code holds 1, confirmed on the device.
+	b.Submit(t, "#reservations button")
+	b.Do(t, "the request code filled in", b.JS(fmt.Sprintf(`if (document.querySelector("#request").value !== %q) { throw new Error("the request code is not filled in") }`, req)))
+	b.TypeInto(t, "#qty_rms", "1")
+	b.Submit(t, "#generate-code")
+	code2 := b.Text(t, "#flash-code-0")
+	updated := r.ok("xcommand License Smart Reservation Install " + quoted(code2))
+	if resultLine(t, updated, "Updated") != "Yes" {
+		t.Errorf("the update was not installed as one:\n%s", updated)
+	}
+	b.TypeInto(t, "#confirm-code", resultLine(t, updated, "ConfirmationCode"))
+	b.Submit(t, "#confirm")
+	b.WantText(t, "update confirmed", "now holds rms=1", "superseded")
+	m.pool("Sales", "rms", 5, 3, 1, 1)
+
 	// Remove the reserved device with its return code.
 	ret := resultLine(t, r.ok("xcommand License Smart Reservation Return"), "ReturnCode")
 	b.Open(t, "/portal/inventory/instances?va=Sales", "#remove-reserved")
 	b.TypeInto(t, "#return-code", ret)
 	b.Submit(t, "#remove-reserved")
-	b.WantText(t, "reserved instance removed", "removed with its return code", "rms=2 returned")
+	b.WantText(t, "reserved instance removed", "removed with its return code", "rms=1 returned")
 	m.pool("Sales", "rms", 5, 3, 0, 2)
 
 	// Transfer licenses: only the available ones may go.
