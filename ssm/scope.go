@@ -42,13 +42,18 @@ func RequireAccountAdmin(u *User, what string) error {
 }
 
 // ScopeAccount reports whether u may see smart account account; one
-// outside u's scope is "not found", as a missing one.
+// outside u's scope is "not found", as a missing one. A manager
+// administrator sees every account: the store function that follows
+// judges whether it exists, as it did before users had scopes.
 func (s *Store) ScopeAccount(ctx context.Context, u *User, account string) error {
+	if u.IsManagerAdmin() {
+		return nil
+	}
 	id, err := s.accountID(ctx, account)
 	if err != nil {
 		return err
 	}
-	if u.IsManagerAdmin() || id == u.accountID {
+	if id == u.accountID {
 		return nil
 	}
 	return fmt.Errorf("%w: smart account %q (create it with: ssm account create)", ErrNotFound, account)
@@ -57,6 +62,9 @@ func (s *Store) ScopeAccount(ctx context.Context, u *User, account string) error
 // ScopeVA reports whether u may see and work in virtual account va; one
 // outside u's scope is "not found", with the message of a missing one.
 func (s *Store) ScopeVA(ctx context.Context, u *User, va string) error {
+	if u.IsManagerAdmin() {
+		return nil // see ScopeAccount
+	}
 	var id, account int64
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT id, account_id FROM virtual_accounts WHERE name = ?`), va).Scan(&id, &account)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -66,8 +74,7 @@ func (s *Store) ScopeVA(ctx context.Context, u *User, va string) error {
 		return fmt.Errorf("finding virtual account %q: %w", va, err)
 	}
 	switch {
-	case u.IsManagerAdmin(),
-		u.Role == RoleAccountAdmin && account == u.accountID,
+	case u.Role == RoleAccountAdmin && account == u.accountID,
 		u.Role == RoleVAUser && id == u.vaID:
 		return nil
 	}
@@ -99,6 +106,9 @@ func (s *Store) ScopeInstance(ctx context.Context, u *User, udi string) (string,
 // ScopeToken reports whether u may revoke the registration token given
 // in full or by id.
 func (s *Store) ScopeToken(ctx context.Context, u *User, tokenOrID string) error {
+	if u.IsManagerAdmin() {
+		return nil // see ScopeAccount
+	}
 	where, arg := `t.hash = ?`, any(hashToken(tokenOrID))
 	if n, err := strconv.ParseInt(tokenOrID, 10, 64); err == nil {
 		where, arg = `t.id = ?`, n
