@@ -155,4 +155,15 @@ func TestPortalInBrowser(t *testing.T) {
 	m.ok("va", "create", "--account", "Beta", "Hidden")
 	b.Open(t, "/portal/inventory/general?va=Hidden", "main")
 	b.WantText(t, "another account", `not found: virtual account "Hidden"`)
+
+	// The manager's log names the user, never a password or a token.
+	logs := m.logs.String()
+	if !strings.Contains(logs, "portal sign-in") {
+		t.Errorf("the manager did not log the sign-in:\n%s", logs)
+	}
+	for _, secret := range []string{oneTime, "alice-portal-pw", tok} {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the manager's log shows a secret %q", secret)
+		}
+	}
 }
