@@ -2,6 +2,7 @@ package portal
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"fmt"
 	"io"
@@ -21,6 +22,7 @@ import (
 
 	"vxway/clock"
 	"vxway/licproto"
+	"vxway/reservation"
 	"vxway/ssm"
 	"vxway/ssm/pgtest"
 	"vxway/testsupport"
@@ -737,5 +739,48 @@ func TestRoutesListed(t *testing.T) {
 		if code != http.StatusSeeOther && code != http.StatusForbidden {
 			t.Errorf("%s signed out = %d", rt, code)
 		}
+	}
+}
+
+// TestPLRReservation: "Expressway PLR with Export Control" from a
+// device's request code takes one plr-ec license and shows the code to
+// copy; a second one the account cannot cover is refused with the
+// store's reason and changes nothing.
+func TestPLRReservation(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	must(t, e.store.AddLicenses(ctx, "Sales", "plr-ec", 1))
+	req, err := reservation.NewRequest(reservation.UDI{PID: "Expressway", SN: "0A0B0C0D", VID: "1.0"}, "320aa69d", rand.Reader)
+	must(t, err)
+	c := e.signedIn(t, "sales")
+	c.get("/portal/inventory/licenses?va=Sales")
+	form := url.Values{"va": {"Sales"}, "request": {req.Code.String()}, "kind": {"plr"}, "export_control": {"on"}}
+	if code, body := c.post("/portal/inventory/reservation/authorize", form); code != http.StatusSeeOther {
+		t.Fatalf("PLR = %d:\n%s", code, body)
+	}
+	_, body := c.get("/portal/inventory/licenses?va=Sales")
+	m := regexp.MustCompile(`<pre class="code" id="flash-code-0">([^<]+)</pre>`).FindStringSubmatch(body)
+	if m == nil {
+		t.Fatalf("no authorization code on the page:\n%s", body)
+	}
+	if _, err := reservation.ParseAuthorizationCode(m[1]); err != nil {
+		t.Errorf("the code shown %q: %v", m[1], err)
+	}
+	if !strings.Contains(body, `data-type="plr-ec"`) {
+		t.Errorf("the licenses table lacks the PLR licenses:\n%s", body)
+	}
+	lic, _ := e.store.Licenses(ctx, "Sales")
+	for _, l := range lic {
+		if l.Type == "plr-ec" && (l.Reserved != 1 || l.Available != 0) {
+			t.Errorf("plr-ec after the code: %+v", l)
+		}
+	}
+	before := e.state()
+	code, body := c.post("/portal/inventory/reservation/authorize", form)
+	if code != http.StatusBadRequest || !strings.Contains(body, "plr-ec") {
+		t.Errorf("a second PLR code without licenses = %d:\n%s", code, body)
+	}
+	if e.state() != before {
+		t.Error("the refused PLR code changed the store")
 	}
 }
