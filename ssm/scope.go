@@ -154,3 +154,56 @@ func (s *Store) VisibleVAs(ctx context.Context, u *User) ([]string, error) {
 	}
 	return out, nil
 }
+
+// VisibleUsers lists the portal users u may manage: every user for a
+// manager administrator, the users of its smart account for a
+// smart-account administrator (manager administrators excepted).
+func (s *Store) VisibleUsers(ctx context.Context, u *User) ([]User, error) {
+	if err := RequireAccountAdmin(u, "manage users"); err != nil {
+		return nil, err
+	}
+	all, err := s.Users(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []User{}
+	for _, x := range all {
+		if u.IsManagerAdmin() || x.Role != RoleManagerAdmin && x.Account == u.Account {
+			out = append(out, x)
+		}
+	}
+	return out, nil
+}
+
+// ScopeUser reports whether u may manage the user name; one outside u's
+// scope is "not found", as a missing one.
+func (s *Store) ScopeUser(ctx context.Context, u *User, name string) error {
+	if err := RequireAccountAdmin(u, "manage users"); err != nil {
+		return err
+	}
+	x, err := s.User(ctx, name)
+	if err != nil {
+		return err
+	}
+	if u.IsManagerAdmin() || x.Role != RoleManagerAdmin && x.Account == u.Account {
+		return nil
+	}
+	return fmt.Errorf("%w: user %q (see: ssm user list)", ErrNotFound, name)
+}
+
+// ScopeNewUser reports whether u may add a user of role in account or
+// va (the arguments of AddUser).
+func (s *Store) ScopeNewUser(ctx context.Context, u *User, role Role, account, va string) error {
+	if err := RequireAccountAdmin(u, "add users"); err != nil {
+		return err
+	}
+	switch {
+	case role == RoleManagerAdmin:
+		return RequireManagerAdmin(u, "add manager administrators")
+	case role == RoleAccountAdmin && account != "":
+		return s.ScopeAccount(ctx, u, account)
+	case role == RoleVAUser && va != "":
+		return s.ScopeVA(ctx, u, va)
+	}
+	return nil // AddUser refuses what is missing
+}

@@ -151,6 +151,10 @@ func (p *Portal) routes() {
 	post("/portal/inventory/instances/return", p.returnReservation)
 	post("/portal/inventory/instances/transfer", p.transferInstance)
 	get("/portal/inventory/events", p.eventsPage)
+	get("/portal/users", p.usersPage)
+	post("/portal/users", p.addUser)
+	post("/portal/users/delete", p.deleteUser)
+	post("/portal/users/reset", p.resetPassword)
 	p.mux = m
 }
 
@@ -166,6 +170,7 @@ func Routes() []string {
 		"GET /portal/inventory/instances", "GET /portal/inventory/instances/remove", "POST /portal/inventory/instances/remove",
 		"POST /portal/inventory/instances/return", "POST /portal/inventory/instances/transfer",
 		"GET /portal/inventory/events",
+		"GET /portal/users", "POST /portal/users", "POST /portal/users/delete", "POST /portal/users/reset",
 	}
 }
 

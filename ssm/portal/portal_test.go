@@ -286,6 +286,10 @@ func pageRequests() []request {
 		{"POST", "/portal/inventory/instances/remove", url.Values{"udi": {"{UDI}"}}, ""},
 		{"POST", "/portal/inventory/instances/return", url.Values{"va": {"{VA}"}, "code": {"CvfS8d-Fx1Yev-qmViq3-1KhkSR-iJfCzN-biB"}}, ""},
 		{"POST", "/portal/inventory/instances/transfer", url.Values{"udi": {"{UDI}"}, "to": {"{VA2}"}}, ""},
+		{"POST", "/portal/users", url.Values{"name": {"newuser"}, "role": {"va-user"}, "va": {"{VA}"}}, ""},
+		{"POST", "/portal/users", url.Values{"name": {"newuser"}, "role": {"account-admin"}, "account": {"{ACCOUNT}"}}, ""},
+		{"POST", "/portal/users/reset", url.Values{"name": {"{USER}"}}, ""},
+		{"POST", "/portal/users/delete", url.Values{"name": {"{USER}"}}, ""},
 	}
 }
 
@@ -326,7 +330,7 @@ func (r request) filled(objs map[string]string) (string, url.Values, string) {
 	if r.form != nil {
 		form = url.Values{}
 		for k, v := range r.form {
-			form.Set(k, strings.NewReplacer("{VA}", objs["{VA}"], "{VA2}", objs["{VA2}"], "{UDI}", objs["{UDI}"], "{TOKEN}", objs["{TOKEN}"], "{ACCOUNT}", objs["{ACCOUNT}"]).Replace(v[0]))
+			form.Set(k, strings.NewReplacer("{VA}", objs["{VA}"], "{VA2}", objs["{VA2}"], "{UDI}", objs["{UDI}"], "{TOKEN}", objs["{TOKEN}"], "{ACCOUNT}", objs["{ACCOUNT}"], "{USER}", objs["{USER}"]).Replace(v[0]))
 		}
 	}
 	return fill(r.path, objs), form, fill(r.body, objs)
@@ -341,7 +345,7 @@ func TestCrossAccountRefused(t *testing.T) {
 }
 
 func crossAccountRefused(t *testing.T, e *env) {
-	acme := map[string]string{"{VA}": "Sales", "{VA2}": "Lab", "{UDI}": salesUDI, "{TOKEN}": strconv.FormatInt(e.tokenIDs["Sales"], 10), "{ACCOUNT}": "Acme"}
+	acme := map[string]string{"{VA}": "Sales", "{VA2}": "Lab", "{UDI}": salesUDI, "{TOKEN}": strconv.FormatInt(e.tokenIDs["Sales"], 10), "{ACCOUNT}": "Acme", "{USER}": "acme"}
 	for _, tc := range []struct {
 		user string
 		objs map[string]string
@@ -351,7 +355,7 @@ func crossAccountRefused(t *testing.T, e *env) {
 		// Within one smart account: Lab's objects for Sales's user
 		// (Sales has the only instance and token, so those are asked
 		// for with Lab as the other end).
-		{"sales", map[string]string{"{VA}": "Lab", "{VA2}": "Lab", "{UDI}": betaUDI, "{TOKEN}": strconv.FormatInt(e.tokenIDs["Bvirt"], 10), "{ACCOUNT}": "Beta"}},
+		{"sales", map[string]string{"{VA}": "Lab", "{VA2}": "Lab", "{UDI}": betaUDI, "{TOKEN}": strconv.FormatInt(e.tokenIDs["Bvirt"], 10), "{ACCOUNT}": "Beta", "{USER}": "bvirt"}},
 	} {
 		t.Run(tc.user, func(t *testing.T) {
 			c := e.signedIn(t, tc.user)
@@ -367,8 +371,8 @@ func crossAccountRefused(t *testing.T, e *env) {
 						code, body = c.post(path, form)
 					}
 					want := http.StatusNotFound
-					if rq.path == "/portal/virtual-accounts" && tc.user != "beta" {
-						want = http.StatusForbidden // a va-user may not create virtual accounts at all
+					if (rq.path == "/portal/virtual-accounts" || strings.HasPrefix(rq.path, "/portal/users")) && tc.user != "beta" {
+						want = http.StatusForbidden // a va-user may not create virtual accounts or manage users at all
 					}
 					if code != want {
 						t.Errorf("%s %s = %d, want %d:\n%s", rq.method, path, code, want, body)
@@ -425,6 +429,10 @@ func crossAccountRefused(t *testing.T, e *env) {
 		if !strings.Contains(body, "Bvirt") || strings.Contains(body, "Sales") {
 			t.Errorf("beta's inventory shows another account's virtual accounts:\n%s", body)
 		}
+		_, body = c.get("/portal/users")
+		if !strings.Contains(body, `data-user="bvirt"`) || strings.Contains(body, `data-user="acme"`) || strings.Contains(body, `data-user="root"`) {
+			t.Errorf("beta's users page shows users it does not manage:\n%s", body)
+		}
 	})
 }
 
@@ -435,7 +443,8 @@ func TestRoleAuthorization(t *testing.T) {
 	// Forbidden routes by role; everything else is allowed.
 	forbiddenFor := map[string][]string{
 		"acme":  {"POST /portal/accounts", "POST /api/v1/accounts", "POST /api/v1/licenses", "GET /api/v1/stats"},
-		"sales": {"POST /portal/accounts", "POST /portal/virtual-accounts", "POST /api/v1/accounts", "POST /api/v1/virtual-accounts", "POST /api/v1/licenses", "GET /api/v1/stats"},
+		"sales": {"POST /portal/accounts", "POST /portal/virtual-accounts", "POST /api/v1/accounts", "POST /api/v1/virtual-accounts", "POST /api/v1/licenses", "GET /api/v1/stats",
+			"GET /portal/users", "POST /portal/users", "POST /portal/users/reset", "POST /portal/users/delete"},
 	}
 	type step struct {
 		method, path string
@@ -466,6 +475,10 @@ func TestRoleAuthorization(t *testing.T) {
 				{"POST", "/portal/inventory/licenses/transfer", url.Values{"va": {"Sales"}, "to": {va2}, "type": {"rms"}, "count": {"1"}}, ""},
 				{"POST", "/portal/inventory/instances/transfer", url.Values{"udi": {salesUDI}, "to": {va2}}, ""},
 				{"GET", "/portal/inventory/instances/remove?udi=" + url.QueryEscape(salesUDI), nil, ""},
+				{"GET", "/portal/users", nil, ""},
+				{"POST", "/portal/users", url.Values{"name": {"new-" + user}, "role": {"va-user"}, "va": {"Lab"}}, ""},
+				{"POST", "/portal/users/reset", url.Values{"name": {"sales"}}, ""},
+				{"POST", "/portal/users/delete", url.Values{"name": {"new-" + user}}, ""},
 				{"POST", "/portal/inventory/instances/remove", url.Values{"udi": {salesUDI}}, ""},
 				{"POST", "/portal/password", url.Values{"current": {password}, "new": {password + "2"}, "confirm": {password + "2"}}, ""},
 			}
@@ -536,7 +549,7 @@ func contains(list []string, s string) bool {
 func TestFormsNeedTheTokenFromTheSameSite(t *testing.T) {
 	e := newEnv(t)
 	c := e.signedIn(t, "root")
-	objs := map[string]string{"{VA}": "Sales", "{VA2}": "Lab", "{UDI}": salesUDI, "{TOKEN}": strconv.FormatInt(e.tokenIDs["Sales"], 10), "{ACCOUNT}": "Acme"}
+	objs := map[string]string{"{VA}": "Sales", "{VA2}": "Lab", "{UDI}": salesUDI, "{TOKEN}": strconv.FormatInt(e.tokenIDs["Sales"], 10), "{ACCOUNT}": "Acme", "{USER}": "sales"}
 	reqs := append(pageRequests(), request{"POST", "/portal/accounts", url.Values{"name": {"Gamma"}}, ""},
 		request{"POST", "/portal/password", url.Values{"current": {password}, "new": {"another-password"}, "confirm": {"another-password"}}, ""},
 		request{"POST", "/portal/api-token", url.Values{"action": {"create"}}, ""},
@@ -710,6 +723,10 @@ func TestFormRefusalsChangeNothing(t *testing.T) {
 		{"/portal/inventory/instances/return", url.Values{"va": {"Sales"}, "code": {evil}}, "return code"},
 		{"/portal/inventory/instances/transfer", url.Values{"udi": {salesUDI}, "to": {"Sales"}}, "already in virtual account"},
 		{"/portal/virtual-accounts", url.Values{"account": {"Acme"}, "name": {"Lab"}}, "already exists"},
+		{"/portal/users", url.Values{"name": {"boss"}, "role": {"manager-admin"}}, "may not add manager administrators"},
+		{"/portal/users", url.Values{"name": {evil}, "role": {"va-user"}, "va": {"Lab"}}, "may hold only letters"},
+		{"/portal/users", url.Values{"name": {"sales"}, "role": {"va-user"}, "va": {"Lab"}}, "already exists"},
+		{"/portal/users/delete", url.Values{"name": {"acme"}}, "cannot delete your own user"},
 	} {
 		t.Run(tc.path+" "+tc.want, func(t *testing.T) {
 			before := e.state()
