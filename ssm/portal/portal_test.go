@@ -442,7 +442,7 @@ func crossAccountRefused(t *testing.T, e *env) {
 func TestRoleAuthorization(t *testing.T) {
 	// Forbidden routes by role; everything else is allowed.
 	forbiddenFor := map[string][]string{
-		"acme":  {"POST /portal/accounts", "POST /api/v1/accounts", "POST /api/v1/licenses", "GET /api/v1/stats"},
+		"acme": {"POST /portal/accounts", "POST /api/v1/accounts", "POST /api/v1/licenses", "GET /api/v1/stats"},
 		"sales": {"POST /portal/accounts", "POST /portal/virtual-accounts", "POST /api/v1/accounts", "POST /api/v1/virtual-accounts", "POST /api/v1/licenses", "GET /api/v1/stats",
 			"GET /portal/users", "POST /portal/users", "POST /portal/users/reset", "POST /portal/users/delete"},
 	}
