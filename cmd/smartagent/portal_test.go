@@ -146,6 +146,20 @@ func TestPortalInBrowser(t *testing.T) {
 	b.WantText(t, "instance removed", "removed; its licenses are back in Sales", "No registered product instance")
 	m.pool("Sales", "rms", 3, 0, 0, 3)
 
+	// Users: a virtual-account user of Sales, with a one-time password.
+	b.Open(t, "/portal/users", "#add-user-button")
+	b.TypeInto(t, "#user-name", "bob")
+	b.SetValue(t, "#user-role", "va-user")
+	b.SetValue(t, "#user-va", "Sales")
+	b.Submit(t, "#add-user-button")
+	if pw := b.Text(t, "#flash-code-0"); len(pw) != 16 {
+		t.Errorf("one-time password %q:\n%s", pw, b.BodyText())
+	}
+	b.WantText(t, "users", "User bob added", "Virtual account user", "one-time, not yet changed")
+	if list := m.ok("user", "list"); !strings.Contains(list, "bob") {
+		t.Errorf("ssm user list lacks bob:\n%s", list)
+	}
+
 	b.Open(t, "/portal/inventory/events?va=Sales", "#events")
 	b.WantText(t, "event log", "registered", "reservation_confirmed", "reservation_returned", "licenses_transferred", "removed")
 	b.Screenshot(t, "portal-events")
