@@ -228,6 +228,25 @@ type TokenOptions struct {
 	MaxUses int
 	// ExportControlled is the "allow export-controlled functionality" flag.
 	ExportControlled bool
+	// Description says what the token is for (at most
+	// MaxDescriptionLen bytes, no control characters; may be empty).
+	Description string
+}
+
+// MaxDescriptionLen bounds a registration token's description.
+const MaxDescriptionLen = 100
+
+// checkDescription reports whether d fits a token's description.
+func checkDescription(d string) error {
+	if len(d) > MaxDescriptionLen {
+		return fmt.Errorf("%w: description is %d characters, more than %d", ErrInvalid, len(d), MaxDescriptionLen)
+	}
+	for _, r := range d {
+		if r < ' ' || r == 0x7f {
+			return fmt.Errorf("%w: description contains a control character", ErrInvalid)
+		}
+	}
+	return nil
 }
 
 // TokenInfo describes a token without revealing it.
@@ -235,6 +254,7 @@ type TokenInfo struct {
 	ID               int64     `json:"id"`
 	Hint             string    `json:"hint"`
 	VirtualAccount   string    `json:"virtual_account"`
+	Description      string    `json:"description"`
 	CreatedAt        time.Time `json:"created_at"`
 	ExpiresAt        time.Time `json:"expires_at"`
 	MaxUses          int64     `json:"max_uses"`
@@ -274,6 +294,9 @@ func (s *Store) CreateToken(ctx context.Context, va string, o TokenOptions, now 
 	if o.MaxUses < 0 || o.MaxUses > MaxLicenseCount {
 		return "", nil, fmt.Errorf("%w: uses %d is outside 0..%d (0 is unlimited)", ErrInvalid, o.MaxUses, MaxLicenseCount)
 	}
+	if err := checkDescription(o.Description); err != nil {
+		return "", nil, err
+	}
 	id, err := s.vaID(ctx, s.db, va)
 	if err != nil {
 		return "", nil, err
@@ -283,9 +306,9 @@ func (s *Store) CreateToken(ctx context.Context, va string, o TokenOptions, now 
 		return "", nil, err
 	}
 	info := &TokenInfo{Hint: licproto.MaskToken(tok), VirtualAccount: va, CreatedAt: now.UTC().Truncate(time.Millisecond),
-		ExpiresAt: now.UTC().Truncate(time.Millisecond).AddDate(0, 0, o.ExpiresDays), MaxUses: int64(o.MaxUses), ExportControlled: o.ExportControlled}
-	err = s.db.QueryRowContext(ctx, s.q(`INSERT INTO tokens (hash, hint, va_id, created_at, expires_at, max_uses, export_controlled) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id`),
-		hashToken(tok), info.Hint, id, info.CreatedAt.UnixMilli(), info.ExpiresAt.UnixMilli(), o.MaxUses, b2i(o.ExportControlled)).Scan(&info.ID)
+		ExpiresAt: now.UTC().Truncate(time.Millisecond).AddDate(0, 0, o.ExpiresDays), MaxUses: int64(o.MaxUses), ExportControlled: o.ExportControlled, Description: o.Description}
+	err = s.db.QueryRowContext(ctx, s.q(`INSERT INTO tokens (hash, hint, va_id, created_at, expires_at, max_uses, export_controlled, description) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`),
+		hashToken(tok), info.Hint, id, info.CreatedAt.UnixMilli(), info.ExpiresAt.UnixMilli(), o.MaxUses, b2i(o.ExportControlled), o.Description).Scan(&info.ID)
 	if err != nil {
 		return "", nil, fmt.Errorf("storing token: %w", err)
 	}
@@ -326,7 +349,7 @@ func (s *Store) Tokens(ctx context.Context, va string) ([]TokenInfo, error) {
 }
 
 func (s *Store) tokens(ctx context.Context, where string, arg any) ([]TokenInfo, error) {
-	rows, err := s.db.QueryContext(ctx, s.q(`SELECT t.id, t.hint, v.name, t.created_at, t.expires_at, t.max_uses, t.uses, t.export_controlled, t.revoked_at
+	rows, err := s.db.QueryContext(ctx, s.q(`SELECT t.id, t.hint, v.name, t.created_at, t.expires_at, t.max_uses, t.uses, t.export_controlled, t.revoked_at, t.description
 		FROM tokens t JOIN virtual_accounts v ON v.id = t.va_id WHERE `+where+` ORDER BY t.id`), arg)
 	if err != nil {
 		return nil, fmt.Errorf("listing tokens: %w", err)
@@ -337,7 +360,7 @@ func (s *Store) tokens(ctx context.Context, where string, arg any) ([]TokenInfo,
 		var t TokenInfo
 		var created, expires, revoked int64
 		var exp int
-		if err := rows.Scan(&t.ID, &t.Hint, &t.VirtualAccount, &created, &expires, &t.MaxUses, &t.Uses, &exp, &revoked); err != nil {
+		if err := rows.Scan(&t.ID, &t.Hint, &t.VirtualAccount, &created, &expires, &t.MaxUses, &t.Uses, &exp, &revoked, &t.Description); err != nil {
 			return nil, fmt.Errorf("listing tokens: %w", err)
 		}
 		t.CreatedAt, t.ExpiresAt = time.UnixMilli(created).UTC(), time.UnixMilli(expires).UTC()

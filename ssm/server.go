@@ -97,6 +97,18 @@ type ServeOptions struct {
 	// Ready, when set, is called with the listening address once the
 	// server accepts connections.
 	Ready func(addr net.Addr, agentPath string)
+	// Portal, when set, makes the web portal served under /portal/
+	// (package ssm/portal, which imports this one).
+	Portal func(PortalDeps) http.Handler
+}
+
+// PortalDeps is what the web portal is made of: the store, the
+// reservation desk, the clock and the log of the server.
+type PortalDeps struct {
+	Store        *Store
+	Reservations *Reservations
+	Clock        clock.Clock
+	Log          *slog.Logger
 }
 
 // DBPath returns the database to use: db when given, else the SQLite file
@@ -162,8 +174,16 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	if err != nil {
 		return fmt.Errorf("listening on %s: %w", o.Listen, err)
 	}
+	handler := Handler(m, a, path)
+	if o.Portal != nil {
+		mux := http.NewServeMux()
+		mux.Handle("/", handler)
+		mux.Handle("/portal/", o.Portal(PortalDeps{Store: store, Reservations: rs, Clock: o.Clock, Log: o.Log}))
+		mux.Handle("GET /{$}", http.RedirectHandler("/portal/", http.StatusSeeOther))
+		handler = mux
+	}
 	srv := &http.Server{
-		Handler: Handler(m, a, path),
+		Handler: handler,
 		TLSConfig: &tls.Config{Certificates: []tls.Certificate{pki.Server}, MinVersion: tls.VersionTLS12,
 			// A handshake costs the server a signature: refuse it, before
 			// that, to a source over its rate.
@@ -222,6 +242,7 @@ func NewAdmin(store *Store, rs *Reservations, token string, clk clock.Clock) *Ad
 	a.mux.HandleFunc("POST /api/v1/virtual-accounts", a.createVA)
 	a.mux.HandleFunc("GET /api/v1/licenses", a.listLicenses)
 	a.mux.HandleFunc("POST /api/v1/licenses", a.addLicenses)
+	a.mux.HandleFunc("POST /api/v1/licenses/transfer", a.transferLicenses)
 	a.mux.HandleFunc("GET /api/v1/tokens", a.listTokens)
 	a.mux.HandleFunc("POST /api/v1/tokens", a.createToken)
 	a.mux.HandleFunc("POST /api/v1/tokens/revoke", a.revokeToken)
@@ -238,15 +259,48 @@ func NewAdmin(store *Store, rs *Reservations, token string, clk clock.Clock) *Ad
 	return a
 }
 
+// ServeHTTP authenticates the request, by the global admin token (a
+// manager administrator) or a portal user's API token (scoped like the
+// user's role), and serves it.
 func (a *Admin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(a.token)) != 1 {
+	var u *User
+	switch {
+	case !ok:
+	case subtle.ConstantTimeCompare([]byte(got), []byte(a.token)) == 1:
+		u = AdminTokenUser
+	default:
+		if uu, err := a.store.UserByToken(r.Context(), got); err == nil {
+			u = uu
+		} else if !errors.Is(err, ErrBadCredentials) {
+			writeErr(w, err)
+			return
+		}
+	}
+	if u == nil {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="ssm admin"`)
-		writeJSONError(w, http.StatusUnauthorized, "missing or wrong bearer token; it is in the data directory's admin.token")
+		writeJSONError(w, http.StatusUnauthorized, "missing or wrong bearer token: give the data directory's admin.token, or a user's API token (ssm user token)")
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	a.mux.ServeHTTP(w, r)
+	a.mux.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, u)))
+}
+
+type principalKey struct{}
+
+// principal is the user a request of the admin API acts as.
+func principal(r *http.Request) *User {
+	return r.Context().Value(principalKey{}).(*User)
+}
+
+// scoped reports whether err (a scope check) lets the request go on,
+// answering the refusal when not.
+func scoped(w http.ResponseWriter, err error) bool {
+	if err != nil {
+		writeErr(w, err)
+		return false
+	}
+	return true
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -271,6 +325,10 @@ func writeErr(w http.ResponseWriter, err error) {
 		status = http.StatusConflict
 	case errors.Is(err, ErrInvalid):
 		status = http.StatusBadRequest
+	case errors.Is(err, ErrForbidden):
+		status = http.StatusForbidden
+	case errors.Is(err, ErrBadCredentials):
+		status = http.StatusUnauthorized
 	}
 	writeJSONError(w, status, err.Error())
 }
@@ -295,7 +353,7 @@ func needQuery(w http.ResponseWriter, r *http.Request, name string) (string, boo
 }
 
 func (a *Admin) listAccounts(w http.ResponseWriter, r *http.Request) {
-	list, err := a.store.Accounts(r.Context())
+	list, err := a.store.VisibleAccounts(r.Context(), principal(r))
 	if err != nil {
 		writeErr(w, err)
 		return
@@ -307,7 +365,7 @@ func (a *Admin) createAccount(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Name string `json:"name"`
 	}
-	if !decodeBody(w, r, &in) {
+	if !decodeBody(w, r, &in) || !scoped(w, RequireManagerAdmin(principal(r), "create smart accounts")) {
 		return
 	}
 	if err := a.store.CreateAccount(r.Context(), in.Name, a.clock.Now()); err != nil {
@@ -322,7 +380,8 @@ func (a *Admin) createVA(w http.ResponseWriter, r *http.Request) {
 		Account string `json:"account"`
 		Name    string `json:"name"`
 	}
-	if !decodeBody(w, r, &in) {
+	if !decodeBody(w, r, &in) || !scoped(w, RequireAccountAdmin(principal(r), "create virtual accounts")) ||
+		!scoped(w, a.store.ScopeAccount(r.Context(), principal(r), in.Account)) {
 		return
 	}
 	if err := a.store.CreateVA(r.Context(), in.Account, in.Name, a.clock.Now()); err != nil {
@@ -334,7 +393,7 @@ func (a *Admin) createVA(w http.ResponseWriter, r *http.Request) {
 
 func (a *Admin) listLicenses(w http.ResponseWriter, r *http.Request) {
 	va, ok := needQuery(w, r, "va")
-	if !ok {
+	if !ok || !scoped(w, a.store.ScopeVA(r.Context(), principal(r), va)) {
 		return
 	}
 	list, err := a.store.Licenses(r.Context(), va)
@@ -351,7 +410,8 @@ func (a *Admin) addLicenses(w http.ResponseWriter, r *http.Request) {
 		Type  string `json:"type"`
 		Count int    `json:"count"`
 	}
-	if !decodeBody(w, r, &in) {
+	if !decodeBody(w, r, &in) || !scoped(w, RequireManagerAdmin(principal(r), "add purchased licenses")) ||
+		!scoped(w, a.store.ScopeVA(r.Context(), principal(r), in.VA)) {
 		return
 	}
 	if err := a.store.AddLicenses(r.Context(), in.VA, licproto.LicenseType(in.Type), in.Count); err != nil {
@@ -368,7 +428,7 @@ func (a *Admin) addLicenses(w http.ResponseWriter, r *http.Request) {
 
 func (a *Admin) listTokens(w http.ResponseWriter, r *http.Request) {
 	va, ok := needQuery(w, r, "va")
-	if !ok {
+	if !ok || !scoped(w, a.store.ScopeVA(r.Context(), principal(r), va)) {
 		return
 	}
 	list, err := a.store.Tokens(r.Context(), va)
@@ -394,14 +454,15 @@ func (a *Admin) createToken(w http.ResponseWriter, r *http.Request) {
 		ExpiresDays      int    `json:"expires_days"`
 		Uses             int    `json:"uses"`
 		ExportControlled *bool  `json:"export_controlled"`
+		Description      string `json:"description"`
 	}{}
-	if !decodeBody(w, r, &in) {
+	if !decodeBody(w, r, &in) || !scoped(w, a.store.ScopeVA(r.Context(), principal(r), in.VA)) {
 		return
 	}
 	// Left out means not allowed: export-controlled functionality is
 	// granted only when asked for.
 	exp := in.ExportControlled != nil && *in.ExportControlled
-	tok, info, err := a.store.CreateToken(r.Context(), in.VA, TokenOptions{ExpiresDays: in.ExpiresDays, MaxUses: in.Uses, ExportControlled: exp}, a.clock.Now())
+	tok, info, err := a.store.CreateToken(r.Context(), in.VA, TokenOptions{ExpiresDays: in.ExpiresDays, MaxUses: in.Uses, ExportControlled: exp, Description: in.Description}, a.clock.Now())
 	if err != nil {
 		writeErr(w, err)
 		return
@@ -413,7 +474,7 @@ func (a *Admin) revokeToken(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Token string `json:"token"`
 	}
-	if !decodeBody(w, r, &in) {
+	if !decodeBody(w, r, &in) || !scoped(w, a.store.ScopeToken(r.Context(), principal(r), in.Token)) {
 		return
 	}
 	info, err := a.store.RevokeToken(r.Context(), in.Token, a.clock.Now())
@@ -425,7 +486,7 @@ func (a *Admin) revokeToken(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Admin) listInstances(w http.ResponseWriter, r *http.Request) {
-	list, err := a.store.Instances(r.Context(), r.URL.Query().Get("va"))
+	list, err := a.instances(r, r.URL.Query().Get("va"))
 	if err != nil {
 		writeErr(w, err)
 		return
@@ -441,6 +502,9 @@ func (a *Admin) showInstance(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if _, err := a.store.ScopeInstance(r.Context(), principal(r), udi); !scoped(w, err) {
+		return
+	}
 	in, err := a.store.Instance(r.Context(), udi)
 	if err != nil {
 		writeErr(w, err)
@@ -452,6 +516,9 @@ func (a *Admin) showInstance(w http.ResponseWriter, r *http.Request) {
 func (a *Admin) removeInstance(w http.ResponseWriter, r *http.Request) {
 	udi, ok := needQuery(w, r, "udi")
 	if !ok {
+		return
+	}
+	if _, err := a.store.ScopeInstance(r.Context(), principal(r), udi); !scoped(w, err) {
 		return
 	}
 	if err := a.store.RemoveInstance(r.Context(), udi, a.clock.Now()); err != nil {
@@ -469,6 +536,9 @@ func (a *Admin) transferInstance(w http.ResponseWriter, r *http.Request) {
 	if !decodeBody(w, r, &in) {
 		return
 	}
+	if _, err := a.store.ScopeInstance(r.Context(), principal(r), in.UDI); !scoped(w, err) || !scoped(w, a.store.ScopeVA(r.Context(), principal(r), in.VA)) {
+		return
+	}
 	if err := a.store.TransferInstance(r.Context(), in.UDI, in.VA, a.clock.Now()); err != nil {
 		writeErr(w, err)
 		return
@@ -478,7 +548,7 @@ func (a *Admin) transferInstance(w http.ResponseWriter, r *http.Request) {
 
 func (a *Admin) listEvents(w http.ResponseWriter, r *http.Request) {
 	va, ok := needQuery(w, r, "va")
-	if !ok {
+	if !ok || !scoped(w, a.store.ScopeVA(r.Context(), principal(r), va)) {
 		return
 	}
 	list, err := a.store.Events(r.Context(), va, 0)
@@ -494,7 +564,7 @@ func (a *Admin) listEvents(w http.ResponseWriter, r *http.Request) {
 
 func (a *Admin) listReservations(w http.ResponseWriter, r *http.Request) {
 	va, ok := needQuery(w, r, "va")
-	if !ok {
+	if !ok || !scoped(w, a.store.ScopeVA(r.Context(), principal(r), va)) {
 		return
 	}
 	list, err := a.res.List(r.Context(), va)
@@ -514,7 +584,7 @@ func (a *Admin) authorizeReservation(w http.ResponseWriter, r *http.Request) {
 		Licenses      string `json:"licenses"` // TYPE=N[,TYPE=N...]
 		End           string `json:"end"`      // YYYY-MM-DD
 	}
-	if !decodeBody(w, r, &in) {
+	if !decodeBody(w, r, &in) || !scoped(w, a.store.ScopeVA(r.Context(), principal(r), in.VA)) {
 		return
 	}
 	o, err := ParseReserveOptions(in.PLR, in.ExportControl, in.Licenses, in.End)
@@ -535,7 +605,7 @@ func (a *Admin) confirmReservation(w http.ResponseWriter, r *http.Request) {
 		VA   string `json:"va"`
 		Code string `json:"code"`
 	}
-	if !decodeBody(w, r, &in) {
+	if !decodeBody(w, r, &in) || !scoped(w, a.store.ScopeVA(r.Context(), principal(r), in.VA)) {
 		return
 	}
 	info, err := a.res.Confirm(r.Context(), in.VA, in.Code, a.clock.Now())
@@ -551,7 +621,7 @@ func (a *Admin) returnReservation(w http.ResponseWriter, r *http.Request) {
 		VA   string `json:"va"`
 		Code string `json:"code"`
 	}
-	if !decodeBody(w, r, &in) {
+	if !decodeBody(w, r, &in) || !scoped(w, a.store.ScopeVA(r.Context(), principal(r), in.VA)) {
 		return
 	}
 	info, err := a.res.Return(r.Context(), in.VA, in.Code, a.clock.Now())
@@ -563,5 +633,59 @@ func (a *Admin) returnReservation(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *Admin) stats(w http.ResponseWriter, r *http.Request) {
+	if !scoped(w, RequireManagerAdmin(principal(r), "read the manager's statistics")) {
+		return
+	}
 	writeJSON(w, 200, map[string]any{"database": a.store.Dialect(), "writer": a.store.BatchStats()})
+}
+
+// instances lists the instances of va, or of every virtual account the
+// request's user may see when va is empty.
+func (a *Admin) instances(r *http.Request, va string) ([]Instance, error) {
+	u := principal(r)
+	if va != "" {
+		if err := a.store.ScopeVA(r.Context(), u, va); err != nil {
+			return nil, err
+		}
+		return a.store.Instances(r.Context(), va)
+	}
+	if u.IsManagerAdmin() {
+		return a.store.Instances(r.Context(), "")
+	}
+	vas, err := a.store.VisibleVAs(r.Context(), u)
+	if err != nil {
+		return nil, err
+	}
+	var out []Instance
+	for _, v := range vas {
+		list, err := a.store.Instances(r.Context(), v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, list...)
+	}
+	return out, nil
+}
+
+func (a *Admin) transferLicenses(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		From  string `json:"from"`
+		To    string `json:"to"`
+		Type  string `json:"type"`
+		Count int    `json:"count"`
+	}
+	if !decodeBody(w, r, &in) || !scoped(w, a.store.ScopeVA(r.Context(), principal(r), in.From)) ||
+		!scoped(w, a.store.ScopeVA(r.Context(), principal(r), in.To)) {
+		return
+	}
+	if err := a.store.TransferLicenses(r.Context(), in.From, in.To, licproto.LicenseType(in.Type), in.Count, a.clock.Now()); err != nil {
+		writeErr(w, err)
+		return
+	}
+	list, err := a.store.Licenses(r.Context(), in.From)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, 200, map[string]any{"virtual_account": in.From, "licenses": list})
 }

@@ -59,12 +59,15 @@ type Store struct {
 	sent atomic.Int64
 
 	hints usageHints
+
+	// hashing bounds the password hashes computed at once (users.go).
+	hashing chan struct{}
 }
 
 // OpenStore opens (and migrates) the database at dsn: a postgres:// or
 // postgresql:// URL, or the path of a SQLite file, created if missing.
 func OpenStore(ctx context.Context, dsn string) (*Store, error) {
-	s := &Store{stmts: map[string]*sql.Stmt{}}
+	s := &Store{stmts: map[string]*sql.Stmt{}, hashing: make(chan struct{}, hashSlots)}
 	var err error
 	switch {
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
@@ -260,6 +263,28 @@ func migrations() [][]string {
 			`CREATE TABLE retired_keys (
 			public_key TEXT PRIMARY KEY,
 			seq BIGINT NOT NULL)`,
+		},
+		{
+			// Portal users (users.go) and their admin API tokens; a
+			// description for registration tokens.
+			`CREATE TABLE users (
+			id {{ID}},
+			name TEXT NOT NULL UNIQUE,
+			role TEXT NOT NULL,
+			account_id BIGINT REFERENCES accounts(id),
+			va_id BIGINT REFERENCES virtual_accounts(id),
+			password_hash TEXT NOT NULL,
+			must_change INTEGER NOT NULL,
+			created_at BIGINT NOT NULL,
+			password_changed_at BIGINT NOT NULL)`,
+			`CREATE TABLE user_tokens (
+			id {{ID}},
+			user_id BIGINT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+			hash TEXT NOT NULL UNIQUE,
+			hint TEXT NOT NULL,
+			created_at BIGINT NOT NULL)`,
+			`CREATE INDEX user_tokens_user ON user_tokens(user_id)`,
+			`ALTER TABLE tokens ADD COLUMN description TEXT NOT NULL DEFAULT ''`,
 		},
 	}
 }

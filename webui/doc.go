@@ -1,6 +1,7 @@
 // Package webui is the device's web administration interface on HTTPS:
-// sign-in for the admin account, sessions, CSRF tokens, sign-in lockout,
-// and the product's pages (status, alarms, Smart licensing, Service
+// sign-in for the admin account (sessions, CSRF tokens and the sign-in
+// lockout are package websession's, shared with the license manager's
+// portal), and the product's pages (status, alarms, Smart licensing, Service
 // Select, network, password), rendered on the server from templates
 // embedded in the binary. Every page changes the device through the same
 // functions as the xAPI commands (agentclient for licensing, platform,

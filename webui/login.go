@@ -2,10 +2,10 @@ package webui
 
 import (
 	"errors"
-	"fmt"
 	"net/http"
 	"slices"
 	"time"
+	"vxway/websession"
 )
 
 // The sign-in form's fields (fixed: scripts and tests rely on them).
@@ -31,7 +31,7 @@ func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, user, problem string) {
-	tok := randomToken()
+	tok := websession.RandomToken()
 	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: tok, Path: "/login", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: 3600})
 	v := &view{Title: "Sign in", Data: loginData{Token: tok}, Form: map[string]string{FieldUsername: user}}
 	if problem != "" {
@@ -49,7 +49,7 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	c, err := r.Cookie(loginCookie)
-	if err != nil || !checkPost(r, c.Value) {
+	if err != nil || !websession.CheckPost(r, c.Value) {
 		http.Error(w, "Forbidden: the sign-in form's security token is missing or wrong, or it came from another site. Reload the sign-in page and try again.", http.StatusForbidden)
 		return
 	}
@@ -58,37 +58,37 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
 		user = user[:maxUsername]
 	}
 	src := source(r)
-	keys := []string{accountKey(user), sourceKey(src)}
-	if until := s.lockout.lockedUntil(keys...); !until.IsZero() {
+	keys := []string{websession.AccountKey(user), websession.SourceKey(src)}
+	if until := s.lockout.LockedUntil(keys...); !until.IsZero() {
 		s.event("sign-in of %s from %s refused: locked until %s", quote(user), src, until.UTC().Format(time.RFC3339))
-		s.showLogin(w, r, http.StatusTooManyRequests, user, lockedText(until.Sub(s.clock.Now())))
+		s.showLogin(w, r, http.StatusTooManyRequests, user, websession.LockedText(until.Sub(s.clock.Now())))
 		return
 	}
 	err = s.authenticate(user, password)
 	if err != nil {
-		n, until := s.lockout.fail(keys...)
+		n, until := s.lockout.Fail(keys...)
 		if !until.IsZero() {
-			s.event("sign-in of %s from %s failed (%v); %d failures: locked until %s", quote(user), src, err, s.lockout.policy.MaxFailures, until.UTC().Format(time.RFC3339))
+			s.event("sign-in of %s from %s failed (%v); %d failures: locked until %s", quote(user), src, err, s.lockout.Policy().MaxFailures, until.UTC().Format(time.RFC3339))
 		} else {
 			s.event("sign-in of %s from %s failed (%v); %d failures in a row", quote(user), src, err, n)
 		}
-		if d := s.lockout.delay(max(n, 1)); d > 0 {
+		if d := s.lockout.Delay(max(n, 1)); d > 0 {
 			s.sleep(d)
 		}
 		problem := "The user name or password is wrong."
 		if !until.IsZero() {
-			problem += " " + lockedText(until.Sub(s.clock.Now()))
+			problem += " " + websession.LockedText(until.Sub(s.clock.Now()))
 		}
 		s.showLogin(w, r, http.StatusUnauthorized, user, problem)
 		return
 	}
-	s.lockout.succeed(keys...)
+	s.lockout.Succeed(keys...)
 	stamp, err := s.users.PasswordStamp(user)
 	if err != nil {
 		s.showLogin(w, r, http.StatusInternalServerError, user, "The password store cannot be read: "+err.Error())
 		return
 	}
-	x := s.sessions.create(user, stamp)
+	x := s.sessions.Create(user, stamp)
 	s.setSessionCookie(w, x)
 	s.event("%s signed in from %s", quote(user), src)
 	redirect(w, r, "/status/overview")
@@ -106,16 +106,8 @@ func (s *Server) authenticate(user, password string) error {
 	return s.users.Check(user, password)
 }
 
-func lockedText(left time.Duration) string {
-	mins := int(left.Round(time.Minute) / time.Minute)
-	if mins < 1 {
-		mins = 1
-	}
-	return fmt.Sprintf("Sign-in is locked after repeated failures; try again in %d minute(s).", mins)
-}
-
 func (s *Server) setSessionCookie(w http.ResponseWriter, x *session) {
-	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: x.id, Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: x.ID, Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
 }
 
 // logout ends the session (a form with the CSRF token, so that another
@@ -126,25 +118,25 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 		redirect(w, r, "/login")
 		return
 	}
-	if err := r.ParseForm(); err != nil || !checkPost(r, x.csrf) {
+	if err := r.ParseForm(); err != nil || !websession.CheckPost(r, x.CSRF) {
 		http.Error(w, "Forbidden: the form's security token is missing or wrong, or it came from another site.", http.StatusForbidden)
 		return
 	}
-	s.sessions.drop(x.id)
+	s.sessions.Drop(x.ID)
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
-	s.event("%s signed out", quote(x.user))
+	s.event("%s signed out", quote(x.User))
 	redirect(w, r, "/login")
 }
 
 // passwordChanged ends every session of user and starts a new one for the
 // browser that changed it.
 func (s *Server) passwordChanged(w http.ResponseWriter, x *session) (*session, error) {
-	s.sessions.dropUser(x.user)
-	stamp, err := s.users.PasswordStamp(x.user)
+	s.sessions.DropUser(x.User)
+	stamp, err := s.users.PasswordStamp(x.User)
 	if err != nil {
 		return nil, err
 	}
-	nx := s.sessions.create(x.user, stamp)
+	nx := s.sessions.Create(x.User, stamp)
 	s.setSessionCookie(w, nx)
 	return nx, nil
 }

@@ -99,7 +99,7 @@ func (s *Server) licensingPost(w http.ResponseWriter, r *http.Request, x *sessio
 	// The deadline is the connection's, so it is set on the real clock.
 	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(licensingWriteTimeout))
 	done := func(text string, code string) {
-		s.sessions.addFlash(x, flash{Text: text, Code: code})
+		s.sessions.AddFlash(x, flash{Text: text, Code: code})
 		redirect(w, r, licensingPath)
 	}
 	refuse := func(field string, err error, form map[string]string) {
@@ -194,7 +194,7 @@ func (s *Server) licensingPost(w http.ResponseWriter, r *http.Request, x *sessio
 		}
 		text := agentclient.MsgInstalled + " " + res.Kind + ", export-controlled functionality " + allowedText(res.ExportControl) + "."
 		if res.Confirmation != "" {
-			s.sessions.addFlash(x, flash{Text: text})
+			s.sessions.AddFlash(x, flash{Text: text})
 			done(agentclient.MsgConfirmationCode, res.Confirmation)
 			return
 		}
@@ -321,9 +321,9 @@ func (s *Server) saveTransport(w http.ResponseWriter, r *http.Request, x *sessio
 		}
 	}
 	if len(changes) == 0 {
-		s.sessions.addFlash(x, flash{Text: "Nothing changed."})
+		s.sessions.AddFlash(x, flash{Text: "Nothing changed."})
 	} else {
-		s.sessions.addFlash(x, flash{Text: "Smart licensing settings saved."})
+		s.sessions.AddFlash(x, flash{Text: "Smart licensing settings saved."})
 	}
 	redirect(w, r, licensingPath)
 }

@@ -158,6 +158,6 @@ func (s *Server) alarmsPost(w http.ResponseWriter, r *http.Request, x *session) 
 		s.showAlarms(w, r, x, http.StatusBadRequest, map[string]string{"": err.Error()})
 		return
 	}
-	s.sessions.addFlash(x, flash{Text: fmt.Sprintf("Alarm %d acknowledged.", id)})
+	s.sessions.AddFlash(x, flash{Text: fmt.Sprintf("Alarm %d acknowledged.", id)})
 	redirect(w, r, "/status/alarms")
 }

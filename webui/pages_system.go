@@ -109,7 +109,7 @@ func (s *Server) serviceSelectPost(w http.ResponseWriter, r *http.Request, x *se
 		if len(notes) == 0 {
 			notes = []string{"Nothing changed."}
 		}
-		s.sessions.addFlash(x, flash{Text: strings.Join(notes, " ")})
+		s.sessions.AddFlash(x, flash{Text: strings.Join(notes, " ")})
 		redirect(w, r, "/system/service-select")
 	case "add-key":
 		key := strings.TrimSpace(r.PostFormValue("key"))
@@ -127,7 +127,7 @@ func (s *Server) serviceSelectPost(w http.ResponseWriter, r *http.Request, x *se
 			s.showServiceSelect(w, r, x, http.StatusBadRequest, map[string]string{"key": err.Error()}, form)
 			return
 		}
-		s.sessions.addFlash(x, flash{Text: "Option key added: " + k.Option + "."})
+		s.sessions.AddFlash(x, flash{Text: "Option key added: " + k.Option + "."})
 		redirect(w, r, "/system/service-select")
 	default:
 		http.Error(w, "Bad request: unknown action", http.StatusBadRequest)
@@ -250,6 +250,6 @@ func (s *Server) networkPost(w http.ResponseWriter, r *http.Request, x *session)
 	if note != "" {
 		text = "Network settings " + note + "."
 	}
-	s.sessions.addFlash(x, flash{Text: text})
+	s.sessions.AddFlash(x, flash{Text: text})
 	redirect(w, r, "/system/network")
 }

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"vxway/platform"
+	"vxway/websession"
 )
 
 // Fields of the password form.
@@ -27,14 +28,14 @@ func (s *Server) passwordPost(w http.ResponseWriter, r *http.Request, x *session
 		s.render(w, r, x, "password", status, &view{Title: "Change password", Section: "Users", Errors: map[string]string{field: msg}})
 	}
 	cur, nw, confirm := r.PostFormValue(fieldCurrent), r.PostFormValue(fieldNew), r.PostFormValue(fieldConfirm)
-	keys := []string{accountKey(x.user), sourceKey(source(r))}
-	if until := s.lockout.lockedUntil(keys...); !until.IsZero() {
-		refuse(http.StatusTooManyRequests, fieldCurrent, lockedText(until.Sub(s.clock.Now())))
+	keys := []string{websession.AccountKey(x.User), websession.SourceKey(source(r))}
+	if until := s.lockout.LockedUntil(keys...); !until.IsZero() {
+		refuse(http.StatusTooManyRequests, fieldCurrent, websession.LockedText(until.Sub(s.clock.Now())))
 		return
 	}
-	if err := s.users.Check(x.user, cur); err != nil {
-		n, _ := s.lockout.fail(keys...)
-		s.event("password change of %s from %s refused: the current password is wrong (%d failures)", quote(x.user), source(r), n)
+	if err := s.users.Check(x.User, cur); err != nil {
+		n, _ := s.lockout.Fail(keys...)
+		s.event("password change of %s from %s refused: the current password is wrong (%d failures)", quote(x.User), source(r), n)
 		msg := "The current password is wrong."
 		if !errors.Is(err, platform.ErrWrongPassword) {
 			msg = err.Error()
@@ -46,16 +47,16 @@ func (s *Server) passwordPost(w http.ResponseWriter, r *http.Request, x *session
 		refuse(http.StatusBadRequest, fieldConfirm, "the two passwords do not match; the password is unchanged")
 		return
 	}
-	if err := s.users.SetPassword(x.user, nw); err != nil {
+	if err := s.users.SetPassword(x.User, nw); err != nil {
 		refuse(http.StatusBadRequest, fieldNew, err.Error())
 		return
 	}
-	s.event("password of %s changed from %s", quote(x.user), source(r))
+	s.event("password of %s changed from %s", quote(x.User), source(r))
 	nx, err := s.passwordChanged(w, x)
 	if err != nil {
 		refuse(http.StatusInternalServerError, "", err.Error())
 		return
 	}
-	s.sessions.addFlash(nx, flash{Text: "Password changed. Other sessions of " + x.user + " have ended."})
+	s.sessions.AddFlash(nx, flash{Text: "Password changed. Other sessions of " + x.User + " have ended."})
 	redirect(w, r, "/users/password")
 }

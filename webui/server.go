@@ -15,6 +15,7 @@ import (
 	"vxway/clock"
 	"vxway/netconf"
 	"vxway/platform"
+	"vxway/websession"
 )
 
 // Licensing is what the pages need of the Smart Licensing agent: the
@@ -75,8 +76,8 @@ type Server struct {
 	lic      Licensing
 	users    *platform.Users
 	alarms   *platform.Alarms
-	sessions *sessions
-	lockout  *lockout
+	sessions *websession.Sessions
+	lockout  *websession.Lockout
 	netWait  time.Duration
 	events   io.Writer
 	eventsMu sync.Mutex
@@ -123,8 +124,8 @@ func New(o Options) *Server {
 		lic:      o.Licensing,
 		users:    platform.NewUsers(o.Root, c),
 		alarms:   platform.NewAlarms(o.Root, c),
-		sessions: newSessions(c, idle, life),
-		lockout:  newLockout(c, pol),
+		sessions: websession.New(c, idle, life, 0),
+		lockout:  websession.NewLockout(c, pol),
 		netWait:  wait,
 		events:   o.Events,
 		Limits:   o.Limits,
@@ -201,13 +202,13 @@ func (s *Server) session(r *http.Request) (*session, bool) {
 	if err != nil {
 		return nil, false
 	}
-	x, ok := s.sessions.get(c.Value)
+	x, ok := s.sessions.Get(c.Value)
 	if !ok {
 		return nil, false
 	}
-	stamp, err := s.users.PasswordStamp(x.user)
-	if err != nil || stamp != x.stamp {
-		s.sessions.drop(x.id)
+	stamp, err := s.users.PasswordStamp(x.User)
+	if err != nil || stamp != x.Stamp {
+		s.sessions.Drop(x.ID)
 		return nil, false
 	}
 	return x, true
@@ -237,7 +238,7 @@ func (s *Server) checked(h func(http.ResponseWriter, *http.Request, *session)) f
 			http.Error(w, "Bad request: the form could not be read", http.StatusBadRequest)
 			return
 		}
-		if !checkPost(r, x.csrf) {
+		if !websession.CheckPost(r, x.CSRF) {
 			http.Error(w, "Forbidden: the form's security token is missing or wrong, or it came from another site; nothing was changed. Reload the page and try again.", http.StatusForbidden)
 			return
 		}

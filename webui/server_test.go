@@ -21,6 +21,7 @@ import (
 	"vxway/netsettings"
 	"vxway/platform"
 	"vxway/testsupport"
+	"vxway/websession"
 	"vxway/xapi"
 	"vxway/xshell"
 )
@@ -423,7 +424,7 @@ func TestSignInLockout(t *testing.T) {
 func TestFailedSignInIsSlowed(t *testing.T) {
 	d := newTestDevice(t)
 	pol := DefaultLockout
-	d.srv.lockout = newLockout(d.clock, pol)
+	d.srv.lockout = websession.NewLockout(d.clock, pol)
 	b := d.browser(t)
 	b.get("/login")
 	done := make(chan int)

@@ -116,8 +116,8 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, x *session, page
 	v.Product = brand
 	if x != nil {
 		v.Product, v.Hostname = full, host
-		v.User, v.CSRF = x.user, x.csrf
-		v.Flash = append(s.sessions.takeFlash(x), v.Flash...)
+		v.User, v.CSRF = x.User, x.CSRF
+		v.Flash = append(s.sessions.TakeFlash(x), v.Flash...)
 		v.Banners = s.banners()
 	}
 	var b bytes.Buffer

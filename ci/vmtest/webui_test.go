@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"vxway/browsertest"
 
 	"crypto/tls"
 )
@@ -26,7 +27,7 @@ import (
 // VXWAY_SCREENSHOTS (or the test's directory).
 func TestWebUI(t *testing.T) {
 	RequireVM(t)
-	chromium(t)
+	browsertest.Chromium(t)
 	mgr := startSSM(t, guestHostAddr, "127.0.0.1", "localhost")
 	mgr.Run(t, "account", "create", "Acme")
 	mgr.Run(t, "va", "create", "--account", "Acme", "Sales")
@@ -39,32 +40,32 @@ func TestWebUI(t *testing.T) {
 	inVM := time.Now()
 	addr := fmt.Sprintf("127.0.0.1:%d", v.HTTPSPort)
 	base := "https://" + addr
-	b := newBrowser(t, base, serverKeyPin(t, addr))
+	b := browsertest.New(t, base, browsertest.ServerKeyPin(t, addr))
 	const newPassword = "Web-Admin-2026"
 
 	// Sign in with the default password: the alarm banner links to the
 	// password page.
-	b.open(t, "/", "#username")
-	b.screenshot(t, "login")
+	b.Open(t, "/", "#username")
+	b.Screenshot(t, "login")
 	signIn := time.Now()
-	b.typeInto(t, "#username", "admin")
-	b.typeInto(t, "#password", DefaultAdminPassword)
-	b.submit(t, "#signin")
+	b.TypeInto(t, "#username", "admin")
+	b.TypeInto(t, "#password", DefaultAdminPassword)
+	b.Submit(t, "#signin")
 	t.Logf("sign-in in the browser: %s", time.Since(signIn).Round(time.Millisecond))
-	b.wantText(t, "overview after sign-in", "Resource usage", "Security alert: the admin user has the default password set", "Change the admin password")
-	if got := b.text(t, "#serial"); !regexp.MustCompile(`^[0-9A-F]{8}$`).MatchString(got) {
+	b.WantText(t, "overview after sign-in", "Resource usage", "Security alert: the admin user has the default password set", "Change the admin password")
+	if got := b.Text(t, "#serial"); !regexp.MustCompile(`^[0-9A-F]{8}$`).MatchString(got) {
 		t.Errorf("overview: serial %q", got)
 	}
 
 	// Change the password: the banner goes.
-	b.open(t, "/users/password", "#current")
-	b.screenshot(t, "password")
-	b.typeInto(t, "#current", DefaultAdminPassword)
-	b.typeInto(t, "#new", newPassword)
-	b.typeInto(t, "#confirm", newPassword)
-	b.submit(t, "#change-password")
-	b.wantText(t, "password page after the change", "Password changed")
-	if strings.Contains(b.bodyText(), "the admin user has the default password set") {
+	b.Open(t, "/users/password", "#current")
+	b.Screenshot(t, "password")
+	b.TypeInto(t, "#current", DefaultAdminPassword)
+	b.TypeInto(t, "#new", newPassword)
+	b.TypeInto(t, "#confirm", newPassword)
+	b.Submit(t, "#change-password")
+	b.WantText(t, "password page after the change", "Password changed")
+	if strings.Contains(b.BodyText(), "the admin user has the default password set") {
 		t.Error("the default-password banner stays after the change")
 	}
 
@@ -74,102 +75,102 @@ func TestWebUI(t *testing.T) {
 
 	// Smart licensing: the On-Prem transport, a wrong token (the manager's
 	// reason), then the real one.
-	b.open(t, "/maintenance/smart-licensing", "#token")
-	b.setValue(t, "#transport", "OnPrem")
-	b.typeInto(t, "#url", "http://"+guestHostAddr+"/SmartTransport")
-	b.submit(t, "#save")
-	b.wantText(t, "an http URL", "must start with https://")
-	b.typeInto(t, "#url", mgr.URL(guestHostAddr))
-	b.submit(t, "#save")
-	b.wantText(t, "transport saved", "Smart licensing settings saved.")
+	b.Open(t, "/maintenance/smart-licensing", "#token")
+	b.SetValue(t, "#transport", "OnPrem")
+	b.TypeInto(t, "#url", "http://"+guestHostAddr+"/SmartTransport")
+	b.Submit(t, "#save")
+	b.WantText(t, "an http URL", "must start with https://")
+	b.TypeInto(t, "#url", mgr.URL(guestHostAddr))
+	b.Submit(t, "#save")
+	b.WantText(t, "transport saved", "Smart licensing settings saved.")
 
-	b.typeInto(t, "#token", "NotAToken"+strings.Repeat("x", 40))
-	b.submit(t, "#register")
-	reason := b.text(t, "#token-error")
+	b.TypeInto(t, "#token", "NotAToken"+strings.Repeat("x", 40))
+	b.Submit(t, "#register")
+	reason := b.Text(t, "#token-error")
 	if reason == "" {
-		t.Errorf("a wrong token shows no reason:\n%s", b.bodyText())
+		t.Errorf("a wrong token shows no reason:\n%s", b.BodyText())
 	}
 	t.Logf("wrong token: %s", reason)
 	if !strings.Contains(strings.ToLower(reason), "token") {
 		t.Errorf("the reason for a wrong token does not name the token: %q", reason)
 	}
 
-	b.typeInto(t, "#token", token)
-	b.submit(t, "#register")
+	b.TypeInto(t, "#token", token)
+	b.Submit(t, "#register")
 	deadline := time.Now().Add(registrationLimit)
 	for {
-		b.open(t, "/maintenance/smart-licensing", "#registration-status")
-		if b.text(t, "#registration-status") == "Registered" && b.text(t, "#authorization-status") == "Authorized" {
+		b.Open(t, "/maintenance/smart-licensing", "#registration-status")
+		if b.Text(t, "#registration-status") == "Registered" && b.Text(t, "#authorization-status") == "Authorized" {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("not Registered and Authorized after %s of refreshing:\n%s", registrationLimit, b.bodyText())
+			t.Fatalf("not Registered and Authorized after %s of refreshing:\n%s", registrationLimit, b.BodyText())
 		}
 		time.Sleep(2 * time.Second)
 	}
-	b.wantText(t, "registered", "Acme", "Sales", "Allowed", "Reregister", "Additional operations", "Rich Media Session")
-	b.screenshot(t, "smart-licensing")
-	b.open(t, "/status/overview", "#resource-usage")
-	b.wantText(t, "overview, registered", "Rich Media Sessions", "0 of 2500")
-	b.screenshot(t, "overview")
+	b.WantText(t, "registered", "Acme", "Sales", "Allowed", "Reregister", "Additional operations", "Rich Media Session")
+	b.Screenshot(t, "smart-licensing")
+	b.Open(t, "/status/overview", "#resource-usage")
+	b.WantText(t, "overview, registered", "Rich Media Sessions", "0 of 2500")
+	b.Screenshot(t, "overview")
 
 	// Renew both, then deregister.
-	b.open(t, "/maintenance/smart-licensing", "#operation")
-	b.setValue(t, "#operation", "renew-authorization")
-	b.submit(t, "#run-operation")
-	b.wantText(t, "renew authorization", "Authorization renewed: Authorized.")
-	b.setValue(t, "#operation", "renew-registration")
-	b.submit(t, "#run-operation")
-	b.wantText(t, "renew registration", "Registration renewed: Registered.")
-	b.setValue(t, "#operation", "deregister")
-	b.submit(t, "#run-operation")
-	b.wantText(t, "deregister", "Deregistered.")
-	if got := b.text(t, "#registration-status"); got != "Unregistered" {
+	b.Open(t, "/maintenance/smart-licensing", "#operation")
+	b.SetValue(t, "#operation", "renew-authorization")
+	b.Submit(t, "#run-operation")
+	b.WantText(t, "renew authorization", "Authorization renewed: Authorized.")
+	b.SetValue(t, "#operation", "renew-registration")
+	b.Submit(t, "#run-operation")
+	b.WantText(t, "renew registration", "Registration renewed: Registered.")
+	b.SetValue(t, "#operation", "deregister")
+	b.Submit(t, "#run-operation")
+	b.WantText(t, "deregister", "Deregistered.")
+	if got := b.Text(t, "#registration-status"); got != "Unregistered" {
 		t.Errorf("after Deregister the page shows %q", got)
 	}
 
 	// Reservation: the request code from the page goes to the manager, its
 	// authorization code is pasted back, the confirmation code shows.
-	b.submit(t, "#reservation-enable")
-	b.submit(t, "#reservation-request")
-	req := b.text(t, "#request-code")
+	b.Submit(t, "#reservation-enable")
+	b.Submit(t, "#reservation-request")
+	req := b.Text(t, "#request-code")
 	if !strings.HasPrefix(req, "CB-PExpressway,S") {
-		t.Fatalf("no request code on the page:\n%s", b.bodyText())
+		t.Fatalf("no request code on the page:\n%s", b.BodyText())
 	}
-	b.wantText(t, "request", "Enter the following reservation request code into the CSSM:", "Copy")
+	b.WantText(t, "request", "Enter the following reservation request code into the CSSM:", "Copy")
 	out := strings.TrimSpace(mgr.Run(t, "reservation", "authorize", "--va", "Sales", "--request", req, "--license", "rms=5"))
 	code := out[strings.LastIndex(out, "\n")+1:]
-	b.setValue(t, "#code", code)
-	b.submit(t, "#reservation-install")
-	b.wantText(t, "install", "Authorization code installed.", "Please enter the confirmation code to CSSM account:")
-	conf := b.text(t, "#flash-code")
+	b.SetValue(t, "#code", code)
+	b.Submit(t, "#reservation-install")
+	b.WantText(t, "install", "Authorization code installed.", "Please enter the confirmation code to CSSM account:")
+	conf := b.Text(t, "#flash-code")
 	if !regexp.MustCompile(`^[0-9a-f]{8}$`).MatchString(conf) {
-		t.Errorf("confirmation code %q:\n%s", conf, b.bodyText())
+		t.Errorf("confirmation code %q:\n%s", conf, b.BodyText())
 	}
 	mgr.Run(t, "reservation", "confirm", "--va", "Sales", "--code", conf)
-	b.open(t, "/maintenance/smart-licensing", "#reservation-status")
-	if got := b.text(t, "#reservation-status"); got != "Reserved" {
+	b.Open(t, "/maintenance/smart-licensing", "#reservation-status")
+	if got := b.Text(t, "#reservation-status"); got != "Reserved" {
 		t.Errorf("reservation status %q after the install", got)
 	}
-	b.screenshot(t, "smart-licensing-reserved")
-	b.submit(t, "#reservation-return")
-	b.wantText(t, "return", "Enter the following return code into the CSSM:")
-	mgr.Run(t, "reservation", "return", "--va", "Sales", "--code", b.text(t, "#flash-code"))
+	b.Screenshot(t, "smart-licensing-reserved")
+	b.Submit(t, "#reservation-return")
+	b.WantText(t, "return", "Enter the following return code into the CSSM:")
+	mgr.Run(t, "reservation", "return", "--va", "Sales", "--code", b.Text(t, "#flash-code"))
 
 	// DNS through the page, seen by xstatus on the console.
-	b.open(t, "/system/network", "#dns1")
-	b.typeInto(t, "#dns1", "10.0.2.3")
-	b.submit(t, "#save")
-	b.wantText(t, "network saved", "Network settings saved")
-	b.screenshot(t, "network")
+	b.Open(t, "/system/network", "#dns1")
+	b.TypeInto(t, "#dns1", "10.0.2.3")
+	b.Submit(t, "#save")
+	b.WantText(t, "network saved", "Network settings saved")
+	b.Screenshot(t, "network")
 	wantLines(t, "xstatus Network", xapiLine(t, v, "xstatus Network"), `*s Network DNS Server 1 Address: "10.0.2.3"`)
 
 	for _, p := range []struct{ path, sel, name string }{
 		{"/status/alarms", "h1", "alarms"},
 		{"/system/service-select", "#brand", "service-select"},
 	} {
-		b.open(t, p.path, p.sel)
-		b.screenshot(t, p.name)
+		b.Open(t, p.path, p.sel)
+		b.Screenshot(t, p.name)
 	}
 
 	// Figures: pages and sign-in served by the device (not asserted).
@@ -189,16 +190,16 @@ func TestWebUI(t *testing.T) {
 	t.Logf("figures: init (web, SSH, console) %s", strings.Join(rss, ", "))
 
 	// Five wrong passwords lock sign-in, even with the right one after.
-	b.submit(t, "#logout")
+	b.Submit(t, "#logout")
 	for i := range 5 {
-		b.typeInto(t, "#username", "admin")
-		b.typeInto(t, "#password", fmt.Sprintf("wrong-%d", i))
-		b.submit(t, "#signin")
+		b.TypeInto(t, "#username", "admin")
+		b.TypeInto(t, "#password", fmt.Sprintf("wrong-%d", i))
+		b.Submit(t, "#signin")
 	}
-	b.typeInto(t, "#username", "admin")
-	b.typeInto(t, "#password", newPassword)
-	b.submit(t, "#signin")
-	b.wantText(t, "after five failures", "Sign-in is locked")
+	b.TypeInto(t, "#username", "admin")
+	b.TypeInto(t, "#password", newPassword)
+	b.Submit(t, "#signin")
+	b.WantText(t, "after five failures", "Sign-in is locked")
 	t.Logf("VM time of the web checks: %s", time.Since(inVM).Round(time.Second))
 }
 

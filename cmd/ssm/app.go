@@ -58,6 +58,7 @@ func newApp(e *cmdEnv) *cli.App {
 			e.instanceCommand(),
 			e.reservationCommand(),
 			e.eventsCommand(),
+			e.userCommand(),
 		},
 	}
 }

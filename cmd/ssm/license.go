@@ -20,6 +20,11 @@ func (e *cmdEnv) licenseCommand() *cli.Command {
 				&cli.StringFlag{Name: "type", Usage: "license `TYPE`: rms, desktop, room, or plr / plr-ec (PLR without / with export control)", Required: true},
 				&cli.IntFlag{Name: "count", Usage: "how many (1..1000000)", Required: true}), Action: e.licenseAdd},
 			{Name: "list", Usage: "purchased, in use, reserved and available licenses per type", ArgsUsage: " ", Flags: withOutputFlags(vaFlag()), Action: e.licenseList},
+			{Name: "transfer", Usage: "move available licenses to another virtual account of the same smart account", ArgsUsage: " ", Flags: withStoreFlags(
+				&cli.StringFlag{Name: "from", Usage: "virtual account `NAME` the licenses leave", Required: true},
+				&cli.StringFlag{Name: "to", Usage: "virtual account `NAME` the licenses go to", Required: true},
+				&cli.StringFlag{Name: "type", Usage: "license `TYPE`: rms, desktop, room, plr or plr-ec", Required: true},
+				&cli.IntFlag{Name: "count", Usage: "how many", Required: true}), Action: e.licenseTransfer},
 		},
 	}
 }
@@ -64,5 +69,19 @@ func (e *cmdEnv) licenseList(c *cli.Context) error {
 				fmt.Fprintf(w, "%s\t%s\t%d\t%d\t%d\t%d\n", l.Type, name, l.Purchased, l.InUse, l.Reserved, l.Available)
 			}
 		})
+	})
+}
+
+func (e *cmdEnv) licenseTransfer(c *cli.Context) error {
+	if err := noArgs(c); err != nil {
+		return err
+	}
+	return e.withStore(c, func(s *ssm.Store) error {
+		t := licproto.LicenseType(c.String("type"))
+		if err := s.TransferLicenses(c.Context, c.String("from"), c.String("to"), t, c.Int("count"), e.clock.Now()); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "transferred %d %s licenses from %q to %q\n", c.Int("count"), t, c.String("from"), c.String("to"))
+		return nil
 	})
 }

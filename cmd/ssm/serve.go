@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"runtime/pprof"
 
@@ -11,12 +12,13 @@ import (
 
 	"vxway/licproto"
 	"vxway/ssm"
+	"vxway/ssm/portal"
 )
 
 func (e *cmdEnv) serveCommand() *cli.Command {
 	return &cli.Command{
 		Name:      "serve",
-		Usage:     "serve the agent endpoint and the admin API over HTTPS",
+		Usage:     "serve the agent endpoint, the admin API and the web portal over HTTPS",
 		ArgsUsage: " ",
 		Flags: withStoreFlags(
 			&cli.StringFlag{Name: "listen", Value: "127.0.0.1:8443", Usage: "`ADDR` to listen on (host:port)"},
@@ -67,7 +69,10 @@ func (e *cmdEnv) serve(c *cli.Context) error {
 		Dir: dir, DB: db, Listen: c.String("listen"), Mode: c.String("mode"),
 		CloudPath: c.String("cloud-path"), Clock: e.clock, Log: log, RateLimit: rate,
 		Ready: func(addr net.Addr, path string) {
-			fmt.Fprintf(e.stdout, "serving %s agent endpoint https://%s%s and admin API https://%s/api/v1/\n", c.String("mode"), addr, path, addr)
+			fmt.Fprintf(e.stdout, "serving %s agent endpoint https://%s%s and admin API https://%s/api/v1/; portal https://%s/portal/\n", c.String("mode"), addr, path, addr, addr)
+		},
+		Portal: func(d ssm.PortalDeps) http.Handler {
+			return portal.New(portal.Options{Store: d.Store, Reservations: d.Reservations, Clock: d.Clock, Log: d.Log})
 		},
 	})
 }

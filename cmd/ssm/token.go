@@ -21,6 +21,7 @@ func (e *cmdEnv) tokenCommand() *cli.Command {
 				&cli.IntFlag{Name: "uses", Usage: "how many registrations the token allows (0: unlimited)"},
 				&cli.BoolFlag{Name: "export-control", Usage: "allow export-controlled functionality (without it, a device registered with the token may not use it)"},
 				&cli.BoolFlag{Name: "no-export-control", Usage: "do not allow export-controlled functionality, as without --export-control"},
+				&cli.StringFlag{Name: "description", Usage: "what the token is for (`TEXT`, at most 100 characters)"},
 			), Action: e.tokenCreate},
 			{Name: "revoke", Usage: "revoke a token", ArgsUsage: "TOKEN|ID", Flags: withStoreFlags(), Action: e.tokenRevoke},
 			{Name: "list", Usage: "list the tokens of a virtual account (masked)", ArgsUsage: " ", Flags: withOutputFlags(vaFlag()), Action: e.tokenList},
@@ -45,7 +46,7 @@ func (e *cmdEnv) tokenCreate(c *cli.Context) error {
 	}
 	return e.withStore(c, func(s *ssm.Store) error {
 		tok, info, err := s.CreateToken(c.Context, c.String("va"), ssm.TokenOptions{
-			ExpiresDays: c.Int("expires-days"), MaxUses: c.Int("uses"), ExportControlled: c.Bool("export-control")}, e.clock.Now())
+			ExpiresDays: c.Int("expires-days"), MaxUses: c.Int("uses"), ExportControlled: c.Bool("export-control"), Description: c.String("description")}, e.clock.Now())
 		if err != nil {
 			return err
 		}
@@ -86,13 +87,13 @@ func (e *cmdEnv) tokenList(c *cli.Context) error {
 		}
 		now := e.clock.Now()
 		return showList(e, c, list, func(w io.Writer) {
-			fmt.Fprintln(w, "ID\tTOKEN\tSTATUS\tEXPIRES\tUSES\tEXPORT CONTROL")
+			fmt.Fprintln(w, "ID\tTOKEN\tSTATUS\tEXPIRES\tUSES\tEXPORT CONTROL\tDESCRIPTION")
 			for _, t := range list {
 				uses := fmt.Sprintf("%d/unlimited", t.Uses)
 				if t.MaxUses > 0 {
 					uses = fmt.Sprintf("%d/%d", t.Uses, t.MaxUses)
 				}
-				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Hint, t.Status(now), t.ExpiresAt.Format(time.RFC3339), uses, exportText(t.ExportControlled))
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Hint, t.Status(now), t.ExpiresAt.Format(time.RFC3339), uses, exportText(t.ExportControlled), dash(t.Description))
 			}
 		})
 	})

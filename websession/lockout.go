@@ -1,6 +1,7 @@
-package webui
+package websession
 
 import (
+	"fmt"
 	"sync"
 	"time"
 
@@ -19,8 +20,8 @@ type LockoutPolicy struct {
 	MaxDelay    time.Duration
 }
 
-// DefaultLockout is the device's policy: five failures in 15 minutes lock
-// for 5 minutes; answers to failures are slowed by a second per failure,
+// DefaultLockout is the device's and the portal's policy: five failures in
+// 15 minutes lock for 5 minutes; answers to failures are slowed by a second per failure,
 // at most 3 s.
 var DefaultLockout = LockoutPolicy{MaxFailures: 5, Window: 15 * time.Minute, LockFor: 5 * time.Minute, Delay: time.Second, MaxDelay: 3 * time.Second}
 
@@ -34,24 +35,31 @@ type failures struct {
 	locked time.Time // locked until
 }
 
-// lockout counts sign-in failures.
-type lockout struct {
+// Lockout counts sign-in failures.
+type Lockout struct {
 	mu     sync.Mutex
 	clock  clock.Clock
 	policy LockoutPolicy
 	m      map[string]*failures
 }
 
-func newLockout(c clock.Clock, p LockoutPolicy) *lockout {
-	return &lockout{clock: c, policy: p, m: map[string]*failures{}}
+// NewLockout returns a lockout with policy p timed by c.
+func NewLockout(c clock.Clock, p LockoutPolicy) *Lockout {
+	return &Lockout{clock: c, policy: p, m: map[string]*failures{}}
 }
 
-func accountKey(user string) string { return "account " + user }
-func sourceKey(addr string) string  { return "source " + addr }
+// AccountKey is the lockout key of a user name.
+func AccountKey(user string) string { return "account " + user }
 
-// lockedUntil reports the latest time any of keys is locked until (zero
+// SourceKey is the lockout key of a source address.
+func SourceKey(addr string) string { return "source " + addr }
+
+// Policy returns the lockout's policy.
+func (l *Lockout) Policy() LockoutPolicy { return l.policy }
+
+// LockedUntil reports the latest time any of keys is locked until (zero
 // when none is locked).
-func (l *lockout) lockedUntil(keys ...string) time.Time {
+func (l *Lockout) LockedUntil(keys ...string) time.Time {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.clock.Now()
@@ -64,10 +72,10 @@ func (l *lockout) lockedUntil(keys ...string) time.Time {
 	return until
 }
 
-// fail records a failure for each key and returns the most failures of
+// Fail records a failure for each key and returns the most failures of
 // any key within the window, and the time the keys are locked until when
 // this failure locked one.
-func (l *lockout) fail(keys ...string) (int, time.Time) {
+func (l *Lockout) Fail(keys ...string) (int, time.Time) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	now := l.clock.Now()
@@ -92,8 +100,8 @@ func (l *lockout) fail(keys ...string) (int, time.Time) {
 	return most, until
 }
 
-// succeed forgets the failures of keys.
-func (l *lockout) succeed(keys ...string) {
+// Succeed forgets the failures of keys.
+func (l *Lockout) Succeed(keys ...string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, k := range keys {
@@ -103,12 +111,12 @@ func (l *lockout) succeed(keys ...string) {
 	}
 }
 
-// delay is how long the answer to a failure that made n failures waits.
-func (l *lockout) delay(n int) time.Duration {
+// Delay is how long the answer to a failure that made n failures waits.
+func (l *Lockout) Delay(n int) time.Duration {
 	return min(time.Duration(n)*l.policy.Delay, l.policy.MaxDelay)
 }
 
-func (l *lockout) pruneLocked(now time.Time) {
+func (l *Lockout) pruneLocked(now time.Time) {
 	if len(l.m) < maxTracked {
 		return
 	}
@@ -125,4 +133,13 @@ func (l *lockout) pruneLocked(now time.Time) {
 			delete(l.m, k)
 		}
 	}
+}
+
+// LockedText is the sign-in page's message while a lock holds for left.
+func LockedText(left time.Duration) string {
+	mins := int(left.Round(time.Minute) / time.Minute)
+	if mins < 1 {
+		mins = 1
+	}
+	return fmt.Sprintf("Sign-in is locked after repeated failures; try again in %d minute(s).", mins)
 }

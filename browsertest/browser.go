@@ -1,4 +1,8 @@
-package vmtest
+// Package browsertest drives Debian's chromium through chromedp for
+// tests, as a user of a web interface would: the device's web interface
+// in the VM tests and the license manager's portal in its host test. Only
+// tests import it.
+package browsertest
 
 import (
 	"context"
@@ -17,9 +21,9 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// browser drives Debian's chromium through chromedp against the device's
-// web interface, as an administrator would.
-type browser struct {
+// Browser is a headless chromium driven through chromedp against one
+// HTTPS server.
+type Browser struct {
 	ctx  context.Context
 	base string
 	// shots is where screenshots go (VXWAY_SCREENSHOTS, else a test
@@ -27,8 +31,9 @@ type browser struct {
 	shots string
 }
 
-// chromium finds the browser (Debian's chromium package).
-func chromium(t *testing.T) string {
+// Chromium returns the browser's path (Debian's chromium package); the
+// test is skipped when it is missing, and fails under CI.
+func Chromium(t testing.TB) string {
 	t.Helper()
 	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
 		if p, err := exec.LookPath(name); err == nil {
@@ -42,26 +47,29 @@ func chromium(t *testing.T) string {
 	return ""
 }
 
-// serverKeyPin returns the base64 SHA-256 of the public key of the
+// dialTimeout bounds reading a server's certificate.
+const dialTimeout = 30 * time.Second
+
+// ServerKeyPin returns the base64 SHA-256 of the public key of the
 // certificate served at addr: the browser trusts exactly that key, the
-// device's self-signed one, and no other certificate error.
-func serverKeyPin(t *testing.T, addr string) string {
+// server's own, and no other certificate error.
+func ServerKeyPin(t testing.TB, addr string) string {
 	t.Helper()
-	c, err := tls.DialWithDialer(&net.Dialer{Timeout: CommandTimeout}, "tcp", addr, &tls.Config{InsecureSkipVerify: true})
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: dialTimeout}, "tcp", addr, &tls.Config{InsecureSkipVerify: true})
 	if err != nil {
-		t.Fatalf("reading the device's certificate at %s: %v", addr, err)
+		t.Fatalf("reading the server's certificate at %s: %v", addr, err)
 	}
 	defer c.Close()
 	sum := sha256.Sum256(c.ConnectionState().PeerCertificates[0].RawSubjectPublicKeyInfo)
 	return base64.StdEncoding.EncodeToString(sum[:])
 }
 
-// newBrowser starts a headless chromium for base (https://127.0.0.1:port)
-// that trusts the key pinned.
-func newBrowser(t *testing.T, base, pin string) *browser {
+// New starts a headless chromium for base (https://127.0.0.1:port) that
+// trusts the key pinned; it ends with the test.
+func New(t testing.TB, base, pin string) *Browser {
 	t.Helper()
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
-		chromedp.ExecPath(chromium(t)),
+		chromedp.ExecPath(Chromium(t)),
 		chromedp.Flag("ignore-certificate-errors-spki-list", pin),
 		chromedp.WindowSize(1280, 1000),
 		chromedp.UserDataDir(t.TempDir()),
@@ -78,7 +86,7 @@ func newBrowser(t *testing.T, base, pin string) *browser {
 	} else if err := os.MkdirAll(shots, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	b := &browser{ctx: ctx, base: base, shots: shots}
+	b := &Browser{ctx: ctx, base: base, shots: shots}
 	// The first run starts the browser; it lives as long as ctx.
 	if err := chromedp.Do(ctx); err != nil {
 		t.Fatalf("starting chromium: %v", err)
@@ -90,28 +98,28 @@ func newBrowser(t *testing.T, base, pin string) *browser {
 // (register, renew) can take a while under software emulation.
 const pageTimeout = 2 * time.Minute
 
-func (b *browser) do(t *testing.T, what string, steps ...chromedp.Action[chromedp.Void]) {
+func (b *Browser) Do(t testing.TB, what string, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, pageTimeout)
 	defer cancel()
 	if err := chromedp.Do(ctx, steps...); err != nil {
-		t.Fatalf("%s: %v\npage:\n%s", what, err, b.bodyText())
+		t.Fatalf("%s: %v\npage:\n%s", what, err, b.BodyText())
 	}
 }
 
-// open goes to path and waits for sel.
-func (b *browser) open(t *testing.T, path, sel string) {
+// Open goes to path and waits for sel.
+func (b *Browser) Open(t testing.TB, path, sel string) {
 	t.Helper()
-	b.do(t, "opening "+path, chromedp.Navigate(b.base+path), chromedp.WaitVisible(chromedp.CSS(sel)))
+	b.Do(t, "opening "+path, chromedp.Navigate(b.base+path), chromedp.WaitVisible(chromedp.CSS(sel)))
 }
 
-// submit clicks sel (a form's button) and waits for the page the form
+// Submit clicks sel (a form's button) and waits for the page the form
 // leads to: the old page is marked, and the wait ends when a loaded page
 // lacks the mark.
-func (b *browser) submit(t *testing.T, sel string) {
+func (b *Browser) Submit(t testing.TB, sel string) {
 	t.Helper()
-	b.do(t, "submitting "+sel,
-		b.js("window.vxOld = true"),
+	b.Do(t, "submitting "+sel,
+		b.JS("window.vxOld = true"),
 		chromedp.Click(chromedp.CSS(sel)),
 		chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 			for {
@@ -129,29 +137,29 @@ func (b *browser) submit(t *testing.T, sel string) {
 	)
 }
 
-// typeInto clears the field sel and types s into it.
-func (b *browser) typeInto(t *testing.T, sel, s string) {
+// TypeInto clears the field sel and types s into it.
+func (b *Browser) TypeInto(t testing.TB, sel, s string) {
 	t.Helper()
-	b.do(t, "typing into "+sel, chromedp.WaitVisible(chromedp.CSS(sel)), b.js(fmt.Sprintf("document.querySelector(%q).value = ''", sel)), chromedp.SendKeys(chromedp.CSS(sel), s))
+	b.Do(t, "typing into "+sel, chromedp.WaitVisible(chromedp.CSS(sel)), b.JS(fmt.Sprintf("document.querySelector(%q).value = ''", sel)), chromedp.SendKeys(chromedp.CSS(sel), s))
 }
 
-// js runs a statement in the page through the DevTools protocol (the
+// JS runs a statement in the page through the DevTools protocol (the
 // device's pages themselves run no inline script).
-func (b *browser) js(expr string) chromedp.Action[chromedp.Void] {
+func (b *Browser) JS(expr string) chromedp.Action[chromedp.Void] {
 	return chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		_, err := chromedp.Evaluate[any](expr+"; true")(ctx, tg)
 		return err
 	})
 }
 
-// setValue sets a field or a select at once (a paste).
-func (b *browser) setValue(t *testing.T, sel, s string) {
+// SetValue sets a field or a select at once (a paste).
+func (b *Browser) SetValue(t testing.TB, sel, s string) {
 	t.Helper()
-	b.do(t, "setting "+sel, chromedp.SetValue(chromedp.CSS(sel), s))
+	b.Do(t, "setting "+sel, chromedp.SetValue(chromedp.CSS(sel), s))
 }
 
-// text returns the visible text of sel ("" when it is not on the page).
-func (b *browser) text(t *testing.T, sel string) string {
+// Text returns the visible text of sel ("" when it is not on the page).
+func (b *Browser) Text(t testing.TB, sel string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
 	defer cancel()
@@ -166,8 +174,8 @@ func (b *browser) text(t *testing.T, sel string) string {
 	return strings.TrimSpace(s)
 }
 
-// bodyText is the page's visible text, for failure messages.
-func (b *browser) bodyText() string {
+// BodyText is the page's visible text, for failure messages.
+func (b *Browser) BodyText() string {
 	ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
 	defer cancel()
 	s, err := chromedp.Run(ctx, chromedp.Evaluate[string]("document.body ? document.body.innerText : ''"))
@@ -177,10 +185,10 @@ func (b *browser) bodyText() string {
 	return s
 }
 
-// wantText fails the test unless the page shows each of want.
-func (b *browser) wantText(t *testing.T, what string, want ...string) {
+// WantText fails the test unless the page shows each of want.
+func (b *Browser) WantText(t testing.TB, what string, want ...string) {
 	t.Helper()
-	body := b.bodyText()
+	body := b.BodyText()
 	for _, w := range want {
 		if !strings.Contains(body, w) {
 			t.Errorf("%s: the page lacks %q:\n%s", what, w, body)
@@ -188,8 +196,8 @@ func (b *browser) wantText(t *testing.T, what string, want ...string) {
 	}
 }
 
-// screenshot saves the whole page as name.png.
-func (b *browser) screenshot(t *testing.T, name string) {
+// Screenshot saves the whole page as name.png.
+func (b *Browser) Screenshot(t testing.TB, name string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
 	defer cancel()

@@ -1,0 +1,165 @@
+package portal
+
+import (
+	"errors"
+	"net/http"
+	"time"
+
+	"vxway/ssm"
+	"vxway/websession"
+)
+
+type loginData struct {
+	Token string
+}
+
+// loginPage shows the sign-in form with a fresh form token.
+func (p *Portal) loginPage(w http.ResponseWriter, r *http.Request) {
+	if _, _, ok := p.session(r); ok {
+		redirect(w, r, "/portal/")
+		return
+	}
+	p.showLogin(w, r, http.StatusOK, "", "")
+}
+
+func (p *Portal) showLogin(w http.ResponseWriter, r *http.Request, status int, user, problem string) {
+	tok := websession.RandomToken()
+	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: tok, Path: "/portal/login", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: 3600})
+	v := &view{Title: "Sign in", Data: loginData{Token: tok}, Form: map[string]string{FieldUsername: user}}
+	if problem != "" {
+		v.Errors = map[string]string{"": problem}
+	}
+	p.render(w, r, nil, nil, "login", status, v)
+}
+
+// loginPost signs in with the form's token from the same site, never
+// while the account or the source address is locked. Failures are
+// answered slowly and logged; the password is never logged.
+func (p *Portal) loginPost(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "Bad request: the form could not be read", http.StatusBadRequest)
+		return
+	}
+	c, err := r.Cookie(loginCookie)
+	if err != nil || !websession.CheckPost(r, c.Value) {
+		http.Error(w, "Forbidden: the sign-in form's security token is missing or wrong, or it came from another site. Reload the sign-in page and try again.", http.StatusForbidden)
+		return
+	}
+	user, password := r.PostFormValue(FieldUsername), r.PostFormValue(FieldPassword)
+	if len(user) > ssm.MaxNameLen {
+		user = user[:ssm.MaxNameLen]
+	}
+	src := source(r)
+	keys := []string{websession.AccountKey(user), websession.SourceKey(src)}
+	if until := p.lockout.LockedUntil(keys...); !until.IsZero() {
+		p.log.Warn("portal sign-in refused: locked", "user", quote(user), "from", src, "until", until.UTC().Format(time.RFC3339))
+		p.showLogin(w, r, http.StatusTooManyRequests, user, websession.LockedText(until.Sub(p.clock.Now())))
+		return
+	}
+	u, err := p.store.Authenticate(r.Context(), user, password)
+	if err != nil {
+		if !errors.Is(err, ssm.ErrBadCredentials) {
+			p.log.Error("portal sign-in: checking the password", "user", quote(user), "err", err)
+			p.showLogin(w, r, http.StatusInternalServerError, user, "The password could not be checked; try again later.")
+			return
+		}
+		n, until := p.lockout.Fail(keys...)
+		if !until.IsZero() {
+			p.log.Warn("portal sign-in failed; locked", "user", quote(user), "from", src, "failures", p.lockout.Policy().MaxFailures, "until", until.UTC().Format(time.RFC3339))
+		} else {
+			p.log.Warn("portal sign-in failed", "user", quote(user), "from", src, "failures", n)
+		}
+		if d := p.lockout.Delay(max(n, 1)); d > 0 {
+			p.sleep(d)
+		}
+		problem := "The user name or password is wrong."
+		if !until.IsZero() {
+			problem += " " + websession.LockedText(until.Sub(p.clock.Now()))
+		}
+		p.showLogin(w, r, http.StatusUnauthorized, user, problem)
+		return
+	}
+	p.lockout.Succeed(keys...)
+	x := p.sessions.Create(u.Name, u.Stamp)
+	p.setSessionCookie(w, x)
+	p.log.Info("portal sign-in", "user", quote(u.Name), "role", string(u.Role), "from", src)
+	if u.MustChange {
+		p.sessions.AddFlash(x, websession.Flash{Text: "You signed in with a one-time password: choose your own password to go on."})
+		redirect(w, r, "/portal/password")
+		return
+	}
+	redirect(w, r, "/portal/")
+}
+
+func (p *Portal) setSessionCookie(w http.ResponseWriter, x *websession.Session) {
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: x.ID, Path: "/portal/", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode})
+}
+
+// logout ends the session (a form with the CSRF token, so that another
+// site cannot sign the user out).
+func (p *Portal) logout(w http.ResponseWriter, r *http.Request) {
+	x, _, ok := p.session(r)
+	if !ok {
+		redirect(w, r, "/portal/login")
+		return
+	}
+	if err := r.ParseForm(); err != nil || !websession.CheckPost(r, x.CSRF) {
+		http.Error(w, "Forbidden: the form's security token is missing or wrong, or it came from another site.", http.StatusForbidden)
+		return
+	}
+	p.sessions.Drop(x.ID)
+	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/portal/", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
+	p.log.Info("portal sign-out", "user", quote(x.User))
+	redirect(w, r, "/portal/login")
+}
+
+// Fields of the password form.
+const (
+	fieldCurrent = "current"
+	fieldNew     = "new"
+	fieldConfirm = "confirm"
+)
+
+func (p *Portal) passwordPage(w http.ResponseWriter, r *http.Request, x *websession.Session, u *ssm.User) {
+	p.render(w, r, x, u, "password", http.StatusOK, &view{Title: "Change password"})
+}
+
+// passwordPost changes the user's password: the current one is checked
+// (a wrong one counts as a failed sign-in); every other session of the
+// user ends.
+func (p *Portal) passwordPost(w http.ResponseWriter, r *http.Request, x *websession.Session, u *ssm.User) {
+	refuse := func(st int, field, msg string) {
+		p.render(w, r, x, u, "password", st, &view{Title: "Change password", Errors: map[string]string{field: msg}})
+	}
+	keys := []string{websession.AccountKey(u.Name), websession.SourceKey(source(r))}
+	if until := p.lockout.LockedUntil(keys...); !until.IsZero() {
+		refuse(http.StatusTooManyRequests, "", websession.LockedText(until.Sub(p.clock.Now())))
+		return
+	}
+	cur, next := r.PostFormValue(fieldCurrent), r.PostFormValue(fieldNew)
+	if next != r.PostFormValue(fieldConfirm) {
+		refuse(http.StatusBadRequest, fieldConfirm, "The two new passwords differ; type the same password twice.")
+		return
+	}
+	if err := ssm.CheckPasswordRule(next); err != nil {
+		refuse(http.StatusBadRequest, fieldNew, err.Error())
+		return
+	}
+	nu, err := p.store.ChangePassword(r.Context(), u.Name, cur, next, p.clock.Now())
+	if errors.Is(err, ssm.ErrBadCredentials) {
+		n, _ := p.lockout.Fail(keys...)
+		p.log.Warn("portal password change: wrong current password", "user", quote(u.Name), "from", source(r), "failures", n)
+		refuse(http.StatusBadRequest, fieldCurrent, "The current password is wrong.")
+		return
+	}
+	if err != nil {
+		refuse(status(err), fieldNew, p.refusal(r, err))
+		return
+	}
+	p.sessions.DropUser(u.Name)
+	nx := p.sessions.Create(nu.Name, nu.Stamp)
+	p.setSessionCookie(w, nx)
+	p.log.Info("portal password changed", "user", quote(u.Name))
+	p.sessions.AddFlash(nx, websession.Flash{Text: "Password changed. Other sessions of " + u.Name + " have ended."})
+	redirect(w, r, "/portal/")
+}
