@@ -44,14 +44,11 @@ func run(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	if err := rig.Build(ctx, dir, "smartagent"); err != nil {
+	root, err := rig.Device(ctx, dir, "smartagent")
+	if err != nil {
 		return err
 	}
 	bin := filepath.Join(dir, "smartagent")
-	root := filepath.Join(dir, "root")
-	if err := rig.ExpresswayRoot(root); err != nil {
-		return err
-	}
 	socket := filepath.Join(root, agentclient.SocketPath)
 	cmd, first, err := start(ctx, root, socket, bin)
 	if err != nil {

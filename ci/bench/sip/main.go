@@ -46,11 +46,8 @@ func run(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	if err := rig.Build(ctx, dir, "smartagent", "sipserver"); err != nil {
-		return err
-	}
-	root := filepath.Join(dir, "root")
-	if err := rig.ExpresswayRoot(root); err != nil {
+	root, err := rig.Device(ctx, dir, "smartagent", "sipserver")
+	if err != nil {
 		return err
 	}
 	neighbor, err := freeUDP()

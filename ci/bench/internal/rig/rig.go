@@ -18,10 +18,19 @@ import (
 	"vxway/platform"
 )
 
-// Build builds the device programs named (packages vxway/cmd/<name>)
-// into dir as the image does: static, stripped, for GOAMD64=v1. Each
-// lands at dir/<name>.
-func Build(ctx context.Context, dir string, names ...string) error {
+// Device builds the device programs named (packages vxway/cmd/<name>)
+// into dir as the image does, static, stripped, for GOAMD64=v1, each
+// landing at dir/<name>; and it makes dir/root, which it returns, the
+// device root of an Expressway (see expresswayRoot).
+func Device(ctx context.Context, dir string, programs ...string) (root string, err error) {
+	if err := build(ctx, dir, programs...); err != nil {
+		return "", err
+	}
+	root = filepath.Join(dir, "root")
+	return root, expresswayRoot(root)
+}
+
+func build(ctx context.Context, dir string, names ...string) error {
 	for _, n := range names {
 		build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dir, n), "vxway/cmd/"+n)
 		build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOAMD64=v1")
@@ -32,10 +41,10 @@ func Build(ctx context.Context, dir string, names ...string) error {
 	return nil
 }
 
-// ExpresswayRoot makes root a device root holding the system
+// expresswayRoot makes root a device root holding the system
 // configuration of an Expressway (host name bench), which comes with
 // Smart Licensing on.
-func ExpresswayRoot(root string) error {
+func expresswayRoot(root string) error {
 	sc := platform.SystemConfig{Hostname: "bench", Brand: platform.BrandExpressway, Type: platform.TypeC, SmartLicensingEnabled: true}
 	return platform.SaveSystemConfig(root, sc)
 }

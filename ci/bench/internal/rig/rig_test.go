@@ -54,7 +54,7 @@ func TestMedian(t *testing.T) {
 
 func TestExpresswayRoot(t *testing.T) {
 	root := t.TempDir()
-	if err := ExpresswayRoot(root); err != nil {
+	if err := expresswayRoot(root); err != nil {
 		t.Fatal(err)
 	}
 	sc, err := platform.LoadSystemConfig(root)
