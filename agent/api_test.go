@@ -14,6 +14,7 @@ import (
 	"vxway/clock"
 	"vxway/platform"
 	"vxway/xapi"
+	"vxway/xapi/xapitest"
 )
 
 // xapiRig serves an agent on a unix socket and runs xAPI lines against it
@@ -60,13 +61,8 @@ func newXAPIRigAt(t *testing.T, root string) *xapiRig {
 // run serves one line and returns the output and whether it ended in OK.
 func (r *xapiRig) run(line string) (string, bool) {
 	r.t.Helper()
-	req, err := xapi.ParseLine(line)
-	if err != nil {
-		r.t.Fatalf("%s: %v", line, err)
-	}
-	var out bytes.Buffer
-	err = r.tree.Serve(context.Background(), req, xapi.NewWriter(&out))
-	return out.String(), err == nil
+	out, err := xapitest.Serve(r.t, r.tree, line)
+	return out, err == nil
 }
 
 func (r *xapiRig) ok(line string) string {

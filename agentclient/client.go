@@ -1,14 +1,13 @@
 package agentclient
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
-	"net"
+	"errors"
 	"net/http"
 	"time"
+
+	"vxway/unixhttp"
 )
 
 // Local API request and answer bodies.
@@ -65,60 +64,32 @@ const maxAnswer = 1 << 20
 
 // Client talks to the agent's local API on its unix socket.
 type Client struct {
-	socket string
-	hc     *http.Client
+	api *unixhttp.Client
 }
 
 // NewClient returns a client of the agent listening on socket.
 func NewClient(socket string) *Client {
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", socket)
-		},
-		MaxIdleConns: 1,
-	}
-	return &Client{socket: socket, hc: &http.Client{Transport: tr, Timeout: 2 * time.Minute}}
+	return &Client{api: unixhttp.New(socket, unixhttp.Options{
+		Host:      "agent",
+		Name:      "the Smart Licensing agent",
+		Down:      ErrAgentDown,
+		Timeout:   2 * time.Minute,
+		MaxAnswer: maxAnswer,
+	})}
 }
 
+// call asks the agent; an error answer comes back as its sentinel (see
+// errorOf) when the agent sent one.
 func (c *Client) call(ctx context.Context, method, path string, in, out any) error {
-	var body io.Reader
-	if in != nil {
-		// Codes are XML: keep < and > as they are, not \u003c.
-		var b bytes.Buffer
-		enc := json.NewEncoder(&b)
-		enc.SetEscapeHTML(false)
-		if err := enc.Encode(in); err != nil {
-			return fmt.Errorf("encoding %s request: %w", path, err)
-		}
-		body = &b
-	}
-	req, err := http.NewRequestWithContext(ctx, method, "http://agent"+path, body)
-	if err != nil {
-		return fmt.Errorf("building %s request: %w", path, err)
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("%w (socket %s): %v", ErrAgentDown, c.socket, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer))
-	if err != nil {
-		return fmt.Errorf("reading %s answer: %w", path, err)
-	}
-	if resp.StatusCode != http.StatusOK {
+	err := c.api.Call(ctx, method, path, in, out)
+	var se *unixhttp.StatusError
+	if errors.As(err, &se) {
 		var e ErrorAnswer
-		if json.Unmarshal(b, &e) != nil || e.Error == "" {
-			return fmt.Errorf("agent answered %s to %s", resp.Status, path)
-		}
-		return errorOf(e)
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			return fmt.Errorf("decoding %s answer: %w", path, err)
+		if json.Unmarshal(se.Body, &e) == nil && e.Error != "" {
+			return errorOf(e)
 		}
 	}
-	return nil
+	return err
 }
 
 // Status fetches the licensing status.

@@ -1,7 +1,8 @@
 // Package atomicfile writes files so that a crash or a power cut at any
 // moment leaves either the old content or the new, never a mix: the data goes
 // to a temporary file in the same directory, is synced, renamed over the
-// target, and the directory is synced.
+// target, and the directory is synced. ReadJSON reads back what WriteJSON
+// writes, a missing file giving the caller's defaults.
 package atomicfile
 
 import (

@@ -37,34 +37,18 @@ const (
 
 // LoadResult reads the outcome of the last restore; nil when none ran.
 func LoadResult(root string) (*Result, error) {
-	p := filepath.Join(root, ResultPath)
-	b, err := os.ReadFile(p)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", p, err)
-	}
 	var r Result
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("parsing %s: %w", p, err)
+	if found, err := atomicfile.ReadJSON(filepath.Join(root, ResultPath), &r); err != nil || !found {
+		return nil, err
 	}
 	return &r, nil
 }
 
 // LoadStaged reads the restore waiting for the next boot; nil when none.
 func LoadStaged(root string) (*Staged, error) {
-	p := filepath.Join(root, StagedPath)
-	b, err := os.ReadFile(p)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", p, err)
-	}
 	var s Staged
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("parsing %s: %w", p, err)
+	if found, err := atomicfile.ReadJSON(filepath.Join(root, StagedPath), &s); err != nil || !found {
+		return nil, err
 	}
 	return &s, nil
 }

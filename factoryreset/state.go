@@ -150,18 +150,7 @@ type Result struct {
 // readJSON reads file rel below root into v; ok is false when it does
 // not exist.
 func readJSON(root, rel string, v any) (ok bool, err error) {
-	p := filepath.Join(root, rel)
-	b, err := os.ReadFile(p)
-	if errors.Is(err, os.ErrNotExist) {
-		return false, nil
-	}
-	if err != nil {
-		return false, fmt.Errorf("reading %s: %w", p, err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		return false, fmt.Errorf("parsing %s: %w", p, err)
-	}
-	return true, nil
+	return atomicfile.ReadJSON(filepath.Join(root, rel), v)
 }
 
 // writeJSON writes v atomically to rel below root, making the parent

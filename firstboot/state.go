@@ -77,17 +77,9 @@ func (s *State) Closed() bool { return !s.Provisioned() && !s.ClosedAt.IsZero() 
 // LoadState reads the provisioning state; a device never provisioned has
 // an empty State.
 func LoadState(root string) (*State, error) {
-	p := filepath.Join(root, StatePath)
-	b, err := os.ReadFile(p)
-	if errors.Is(err, os.ErrNotExist) {
-		return &State{}, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", p, err)
-	}
 	var s State
-	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, fmt.Errorf("decoding %s: %w", p, err)
+	if _, err := atomicfile.ReadJSON(filepath.Join(root, StatePath), &s); err != nil {
+		return nil, err
 	}
 	return &s, nil
 }

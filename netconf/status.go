@@ -1,10 +1,7 @@
 package netconf
 
 import (
-	"encoding/json"
 	"errors"
-	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 
@@ -54,17 +51,13 @@ var ErrNoStatus = errors.New("the network service has not reported a status")
 
 // ReadStatus reads the network service's report under root.
 func ReadStatus(root string) (Status, error) {
-	p := filepath.Join(root, StatusPath)
-	b, err := os.ReadFile(p)
-	if errors.Is(err, os.ErrNotExist) {
-		return Status{}, ErrNoStatus
-	}
-	if err != nil {
-		return Status{}, fmt.Errorf("reading %s: %w", p, err)
-	}
 	var s Status
-	if err := json.Unmarshal(b, &s); err != nil {
-		return Status{}, fmt.Errorf("decoding %s: %w", p, err)
+	found, err := atomicfile.ReadJSON(filepath.Join(root, StatusPath), &s)
+	if err != nil {
+		return Status{}, err
+	}
+	if !found {
+		return Status{}, ErrNoStatus
 	}
 	return s, nil
 }

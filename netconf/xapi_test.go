@@ -13,22 +13,13 @@ import (
 	"sync"
 	"testing"
 	"time"
+
 	"vxway/netsettings"
+	"vxway/xapi/xapitest"
 
 	"vxway/agentclient"
 	"vxway/xapi"
 )
-
-func serve(t *testing.T, tree *xapi.Tree, line string) (string, error) {
-	t.Helper()
-	req, err := xapi.ParseLine(line)
-	if err != nil {
-		t.Fatalf("parsing %q: %v", line, err)
-	}
-	var b bytes.Buffer
-	err = tree.Serve(context.Background(), req, xapi.NewWriter(&b))
-	return b.String(), err
-}
 
 func TestXAPIWithRunningService(t *testing.T) {
 	root := t.TempDir()
@@ -78,7 +69,7 @@ func TestXAPIWithRunningService(t *testing.T) {
 		{line: "xconfiguration DNS Server 1 Address: \"\"", want: []string{"OK"}},
 	}
 	for _, s := range steps {
-		got, err := serve(t, &tree, s.line)
+		got, err := xapitest.Serve(t, &tree, s.line)
 		if (err != nil) != s.wantErr {
 			t.Fatalf("%s: error %v, wantErr %v\n%s", s.line, err, s.wantErr, got)
 		}
@@ -108,7 +99,7 @@ func TestXAPIRejectedChangeLeavesFileAlone(t *testing.T) {
 	root := t.TempDir()
 	var tree xapi.Tree
 	RegisterXAPI(&tree, root)
-	if _, err := serve(t, &tree, "xconfiguration DNS Server 1 Address: not-an-ip"); err == nil {
+	if _, err := xapitest.Serve(t, &tree, "xconfiguration DNS Server 1 Address: not-an-ip"); err == nil {
 		t.Fatal("a bad DNS server was accepted")
 	}
 	if _, err := os.Stat(filepath.Join(root, netsettings.ConfigPath)); !errors.Is(err, os.ErrNotExist) {
@@ -122,11 +113,11 @@ func TestXAPIWithoutService(t *testing.T) {
 	h := &handlers{root: root, wait: 50 * time.Millisecond}
 	tree.Handle(xapi.Configuration, "DNS", h.locked(h.dns))
 	tree.Handle(xapi.Status, "Network", h.status)
-	got, err := serve(t, &tree, "xconfiguration DNS Server 1 Address: 10.0.2.2")
+	got, err := xapitest.Serve(t, &tree, "xconfiguration DNS Server 1 Address: 10.0.2.2")
 	if err != nil || !strings.Contains(got, "applies at next boot") {
 		t.Fatalf("answer %v:\n%s", err, got)
 	}
-	got, err = serve(t, &tree, "xstatus Network")
+	got, err = xapitest.Serve(t, &tree, "xstatus Network")
 	if err != nil || !strings.Contains(got, `*s Network State: "NotRunning"`) || !strings.Contains(got, `DNS Server 1 Address: "10.0.2.2"`) {
 		t.Fatalf("answer %v:\n%s", err, got)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"vxway/xapi"
+	"vxway/xapi/xapitest"
 )
 
 // TestAlarmAcknowledge acknowledges over the xAPI and checks that the
@@ -21,16 +22,16 @@ func TestAlarmAcknowledge(t *testing.T) {
 	}
 	var tree xapi.Tree
 	RegisterXAPI(&tree, root, clk, Hooks{})
-	if _, err := serve(t, &tree, "xcommand Alarm Acknowledge Id: 30041"); !errors.Is(err, ErrAlarmNotRaised) {
+	if _, err := xapitest.Serve(t, &tree, "xcommand Alarm Acknowledge Id: 30041"); !errors.Is(err, ErrAlarmNotRaised) {
 		t.Errorf("acknowledging an alarm not raised: %v", err)
 	}
-	if _, err := serve(t, &tree, "xcommand Alarm Acknowledge Id: x"); !errors.Is(err, ErrBadRequest) {
+	if _, err := xapitest.Serve(t, &tree, "xcommand Alarm Acknowledge Id: x"); !errors.Is(err, ErrBadRequest) {
 		t.Errorf("acknowledging id x: %v", err)
 	}
-	if _, err := serve(t, &tree, "xcommand Alarm Acknowledge Id: 30042"); err != nil {
+	if _, err := xapitest.Serve(t, &tree, "xcommand Alarm Acknowledge Id: 30042"); err != nil {
 		t.Fatal(err)
 	}
-	out, _ := serve(t, &tree, "xstatus Alarm")
+	out, _ := xapitest.Serve(t, &tree, "xstatus Alarm")
 	if !strings.Contains(out, "*s Alarm 1 Acknowledged: ") {
 		t.Errorf("xstatus Alarm does not show the acknowledgement:\n%s", out)
 	}

@@ -281,17 +281,9 @@ func (a *Alarms) Set(id int, on bool, detail string) error {
 
 // Get reports alarm id and whether it is raised.
 func (a *Alarms) Get(id int) (Alarm, bool, error) {
-	p := a.path(id)
-	b, err := os.ReadFile(p)
-	if errors.Is(err, os.ErrNotExist) {
-		return Alarm{}, false, nil
-	}
-	if err != nil {
-		return Alarm{}, false, fmt.Errorf("reading %s: %w", p, err)
-	}
 	var al Alarm
-	if err := json.Unmarshal(b, &al); err != nil {
-		return Alarm{}, false, fmt.Errorf("parsing %s: %w", p, err)
+	if found, err := atomicfile.ReadJSON(a.path(id), &al); err != nil || !found {
+		return Alarm{}, false, err
 	}
 	al.Acknowledged = a.acknowledged(al)
 	return al, true, nil

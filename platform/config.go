@@ -131,16 +131,13 @@ func (c SystemConfig) FQDN() string {
 // an Expressway starts with Smart Licensing on, as it has no other mode.
 func LoadSystemConfig(root string) (SystemConfig, error) {
 	p := filepath.Join(root, SystemConfigPath)
-	b, err := os.ReadFile(p)
-	if errors.Is(err, os.ErrNotExist) {
-		return defaultSystemConfig(root)
-	}
-	if err != nil {
-		return SystemConfig{}, fmt.Errorf("reading %s: %w", p, err)
-	}
 	var c SystemConfig
-	if err := json.Unmarshal(b, &c); err != nil {
-		return SystemConfig{}, fmt.Errorf("parsing %s: %w", p, err)
+	found, err := atomicfile.ReadJSON(p, &c)
+	if err != nil {
+		return SystemConfig{}, err
+	}
+	if !found {
+		return defaultSystemConfig(root)
 	}
 	if err := c.validate(); err != nil {
 		return SystemConfig{}, fmt.Errorf("%s: %w", p, err)

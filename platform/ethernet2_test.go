@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"vxway/xapi"
+	"vxway/xapi/xapitest"
 )
 
 // TestEthernet2XAPI: Ethernet 2's address and mask are the management
@@ -31,7 +32,7 @@ func TestEthernet2XAPI(t *testing.T) {
 		{"xconfiguration Ethernet 2", nil, "SubnetMask: 255.255.0.0"},
 	} {
 		t.Run(tc.line, func(t *testing.T) {
-			out, err := serve(t, &tree, tc.line)
+			out, err := xapitest.Serve(t, &tree, tc.line)
 			if !errors.Is(err, tc.want) || !strings.Contains(out, tc.out) {
 				t.Errorf("%v, want %v:\n%s", err, tc.want, out)
 			}

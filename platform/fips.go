@@ -1,13 +1,14 @@
 package platform
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
+
+	"vxway/atomicfile"
 )
 
 // FIPS 140 mode. The setting is FIPSConfigPath (kept by the factory reset's
@@ -40,19 +41,9 @@ var ErrFIPSNotAllowed = errors.New("FIPS140-2 Cryptographic Mode is not availabl
 // LoadFIPSConfig reads the FIPS 140 setting; without the file the mode is
 // off.
 func LoadFIPSConfig(root string) (FIPSConfig, error) {
-	p := filepath.Join(root, FIPSConfigPath)
-	b, err := os.ReadFile(p)
-	if errors.Is(err, os.ErrNotExist) {
-		return FIPSConfig{}, nil
-	}
-	if err != nil {
-		return FIPSConfig{}, fmt.Errorf("reading %s: %w", p, err)
-	}
 	var c FIPSConfig
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		return FIPSConfig{}, fmt.Errorf("parsing %s: %w", p, err)
+	if _, err := atomicfile.ReadJSONStrict(filepath.Join(root, FIPSConfigPath), &c); err != nil {
+		return FIPSConfig{}, err
 	}
 	return c, nil
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"vxway/xapi"
+	"vxway/xapi/xapitest"
 )
 
 // TestFIPSMode: turning FIPS 140 mode on is refused with the document's
@@ -20,32 +21,32 @@ func TestFIPSMode(t *testing.T) {
 	var tree xapi.Tree
 	RegisterXAPI(&tree, root, clk, Hooks{ExportControlAllowed: func(context.Context) (bool, error) { return allowed, nil }})
 
-	out, err := serve(t, &tree, "xconfiguration SystemUnit FIPS140 Mode: On")
+	out, err := xapitest.Serve(t, &tree, "xconfiguration SystemUnit FIPS140 Mode: On")
 	if !errors.Is(err, ErrFIPSNotAllowed) || !strings.Contains(out, "FIPS140-2 Cryptographic Mode is not available") {
 		t.Fatalf("not allowed: %v\n%s", err, out)
 	}
 	if c, _ := LoadFIPSConfig(root); c.Mode {
 		t.Fatal("a refused FIPS 140 mode was saved")
 	}
-	if _, err := serve(t, &tree, "xconfiguration SystemUnit FIPS140 Mode: Maybe"); !errors.Is(err, ErrBadValue) {
+	if _, err := xapitest.Serve(t, &tree, "xconfiguration SystemUnit FIPS140 Mode: Maybe"); !errors.Is(err, ErrBadValue) {
 		t.Errorf("Mode: Maybe = %v", err)
 	}
 
 	allowed = true
-	out, err = serve(t, &tree, "xconfiguration SystemUnit FIPS140 Mode: On")
+	out, err = xapitest.Serve(t, &tree, "xconfiguration SystemUnit FIPS140 Mode: On")
 	if err != nil || !strings.Contains(out, "*c xConfiguration SystemUnit FIPS140 Mode: On") || !strings.Contains(out, "after a restart") {
 		t.Fatalf("allowed: %v\n%s", err, out)
 	}
 	if c, _ := LoadFIPSConfig(root); !c.Mode {
 		t.Fatal("FIPS 140 mode was not saved")
 	}
-	if out, _ := serve(t, &tree, "xconfiguration SystemUnit FIPS140"); !strings.Contains(out, "*c xConfiguration SystemUnit FIPS140 Mode: On") {
+	if out, _ := xapitest.Serve(t, &tree, "xconfiguration SystemUnit FIPS140"); !strings.Contains(out, "*c xConfiguration SystemUnit FIPS140 Mode: On") {
 		t.Errorf("xconfiguration SystemUnit FIPS140:\n%s", out)
 	}
 	if err := SaveFIPSStatus(root, FIPSStatus{}); err != nil {
 		t.Fatal(err)
 	}
-	out, _ = serve(t, &tree, "xstatus SystemUnit FIPS140")
+	out, _ = xapitest.Serve(t, &tree, "xstatus SystemUnit FIPS140")
 	for _, want := range []string{`*s SystemUnit FIPS140 Mode: "Off"`, `*s SystemUnit FIPS140 Configured: "On"`, `*s SystemUnit FIPS140 RestartRequired: "Yes"`} {
 		if !strings.Contains(out, want) {
 			t.Errorf("before the restart, xstatus lacks %q:\n%s", want, out)
@@ -54,13 +55,13 @@ func TestFIPSMode(t *testing.T) {
 	if err := SaveFIPSStatus(root, FIPSStatus{Mode: true, Services: []string{"smartagent"}, Restricted: []string{"ssh", "https"}}); err != nil {
 		t.Fatal(err)
 	}
-	out, _ = serve(t, &tree, "xstatus SystemUnit FIPS140")
+	out, _ = xapitest.Serve(t, &tree, "xstatus SystemUnit FIPS140")
 	if !strings.Contains(out, `*s SystemUnit FIPS140 Mode: "On"`) || strings.Contains(out, "RestartRequired") || !strings.Contains(out, "smartagent") {
 		t.Errorf("after the restart:\n%s", out)
 	}
 	// Off needs no licensing check.
 	allowed = false
-	if _, err := serve(t, &tree, "xconfiguration SystemUnit FIPS140 Mode: Off"); err != nil {
+	if _, err := xapitest.Serve(t, &tree, "xconfiguration SystemUnit FIPS140 Mode: Off"); err != nil {
 		t.Errorf("Mode: Off = %v", err)
 	}
 }

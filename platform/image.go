@@ -9,6 +9,8 @@ import (
 	"os"
 	"path/filepath"
 	"time"
+
+	"vxway/atomicfile"
 )
 
 // ImageInfoPath is where the build writes the image facts, below the root.
@@ -149,16 +151,13 @@ func LoadImageLicensing(root string) (ImageLicensing, error) {
 // for messages.
 func readImageInfo(root string) (ImageInfo, string, error) {
 	p := filepath.Join(root, ImageInfoPath)
-	b, err := os.ReadFile(p)
-	if errors.Is(err, os.ErrNotExist) {
-		return ImageInfo{}, p, fmt.Errorf("%w: %s does not exist", ErrNoImageInfo, p)
-	}
-	if err != nil {
-		return ImageInfo{}, p, fmt.Errorf("reading %s: %w", p, err)
-	}
 	var info ImageInfo
-	if err := json.Unmarshal(b, &info); err != nil {
-		return ImageInfo{}, p, fmt.Errorf("parsing %s: %w", p, err)
+	found, err := atomicfile.ReadJSON(p, &info)
+	if err != nil {
+		return ImageInfo{}, p, err
+	}
+	if !found {
+		return ImageInfo{}, p, fmt.Errorf("%w: %s does not exist", ErrNoImageInfo, p)
 	}
 	return info, p, nil
 }

@@ -1,16 +1,14 @@
 package platform
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 
+	"vxway/atomicfile"
 	"vxway/xapi"
 )
 
@@ -64,18 +62,9 @@ func (c ManagementConfig) Validate() error {
 // the file there is no dedicated interface.
 func LoadManagementConfig(root string) (ManagementConfig, error) {
 	p := filepath.Join(root, ManagementConfigPath)
-	b, err := os.ReadFile(p)
-	if errors.Is(err, os.ErrNotExist) {
-		return ManagementConfig{}, nil
-	}
-	if err != nil {
-		return ManagementConfig{}, fmt.Errorf("reading %s: %w", p, err)
-	}
 	var c ManagementConfig
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil {
-		return ManagementConfig{}, fmt.Errorf("parsing %s: %w", p, err)
+	if _, err := atomicfile.ReadJSONStrict(p, &c); err != nil {
+		return ManagementConfig{}, err
 	}
 	if err := c.Validate(); err != nil {
 		return ManagementConfig{}, fmt.Errorf("%s: %w", p, err)

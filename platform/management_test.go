@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"vxway/xapi"
+	"vxway/xapi/xapitest"
 )
 
 // TestManagementInterfaceXAPI: the interface needs its address first;
@@ -29,7 +30,7 @@ func TestManagementInterfaceXAPI(t *testing.T) {
 		{"xconfiguration Interfaces Management", nil, "*c xConfiguration Interfaces Management Interface: eth1"},
 	} {
 		t.Run(tc.line, func(t *testing.T) {
-			out, err := serve(t, &tree, tc.line)
+			out, err := xapitest.Serve(t, &tree, tc.line)
 			if !errors.Is(err, tc.want) || !strings.Contains(out, tc.out) {
 				t.Errorf("%v, want %v:\n%s", err, tc.want, out)
 			}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"path/filepath"
 	"time"
 	"unicode/utf8"
@@ -79,17 +78,9 @@ func checkUser(user string) error {
 }
 
 func (u *Users) load() (passwdFile, error) {
-	p := filepath.Join(u.root, PasswdPath)
 	f := passwdFile{Users: map[string]UserEntry{}}
-	b, err := os.ReadFile(p)
-	if errors.Is(err, os.ErrNotExist) {
-		return f, nil
-	}
-	if err != nil {
-		return f, fmt.Errorf("reading %s: %w", p, err)
-	}
-	if err := json.Unmarshal(b, &f); err != nil {
-		return f, fmt.Errorf("parsing %s: %w", p, err)
+	if _, err := atomicfile.ReadJSON(filepath.Join(u.root, PasswdPath), &f); err != nil {
+		return f, err
 	}
 	if f.Users == nil {
 		f.Users = map[string]UserEntry{}

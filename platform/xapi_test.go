@@ -9,18 +9,8 @@ import (
 	"testing"
 
 	"vxway/xapi"
+	"vxway/xapi/xapitest"
 )
-
-func serve(t *testing.T, tree *xapi.Tree, line string) (string, error) {
-	t.Helper()
-	req, err := xapi.ParseLine(line)
-	if err != nil {
-		t.Fatalf("parsing %q: %v", line, err)
-	}
-	var b strings.Builder
-	err = tree.Serve(context.Background(), req, xapi.NewWriter(&b))
-	return b.String(), err
-}
 
 func TestXAPISystemUnitAndAlarms(t *testing.T) {
 	root := newTestRoot(t, "Expressway")
@@ -35,7 +25,7 @@ func TestXAPISystemUnitAndAlarms(t *testing.T) {
 	var tree xapi.Tree
 	RegisterXAPI(&tree, root, clk, Hooks{})
 
-	out, err := serve(t, &tree, "xstatus SystemUnit")
+	out, err := xapitest.Serve(t, &tree, "xstatus SystemUnit")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,14 +44,14 @@ func TestXAPISystemUnitAndAlarms(t *testing.T) {
 			t.Errorf("xstatus SystemUnit lacks %q:\n%s", want, out)
 		}
 	}
-	if out, _ := serve(t, &tree, "xstatus SystemUnit Uptime"); out != "*s SystemUnit Uptime: 3725\nOK\n" {
+	if out, _ := xapitest.Serve(t, &tree, "xstatus SystemUnit Uptime"); out != "*s SystemUnit Uptime: 3725\nOK\n" {
 		t.Errorf("leaf query:\n%s", out)
 	}
-	if out, err := serve(t, &tree, "xstatus SystemUnit Nope"); err == nil || !strings.HasSuffix(out, "ERROR\n") {
+	if out, err := xapitest.Serve(t, &tree, "xstatus SystemUnit Nope"); err == nil || !strings.HasSuffix(out, "ERROR\n") {
 		t.Errorf("unknown leaf:\n%s", out)
 	}
 
-	out, err = serve(t, &tree, "xstatus Alarm")
+	out, err = xapitest.Serve(t, &tree, "xstatus Alarm")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,7 +82,7 @@ func TestXAPIServiceSelect(t *testing.T) {
 		{"xconfiguration SystemUnit Serial: 1234", "cannot be set", true},
 	} {
 		t.Run(c.line, func(t *testing.T) {
-			out, err := serve(t, &tree, c.line)
+			out, err := xapitest.Serve(t, &tree, c.line)
 			if (err != nil) != c.fail || !strings.Contains(out, c.want) {
 				t.Errorf("got err %v:\n%s\nwant fail=%v and %q", err, out, c.fail, c.want)
 			}
@@ -123,7 +113,7 @@ func TestXAPIConversionTellsAgent(t *testing.T) {
 				"xconfiguration SystemUnit ServiceSelect Brand: Expressway",
 				"xconfiguration SystemUnit ServiceSelect Brand: VCS",
 			} {
-				out, _ := serve(t, &tree, line)
+				out, _ := xapitest.Serve(t, &tree, line)
 				if want := c.wantWarn && i == 1; strings.Contains(out, "*r Warning:") != want {
 					t.Errorf("%s:\n%s", line, out)
 				}

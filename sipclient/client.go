@@ -1,15 +1,12 @@
 package sipclient
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"time"
+
+	"vxway/unixhttp"
 )
 
 // SocketPath is the SIP service's local API socket below the device root.
@@ -59,59 +56,35 @@ type Registration struct {
 
 // Client talks to the SIP service's local API.
 type Client struct {
-	socket string
-	hc     *http.Client
+	api *unixhttp.Client
 }
 
 // NewClient returns a client of the service listening on socket.
 func NewClient(socket string) *Client {
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", socket)
-		},
-	}
-	return &Client{socket: socket, hc: &http.Client{Transport: tr, Timeout: 30 * time.Second}}
-}
-
-func (c *Client) call(ctx context.Context, method, path string, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, "http://sip"+path, bytes.NewReader(nil))
-	if err != nil {
-		return fmt.Errorf("building %s request: %w", path, err)
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("%w (socket %s): %v", ErrServiceDown, c.socket, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
-	if err != nil {
-		return fmt.Errorf("reading %s answer: %w", path, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("the SIP service answered %s to %s: %s", resp.Status, path, bytes.TrimSpace(b))
-	}
-	if out != nil {
-		if err := json.Unmarshal(b, out); err != nil {
-			return fmt.Errorf("decoding %s answer: %w", path, err)
-		}
-	}
-	return nil
+	return &Client{api: unixhttp.New(socket, unixhttp.Options{
+		Host:      "sip",
+		Name:      "the SIP service",
+		Down:      ErrServiceDown,
+		Timeout:   30 * time.Second,
+		MaxAnswer: 64 << 20,
+	})}
 }
 
 // Status fetches the service's status.
 func (c *Client) Status(ctx context.Context) (Status, error) {
 	var s Status
-	return s, c.call(ctx, http.MethodGet, "/v1/status", &s)
+	err := c.api.Call(ctx, http.MethodGet, "/v1/status", nil, &s)
+	return s, err
 }
 
 // Registrations lists the live registrations.
 func (c *Client) Registrations(ctx context.Context) ([]Registration, error) {
 	var r []Registration
-	return r, c.call(ctx, http.MethodGet, "/v1/registrations", &r)
+	err := c.api.Call(ctx, http.MethodGet, "/v1/registrations", nil, &r)
+	return r, err
 }
 
 // Reload makes the service read its settings and credentials again.
 func (c *Client) Reload(ctx context.Context) error {
-	return c.call(ctx, http.MethodPost, "/v1/reload", nil)
+	return c.api.Call(ctx, http.MethodPost, "/v1/reload", nil, nil)
 }

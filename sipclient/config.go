@@ -1,11 +1,9 @@
 package sipclient
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -190,15 +188,8 @@ func validAddress(a string) error {
 // the defaults.
 func LoadConfig(root string) (Config, error) {
 	var c Config
-	b, err := os.ReadFile(filepath.Join(root, ConfigPath))
-	if errors.Is(err, os.ErrNotExist) {
-		return c, nil
-	}
-	if err != nil {
-		return c, fmt.Errorf("reading SIP settings: %w", err)
-	}
-	if err := json.Unmarshal(b, &c); err != nil {
-		return Config{}, fmt.Errorf("reading %s: %w", ConfigPath, err)
+	if _, err := atomicfile.ReadJSON(filepath.Join(root, ConfigPath), &c); err != nil {
+		return Config{}, err
 	}
 	if err := c.Validate(); err != nil {
 		return Config{}, fmt.Errorf("reading %s: %w", ConfigPath, err)

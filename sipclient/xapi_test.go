@@ -1,13 +1,12 @@
 package sipclient
 
 import (
-	"bytes"
-	"context"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"vxway/xapi"
+	"vxway/xapi/xapitest"
 )
 
 // TestXAPIAdvertise: the advertised address settings are set, shown
@@ -18,16 +17,11 @@ func TestXAPIAdvertise(t *testing.T) {
 	RegisterXAPI(tree, root, NewClient(filepath.Join(root, SocketPath)))
 	run := func(line string) (string, bool) {
 		t.Helper()
-		req, err := xapi.ParseLine(line)
+		out, err := xapitest.Serve(t, tree, line)
 		if err != nil {
-			t.Fatalf("%s: %v", line, err)
+			out += err.Error()
 		}
-		var out bytes.Buffer
-		err = tree.Serve(context.Background(), req, xapi.NewWriter(&out))
-		if err != nil {
-			out.WriteString(err.Error())
-		}
-		return out.String(), err == nil
+		return out, err == nil
 	}
 	tests := []struct {
 		line string

@@ -2,7 +2,6 @@ package ssm
 
 import (
 	"context"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -68,40 +67,16 @@ func heldBatch(t *testing.T, s *Store, ops ...func()) {
 func TestFirstAuthorizationStatements(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *Store) {
 		ctx := context.Background()
-		seed(t, s) // Default: rms 10, room 2
-		tok, _, err := s.CreateToken(ctx, "Default", TokenOptions{ExportControlled: true}, t0)
-		must(t, err)
 		const n = 64
-		for i := range n {
-			_, err := s.Register(ctx, &Registration{Token: tok, UDI: "U" + strconv.Itoa(i), PublicKey: "k" + strconv.Itoa(i), CertSerial: "1", CertNotAfter: t0.AddDate(1, 0, 0), Seq: 1}, t0)
-			must(t, err)
-		}
-		states := make(chan licproto.LicenseState, n)
-		ops := make([]func(), n)
-		for i := range ops {
-			ops[i] = func() {
-				// The request counter is checked and written with the
-				// rest: it costs no statement.
-				res, err := s.Authorize(ctx, "U"+strconv.Itoa(i), "k"+strconv.Itoa(i), 2, map[licproto.LicenseType]int{licproto.RMS: 1, licproto.Desktop: 0}, t0)
-				if err != nil {
-					t.Error(err)
-					states <- ""
-					return
-				}
-				states <- res.State
-			}
-		}
+		registerInstances(t, n, s) // Default: rms 10, room 2
+		// The request counter is checked and written with the rest: it
+		// costs no statement.
+		ops, authorized := authorizations(t, n, map[licproto.LicenseType]int{licproto.RMS: 1, licproto.Desktop: 0}, s)
 		before := s.BatchStats()
 		heldBatch(t, s, ops...)
 		after := s.BatchStats()
-		authorized := 0
-		for range n {
-			if <-states == licproto.StateAuthorized {
-				authorized++
-			}
-		}
-		if authorized != 10 {
-			t.Errorf("%d of %d authorized with 10 licenses", authorized, n)
+		if got := authorized(); got != 10 {
+			t.Errorf("%d of %d authorized with 10 licenses", got, n)
 		}
 		lic, err := s.Licenses(ctx, "Default")
 		must(t, err)
@@ -183,34 +158,14 @@ func TestManagersShareOnePool(t *testing.T) {
 		t.Cleanup(func() { s.Close() })
 		stores[i] = s
 	}
-	seed(t, stores[0]) // Default: rms 10
-	tok, _, err := stores[0].CreateToken(ctx, "Default", TokenOptions{ExportControlled: true}, t0)
-	must(t, err)
 	const n = 20
-	for i := range n {
-		_, err := stores[i%2].Register(ctx, &Registration{Token: tok, UDI: "U" + strconv.Itoa(i), PublicKey: "k" + strconv.Itoa(i), CertSerial: "1", CertNotAfter: t0.AddDate(1, 0, 0), Seq: 1}, t0)
-		must(t, err)
+	registerInstances(t, n, stores[:]...) // Default: rms 10
+	ops, authorized := authorizations(t, n, map[licproto.LicenseType]int{licproto.RMS: 1}, stores[:]...)
+	for _, op := range ops {
+		go op()
 	}
-	states := make(chan licproto.LicenseState, n)
-	for i := range n {
-		go func() {
-			res, err := stores[i%2].Authorize(ctx, "U"+strconv.Itoa(i), "k"+strconv.Itoa(i), 2, map[licproto.LicenseType]int{licproto.RMS: 1}, t0)
-			if err != nil {
-				t.Error(err)
-				states <- ""
-				return
-			}
-			states <- res.State
-		}()
-	}
-	authorized := 0
-	for range n {
-		if <-states == licproto.StateAuthorized {
-			authorized++
-		}
-	}
-	if authorized != 10 {
-		t.Errorf("%d of %d authorized with 10 licenses", authorized, n)
+	if got := authorized(); got != 10 {
+		t.Errorf("%d of %d authorized with 10 licenses", got, n)
 	}
 	lic, err := stores[1].Licenses(ctx, "Default")
 	must(t, err)

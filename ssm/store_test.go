@@ -321,35 +321,14 @@ func TestStoreConcurrentBatches(t *testing.T) {
 // stores, as two managers, see TestManagersShareOnePool).
 func TestStoreComplianceUnderConcurrency(t *testing.T) {
 	eachStore(t, func(t *testing.T, s *Store) {
-		ctx := context.Background()
-		seed(t, s) // Default: rms 10
-		tok, _, err := s.CreateToken(ctx, "Default", TokenOptions{ExportControlled: true}, t0)
-		must(t, err)
 		const n = 20
-		for i := range n {
-			_, err := s.Register(ctx, &Registration{Token: tok, UDI: "U" + strconv.Itoa(i), PublicKey: "k" + strconv.Itoa(i), CertSerial: "1", CertNotAfter: t0.AddDate(1, 0, 0)}, t0)
-			must(t, err)
+		registerInstances(t, n, s) // Default: rms 10
+		ops, authorized := authorizations(t, n, map[licproto.LicenseType]int{licproto.RMS: 1}, s)
+		for _, op := range ops {
+			go op()
 		}
-		states := make(chan licproto.LicenseState, n)
-		for i := range n {
-			go func() {
-				res, err := s.Authorize(ctx, "U"+strconv.Itoa(i), "k"+strconv.Itoa(i), 0, map[licproto.LicenseType]int{licproto.RMS: 1}, t0)
-				if err != nil {
-					t.Error(err)
-					states <- ""
-					return
-				}
-				states <- res.State
-			}()
-		}
-		authorized := 0
-		for range n {
-			if <-states == licproto.StateAuthorized {
-				authorized++
-			}
-		}
-		if authorized != 10 {
-			t.Errorf("%d of %d authorized with 10 licenses", authorized, n)
+		if got := authorized(); got != 10 {
+			t.Errorf("%d of %d authorized with 10 licenses", got, n)
 		}
 	})
 }

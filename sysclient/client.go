@@ -7,16 +7,15 @@ package sysclient
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"net/url"
 	"time"
+
+	"vxway/unixhttp"
 )
 
 // SocketPath is the system service's socket below the device root (root,
@@ -140,25 +139,19 @@ func (e Event) Err() error {
 
 // Client talks to the system service on its socket.
 type Client struct {
-	socket string
-	hc     *http.Client
+	api *unixhttp.Client
 }
 
-// NewClient returns a client of the service listening on socket.
+// NewClient returns a client of the service listening on socket. An
+// answer streams while the operation runs, so only its header is waited
+// for with a bound.
 func NewClient(socket string) *Client {
-	tr := &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			var d net.Dialer
-			c, err := d.DialContext(ctx, "unix", socket)
-			if err != nil {
-				return nil, fmt.Errorf("%w: %w", ErrDown, err)
-			}
-			return c, nil
-		},
-		MaxIdleConns:          1,
-		ResponseHeaderTimeout: 30 * time.Second,
-	}
-	return &Client{socket: socket, hc: &http.Client{Transport: tr}}
+	return &Client{api: unixhttp.New(socket, unixhttp.Options{
+		Host:          "system",
+		Name:          "the system service",
+		Down:          ErrDown,
+		HeaderTimeout: 30 * time.Second,
+	})}
 }
 
 // Upgrade asks the service to download the bundle at url, check it and
@@ -216,22 +209,9 @@ func (c *Client) BackupStatus(ctx context.Context) (BackupStatus, error) {
 // one marked Done or an error: progress lines go to progress, a result
 // is decoded into result.
 func (c *Client) call(ctx context.Context, route string, body any, progress func(string), result any) error {
-	b, err := json.Marshal(body)
+	resp, err := c.api.Send(ctx, http.MethodPost, route, body)
 	if err != nil {
 		return err
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://system"+route, bytes.NewReader(b))
-	if err != nil {
-		return err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return fmt.Errorf("asking the system service: %w", err)
 	}
 	defer resp.Body.Close()
 	sc := bufio.NewScanner(io.LimitReader(resp.Body, MaxLine*MaxEvents))

@@ -246,7 +246,7 @@ func TestBackup(t *testing.T) {
 // that offers only Curve25519 while serving one with ECDH P-256.
 func checkFIPS(t *testing.T, v *VM) {
 	t.Helper()
-	if out, _ := sshRun(t, v, RootPassword, "cat /data/log/smartagent.log"); !strings.Contains(out, "FIPS 140-3 mode: the Go Cryptographic Module") {
+	if out, _ := v.SSH(t, "root", RootPassword, "cat /data/log/smartagent.log"); !strings.Contains(out, "FIPS 140-3 mode: the Go Cryptographic Module") {
 		t.Errorf("the agent's log does not say it runs in FIPS 140-3 mode:\n%s", out)
 	}
 	dial := func(kex string) error {

@@ -1,14 +1,11 @@
 package vmtest
 
 import (
-	"errors"
 	"fmt"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/crypto/ssh"
 )
 
 // registrationLimit bounds the wait for an exchange with the manager to
@@ -55,38 +52,6 @@ func runRoot(t *testing.T, v *VM, cmd string) (string, int) {
 		t.Fatalf("no root shell prompt after %q: %v", cmd, err)
 	}
 	return out, code
-}
-
-// sshRun runs cmd as root over SSH (the port Boot forwards) and returns
-// its output and exit code; the test fails when SSH itself fails.
-func sshRun(t *testing.T, v *VM, password, cmd string) (string, int) {
-	t.Helper()
-	cfg := &ssh.ClientConfig{
-		User: "root",
-		Auth: []ssh.AuthMethod{ssh.Password(password)},
-		// The host key is the device's own, made at first boot.
-		HostKeyCallback: ssh.InsecureIgnoreHostKey(),
-		Timeout:         CommandTimeout,
-	}
-	c, err := ssh.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", v.SSHPort), cfg)
-	if err != nil {
-		t.Fatalf("ssh root@127.0.0.1:%d: %v", v.SSHPort, err)
-	}
-	defer c.Close()
-	s, err := c.NewSession()
-	if err != nil {
-		t.Fatalf("ssh session: %v", err)
-	}
-	defer s.Close()
-	out, err := s.CombinedOutput(cmd)
-	var exit *ssh.ExitError
-	switch {
-	case errors.As(err, &exit):
-		return string(out), exit.ExitStatus()
-	case err != nil:
-		t.Fatalf("ssh %q: %v\n%s", cmd, err, out)
-	}
-	return string(out), 0
 }
 
 // pollXAPI repeats line in the admin shell until ok accepts the answer or
@@ -349,12 +314,12 @@ func TestLicensing(t *testing.T) {
 	// with "-", which grep would take for flags; the rest is as unique.
 	const where = "/data/log /data/licensing /persist"
 	v.SetRootPassword(t, DefaultRootPassword, RootPassword) // root's default password is console only
-	if out, code := sshRun(t, v, RootPassword, "grep -r -q -F registered "+where); code != 0 {
+	if out, code := v.SSH(t, "root", RootPassword, "grep -r -q -F registered "+where); code != 0 {
 		t.Errorf("grep finds no registration in the device's logs (exit %d):\n%s", code, out)
 	}
 	needle := strings.TrimLeft(token, "-")
-	if out, code := sshRun(t, v, RootPassword, fmt.Sprintf("grep -r -q -F %s %s", needle, where)); code != 1 {
-		files, _ := sshRun(t, v, RootPassword, fmt.Sprintf("grep -r -l -F %s %s", needle, where))
+	if out, code := v.SSH(t, "root", RootPassword, fmt.Sprintf("grep -r -q -F %s %s", needle, where)); code != 1 {
+		files, _ := v.SSH(t, "root", RootPassword, fmt.Sprintf("grep -r -l -F %s %s", needle, where))
 		t.Errorf("the token is in device files (grep -q exit %d):\n%s\n%s", code, out, files)
 	}
 	step = mark("token search in the device's files", step)

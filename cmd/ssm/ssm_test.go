@@ -1,72 +1,18 @@
 package main
 
 import (
-	"bufio"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
 	"errors"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
-	"time"
 
 	"vxway/licproto"
+	"vxway/testsupport"
 )
-
-// ssmBinary builds the ssm program once per test run.
-func ssmBinary(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(t.TempDir(), "ssm")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("building ssm: %v\n%s", err, out)
-	}
-	return bin
-}
-
-type cliRun struct {
-	t    *testing.T
-	bin  string
-	data string
-}
-
-// ok runs ssm with args and returns its output, failing the test on error.
-func (c *cliRun) ok(args ...string) string {
-	c.t.Helper()
-	out, err := c.cmd(args...).CombinedOutput()
-	if err != nil {
-		c.t.Fatalf("ssm %s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
-
-// fail runs ssm expecting an error and returns its output.
-func (c *cliRun) fail(args ...string) string {
-	c.t.Helper()
-	out, err := c.cmd(args...).CombinedOutput()
-	if err == nil {
-		c.t.Fatalf("ssm %s succeeded:\n%s", strings.Join(args, " "), out)
-	}
-	return string(out)
-}
-
-func (c *cliRun) cmd(args ...string) *exec.Cmd {
-	return exec.Command(c.bin, append([]string{"--data", c.data}, args...)...)
-}
-
-func lastLine(s string) string {
-	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
-	return lines[len(lines)-1]
-}
 
 func TestCLI(t *testing.T) {
 	c := &cliRun{t: t, bin: ssmBinary(t), data: filepath.Join(t.TempDir(), "mgr")}
@@ -113,37 +59,19 @@ func TestCLI(t *testing.T) {
 	}
 
 	// Serve as a real process and register a device against it.
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	srv := exec.CommandContext(ctx, c.bin, "--data", c.data, "serve", "--listen", "127.0.0.1:0", "--mode", "onprem")
-	stdout, _ := srv.StdoutPipe()
-	var logs strings.Builder
-	srv.Stderr = &logs
-	if err := srv.Start(); err != nil {
-		t.Fatal(err)
-	}
+	ctx := context.Background()
+	var logs testsupport.SyncBuffer
+	client, stop := c.serve(&logs, "--listen", "127.0.0.1:0", "--mode", "onprem")
 	defer func() {
-		srv.Process.Signal(os.Interrupt)
-		srv.Wait()
+		stop()
 		if strings.Contains(logs.String(), tok) || strings.Contains(logs.String(), labTok) {
 			t.Errorf("the manager log shows a whole token:\n%s", logs.String())
 		}
 	}()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		t.Fatalf("serve: %v %s", err, logs.String())
+	if !strings.HasSuffix(client.URL, "/SmartTransport") {
+		t.Errorf("on-prem endpoint %s", client.URL)
 	}
-	m := regexp.MustCompile(`endpoint (https://\S+/SmartTransport)`).FindStringSubmatch(line)
-	if m == nil {
-		t.Fatalf("serve printed %q", line)
-	}
-	pool := x509.NewCertPool()
-	caPEM, _ := os.ReadFile(filepath.Join(c.data, "ca.crt"))
-	pool.AppendCertsFromPEM(caPEM)
-	client := &licproto.Client{URL: m[1], Verifier: licproto.NewVerifier(pool),
-		HTTP: &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}}
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	pub, _ := x509.MarshalPKIXPublicKey(&key.PublicKey)
+	key, pub := deviceKey(t)
 	udi := "UDI_PID:Expressway; UDI_SN:0451516A; UDI_VID:1.0;"
 	var reg licproto.RegisterResult
 	if _, err := client.Do(ctx, licproto.TypeRegister, udi, key, &licproto.RegisterPayload{Token: tok, PublicKey: pub, Hostname: "vcs1", IP: "192.0.2.5"}, &reg); err != nil {

@@ -22,12 +22,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
-	"syscall"
 	"time"
 
 	"vxway/agentclient"
-	"vxway/platform"
+	"vxway/ci/bench/internal/rig"
 )
 
 // restarts is how many starts the timing figures are taken over.
@@ -46,18 +44,11 @@ func run(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	bin := filepath.Join(dir, "smartagent")
-	build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", bin, "vxway/cmd/smartagent")
-	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOAMD64=v1")
-	if out, err := build.CombinedOutput(); err != nil {
-		return fmt.Errorf("building smartagent: %v\n%s", err, out)
-	}
-	root := filepath.Join(dir, "root")
-	// An Expressway: Smart Licensing comes with the brand.
-	sc := platform.SystemConfig{Hostname: "bench", Brand: platform.BrandExpressway, Type: platform.TypeC, SmartLicensingEnabled: true}
-	if err := platform.SaveSystemConfig(root, sc); err != nil {
+	root, err := rig.Device(ctx, dir, "smartagent")
+	if err != nil {
 		return err
 	}
+	bin := filepath.Join(dir, "smartagent")
 	socket := filepath.Join(root, agentclient.SocketPath)
 	cmd, first, err := start(ctx, root, socket, bin)
 	if err != nil {
@@ -65,22 +56,22 @@ func run(ctx context.Context, stdout io.Writer) error {
 	}
 	c := agentclient.NewClient(socket)
 	if err := c.Enable(ctx); err != nil {
-		stop(cmd)
+		rig.Stop(cmd)
 		return err
 	}
 	for i := range 50 {
 		if err := c.SetUsage(ctx, agentclient.TypeRMS, i); err != nil {
-			stop(cmd)
+			rig.Stop(cmd)
 			return err
 		}
 		if _, err := c.Status(ctx); err != nil {
-			stop(cmd)
+			rig.Stop(cmd)
 			return err
 		}
 	}
 	time.Sleep(5 * time.Second) // let the agent go idle before measuring
-	rss, err := vmRSS(cmd.Process.Pid)
-	stop(cmd)
+	rss, err := rig.RSS(cmd.Process.Pid)
+	rig.Stop(cmd)
 	if err != nil {
 		return err
 	}
@@ -96,7 +87,7 @@ func run(ctx context.Context, stdout io.Writer) error {
 		}
 		_, err = agentclient.NewClient(socket).Status(ctx)
 		t.answer = time.Since(t.began)
-		stop(cmd)
+		rig.Stop(cmd)
 		if err != nil {
 			return err
 		}
@@ -106,15 +97,15 @@ func run(ctx context.Context, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stdout, "smartagent idle RSS: %.1f MiB (target <= 20 MiB)\n", float64(rss)/1024)
+	fmt.Fprintf(stdout, "smartagent idle RSS: %.1f MiB (target <= 20 MiB)\n", rig.MiB(rss))
 	fmt.Fprintf(stdout, "smartagent binary: %.1f MiB (static, stripped)\n", float64(fi.Size())/(1<<20))
 	fmt.Fprintf(stdout, "smartagent start -> socket accepts: first start %s; restart (enabled, usage) median %s, max %s over %d\n",
-		ms(first.accept), ms(median(accept)), ms(slices.Max(accept)), restarts)
+		rig.Ms(first.accept), rig.Ms(rig.Median(accept)), rig.Ms(slices.Max(accept)), restarts)
 	fmt.Fprintf(stdout, "smartagent start -> first status answered: median %s, max %s over %d\n",
-		ms(median(answer)), ms(slices.Max(answer)), restarts)
+		rig.Ms(rig.Median(answer)), rig.Ms(slices.Max(answer)), restarts)
 	if len(emulated) > 0 {
 		fmt.Fprintf(stdout, "smartagent start -> socket accepts under qemu-x86_64 (user-mode emulation): median %s, max %s over %d\n",
-			ms(median(emulated)), ms(slices.Max(emulated)), len(emulated))
+			rig.Ms(rig.Median(emulated)), rig.Ms(slices.Max(emulated)), len(emulated))
 	} else {
 		fmt.Fprintln(stdout, "smartagent start under emulation: not measured (qemu-x86_64 from Debian's qemu-user is not installed)")
 	}
@@ -137,7 +128,7 @@ func emulatedStarts(ctx context.Context, bin, root, socket string) ([]time.Durat
 		if err != nil {
 			return nil, err
 		}
-		stop(cmd)
+		rig.Stop(cmd)
 		ds = append(ds, t.accept)
 	}
 	return ds, nil
@@ -172,7 +163,7 @@ func start(ctx context.Context, root, socket string, argv ...string) (*exec.Cmd,
 			return cmd, timing{began: began, accept: time.Since(began)}, nil
 		}
 		if time.Now().After(deadline) {
-			stop(cmd)
+			rig.Stop(cmd)
 			return nil, timing{}, fmt.Errorf("the agent's socket %s did not accept within 30 s: %w", socket, err)
 		}
 		time.Sleep(200 * time.Microsecond)
@@ -184,45 +175,4 @@ func drain(r io.Reader) {
 	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 	}
-}
-
-// stop ends the agent as init does at shutdown and waits for it.
-func stop(cmd *exec.Cmd) {
-	cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(10 * time.Second):
-		cmd.Process.Kill()
-		<-done
-	}
-}
-
-func median(ds []time.Duration) time.Duration {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return s[len(s)/2]
-}
-
-func ms(d time.Duration) string {
-	return fmt.Sprintf("%.1fms", float64(d.Microseconds())/1000)
-}
-
-// vmRSS reads a process's resident set size in KiB.
-func vmRSS(pid int) (int, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
-			var kb int
-			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%d kB", &kb); err != nil {
-				return 0, fmt.Errorf("parsing VmRSS %q: %w", v, err)
-			}
-			return kb, nil
-		}
-	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
 }

@@ -22,7 +22,7 @@ import (
 	"time"
 
 	"vxway/agentclient"
-	"vxway/platform"
+	"vxway/ci/bench/internal/rig"
 	"vxway/sipclient"
 )
 
@@ -46,16 +46,8 @@ func run(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	for _, p := range []string{"smartagent", "sipserver"} {
-		build := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags=-s -w", "-o", filepath.Join(dir, p), "vxway/cmd/"+p)
-		build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOAMD64=v1")
-		if out, err := build.CombinedOutput(); err != nil {
-			return fmt.Errorf("building %s: %v\n%s", p, err, out)
-		}
-	}
-	root := filepath.Join(dir, "root")
-	sc := platform.SystemConfig{Hostname: "bench", Brand: platform.BrandExpressway, Type: platform.TypeC, SmartLicensingEnabled: true}
-	if err := platform.SaveSystemConfig(root, sc); err != nil {
+	root, err := rig.Device(ctx, dir, "smartagent", "sipserver")
+	if err != nil {
 		return err
 	}
 	neighbor, err := freeUDP()
@@ -89,7 +81,7 @@ func run(ctx context.Context, stdout io.Writer) error {
 	if err := agent.Start(); err != nil {
 		return err
 	}
-	defer stop(agent)
+	defer rig.Stop(agent)
 	socket := filepath.Join(root, agentclient.SocketPath)
 	if err := agentclient.WaitSocket(ctx, socket, 10*time.Second); err != nil {
 		return err
@@ -107,7 +99,7 @@ func run(ctx context.Context, stdout io.Writer) error {
 	if err := srv.Start(); err != nil {
 		return err
 	}
-	defer stop(srv)
+	defer rig.Stop(srv)
 	if err := agentclient.WaitSocket(ctx, filepath.Join(root, sipclient.SocketPath), 10*time.Second); err != nil {
 		return err
 	}
@@ -117,7 +109,10 @@ func run(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	target := fmt.Sprintf("127.0.0.1:%d", port)
-	rss0 := rss(srv.Process.Pid)
+	rss0, err := rig.RSS(srv.Process.Pid)
+	if err != nil {
+		return err
+	}
 
 	// New registrations, each authenticated and admitted by the agent.
 	rate, ok, err := sippRate(ctx, dir, sipp, target, filepath.Join(scen, "register-each.xml"), users, registrations, "-r", "5000")
@@ -125,7 +120,11 @@ func run(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "REGISTER/s, new registrations (digest, admitted by the agent): %.0f (%d of %d succeeded)\n", rate, ok, registrations)
-	fmt.Fprintf(stdout, "registrar resident memory: %.1f MiB idle, %.1f MiB with %d live registrations\n", rss0, rss(srv.Process.Pid), ok)
+	rss1, err := rig.RSS(srv.Process.Pid)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "registrar resident memory: %.1f MiB idle, %.1f MiB with %d live registrations\n", rig.MiB(rss0), rig.MiB(rss1), ok)
 
 	// Refreshes of the same registrations.
 	rate, ok, err = sippRate(ctx, dir, sipp, target, filepath.Join(scen, "register-each.xml"), users, registrations, "-r", "5000")
@@ -141,7 +140,7 @@ func run(ctx context.Context, stdout io.Writer) error {
 	if err := uas.Start(); err != nil {
 		return err
 	}
-	defer stop(uas)
+	defer rig.Stop(uas)
 	time.Sleep(300 * time.Millisecond)
 	var callers []string
 	for i := range calls {
@@ -201,21 +200,6 @@ func freeUDP() (int, error) {
 	return 0, fmt.Errorf("no free port")
 }
 
-// rss is a process's resident memory in MiB.
-func rss(pid int) float64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(l); len(f) >= 2 && f[0] == "VmRSS:" {
-			kb, _ := strconv.Atoi(f[1])
-			return float64(kb) / 1024
-		}
-	}
-	return 0
-}
-
 func loadavg() string {
 	b, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
@@ -223,18 +207,4 @@ func loadavg() string {
 	}
 	f := strings.Fields(string(b))
 	return strings.Join(f[:3], " ")
-}
-
-func stop(c *exec.Cmd) {
-	if c.Process != nil {
-		c.Process.Signal(os.Interrupt)
-		done := make(chan struct{})
-		go func() { c.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(5 * time.Second):
-			c.Process.Kill()
-			<-done
-		}
-	}
 }
