@@ -144,3 +144,53 @@ func TestCheckPost(t *testing.T) {
 		})
 	}
 }
+
+// TestLockoutBegin: attempts under way count against the lock, so that
+// attempts made at once check at most MaxFailures passwords; an attempt
+// that ends (whatever its outcome) frees its place, and a success forgets
+// the failures.
+func TestLockoutBegin(t *testing.T) {
+	c := clock.NewFake(t0)
+	l := NewLockout(c, DefaultLockout)
+	keys := []string{AccountKey("alice"), SourceKey("192.0.2.1")}
+	for i := 0; i < DefaultLockout.MaxFailures; i++ {
+		if until, ok := l.Begin(keys...); !ok || !until.IsZero() {
+			t.Fatalf("attempt %d under way refused (%v)", i+1, until)
+		}
+	}
+	if until, ok := l.Begin(AccountKey("alice"), SourceKey("192.0.2.9")); ok || !until.IsZero() {
+		t.Fatalf("an attempt beyond MaxFailures under way: ok %v, until %v", ok, until)
+	}
+	if _, ok := l.Begin(AccountKey("bob"), SourceKey("192.0.2.9")); !ok {
+		t.Fatal("another user from another address refused")
+	}
+	l.End(AccountKey("bob"), SourceKey("192.0.2.9"))
+	l.Succeed(keys...)
+	for i := 0; i < DefaultLockout.MaxFailures; i++ {
+		l.End(keys...)
+	}
+	if _, ok := l.Begin(keys...); !ok {
+		t.Fatal("refused after one attempt under way succeeded")
+	}
+	l.End(keys...)
+	for i := 1; i < DefaultLockout.MaxFailures; i++ {
+		l.Fail(keys...)
+	}
+	if _, ok := l.Begin(keys...); !ok {
+		t.Fatal("refused with one failure left")
+	}
+	if _, ok := l.Begin(keys...); ok {
+		t.Fatal("two attempts under way with one failure left")
+	}
+	if _, until := l.Fail(keys...); until.IsZero() {
+		t.Fatal("the last failure did not lock")
+	}
+	l.End(keys...)
+	if until, ok := l.Begin(keys...); ok || !until.Equal(t0.Add(5*time.Minute)) {
+		t.Fatalf("while locked: ok %v, until %v", ok, until)
+	}
+	c.Advance(5 * time.Minute)
+	if _, ok := l.Begin(keys...); !ok {
+		t.Fatal("refused after the lock")
+	}
+}

@@ -51,11 +51,18 @@ func (p *Portal) loginPost(w http.ResponseWriter, r *http.Request) {
 	}
 	src := source(r)
 	keys := []string{websession.AccountKey(user), websession.SourceKey(src)}
-	if until := p.lockout.LockedUntil(keys...); !until.IsZero() {
+	until, ok := p.lockout.Begin(keys...)
+	if !ok {
+		if until.IsZero() {
+			p.log.Warn("portal sign-in refused: other sign-ins under way", "user", quote(user), "from", src)
+			p.showLogin(w, r, http.StatusTooManyRequests, user, websession.BusyText)
+			return
+		}
 		p.log.Warn("portal sign-in refused: locked", "user", quote(user), "from", src, "until", until.UTC().Format(time.RFC3339))
 		p.showLogin(w, r, http.StatusTooManyRequests, user, websession.LockedText(until.Sub(p.clock.Now())))
 		return
 	}
+	defer p.lockout.End(keys...)
 	u, err := p.store.Authenticate(r.Context(), user, password)
 	if err != nil {
 		if !errors.Is(err, ssm.ErrBadCredentials) {
@@ -132,10 +139,16 @@ func (p *Portal) passwordPost(w http.ResponseWriter, r *http.Request, x *websess
 		p.render(w, r, x, u, "password", st, &view{Title: "Change password", Errors: map[string]string{field: msg}})
 	}
 	keys := []string{websession.AccountKey(u.Name), websession.SourceKey(source(r))}
-	if until := p.lockout.LockedUntil(keys...); !until.IsZero() {
-		refuse(http.StatusTooManyRequests, "", websession.LockedText(until.Sub(p.clock.Now())))
+	until, ok := p.lockout.Begin(keys...)
+	if !ok {
+		text := websession.BusyText
+		if !until.IsZero() {
+			text = websession.LockedText(until.Sub(p.clock.Now()))
+		}
+		refuse(http.StatusTooManyRequests, "", text)
 		return
 	}
+	defer p.lockout.End(keys...)
 	cur, next := r.PostFormValue(fieldCurrent), r.PostFormValue(fieldNew)
 	if next != r.PostFormValue(fieldConfirm) {
 		refuse(http.StatusBadRequest, fieldConfirm, "The two new passwords differ; type the same password twice.")

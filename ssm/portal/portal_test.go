@@ -801,3 +801,50 @@ func TestPLRReservation(t *testing.T) {
 		t.Error("the refused PLR code changed the store")
 	}
 }
+
+// TestSignInLockoutAtOnce: sign-ins sent at once cannot outrun the
+// lockout: of many wrong passwords sent together, at most MaxFailures are
+// checked (answered "wrong"); the rest are refused unchecked (429).
+func TestSignInLockoutAtOnce(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t)
+	c.get("/portal/login")
+	u, _ := url.Parse(e.ts.URL + "/portal/login")
+	var login string
+	for _, ck := range c.c.Jar.Cookies(u) {
+		if ck.Name == loginCookie {
+			login = ck.Value
+		}
+	}
+	const n = 24
+	codes := make(chan int, n)
+	start := make(chan struct{})
+	for i := range n {
+		go func() {
+			<-start
+			f := url.Values{FieldUsername: {"acme"}, FieldPassword: {"wrong-password-" + strconv.Itoa(i)}, websession.CSRFField: {login}}
+			req, err := http.NewRequest("POST", e.ts.URL+"/portal/login", strings.NewReader(f.Encode()))
+			if err != nil {
+				codes <- 0
+				return
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.AddCookie(&http.Cookie{Name: loginCookie, Value: login})
+			resp, err := e.ts.Client().Do(req)
+			if err != nil {
+				codes <- 0
+				return
+			}
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	close(start)
+	got := map[int]int{}
+	for range n {
+		got[<-codes]++
+	}
+	if got[http.StatusUnauthorized] > websession.DefaultLockout.MaxFailures || got[http.StatusUnauthorized]+got[http.StatusTooManyRequests] != n {
+		t.Errorf("answers to %d wrong passwords sent at once: %v; want at most %d checked (401), the rest refused (429)", n, got, websession.DefaultLockout.MaxFailures)
+	}
+}
