@@ -848,3 +848,22 @@ func TestSignInLockoutAtOnce(t *testing.T) {
 		t.Errorf("answers to %d wrong passwords sent at once: %v; want at most %d checked (401), the rest refused (429)", n, got, websession.DefaultLockout.MaxFailures)
 	}
 }
+
+// TestResetOwnPasswordRefused: the Users page's Reset password is for
+// other users. Resetting one's own would end the session that was to
+// show the new one-time password, leaving the user with a password
+// nobody saw; it is refused, and the password stays.
+func TestResetOwnPasswordRefused(t *testing.T) {
+	e := newEnv(t)
+	c := e.signedIn(t, "acme")
+	code, body := c.post("/portal/users/reset", url.Values{"name": {"acme"}})
+	if code != http.StatusBadRequest || !strings.Contains(body, "Change password") {
+		t.Errorf("resetting one's own password = %d, want 400 pointing to Change password:\n%s", code, body)
+	}
+	if code, _ := c.get("/portal/"); code != http.StatusOK {
+		t.Errorf("signed out by the refused reset: %d", code)
+	}
+	if _, err := e.store.Authenticate(context.Background(), "acme", password); err != nil {
+		t.Errorf("the password changed: %v", err)
+	}
+}
