@@ -45,7 +45,11 @@ func (p *Portal) loginPost(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Forbidden: the sign-in form's security token is missing or wrong, or it came from another site. Reload the sign-in page and try again.", http.StatusForbidden)
 		return
 	}
-	user, password := r.PostFormValue(FieldUsername), r.PostFormValue(FieldPassword)
+	// user is what the lockout, the log and the form shown again use:
+	// at most a user name's length. The name as typed is what signs in:
+	// Authenticate refuses a longer one unhashed.
+	name, password := r.PostFormValue(FieldUsername), r.PostFormValue(FieldPassword)
+	user := name
 	if len(user) > ssm.MaxNameLen {
 		user = user[:ssm.MaxNameLen]
 	}
@@ -63,7 +67,7 @@ func (p *Portal) loginPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer p.lockout.End(keys...)
-	u, err := p.store.Authenticate(r.Context(), user, password)
+	u, err := p.store.Authenticate(r.Context(), name, password)
 	if err != nil {
 		if !errors.Is(err, ssm.ErrBadCredentials) {
 			p.log.Error("portal sign-in: checking the password", "user", quote(user), "err", err)

@@ -867,3 +867,22 @@ func TestResetOwnPasswordRefused(t *testing.T) {
 		t.Errorf("the password changed: %v", err)
 	}
 }
+
+// TestLongUserNameRefused: a user name longer than any user's may be is
+// refused as it is, not cut to the length of one: the longest user name
+// with a character added does not sign in as that user.
+func TestLongUserNameRefused(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	long := strings.Repeat("l", ssm.MaxNameLen)
+	pw, _, err := e.store.AddUser(ctx, long, ssm.RoleVAUser, "", "Lab", t0)
+	must(t, err)
+	_, err = e.store.ChangePassword(ctx, long, pw, password, t0)
+	must(t, err)
+	if code, body := e.client(t).signIn(long+"x", password); code != http.StatusUnauthorized {
+		t.Errorf("sign-in as %q = %d, want 401:\n%s", long+"x", code, body)
+	}
+	if code, body := e.client(t).signIn(long, password); code != http.StatusSeeOther {
+		t.Errorf("sign-in as %q = %d, want 303:\n%s", long, code, body)
+	}
+}
