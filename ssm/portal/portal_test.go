@@ -886,3 +886,37 @@ func TestLongUserNameRefused(t *testing.T) {
 		t.Errorf("sign-in as %q = %d, want 303:\n%s", long, code, body)
 	}
 }
+
+// TestSignInAndOutSessions: a sign-in always starts a new session (a
+// session id planted before it is never taken over), and after sign-out
+// the old session id, replayed, opens nothing.
+func TestSignInAndOutSessions(t *testing.T) {
+	e := newEnv(t)
+	u, _ := url.Parse(e.ts.URL + "/portal/")
+	c := e.client(t)
+	const planted = "planted-session-id"
+	c.c.Jar.SetCookies(u, []*http.Cookie{{Name: SessionCookie, Value: planted, Path: "/portal/"}})
+	if code, _ := c.signIn("acme", password); code != http.StatusSeeOther {
+		t.Fatalf("sign-in = %d", code)
+	}
+	var id string
+	for _, ck := range c.c.Jar.Cookies(u) {
+		if ck.Name == SessionCookie {
+			id = ck.Value
+		}
+	}
+	if id == "" || id == planted {
+		t.Fatalf("the sign-in kept the planted session id %q", id)
+	}
+	if code, _ := c.get("/portal/"); code != http.StatusOK {
+		t.Fatalf("signed in = %d", code)
+	}
+	if code, _ := c.post("/portal/logout", url.Values{}); code != http.StatusSeeOther {
+		t.Fatalf("sign-out = %d", code)
+	}
+	replay := e.client(t)
+	replay.c.Jar.SetCookies(u, []*http.Cookie{{Name: SessionCookie, Value: id, Path: "/portal/"}})
+	if code, _, h := replay.do("GET", "/portal/", nil); code != http.StatusSeeOther || h.Get("Location") != "/portal/login" {
+		t.Errorf("the signed-out session id replayed = %d to %q", code, h.Get("Location"))
+	}
+}
