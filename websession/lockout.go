@@ -166,7 +166,9 @@ func (l *Lockout) Fail(keys ...string) (int, time.Time) {
 	return most, until
 }
 
-// Succeed forgets the failures of keys.
+// Succeed forgets the failures of keys: the account's after its
+// sign-in. (A source address's failures stay until the window ends, so
+// that a user who signs in cannot reset its address's count.)
 func (l *Lockout) Succeed(keys ...string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -90,7 +90,9 @@ func (p *Portal) loginPost(w http.ResponseWriter, r *http.Request) {
 		p.showLogin(w, r, http.StatusUnauthorized, user, problem)
 		return
 	}
-	p.lockout.Succeed(keys...)
+	// The address's failures stay: five within the window lock it,
+	// whoever signs in from it meanwhile.
+	p.lockout.Succeed(websession.AccountKey(user))
 	x := p.sessions.Create(u.Name, u.Stamp)
 	p.setSessionCookie(w, x)
 	p.log.Info("portal sign-in", "user", quote(u.Name), "role", string(u.Role), "from", src)

@@ -920,3 +920,27 @@ func TestSignInAndOutSessions(t *testing.T) {
 		t.Errorf("the signed-out session id replayed = %d to %q", code, h.Get("Location"))
 	}
 }
+
+// TestSourceLockoutSurvivesASuccess: five failures from one address
+// within the window lock the address, as the docs say, even when a
+// sign-in of another user from it succeeded in between: a user of the
+// manager cannot reset its address's count to guess other users'
+// passwords.
+func TestSourceLockoutSurvivesASuccess(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t)
+	for i := 1; i < websession.DefaultLockout.MaxFailures; i++ {
+		if code, _ := c.signIn("root", "wrong-password"); code != http.StatusUnauthorized {
+			t.Fatalf("failure %d = %d", i, code)
+		}
+	}
+	if code, _ := e.client(t).signIn("sales", password); code != http.StatusSeeOther {
+		t.Fatalf("sales's sign-in = %d", code)
+	}
+	if code, _ := c.signIn("acme", "wrong-password"); code != http.StatusUnauthorized {
+		t.Fatalf("fifth failure = %d", code)
+	}
+	if code, body := e.client(t).signIn("bvirt", password); code != http.StatusTooManyRequests {
+		t.Errorf("a sign-in from the address after its fifth failure = %d, want 429:\n%s", code, body)
+	}
+}
