@@ -89,7 +89,9 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
 		s.showLogin(w, r, http.StatusUnauthorized, user, problem)
 		return
 	}
-	s.lockout.Succeed(keys...)
+	// The address's failures stay: five within the window lock it,
+	// whoever signs in from it meanwhile.
+	s.lockout.Succeed(websession.AccountKey(user))
 	stamp, err := s.users.PasswordStamp(user)
 	if err != nil {
 		s.showLogin(w, r, http.StatusInternalServerError, user, "The password store cannot be read: "+err.Error())

@@ -591,3 +591,23 @@ func TestSessionTimeoutSetting(t *testing.T) {
 		t.Fatal("a session idle for 5 minutes outlived the 5-minute setting")
 	}
 }
+
+// TestSourceLockoutSurvivesASuccess: five failures from one address
+// within the window lock it even when the administrator signed in from it
+// in between: a sign-in does not reset its address's count.
+func TestSourceLockoutSurvivesASuccess(t *testing.T) {
+	d := newTestDevice(t)
+	b := d.browser(t)
+	for i := 1; i < DefaultLockout.MaxFailures; i++ {
+		if code, _ := b.signIn("operator", "wrong-password"); code != http.StatusUnauthorized {
+			t.Fatalf("failure %d = %d", i, code)
+		}
+	}
+	d.browser(t).mustSignIn(testsupport.DefaultPassword)
+	if code, _ := b.signIn("operator", "wrong-password"); code != http.StatusUnauthorized {
+		t.Fatalf("fifth failure = %d", code)
+	}
+	if code, body := d.browser(t).signIn("admin", testsupport.DefaultPassword); code != http.StatusTooManyRequests {
+		t.Errorf("a sign-in from the address after its fifth failure = %d, want 429:\n%s", code, body)
+	}
+}
