@@ -2,6 +2,7 @@ package websession
 
 import (
 	"fmt"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -53,8 +54,21 @@ func NewLockout(c clock.Clock, p LockoutPolicy) *Lockout {
 // AccountKey is the lockout key of a user name.
 func AccountKey(user string) string { return "account " + user }
 
-// SourceKey is the lockout key of a source address.
-func SourceKey(addr string) string { return "source " + addr }
+// SourceKey is the lockout key of a source address: the address for
+// IPv4, its /64 for IPv6 (the block one host or site gets, whose every
+// address would else have a count of its own). addr is kept as it is
+// when it is not an IP address.
+func SourceKey(addr string) string {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return "source " + addr
+	}
+	ip = ip.Unmap().WithZone("")
+	if ip.Is6() {
+		return "source " + netip.PrefixFrom(ip, 64).Masked().String()
+	}
+	return "source " + ip.String()
+}
 
 // Policy returns the lockout's policy.
 func (l *Lockout) Policy() LockoutPolicy { return l.policy }

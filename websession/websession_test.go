@@ -194,3 +194,25 @@ func TestLockoutBegin(t *testing.T) {
 		t.Fatal("refused after the lock")
 	}
 }
+
+// TestSourceKey: an IPv6 source is keyed by its /64, the block one host
+// or site holds (else every one of its 2^64 addresses would have its own
+// count); IPv4 by the address, written either way.
+func TestSourceKey(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		same bool
+	}{
+		{"2001:db8::1", "2001:db8::ffff:2", true},
+		{"2001:db8::1", "2001:db8:0:1::1", false},
+		{"192.0.2.1", "::ffff:192.0.2.1", true},
+		{"192.0.2.1", "192.0.2.2", false},
+		{"fe80::1%eth0", "fe80::2", true},
+	} {
+		t.Run(tc.a+" "+tc.b, func(t *testing.T) {
+			if got := SourceKey(tc.a) == SourceKey(tc.b); got != tc.same {
+				t.Errorf("SourceKey(%q) = %q, SourceKey(%q) = %q; same: %v, want %v", tc.a, SourceKey(tc.a), tc.b, SourceKey(tc.b), got, tc.same)
+			}
+		})
+	}
+}
