@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -609,5 +610,52 @@ func TestSourceLockoutSurvivesASuccess(t *testing.T) {
 	}
 	if code, body := d.browser(t).signIn("admin", testsupport.DefaultPassword); code != http.StatusTooManyRequests {
 		t.Errorf("a sign-in from the address after its fifth failure = %d, want 429:\n%s", code, body)
+	}
+}
+
+// TestSignInLockoutAtOnce: sign-ins sent at once cannot outrun the
+// lockout: of many wrong passwords sent together, at most MaxFailures are
+// checked (answered "wrong"); the rest are refused unchecked (429).
+func TestSignInLockoutAtOnce(t *testing.T) {
+	d := newTestDevice(t)
+	b := d.browser(t)
+	b.get("/login")
+	u, _ := url.Parse(d.ts.URL + "/login")
+	var login string
+	for _, ck := range b.c.Jar.Cookies(u) {
+		if ck.Name == loginCookie {
+			login = ck.Value
+		}
+	}
+	const n = 24
+	codes := make(chan int, n)
+	start := make(chan struct{})
+	for i := range n {
+		go func() {
+			<-start
+			f := url.Values{FieldUsername: {"admin"}, FieldPassword: {"wrong-password-" + strconv.Itoa(i)}, CSRFField: {login}}
+			req, err := http.NewRequest(http.MethodPost, d.ts.URL+"/login", strings.NewReader(f.Encode()))
+			if err != nil {
+				codes <- 0
+				return
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.AddCookie(&http.Cookie{Name: loginCookie, Value: login})
+			resp, err := d.ts.Client().Do(req)
+			if err != nil {
+				codes <- 0
+				return
+			}
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	close(start)
+	got := map[int]int{}
+	for range n {
+		got[<-codes]++
+	}
+	if got[http.StatusUnauthorized] > DefaultLockout.MaxFailures || got[http.StatusUnauthorized]+got[http.StatusTooManyRequests] != n {
+		t.Errorf("answers to %d wrong passwords sent at once: %v; want at most %d checked (401), the rest refused (429)", n, got, DefaultLockout.MaxFailures)
 	}
 }
