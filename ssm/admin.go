@@ -15,6 +15,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"vxway/licproto"
 )
@@ -37,9 +39,21 @@ func CheckName(kind, s string) error {
 	if len(s) > MaxNameLen {
 		return fmt.Errorf("%w: %s name is %d characters, more than %d", ErrInvalid, kind, len(s), MaxNameLen)
 	}
+	return checkText(kind+" name", s)
+}
+
+// checkText refuses text that a page or a terminal would not show as it
+// was typed: not UTF-8 (a form's fields, unlike JSON strings, arrive
+// undecoded, and PostgreSQL refuses them), or holding a control
+// character (C0, DEL or C1, which a terminal may take for an escape) or
+// a bidirectional control (which reorders what a terminal shows).
+func checkText(what, s string) error {
+	if !utf8.ValidString(s) {
+		return fmt.Errorf("%w: %s is not UTF-8 text", ErrInvalid, what)
+	}
 	for _, r := range s {
-		if r < ' ' || r == 0x7f {
-			return fmt.Errorf("%w: %s name contains a control character", ErrInvalid, kind)
+		if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
+			return fmt.Errorf("%w: %s contains a control character (%U)", ErrInvalid, what, r)
 		}
 	}
 	return nil
@@ -241,12 +255,7 @@ func checkDescription(d string) error {
 	if len(d) > MaxDescriptionLen {
 		return fmt.Errorf("%w: description is %d characters, more than %d", ErrInvalid, len(d), MaxDescriptionLen)
 	}
-	for _, r := range d {
-		if r < ' ' || r == 0x7f {
-			return fmt.Errorf("%w: description contains a control character", ErrInvalid)
-		}
-	}
-	return nil
+	return checkText("description", d)
 }
 
 // TokenInfo describes a token without revealing it.

@@ -85,9 +85,10 @@ func (s *Store) missingVA(va string) error {
 	return fmt.Errorf("%w: virtual account %q (create it with: ssm va create)", ErrNotFound, va)
 }
 
-// ScopeInstance reports whether u may see and change the product instance
-// udi (registered, or known by a reservation), and returns its virtual
-// account.
+// ScopeInstance reports whether u may see and change the registered
+// product instance udi, and returns its virtual account. (A device known
+// only by a reservation is reached through its virtual account: the
+// reservation functions take va and find codes only there.)
 func (s *Store) ScopeInstance(ctx context.Context, u *User, udi string) (string, error) {
 	var va string
 	err := s.db.QueryRowContext(ctx, s.q(`SELECT v.name FROM instances i JOIN virtual_accounts v ON v.id = i.va_id WHERE i.udi = ?`), udi).Scan(&va)

@@ -3,6 +3,7 @@ package ssm
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -226,6 +227,40 @@ func TestTransferLicenses(t *testing.T) {
 		ev, _ := s.Events(ctx, "Lab", 0)
 		if len(ev) != 1 || ev[0].Kind != EventLicensesTransferred || ev[0].Detail != "4 rms transferred from Default" {
 			t.Fatalf("Lab events %+v", ev)
+		}
+	})
+}
+
+// TestTextFromFormsRefused: a token description or an account name that
+// is not UTF-8, or holds a C1 control character (U+0080..U+009F, which a
+// terminal may take as an escape when ssm token list prints it), is
+// refused as invalid on both databases, and nothing is stored. Form
+// fields, unlike JSON strings, reach the store undecoded.
+func TestTextFromFormsRefused(t *testing.T) {
+	eachStore(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		seed(t, s)
+		for _, bad := range []string{"caf\xe9", "x\u009b2J", "\xff"} {
+			t.Run(strconv.Quote(bad), func(t *testing.T) {
+				if _, _, err := s.CreateToken(ctx, "Default", TokenOptions{Description: bad}, t0); !errors.Is(err, ErrInvalid) {
+					t.Errorf("token description %q: %v, want ErrInvalid", bad, err)
+				}
+				if err := s.CreateAccount(ctx, bad, t0); !errors.Is(err, ErrInvalid) {
+					t.Errorf("account name %q: %v, want ErrInvalid", bad, err)
+				}
+				if err := s.CreateVA(ctx, "Acme", bad, t0); !errors.Is(err, ErrInvalid) {
+					t.Errorf("virtual account name %q: %v, want ErrInvalid", bad, err)
+				}
+			})
+		}
+		if list, _ := s.Tokens(ctx, "Default"); len(list) != 0 {
+			t.Errorf("refused tokens stored: %v", list)
+		}
+		if list, _ := s.Accounts(ctx); len(list) != 1 || len(list[0].VirtualAccounts) != 2 {
+			t.Errorf("refused accounts stored: %v", list)
+		}
+		if _, _, err := s.CreateToken(ctx, "Default", TokenOptions{Description: "Café Zürich lab"}, t0); err != nil {
+			t.Errorf("a UTF-8 description: %v", err)
 		}
 	})
 }

@@ -2,6 +2,7 @@ package websession
 
 import (
 	"fmt"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -33,6 +34,8 @@ type failures struct {
 	n      int
 	first  time.Time
 	locked time.Time // locked until
+	// pending counts the attempts under way (Begin without End).
+	pending int
 }
 
 // Lockout counts sign-in failures.
@@ -51,8 +54,21 @@ func NewLockout(c clock.Clock, p LockoutPolicy) *Lockout {
 // AccountKey is the lockout key of a user name.
 func AccountKey(user string) string { return "account " + user }
 
-// SourceKey is the lockout key of a source address.
-func SourceKey(addr string) string { return "source " + addr }
+// SourceKey is the lockout key of a source address: the address for
+// IPv4, its /64 for IPv6 (the block one host or site gets, whose every
+// address would else have a count of its own). addr is kept as it is
+// when it is not an IP address.
+func SourceKey(addr string) string {
+	ip, err := netip.ParseAddr(addr)
+	if err != nil {
+		return "source " + addr
+	}
+	ip = ip.Unmap().WithZone("")
+	if ip.Is6() {
+		return "source " + netip.PrefixFrom(ip, 64).Masked().String()
+	}
+	return "source " + ip.String()
+}
 
 // Policy returns the lockout's policy.
 func (l *Lockout) Policy() LockoutPolicy { return l.policy }
@@ -72,6 +88,67 @@ func (l *Lockout) LockedUntil(keys ...string) time.Time {
 	return until
 }
 
+// Begin starts a sign-in attempt for keys and reports whether it may go
+// on to check the password. It may not while a key is locked (until is
+// when the lock ends), nor while a key's failures so far and its attempts
+// already under way would reach MaxFailures if those failed (until is
+// zero): attempts sent at once cannot check more passwords than the lock
+// allows. Every Begin that returns true is followed by one End, after
+// Fail or Succeed.
+func (l *Lockout) Begin(keys ...string) (until time.Time, ok bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.clock.Now()
+	for _, k := range keys {
+		if f, ok := l.m[k]; ok && now.Before(f.locked) && f.locked.After(until) {
+			until = f.locked
+		}
+	}
+	if !until.IsZero() {
+		return until, false
+	}
+	for _, k := range keys {
+		f, ok := l.m[k]
+		if !ok {
+			continue
+		}
+		n := f.n
+		if now.Sub(f.first) >= l.policy.Window {
+			n = 0
+		}
+		if n+f.pending >= l.policy.MaxFailures {
+			return time.Time{}, false
+		}
+	}
+	l.pruneLocked(now)
+	for _, k := range keys {
+		f, ok := l.m[k]
+		if !ok {
+			f = &failures{first: now}
+			l.m[k] = f
+		}
+		f.pending++
+	}
+	return time.Time{}, true
+}
+
+// End ends an attempt that Begin let go on.
+func (l *Lockout) End(keys ...string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now := l.clock.Now()
+	for _, k := range keys {
+		f, ok := l.m[k]
+		if !ok || f.pending == 0 {
+			continue
+		}
+		f.pending--
+		if f.pending == 0 && f.n == 0 && !now.Before(f.locked) {
+			delete(l.m, k)
+		}
+	}
+}
+
 // Fail records a failure for each key and returns the most failures of
 // any key within the window, and the time the keys are locked until when
 // this failure locked one.
@@ -84,9 +161,12 @@ func (l *Lockout) Fail(keys ...string) (int, time.Time) {
 	var until time.Time
 	for _, k := range keys {
 		f, ok := l.m[k]
-		if !ok || now.Sub(f.first) >= l.policy.Window {
+		if !ok {
 			f = &failures{first: now}
 			l.m[k] = f
+		}
+		if now.Sub(f.first) >= l.policy.Window {
+			f.n, f.first, f.locked = 0, now, time.Time{}
 		}
 		f.n++
 		if f.n >= l.policy.MaxFailures {
@@ -100,12 +180,19 @@ func (l *Lockout) Fail(keys ...string) (int, time.Time) {
 	return most, until
 }
 
-// Succeed forgets the failures of keys.
+// Succeed forgets the failures of keys: the account's after its
+// sign-in. (A source address's failures stay until the window ends, so
+// that a user who signs in cannot reset its address's count.)
 func (l *Lockout) Succeed(keys ...string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, k := range keys {
-		if f, ok := l.m[k]; ok && !l.clock.Now().Before(f.locked) {
+		f, ok := l.m[k]
+		switch {
+		case !ok || l.clock.Now().Before(f.locked):
+		case f.pending > 0:
+			f.n = 0 // End forgets the key
+		default:
 			delete(l.m, k)
 		}
 	}
@@ -121,7 +208,7 @@ func (l *Lockout) pruneLocked(now time.Time) {
 		return
 	}
 	for k, f := range l.m {
-		if now.Sub(f.first) >= l.policy.Window && !now.Before(f.locked) {
+		if now.Sub(f.first) >= l.policy.Window && !now.Before(f.locked) && f.pending == 0 {
 			delete(l.m, k)
 		}
 	}
@@ -129,7 +216,7 @@ func (l *Lockout) pruneLocked(now time.Time) {
 		if len(l.m) < maxTracked {
 			break
 		}
-		if !now.Before(f.locked) {
+		if !now.Before(f.locked) && f.pending == 0 {
 			delete(l.m, k)
 		}
 	}
@@ -143,3 +230,7 @@ func LockedText(left time.Duration) string {
 	}
 	return fmt.Sprintf("Sign-in is locked after repeated failures; try again in %d minute(s).", mins)
 }
+
+// BusyText is the sign-in page's message when Begin refuses an attempt
+// because others of the same user or address are being checked.
+const BusyText = "Other sign-ins of this user or from this address are being checked; try again in a moment."

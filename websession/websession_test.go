@@ -144,3 +144,75 @@ func TestCheckPost(t *testing.T) {
 		})
 	}
 }
+
+// TestLockoutBegin: attempts under way count against the lock, so that
+// attempts made at once check at most MaxFailures passwords; an attempt
+// that ends (whatever its outcome) frees its place, and a success forgets
+// the failures.
+func TestLockoutBegin(t *testing.T) {
+	c := clock.NewFake(t0)
+	l := NewLockout(c, DefaultLockout)
+	keys := []string{AccountKey("alice"), SourceKey("192.0.2.1")}
+	for i := 0; i < DefaultLockout.MaxFailures; i++ {
+		if until, ok := l.Begin(keys...); !ok || !until.IsZero() {
+			t.Fatalf("attempt %d under way refused (%v)", i+1, until)
+		}
+	}
+	if until, ok := l.Begin(AccountKey("alice"), SourceKey("192.0.2.9")); ok || !until.IsZero() {
+		t.Fatalf("an attempt beyond MaxFailures under way: ok %v, until %v", ok, until)
+	}
+	if _, ok := l.Begin(AccountKey("bob"), SourceKey("192.0.2.9")); !ok {
+		t.Fatal("another user from another address refused")
+	}
+	l.End(AccountKey("bob"), SourceKey("192.0.2.9"))
+	l.Succeed(keys...)
+	for i := 0; i < DefaultLockout.MaxFailures; i++ {
+		l.End(keys...)
+	}
+	if _, ok := l.Begin(keys...); !ok {
+		t.Fatal("refused after one attempt under way succeeded")
+	}
+	l.End(keys...)
+	for i := 1; i < DefaultLockout.MaxFailures; i++ {
+		l.Fail(keys...)
+	}
+	if _, ok := l.Begin(keys...); !ok {
+		t.Fatal("refused with one failure left")
+	}
+	if _, ok := l.Begin(keys...); ok {
+		t.Fatal("two attempts under way with one failure left")
+	}
+	if _, until := l.Fail(keys...); until.IsZero() {
+		t.Fatal("the last failure did not lock")
+	}
+	l.End(keys...)
+	if until, ok := l.Begin(keys...); ok || !until.Equal(t0.Add(5*time.Minute)) {
+		t.Fatalf("while locked: ok %v, until %v", ok, until)
+	}
+	c.Advance(5 * time.Minute)
+	if _, ok := l.Begin(keys...); !ok {
+		t.Fatal("refused after the lock")
+	}
+}
+
+// TestSourceKey: an IPv6 source is keyed by its /64, the block one host
+// or site holds (else every one of its 2^64 addresses would have its own
+// count); IPv4 by the address, written either way.
+func TestSourceKey(t *testing.T) {
+	for _, tc := range []struct {
+		a, b string
+		same bool
+	}{
+		{"2001:db8::1", "2001:db8::ffff:2", true},
+		{"2001:db8::1", "2001:db8:0:1::1", false},
+		{"192.0.2.1", "::ffff:192.0.2.1", true},
+		{"192.0.2.1", "192.0.2.2", false},
+		{"fe80::1%eth0", "fe80::2", true},
+	} {
+		t.Run(tc.a+" "+tc.b, func(t *testing.T) {
+			if got := SourceKey(tc.a) == SourceKey(tc.b); got != tc.same {
+				t.Errorf("SourceKey(%q) = %q, SourceKey(%q) = %q; same: %v, want %v", tc.a, SourceKey(tc.a), tc.b, SourceKey(tc.b), got, tc.same)
+			}
+		})
+	}
+}

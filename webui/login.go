@@ -59,11 +59,18 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
 	}
 	src := source(r)
 	keys := []string{websession.AccountKey(user), websession.SourceKey(src)}
-	if until := s.lockout.LockedUntil(keys...); !until.IsZero() {
+	until, ok := s.lockout.Begin(keys...)
+	if !ok {
+		if until.IsZero() {
+			s.event("sign-in of %s from %s refused: other sign-ins under way", quote(user), src)
+			s.showLogin(w, r, http.StatusTooManyRequests, user, websession.BusyText)
+			return
+		}
 		s.event("sign-in of %s from %s refused: locked until %s", quote(user), src, until.UTC().Format(time.RFC3339))
 		s.showLogin(w, r, http.StatusTooManyRequests, user, websession.LockedText(until.Sub(s.clock.Now())))
 		return
 	}
+	defer s.lockout.End(keys...)
 	err = s.authenticate(user, password)
 	if err != nil {
 		n, until := s.lockout.Fail(keys...)
@@ -82,7 +89,9 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
 		s.showLogin(w, r, http.StatusUnauthorized, user, problem)
 		return
 	}
-	s.lockout.Succeed(keys...)
+	// The address's failures stay: five within the window lock it,
+	// whoever signs in from it meanwhile.
+	s.lockout.Succeed(websession.AccountKey(user))
 	stamp, err := s.users.PasswordStamp(user)
 	if err != nil {
 		s.showLogin(w, r, http.StatusInternalServerError, user, "The password store cannot be read: "+err.Error())

@@ -29,10 +29,16 @@ func (s *Server) passwordPost(w http.ResponseWriter, r *http.Request, x *session
 	}
 	cur, nw, confirm := r.PostFormValue(fieldCurrent), r.PostFormValue(fieldNew), r.PostFormValue(fieldConfirm)
 	keys := []string{websession.AccountKey(x.User), websession.SourceKey(source(r))}
-	if until := s.lockout.LockedUntil(keys...); !until.IsZero() {
-		refuse(http.StatusTooManyRequests, fieldCurrent, websession.LockedText(until.Sub(s.clock.Now())))
+	until, ok := s.lockout.Begin(keys...)
+	if !ok {
+		text := websession.BusyText
+		if !until.IsZero() {
+			text = websession.LockedText(until.Sub(s.clock.Now()))
+		}
+		refuse(http.StatusTooManyRequests, fieldCurrent, text)
 		return
 	}
+	defer s.lockout.End(keys...)
 	if err := s.users.Check(x.User, cur); err != nil {
 		n, _ := s.lockout.Fail(keys...)
 		s.event("password change of %s from %s refused: the current password is wrong (%d failures)", quote(x.User), source(r), n)

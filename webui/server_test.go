@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -589,5 +590,72 @@ func TestSessionTimeoutSetting(t *testing.T) {
 	d.clock.Advance(5 * time.Minute)
 	if _, body := b.get("/status/alarms"); !strings.Contains(body, `name="username"`) {
 		t.Fatal("a session idle for 5 minutes outlived the 5-minute setting")
+	}
+}
+
+// TestSourceLockoutSurvivesASuccess: five failures from one address
+// within the window lock it even when the administrator signed in from it
+// in between: a sign-in does not reset its address's count.
+func TestSourceLockoutSurvivesASuccess(t *testing.T) {
+	d := newTestDevice(t)
+	b := d.browser(t)
+	for i := 1; i < DefaultLockout.MaxFailures; i++ {
+		if code, _ := b.signIn("operator", "wrong-password"); code != http.StatusUnauthorized {
+			t.Fatalf("failure %d = %d", i, code)
+		}
+	}
+	d.browser(t).mustSignIn(testsupport.DefaultPassword)
+	if code, _ := b.signIn("operator", "wrong-password"); code != http.StatusUnauthorized {
+		t.Fatalf("fifth failure = %d", code)
+	}
+	if code, body := d.browser(t).signIn("admin", testsupport.DefaultPassword); code != http.StatusTooManyRequests {
+		t.Errorf("a sign-in from the address after its fifth failure = %d, want 429:\n%s", code, body)
+	}
+}
+
+// TestSignInLockoutAtOnce: sign-ins sent at once cannot outrun the
+// lockout: of many wrong passwords sent together, at most MaxFailures are
+// checked (answered "wrong"); the rest are refused unchecked (429).
+func TestSignInLockoutAtOnce(t *testing.T) {
+	d := newTestDevice(t)
+	b := d.browser(t)
+	b.get("/login")
+	u, _ := url.Parse(d.ts.URL + "/login")
+	var login string
+	for _, ck := range b.c.Jar.Cookies(u) {
+		if ck.Name == loginCookie {
+			login = ck.Value
+		}
+	}
+	const n = 24
+	codes := make(chan int, n)
+	start := make(chan struct{})
+	for i := range n {
+		go func() {
+			<-start
+			f := url.Values{FieldUsername: {"admin"}, FieldPassword: {"wrong-password-" + strconv.Itoa(i)}, CSRFField: {login}}
+			req, err := http.NewRequest(http.MethodPost, d.ts.URL+"/login", strings.NewReader(f.Encode()))
+			if err != nil {
+				codes <- 0
+				return
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.AddCookie(&http.Cookie{Name: loginCookie, Value: login})
+			resp, err := d.ts.Client().Do(req)
+			if err != nil {
+				codes <- 0
+				return
+			}
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	close(start)
+	got := map[int]int{}
+	for range n {
+		got[<-codes]++
+	}
+	if got[http.StatusUnauthorized] > DefaultLockout.MaxFailures || got[http.StatusUnauthorized]+got[http.StatusTooManyRequests] != n {
+		t.Errorf("answers to %d wrong passwords sent at once: %v; want at most %d checked (401), the rest refused (429)", n, got, DefaultLockout.MaxFailures)
 	}
 }

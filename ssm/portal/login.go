@@ -45,18 +45,29 @@ func (p *Portal) loginPost(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "Forbidden: the sign-in form's security token is missing or wrong, or it came from another site. Reload the sign-in page and try again.", http.StatusForbidden)
 		return
 	}
-	user, password := r.PostFormValue(FieldUsername), r.PostFormValue(FieldPassword)
+	// user is what the lockout, the log and the form shown again use:
+	// at most a user name's length. The name as typed is what signs in:
+	// Authenticate refuses a longer one unhashed.
+	name, password := r.PostFormValue(FieldUsername), r.PostFormValue(FieldPassword)
+	user := name
 	if len(user) > ssm.MaxNameLen {
 		user = user[:ssm.MaxNameLen]
 	}
 	src := source(r)
 	keys := []string{websession.AccountKey(user), websession.SourceKey(src)}
-	if until := p.lockout.LockedUntil(keys...); !until.IsZero() {
+	until, ok := p.lockout.Begin(keys...)
+	if !ok {
+		if until.IsZero() {
+			p.log.Warn("portal sign-in refused: other sign-ins under way", "user", quote(user), "from", src)
+			p.showLogin(w, r, http.StatusTooManyRequests, user, websession.BusyText)
+			return
+		}
 		p.log.Warn("portal sign-in refused: locked", "user", quote(user), "from", src, "until", until.UTC().Format(time.RFC3339))
 		p.showLogin(w, r, http.StatusTooManyRequests, user, websession.LockedText(until.Sub(p.clock.Now())))
 		return
 	}
-	u, err := p.store.Authenticate(r.Context(), user, password)
+	defer p.lockout.End(keys...)
+	u, err := p.store.Authenticate(r.Context(), name, password)
 	if err != nil {
 		if !errors.Is(err, ssm.ErrBadCredentials) {
 			p.log.Error("portal sign-in: checking the password", "user", quote(user), "err", err)
@@ -79,7 +90,9 @@ func (p *Portal) loginPost(w http.ResponseWriter, r *http.Request) {
 		p.showLogin(w, r, http.StatusUnauthorized, user, problem)
 		return
 	}
-	p.lockout.Succeed(keys...)
+	// The address's failures stay: five within the window lock it,
+	// whoever signs in from it meanwhile.
+	p.lockout.Succeed(websession.AccountKey(user))
 	x := p.sessions.Create(u.Name, u.Stamp)
 	p.setSessionCookie(w, x)
 	p.log.Info("portal sign-in", "user", quote(u.Name), "role", string(u.Role), "from", src)
@@ -132,10 +145,16 @@ func (p *Portal) passwordPost(w http.ResponseWriter, r *http.Request, x *websess
 		p.render(w, r, x, u, "password", st, &view{Title: "Change password", Errors: map[string]string{field: msg}})
 	}
 	keys := []string{websession.AccountKey(u.Name), websession.SourceKey(source(r))}
-	if until := p.lockout.LockedUntil(keys...); !until.IsZero() {
-		refuse(http.StatusTooManyRequests, "", websession.LockedText(until.Sub(p.clock.Now())))
+	until, ok := p.lockout.Begin(keys...)
+	if !ok {
+		text := websession.BusyText
+		if !until.IsZero() {
+			text = websession.LockedText(until.Sub(p.clock.Now()))
+		}
+		refuse(http.StatusTooManyRequests, "", text)
 		return
 	}
+	defer p.lockout.End(keys...)
 	cur, next := r.PostFormValue(fieldCurrent), r.PostFormValue(fieldNew)
 	if next != r.PostFormValue(fieldConfirm) {
 		refuse(http.StatusBadRequest, fieldConfirm, "The two new passwords differ; type the same password twice.")

@@ -801,3 +801,146 @@ func TestPLRReservation(t *testing.T) {
 		t.Error("the refused PLR code changed the store")
 	}
 }
+
+// TestSignInLockoutAtOnce: sign-ins sent at once cannot outrun the
+// lockout: of many wrong passwords sent together, at most MaxFailures are
+// checked (answered "wrong"); the rest are refused unchecked (429).
+func TestSignInLockoutAtOnce(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t)
+	c.get("/portal/login")
+	u, _ := url.Parse(e.ts.URL + "/portal/login")
+	var login string
+	for _, ck := range c.c.Jar.Cookies(u) {
+		if ck.Name == loginCookie {
+			login = ck.Value
+		}
+	}
+	const n = 24
+	codes := make(chan int, n)
+	start := make(chan struct{})
+	for i := range n {
+		go func() {
+			<-start
+			f := url.Values{FieldUsername: {"acme"}, FieldPassword: {"wrong-password-" + strconv.Itoa(i)}, websession.CSRFField: {login}}
+			req, err := http.NewRequest("POST", e.ts.URL+"/portal/login", strings.NewReader(f.Encode()))
+			if err != nil {
+				codes <- 0
+				return
+			}
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.AddCookie(&http.Cookie{Name: loginCookie, Value: login})
+			resp, err := e.ts.Client().Do(req)
+			if err != nil {
+				codes <- 0
+				return
+			}
+			resp.Body.Close()
+			codes <- resp.StatusCode
+		}()
+	}
+	close(start)
+	got := map[int]int{}
+	for range n {
+		got[<-codes]++
+	}
+	if got[http.StatusUnauthorized] > websession.DefaultLockout.MaxFailures || got[http.StatusUnauthorized]+got[http.StatusTooManyRequests] != n {
+		t.Errorf("answers to %d wrong passwords sent at once: %v; want at most %d checked (401), the rest refused (429)", n, got, websession.DefaultLockout.MaxFailures)
+	}
+}
+
+// TestResetOwnPasswordRefused: the Users page's Reset password is for
+// other users. Resetting one's own would end the session that was to
+// show the new one-time password, leaving the user with a password
+// nobody saw; it is refused, and the password stays.
+func TestResetOwnPasswordRefused(t *testing.T) {
+	e := newEnv(t)
+	c := e.signedIn(t, "acme")
+	code, body := c.post("/portal/users/reset", url.Values{"name": {"acme"}})
+	if code != http.StatusBadRequest || !strings.Contains(body, "Change password") {
+		t.Errorf("resetting one's own password = %d, want 400 pointing to Change password:\n%s", code, body)
+	}
+	if code, _ := c.get("/portal/"); code != http.StatusOK {
+		t.Errorf("signed out by the refused reset: %d", code)
+	}
+	if _, err := e.store.Authenticate(context.Background(), "acme", password); err != nil {
+		t.Errorf("the password changed: %v", err)
+	}
+}
+
+// TestLongUserNameRefused: a user name longer than any user's may be is
+// refused as it is, not cut to the length of one: the longest user name
+// with a character added does not sign in as that user.
+func TestLongUserNameRefused(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	long := strings.Repeat("l", ssm.MaxNameLen)
+	pw, _, err := e.store.AddUser(ctx, long, ssm.RoleVAUser, "", "Lab", t0)
+	must(t, err)
+	_, err = e.store.ChangePassword(ctx, long, pw, password, t0)
+	must(t, err)
+	if code, body := e.client(t).signIn(long+"x", password); code != http.StatusUnauthorized {
+		t.Errorf("sign-in as %q = %d, want 401:\n%s", long+"x", code, body)
+	}
+	if code, body := e.client(t).signIn(long, password); code != http.StatusSeeOther {
+		t.Errorf("sign-in as %q = %d, want 303:\n%s", long, code, body)
+	}
+}
+
+// TestSignInAndOutSessions: a sign-in always starts a new session (a
+// session id planted before it is never taken over), and after sign-out
+// the old session id, replayed, opens nothing.
+func TestSignInAndOutSessions(t *testing.T) {
+	e := newEnv(t)
+	u, _ := url.Parse(e.ts.URL + "/portal/")
+	c := e.client(t)
+	const planted = "planted-session-id"
+	c.c.Jar.SetCookies(u, []*http.Cookie{{Name: SessionCookie, Value: planted, Path: "/portal/"}})
+	if code, _ := c.signIn("acme", password); code != http.StatusSeeOther {
+		t.Fatalf("sign-in = %d", code)
+	}
+	var id string
+	for _, ck := range c.c.Jar.Cookies(u) {
+		if ck.Name == SessionCookie {
+			id = ck.Value
+		}
+	}
+	if id == "" || id == planted {
+		t.Fatalf("the sign-in kept the planted session id %q", id)
+	}
+	if code, _ := c.get("/portal/"); code != http.StatusOK {
+		t.Fatalf("signed in = %d", code)
+	}
+	if code, _ := c.post("/portal/logout", url.Values{}); code != http.StatusSeeOther {
+		t.Fatalf("sign-out = %d", code)
+	}
+	replay := e.client(t)
+	replay.c.Jar.SetCookies(u, []*http.Cookie{{Name: SessionCookie, Value: id, Path: "/portal/"}})
+	if code, _, h := replay.do("GET", "/portal/", nil); code != http.StatusSeeOther || h.Get("Location") != "/portal/login" {
+		t.Errorf("the signed-out session id replayed = %d to %q", code, h.Get("Location"))
+	}
+}
+
+// TestSourceLockoutSurvivesASuccess: five failures from one address
+// within the window lock the address, as the docs say, even when a
+// sign-in of another user from it succeeded in between: a user of the
+// manager cannot reset its address's count to guess other users'
+// passwords.
+func TestSourceLockoutSurvivesASuccess(t *testing.T) {
+	e := newEnv(t)
+	c := e.client(t)
+	for i := 1; i < websession.DefaultLockout.MaxFailures; i++ {
+		if code, _ := c.signIn("root", "wrong-password"); code != http.StatusUnauthorized {
+			t.Fatalf("failure %d = %d", i, code)
+		}
+	}
+	if code, _ := e.client(t).signIn("sales", password); code != http.StatusSeeOther {
+		t.Fatalf("sales's sign-in = %d", code)
+	}
+	if code, _ := c.signIn("acme", "wrong-password"); code != http.StatusUnauthorized {
+		t.Fatalf("fifth failure = %d", code)
+	}
+	if code, body := e.client(t).signIn("bvirt", password); code != http.StatusTooManyRequests {
+		t.Errorf("a sign-in from the address after its fifth failure = %d, want 429:\n%s", code, body)
+	}
+}

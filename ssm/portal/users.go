@@ -94,6 +94,11 @@ func (p *Portal) resetPassword(w http.ResponseWriter, r *http.Request, x *webses
 	name := r.PostFormValue("name")
 	var pw string
 	err := p.store.ScopeUser(r.Context(), u, name)
+	if err == nil && name == u.Name {
+		// The reset would end the session meant to show the new
+		// one-time password.
+		err = fmt.Errorf("%w: you cannot reset your own password here; choose a new one on the Change password page", ssm.ErrInvalid)
+	}
 	if err == nil {
 		pw, err = p.store.ResetPassword(r.Context(), name, p.clock.Now())
 	}
@@ -104,9 +109,5 @@ func (p *Portal) resetPassword(w http.ResponseWriter, r *http.Request, x *webses
 	p.sessions.DropUser(name)
 	p.log.Info("portal password reset", "by", quote(u.Name), "user", quote(name))
 	p.sessions.AddFlash(x, websession.Flash{Text: fmt.Sprintf("New one-time password of %s; it is not shown again.", name), Code: pw})
-	if name == u.Name {
-		redirect(w, r, "/portal/login")
-		return
-	}
 	redirect(w, r, "/portal/users")
 }
