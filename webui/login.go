@@ -24,15 +24,14 @@ type loginData struct {
 // loginPage shows the sign-in form with a fresh form token.
 func (s *Server) loginPage(w http.ResponseWriter, r *http.Request) {
 	if _, ok := s.session(r); ok {
-		redirect(w, r, "/status/overview")
+		websession.SeeOther(w, r, "/status/overview")
 		return
 	}
 	s.showLogin(w, r, http.StatusOK, "", "")
 }
 
 func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, user, problem string) {
-	tok := websession.RandomToken()
-	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: tok, Path: "/login", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: 3600})
+	tok := websession.FormCookie(w, loginCookie, "/login")
 	v := &view{Title: "Sign in", Data: loginData{Token: tok}, Form: map[string]string{FieldUsername: user}}
 	if problem != "" {
 		v.Errors = map[string]string{"": problem}
@@ -57,16 +56,16 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
 	if len(user) > maxUsername {
 		user = user[:maxUsername]
 	}
-	src := source(r)
+	src := websession.Source(r)
 	keys := []string{websession.AccountKey(user), websession.SourceKey(src)}
 	until, ok := s.lockout.Begin(keys...)
 	if !ok {
 		if until.IsZero() {
-			s.event("sign-in of %s from %s refused: other sign-ins under way", quote(user), src)
+			s.event("sign-in of %s from %s refused: other sign-ins under way", websession.LogQuote(user), src)
 			s.showLogin(w, r, http.StatusTooManyRequests, user, websession.BusyText)
 			return
 		}
-		s.event("sign-in of %s from %s refused: locked until %s", quote(user), src, until.UTC().Format(time.RFC3339))
+		s.event("sign-in of %s from %s refused: locked until %s", websession.LogQuote(user), src, until.UTC().Format(time.RFC3339))
 		s.showLogin(w, r, http.StatusTooManyRequests, user, websession.LockedText(until.Sub(s.clock.Now())))
 		return
 	}
@@ -75,9 +74,9 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		n, until := s.lockout.Fail(keys...)
 		if !until.IsZero() {
-			s.event("sign-in of %s from %s failed (%v); %d failures: locked until %s", quote(user), src, err, s.lockout.Policy().MaxFailures, until.UTC().Format(time.RFC3339))
+			s.event("sign-in of %s from %s failed (%v); %d failures: locked until %s", websession.LogQuote(user), src, err, s.lockout.Policy().MaxFailures, until.UTC().Format(time.RFC3339))
 		} else {
-			s.event("sign-in of %s from %s failed (%v); %d failures in a row", quote(user), src, err, n)
+			s.event("sign-in of %s from %s failed (%v); %d failures in a row", websession.LogQuote(user), src, err, n)
 		}
 		if d := s.lockout.Delay(max(n, 1)); d > 0 {
 			s.sleep(d)
@@ -99,8 +98,8 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
 	}
 	x := s.sessions.Create(user, stamp)
 	s.setSessionCookie(w, x)
-	s.event("%s signed in from %s", quote(user), src)
-	redirect(w, r, "/status/overview")
+	s.event("%s signed in from %s", websession.LogQuote(user), src)
+	websession.SeeOther(w, r, "/status/overview")
 }
 
 // errNotAdmin refuses accounts that are not web administrators.
@@ -124,7 +123,7 @@ func (s *Server) setSessionCookie(w http.ResponseWriter, x *session) {
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	x, ok := s.session(r)
 	if !ok {
-		redirect(w, r, "/login")
+		websession.SeeOther(w, r, "/login")
 		return
 	}
 	if err := r.ParseForm(); err != nil || !websession.CheckPost(r, x.CSRF) {
@@ -133,8 +132,8 @@ func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	s.sessions.Drop(x.ID)
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
-	s.event("%s signed out", quote(x.User))
-	redirect(w, r, "/login")
+	s.event("%s signed out", websession.LogQuote(x.User))
+	websession.SeeOther(w, r, "/login")
 }
 
 // passwordChanged ends every session of user and starts a new one for the

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"vxway/agentclient"
+	"vxway/websession"
 )
 
 const licensingPath = "/maintenance/smart-licensing"
@@ -100,7 +101,7 @@ func (s *Server) licensingPost(w http.ResponseWriter, r *http.Request, x *sessio
 	http.NewResponseController(w).SetWriteDeadline(time.Now().Add(licensingWriteTimeout))
 	done := func(text string, code string) {
 		s.sessions.AddFlash(x, flash{Text: text, Code: code})
-		redirect(w, r, licensingPath)
+		websession.SeeOther(w, r, licensingPath)
 	}
 	refuse := func(field string, err error, form map[string]string) {
 		s.showLicensing(w, r, x, http.StatusBadRequest, map[string]string{field: err.Error()}, form)
@@ -325,7 +326,7 @@ func (s *Server) saveTransport(w http.ResponseWriter, r *http.Request, x *sessio
 	} else {
 		s.sessions.AddFlash(x, flash{Text: "Smart licensing settings saved."})
 	}
-	redirect(w, r, licensingPath)
+	websession.SeeOther(w, r, licensingPath)
 }
 
 func onOff(b bool) string {

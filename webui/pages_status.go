@@ -7,6 +7,7 @@ import (
 
 	"vxway/agentclient"
 	"vxway/platform"
+	"vxway/websession"
 )
 
 type overviewData struct {
@@ -159,5 +160,5 @@ func (s *Server) alarmsPost(w http.ResponseWriter, r *http.Request, x *session) 
 		return
 	}
 	s.sessions.AddFlash(x, flash{Text: fmt.Sprintf("Alarm %d acknowledged.", id)})
-	redirect(w, r, "/status/alarms")
+	websession.SeeOther(w, r, "/status/alarms")
 }

@@ -10,6 +10,7 @@ import (
 	"vxway/netconf"
 	"vxway/netsettings"
 	"vxway/platform"
+	"vxway/websession"
 )
 
 type serviceSelectData struct {
@@ -110,7 +111,7 @@ func (s *Server) serviceSelectPost(w http.ResponseWriter, r *http.Request, x *se
 			notes = []string{"Nothing changed."}
 		}
 		s.sessions.AddFlash(x, flash{Text: strings.Join(notes, " ")})
-		redirect(w, r, "/system/service-select")
+		websession.SeeOther(w, r, "/system/service-select")
 	case "add-key":
 		key := strings.TrimSpace(r.PostFormValue("key"))
 		form := map[string]string{"key": key}
@@ -128,7 +129,7 @@ func (s *Server) serviceSelectPost(w http.ResponseWriter, r *http.Request, x *se
 			return
 		}
 		s.sessions.AddFlash(x, flash{Text: "Option key added: " + k.Option + "."})
-		redirect(w, r, "/system/service-select")
+		websession.SeeOther(w, r, "/system/service-select")
 	default:
 		http.Error(w, "Bad request: unknown action", http.StatusBadRequest)
 	}
@@ -251,5 +252,5 @@ func (s *Server) networkPost(w http.ResponseWriter, r *http.Request, x *session)
 		text = "Network settings " + note + "."
 	}
 	s.sessions.AddFlash(x, flash{Text: text})
-	redirect(w, r, "/system/network")
+	websession.SeeOther(w, r, "/system/network")
 }

@@ -28,7 +28,7 @@ func (s *Server) passwordPost(w http.ResponseWriter, r *http.Request, x *session
 		s.render(w, r, x, "password", status, &view{Title: "Change password", Section: "Users", Errors: map[string]string{field: msg}})
 	}
 	cur, nw, confirm := r.PostFormValue(fieldCurrent), r.PostFormValue(fieldNew), r.PostFormValue(fieldConfirm)
-	keys := []string{websession.AccountKey(x.User), websession.SourceKey(source(r))}
+	keys := []string{websession.AccountKey(x.User), websession.SourceKey(websession.Source(r))}
 	until, ok := s.lockout.Begin(keys...)
 	if !ok {
 		text := websession.BusyText
@@ -41,7 +41,7 @@ func (s *Server) passwordPost(w http.ResponseWriter, r *http.Request, x *session
 	defer s.lockout.End(keys...)
 	if err := s.users.Check(x.User, cur); err != nil {
 		n, _ := s.lockout.Fail(keys...)
-		s.event("password change of %s from %s refused: the current password is wrong (%d failures)", quote(x.User), source(r), n)
+		s.event("password change of %s from %s refused: the current password is wrong (%d failures)", websession.LogQuote(x.User), websession.Source(r), n)
 		msg := "The current password is wrong."
 		if !errors.Is(err, platform.ErrWrongPassword) {
 			msg = err.Error()
@@ -57,12 +57,12 @@ func (s *Server) passwordPost(w http.ResponseWriter, r *http.Request, x *session
 		refuse(http.StatusBadRequest, fieldNew, err.Error())
 		return
 	}
-	s.event("password of %s changed from %s", quote(x.User), source(r))
+	s.event("password of %s changed from %s", websession.LogQuote(x.User), websession.Source(r))
 	nx, err := s.passwordChanged(w, x)
 	if err != nil {
 		refuse(http.StatusInternalServerError, "", err.Error())
 		return
 	}
 	s.sessions.AddFlash(nx, flash{Text: "Password changed. Other sessions of " + x.User + " have ended."})
-	redirect(w, r, "/users/password")
+	websession.SeeOther(w, r, "/users/password")
 }

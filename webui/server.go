@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -149,7 +147,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /login", s.loginPage)
 	m.HandleFunc("POST /login", s.loginPost)
 	m.HandleFunc("POST /logout", s.logout)
-	m.Handle("GET /static/", staticHandler())
+	m.Handle("GET /static/", websession.Static(staticFS, "static", "/static/"))
 	page := func(path string, get, post func(http.ResponseWriter, *http.Request, *session)) {
 		m.HandleFunc("GET "+path, s.signedIn(get))
 		if post != nil {
@@ -254,26 +252,4 @@ func (s *Server) event(format string, args ...any) {
 	s.eventsMu.Lock()
 	defer s.eventsMu.Unlock()
 	fmt.Fprintf(s.events, "https: %s "+format+"\n", append([]any{s.clock.Now().UTC().Format(time.RFC3339)}, args...)...)
-}
-
-// source is the request's client address without the port.
-func source(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-// quote makes a string from the network safe for a terminal or a log.
-func quote(s string) string {
-	if len(s) > 64 {
-		s = s[:64] + "..."
-	}
-	return strconv.QuoteToASCII(s)
-}
-
-// redirect sends the browser to path with a GET (post/redirect/get).
-func redirect(w http.ResponseWriter, r *http.Request, path string) {
-	http.Redirect(w, r, path, http.StatusSeeOther)
 }

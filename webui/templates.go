@@ -60,18 +60,6 @@ func parseTemplates() map[string]*template.Template {
 	return out
 }
 
-func staticHandler() http.Handler {
-	sub, err := fs.Sub(staticFS, "static")
-	if err != nil {
-		panic(err)
-	}
-	fsh := http.StripPrefix("/static/", http.FileServerFS(sub))
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Cache-Control", "max-age=3600")
-		fsh.ServeHTTP(w, r)
-	})
-}
-
 // view is what every page's template gets.
 type view struct {
 	Title   string

@@ -16,15 +16,14 @@ type loginData struct {
 // loginPage shows the sign-in form with a fresh form token.
 func (p *Portal) loginPage(w http.ResponseWriter, r *http.Request) {
 	if _, _, ok := p.session(r); ok {
-		redirect(w, r, "/portal/")
+		websession.SeeOther(w, r, "/portal/")
 		return
 	}
 	p.showLogin(w, r, http.StatusOK, "", "")
 }
 
 func (p *Portal) showLogin(w http.ResponseWriter, r *http.Request, status int, user, problem string) {
-	tok := websession.RandomToken()
-	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: tok, Path: "/portal/login", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: 3600})
+	tok := websession.FormCookie(w, loginCookie, "/portal/login")
 	v := &view{Title: "Sign in", Data: loginData{Token: tok}, Form: map[string]string{FieldUsername: user}}
 	if problem != "" {
 		v.Errors = map[string]string{"": problem}
@@ -53,16 +52,16 @@ func (p *Portal) loginPost(w http.ResponseWriter, r *http.Request) {
 	if len(user) > ssm.MaxNameLen {
 		user = user[:ssm.MaxNameLen]
 	}
-	src := source(r)
+	src := websession.Source(r)
 	keys := []string{websession.AccountKey(user), websession.SourceKey(src)}
 	until, ok := p.lockout.Begin(keys...)
 	if !ok {
 		if until.IsZero() {
-			p.log.Warn("portal sign-in refused: other sign-ins under way", "user", quote(user), "from", src)
+			p.log.Warn("portal sign-in refused: other sign-ins under way", "user", websession.LogQuote(user), "from", src)
 			p.showLogin(w, r, http.StatusTooManyRequests, user, websession.BusyText)
 			return
 		}
-		p.log.Warn("portal sign-in refused: locked", "user", quote(user), "from", src, "until", until.UTC().Format(time.RFC3339))
+		p.log.Warn("portal sign-in refused: locked", "user", websession.LogQuote(user), "from", src, "until", until.UTC().Format(time.RFC3339))
 		p.showLogin(w, r, http.StatusTooManyRequests, user, websession.LockedText(until.Sub(p.clock.Now())))
 		return
 	}
@@ -70,15 +69,15 @@ func (p *Portal) loginPost(w http.ResponseWriter, r *http.Request) {
 	u, err := p.store.Authenticate(r.Context(), name, password)
 	if err != nil {
 		if !errors.Is(err, ssm.ErrBadCredentials) {
-			p.log.Error("portal sign-in: checking the password", "user", quote(user), "err", err)
+			p.log.Error("portal sign-in: checking the password", "user", websession.LogQuote(user), "err", err)
 			p.showLogin(w, r, http.StatusInternalServerError, user, "The password could not be checked; try again later.")
 			return
 		}
 		n, until := p.lockout.Fail(keys...)
 		if !until.IsZero() {
-			p.log.Warn("portal sign-in failed; locked", "user", quote(user), "from", src, "failures", p.lockout.Policy().MaxFailures, "until", until.UTC().Format(time.RFC3339))
+			p.log.Warn("portal sign-in failed; locked", "user", websession.LogQuote(user), "from", src, "failures", p.lockout.Policy().MaxFailures, "until", until.UTC().Format(time.RFC3339))
 		} else {
-			p.log.Warn("portal sign-in failed", "user", quote(user), "from", src, "failures", n)
+			p.log.Warn("portal sign-in failed", "user", websession.LogQuote(user), "from", src, "failures", n)
 		}
 		if d := p.lockout.Delay(max(n, 1)); d > 0 {
 			p.sleep(d)
@@ -95,13 +94,13 @@ func (p *Portal) loginPost(w http.ResponseWriter, r *http.Request) {
 	p.lockout.Succeed(websession.AccountKey(user))
 	x := p.sessions.Create(u.Name, u.Stamp)
 	p.setSessionCookie(w, x)
-	p.log.Info("portal sign-in", "user", quote(u.Name), "role", string(u.Role), "from", src)
+	p.log.Info("portal sign-in", "user", websession.LogQuote(u.Name), "role", string(u.Role), "from", src)
 	if u.MustChange {
 		p.sessions.AddFlash(x, websession.Flash{Text: "You signed in with a one-time password: choose your own password to go on."})
-		redirect(w, r, "/portal/password")
+		websession.SeeOther(w, r, "/portal/password")
 		return
 	}
-	redirect(w, r, "/portal/")
+	websession.SeeOther(w, r, "/portal/")
 }
 
 func (p *Portal) setSessionCookie(w http.ResponseWriter, x *websession.Session) {
@@ -113,7 +112,7 @@ func (p *Portal) setSessionCookie(w http.ResponseWriter, x *websession.Session) 
 func (p *Portal) logout(w http.ResponseWriter, r *http.Request) {
 	x, _, ok := p.session(r)
 	if !ok {
-		redirect(w, r, "/portal/login")
+		websession.SeeOther(w, r, "/portal/login")
 		return
 	}
 	if err := r.ParseForm(); err != nil || !websession.CheckPost(r, x.CSRF) {
@@ -122,8 +121,8 @@ func (p *Portal) logout(w http.ResponseWriter, r *http.Request) {
 	}
 	p.sessions.Drop(x.ID)
 	http.SetCookie(w, &http.Cookie{Name: SessionCookie, Value: "", Path: "/portal/", Secure: true, HttpOnly: true, SameSite: http.SameSiteStrictMode, MaxAge: -1})
-	p.log.Info("portal sign-out", "user", quote(x.User))
-	redirect(w, r, "/portal/login")
+	p.log.Info("portal sign-out", "user", websession.LogQuote(x.User))
+	websession.SeeOther(w, r, "/portal/login")
 }
 
 // Fields of the password form.
@@ -144,7 +143,7 @@ func (p *Portal) passwordPost(w http.ResponseWriter, r *http.Request, x *websess
 	refuse := func(st int, field, msg string) {
 		p.render(w, r, x, u, "password", st, &view{Title: "Change password", Errors: map[string]string{field: msg}})
 	}
-	keys := []string{websession.AccountKey(u.Name), websession.SourceKey(source(r))}
+	keys := []string{websession.AccountKey(u.Name), websession.SourceKey(websession.Source(r))}
 	until, ok := p.lockout.Begin(keys...)
 	if !ok {
 		text := websession.BusyText
@@ -167,7 +166,7 @@ func (p *Portal) passwordPost(w http.ResponseWriter, r *http.Request, x *websess
 	nu, err := p.store.ChangePassword(r.Context(), u.Name, cur, next, p.clock.Now())
 	if errors.Is(err, ssm.ErrBadCredentials) {
 		n, _ := p.lockout.Fail(keys...)
-		p.log.Warn("portal password change: wrong current password", "user", quote(u.Name), "from", source(r), "failures", n)
+		p.log.Warn("portal password change: wrong current password", "user", websession.LogQuote(u.Name), "from", websession.Source(r), "failures", n)
 		refuse(http.StatusBadRequest, fieldCurrent, "The current password is wrong.")
 		return
 	}
@@ -178,7 +177,7 @@ func (p *Portal) passwordPost(w http.ResponseWriter, r *http.Request, x *websess
 	p.sessions.DropUser(u.Name)
 	nx := p.sessions.Create(nu.Name, nu.Stamp)
 	p.setSessionCookie(w, nx)
-	p.log.Info("portal password changed", "user", quote(u.Name))
+	p.log.Info("portal password changed", "user", websession.LogQuote(u.Name))
 	p.sessions.AddFlash(nx, websession.Flash{Text: "Password changed. Other sessions of " + u.Name + " have ended."})
-	redirect(w, r, "/portal/")
+	websession.SeeOther(w, r, "/portal/")
 }

@@ -53,7 +53,7 @@ func (p *Portal) createAccount(w http.ResponseWriter, r *http.Request, x *webses
 		return
 	}
 	p.flash(x, "Smart account %s created.", name)
-	redirect(w, r, "/portal/")
+	websession.SeeOther(w, r, "/portal/")
 }
 
 func (p *Portal) createVA(w http.ResponseWriter, r *http.Request, x *websession.Session, u *ssm.User) {
@@ -70,7 +70,7 @@ func (p *Portal) createVA(w http.ResponseWriter, r *http.Request, x *websession.
 		return
 	}
 	p.flash(x, "Virtual account %s created in %s.", name, account)
-	redirect(w, r, vaPath("/portal/inventory/general", name))
+	websession.SeeOther(w, r, vaPath("/portal/inventory/general", name))
 }
 
 // formOf is what the user typed, to show again with a refusal.
@@ -228,7 +228,7 @@ func (p *Portal) createToken(w http.ResponseWriter, r *http.Request, x *websessi
 		return
 	}
 	p.sessions.AddFlash(x, websession.Flash{Text: fmt.Sprintf("Token %d created for %s: copy it now, it is not shown again.", info.ID, va), Code: tok})
-	redirect(w, r, vaPath("/portal/inventory/general", va))
+	websession.SeeOther(w, r, vaPath("/portal/inventory/general", va))
 }
 
 func (p *Portal) revokeToken(w http.ResponseWriter, r *http.Request, x *websession.Session, u *ssm.User) {
@@ -247,7 +247,7 @@ func (p *Portal) revokeToken(w http.ResponseWriter, r *http.Request, x *websessi
 		return
 	}
 	p.flash(x, "Token %d (%s) revoked.", info.ID, info.Hint)
-	redirect(w, r, vaPath("/portal/inventory/general", info.VirtualAccount))
+	websession.SeeOther(w, r, vaPath("/portal/inventory/general", info.VirtualAccount))
 }
 
 // Licenses tab: counts, transfer, License Reservation.
@@ -319,7 +319,7 @@ func (p *Portal) transferLicenses(w http.ResponseWriter, r *http.Request, x *web
 		return
 	}
 	p.flash(x, "Transferred %d %s licenses from %s to %s.", n, typeName(typ), from, to)
-	redirect(w, r, vaPath("/portal/inventory/licenses", from))
+	websession.SeeOther(w, r, vaPath("/portal/inventory/licenses", from))
 }
 
 // reserveLicenses builds the TYPE=N list of the reservation form's
@@ -368,7 +368,7 @@ func (p *Portal) authorizeReservation(w http.ResponseWriter, r *http.Request, x 
 		text += " The licenses stay in transit until you enter the device's confirmation code below."
 	}
 	p.sessions.AddFlash(x, websession.Flash{Text: text, Code: code.Code})
-	redirect(w, r, vaPath("/portal/inventory/licenses", va))
+	websession.SeeOther(w, r, vaPath("/portal/inventory/licenses", va))
 }
 
 func (p *Portal) confirmReservation(w http.ResponseWriter, r *http.Request, x *websession.Session, u *ssm.User) {
@@ -383,7 +383,7 @@ func (p *Portal) confirmReservation(w http.ResponseWriter, r *http.Request, x *w
 		return
 	}
 	p.flash(x, "Confirmation code entered: %s now holds %s.", info.UDI, ssm.CountsText(info.Blocked))
-	redirect(w, r, vaPath("/portal/inventory/licenses", va))
+	websession.SeeOther(w, r, vaPath("/portal/inventory/licenses", va))
 }
 
 // Product Instances tab.
@@ -460,7 +460,7 @@ func (p *Portal) removeInstance(w http.ResponseWriter, r *http.Request, x *webse
 		return
 	}
 	p.flash(x, "Product instance %s removed; its licenses are back in %s.", udi, va)
-	redirect(w, r, vaPath("/portal/inventory/instances", va))
+	websession.SeeOther(w, r, vaPath("/portal/inventory/instances", va))
 }
 
 func (p *Portal) returnReservation(w http.ResponseWriter, r *http.Request, x *websession.Session, u *ssm.User) {
@@ -475,7 +475,7 @@ func (p *Portal) returnReservation(w http.ResponseWriter, r *http.Request, x *we
 		return
 	}
 	p.flash(x, "Product instance %s removed with its return code; %s returned to %s.", info.UDI, ssm.CountsText(info.Blocked), va)
-	redirect(w, r, vaPath("/portal/inventory/instances", va))
+	websession.SeeOther(w, r, vaPath("/portal/inventory/instances", va))
 }
 
 func (p *Portal) transferInstance(w http.ResponseWriter, r *http.Request, x *websession.Session, u *ssm.User) {
@@ -494,7 +494,7 @@ func (p *Portal) transferInstance(w http.ResponseWriter, r *http.Request, x *web
 		return
 	}
 	p.flash(x, "Product instance %s transferred to %s.", udi, to)
-	redirect(w, r, vaPath("/portal/inventory/instances", from))
+	websession.SeeOther(w, r, vaPath("/portal/inventory/instances", from))
 }
 
 // Event Log tab.
@@ -533,7 +533,7 @@ func (p *Portal) apiTokenPost(w http.ResponseWriter, r *http.Request, x *websess
 			return
 		}
 		p.flash(x, "%d API token(s) revoked.", n)
-		redirect(w, r, "/portal/api-token")
+		websession.SeeOther(w, r, "/portal/api-token")
 		return
 	}
 	tok, info, err := p.store.CreateUserToken(r.Context(), u.Name, p.clock.Now())
@@ -542,5 +542,5 @@ func (p *Portal) apiTokenPost(w http.ResponseWriter, r *http.Request, x *websess
 		return
 	}
 	p.sessions.AddFlash(x, websession.Flash{Text: fmt.Sprintf("API token %d created: copy it now, it is not shown again. Send it as Authorization: Bearer TOKEN.", info.ID), Code: tok})
-	redirect(w, r, "/portal/api-token")
+	websession.SeeOther(w, r, "/portal/api-token")
 }

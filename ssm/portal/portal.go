@@ -16,10 +16,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
-	"strconv"
 	"strings"
 	"time"
 
@@ -128,7 +126,7 @@ func (p *Portal) routes() {
 	m.HandleFunc("GET /portal/login", p.loginPage)
 	m.HandleFunc("POST /portal/login", p.loginPost)
 	m.HandleFunc("POST /portal/logout", p.logout)
-	m.Handle("GET /portal/static/", staticHandler())
+	m.Handle("GET /portal/static/", websession.Static(staticFS, "static", "/portal/static/"))
 	get := func(path string, h handler) { m.HandleFunc("GET "+path, p.signedIn(h)) }
 	post := func(path string, h handler) { m.HandleFunc("POST "+path, p.signedIn(p.checked(h))) }
 	get("/portal/{$}", p.accountsPage)
@@ -270,28 +268,6 @@ func status(err error) int {
 		return http.StatusBadRequest
 	}
 	return http.StatusInternalServerError
-}
-
-// source is the request's client address without the port.
-func source(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-// quote makes a string from the network safe for a log.
-func quote(s string) string {
-	if len(s) > 64 {
-		s = s[:64] + "..."
-	}
-	return strconv.QuoteToASCII(s)
-}
-
-// redirect sends the browser to path with a GET (post/redirect/get).
-func redirect(w http.ResponseWriter, r *http.Request, path string) {
-	http.Redirect(w, r, path, http.StatusSeeOther)
 }
 
 // vaPath is path with the virtual account va as its query.

@@ -66,9 +66,9 @@ func (p *Portal) addUser(w http.ResponseWriter, r *http.Request, x *websession.S
 		p.showUsers(w, r, x, u, status(err), map[string]string{"add": p.refusal(r, err)}, formOf(r))
 		return
 	}
-	p.log.Info("portal user added", "by", quote(u.Name), "user", quote(name), "role", string(role))
+	p.log.Info("portal user added", "by", websession.LogQuote(u.Name), "user", websession.LogQuote(name), "role", string(role))
 	p.sessions.AddFlash(x, websession.Flash{Text: fmt.Sprintf("User %s added. Give them this one-time password; they choose their own at the first sign-in. It is not shown again.", name), Code: pw})
-	redirect(w, r, "/portal/users")
+	websession.SeeOther(w, r, "/portal/users")
 }
 
 func (p *Portal) deleteUser(w http.ResponseWriter, r *http.Request, x *websession.Session, u *ssm.User) {
@@ -85,9 +85,9 @@ func (p *Portal) deleteUser(w http.ResponseWriter, r *http.Request, x *websessio
 		return
 	}
 	p.sessions.DropUser(name)
-	p.log.Info("portal user deleted", "by", quote(u.Name), "user", quote(name))
+	p.log.Info("portal user deleted", "by", websession.LogQuote(u.Name), "user", websession.LogQuote(name))
 	p.flash(x, "User %s deleted.", name)
-	redirect(w, r, "/portal/users")
+	websession.SeeOther(w, r, "/portal/users")
 }
 
 func (p *Portal) resetPassword(w http.ResponseWriter, r *http.Request, x *websession.Session, u *ssm.User) {
@@ -107,7 +107,7 @@ func (p *Portal) resetPassword(w http.ResponseWriter, r *http.Request, x *webses
 		return
 	}
 	p.sessions.DropUser(name)
-	p.log.Info("portal password reset", "by", quote(u.Name), "user", quote(name))
+	p.log.Info("portal password reset", "by", websession.LogQuote(u.Name), "user", websession.LogQuote(name))
 	p.sessions.AddFlash(x, websession.Flash{Text: fmt.Sprintf("New one-time password of %s; it is not shown again.", name), Code: pw})
-	redirect(w, r, "/portal/users")
+	websession.SeeOther(w, r, "/portal/users")
 }
