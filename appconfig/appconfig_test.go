@@ -84,6 +84,7 @@ func TestErrors(t *testing.T) {
 		{"missing password", "version = 1\n[licensing]\ndirect_url = \"https://a.example/\"\n", []string{"users.root_password: is missing", "users.admin_password: is missing"}},
 		{"http url", strings.Replace(minimal, "https://", "http://", 1), []string{"line 6: licensing.direct_url", "not an https:// URL"}},
 		{"missing CA file", minimal + "trusted_ca_files = [\"nope.pem\"]\n", []string{"line 7: licensing.trusted_ca_files", "nope.pem not found"}},
+		{"missing upgrade CA file", minimal + "[upgrade]\ntrusted_ca_files = [\"dl.pem\", \"dl.key\"]\n", []string{"line 8: upgrade.trusted_ca_files", "dl.pem not found", "dl.key: the file name must end in .pem or .crt"}},
 		{"missing kernel", minimal + "[kernel]\npath = \"nope/bzImage\"\n", []string{"line 8: kernel.path", "not found"}},
 		{"console missing", minimal + "[kernel]\ncmdline = \"quiet\"\n", []string{"kernel.cmdline", "console=ttyS0"}},
 	}

@@ -24,12 +24,20 @@ type Upgrade struct {
 	// PublicKeyFiles are PEM Ed25519 public keys the image trusts for
 	// upgrades. Empty: the public half of the signing key.
 	PublicKeyFiles []string `toml:"public_key_files"`
+	// TrustedCAFiles are PEM certificate files (.pem or .crt) of the CAs
+	// the device trusts for HTTPS downloads of bundles (see
+	// TrustStoreName for their names in the image). Empty: the device
+	// downloads bundles over http:// only.
+	TrustedCAFiles []string `toml:"trusted_ca_files"`
 }
 
 func (c *Config) resolveUpgrade(abs func(string) string) {
 	c.Upgrade.SigningKeyFile = abs(c.Upgrade.SigningKeyFile)
 	for i, p := range c.Upgrade.PublicKeyFiles {
 		c.Upgrade.PublicKeyFiles[i] = abs(p)
+	}
+	for i, p := range c.Upgrade.TrustedCAFiles {
+		c.Upgrade.TrustedCAFiles[i] = abs(p)
 	}
 }
 
@@ -51,6 +59,21 @@ func (c *Config) validateUpgrade() []error {
 	for _, p := range c.Upgrade.PublicKeyFiles {
 		if _, err := readUpgradePublicKey(p); err != nil {
 			bad("upgrade.public_key_files", "%v", err)
+		}
+	}
+	seen := map[string]bool{}
+	for _, p := range c.Upgrade.TrustedCAFiles {
+		const key = "upgrade.trusted_ca_files"
+		name, ok := TrustStoreName(p)
+		if !ok {
+			bad(key, "%s: the file name must end in .pem or .crt (a PEM certificate file)", p)
+		}
+		if seen[name] {
+			bad(key, "%s: two files named %s in the trust store (give the files different base names)", p, name)
+		}
+		seen[name] = true
+		if _, err := os.Stat(p); err != nil {
+			bad(key, "%s not found (paths are relative to the config file)", p)
 		}
 	}
 	return errs

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"vxway/atomicfile"
@@ -123,7 +124,10 @@ func (d *Device) Create(ctx context.Context, password string) (Made, error) {
 // ErrBadFile marks a File argument that does not name an archive in Dir.
 var ErrBadFile = errors.New("bad backup file name")
 
-var fileName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`)
+// fileName is compiled at its first use: its bounded repetition makes a
+// large program, which every device program (one binary) would otherwise
+// compile at each start.
+var fileName = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$`) })
 
 // archivePath resolves the File argument of a restore: a name in Dir, or
 // /data/backup/<name>.
@@ -132,7 +136,7 @@ func (d *Device) archivePath(file string) (string, error) {
 	if rest, ok := strings.CutPrefix(file, "/"+Dir+"/"); ok {
 		name = rest
 	}
-	if !fileName.MatchString(name) {
+	if !fileName().MatchString(name) {
 		return "", fmt.Errorf("%w: %q; give the name of an archive in /%s (copy it there with scp or sftp as root)", ErrBadFile, file, Dir)
 	}
 	return filepath.Join(d.Root, Dir, name), nil

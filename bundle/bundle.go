@@ -28,6 +28,7 @@ import (
 	"io"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // Magic starts every bundle.
@@ -93,8 +94,11 @@ type Manifest struct {
 }
 
 var (
-	wordRE = regexp.MustCompile(`^[\x21-\x7e]{1,64}$`)
-	hashRE = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	// wordRE and hashRE are compiled at their first use: their bounded
+	// repetitions make large programs, which every device program (one
+	// binary) would otherwise compile at each start.
+	wordRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[\x21-\x7e]{1,64}$`) })
+	hashRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[0-9a-f]{64}$`) })
 )
 
 // ParseManifest decodes and checks a manifest: known fields only, format
@@ -127,9 +131,9 @@ func (m *Manifest) Check() error {
 	switch {
 	case m.Format != FormatVersion:
 		return bad("format %d, this device reads format %d", m.Format, FormatVersion)
-	case !wordRE.MatchString(m.Product):
+	case !wordRE().MatchString(m.Product):
 		return bad("product %q is not a word of 1 to 64 printable characters", m.Product)
-	case !wordRE.MatchString(m.Version):
+	case !wordRE().MatchString(m.Version):
 		return bad("version %q is not a word of 1 to 64 printable characters", m.Version)
 	case m.BuildEpoch < 0:
 		return bad("build_epoch %d is before 1970", m.BuildEpoch)
@@ -149,7 +153,7 @@ func (m *Manifest) Check() error {
 			return bad("part %d is %q, want %q", i+1, p.Name, names[i])
 		case p.Size <= 0 || p.Size > MaxSize:
 			return bad("part %s has size %d, want 1 to %d", p.Name, p.Size, MaxSize)
-		case !hashRE.MatchString(p.SHA256):
+		case !hashRE().MatchString(p.SHA256):
 			return bad("part %s: sha256 %q is not 64 lower-case hex digits", p.Name, p.SHA256)
 		}
 		total += p.Size

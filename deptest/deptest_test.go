@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"vxway/rootfs"
 )
 
 // Host-side packages: the image builder, the VM runner, the build
@@ -44,11 +46,13 @@ var deviceOnly = []string{
 	"vxway/xshell",
 }
 
+const deviceRuleWhy = "a device program links no host-side package"
+
 func rules() []Rule {
 	device := []string{"vxway/cmd/init", "vxway/cmd/smartagent", "vxway/cmd/xcli", "vxway/cmd/factory-reset", "vxway/cmd/sipserver"}
 	var rs []Rule
 	for _, p := range device {
-		rs = append(rs, Rule{Program: p, Forbidden: hostOnly, Why: "a device program links no host-side package"})
+		rs = append(rs, Rule{Program: p, Forbidden: hostOnly, Why: deviceRuleWhy})
 	}
 	for _, p := range []string{"vxway/cmd/init", "vxway/cmd/xcli", "vxway/cmd/factory-reset", "vxway/cmd/sipserver"} {
 		rs = append(rs, Rule{Program: p, Forbidden: []string{"vxway/agent/..."},
@@ -133,6 +137,25 @@ func TestForbiddenMatches(t *testing.T) {
 	} {
 		if got := forbidden(tt.pkg, hostOnly); got != tt.want {
 			t.Errorf("forbidden(%q) = %v, want %v", tt.pkg, got, tt.want)
+		}
+	}
+}
+
+// TestDeviceProgramsCovered checks that every program the image carries
+// is held to the device rules. The programs are one binary on the device
+// (rootfs.BuildMulticall), but each stays its own main package: these
+// rules are about the code each program calls, which the combined binary
+// does not change.
+func TestDeviceProgramsCovered(t *testing.T) {
+	covered := map[string]bool{}
+	for _, r := range rules() {
+		if r.Why == deviceRuleWhy {
+			covered[r.Program] = true
+		}
+	}
+	for _, p := range rootfs.DevicePrograms() {
+		if !covered["vxway/"+p.Pkg] {
+			t.Errorf("device program %s is in the image but not under the device rules: add it to rules()", p.Pkg)
 		}
 	}
 }

@@ -9,7 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -106,11 +106,11 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	t0 := time.Now()
-	binDir := filepath.Join(o.WorkDir, "bin")
-	if err := BuildPrograms(ctx, o.ProgramsDir, binDir, progs); err != nil {
+	device := filepath.Join(o.WorkDir, "bin", path.Base(MulticallPath))
+	if err := BuildMulticall(ctx, o.ProgramsDir, o.WorkDir, device, progs); err != nil {
 		return nil, err
 	}
-	fmt.Fprintf(o.Log, "  device programs built (%s)\n", since(t0))
+	fmt.Fprintf(o.Log, "  device programs built into one binary (%s)\n", since(t0))
 
 	t0 = time.Now()
 	bbPath, cached, err := Busybox(ctx, o.ModuleDir, o.CacheDir, CoreCommands())
@@ -123,11 +123,11 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	}
 	fmt.Fprintf(o.Log, "  u-root busybox %s (%s)\n", how, since(t0))
 
-	var entries []Entry
+	entries := []Entry{{Kind: File, Path: MulticallPath, Mode: 0o755, Source: device}}
 	for _, p := range progs {
-		entries = append(entries, Entry{Kind: File, Path: p.Path, Mode: 0o755, Source: filepath.Join(binDir, filepath.Base(p.Pkg))})
+		entries = append(entries, Entry{Kind: Symlink, Path: p.Path, Target: relLink(p.Path, MulticallPath)})
 		for _, l := range p.Links {
-			entries = append(entries, Entry{Kind: Symlink, Path: filepath.Join(filepath.Dir(p.Path), l), Target: filepath.Base(p.Path)})
+			entries = append(entries, Entry{Kind: Symlink, Path: path.Join(path.Dir(p.Path), l), Target: path.Base(p.Path)})
 		}
 	}
 	entries = append(entries, Entry{Kind: File, Path: "/bin/bb", Mode: 0o755, Source: bbPath})
@@ -228,28 +228,6 @@ func deviceEnv() []string {
 	return append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "GOAMD64=v1", "GOFLAGS=")
 }
 
-// BuildPrograms compiles progs (static, stripped, -trimpath, GOAMD64=v1)
-// into outDir, one binary per package named after its directory. The tag
-// urfave_cli_no_docs leaves out urfave/cli's man-page and Markdown
-// generators, whose package initialisation costs tens of milliseconds at
-// every start under software emulation and which the device never uses.
-func BuildPrograms(ctx context.Context, moduleDir, outDir string, progs []Program) error {
-	if err := os.MkdirAll(outDir, 0o755); err != nil {
-		return fmt.Errorf("creating %s: %w", outDir, err)
-	}
-	args := []string{"build", "-trimpath", "-buildvcs=false", "-tags=urfave_cli_no_docs", "-ldflags=-s -w -buildid=", "-o", outDir + string(filepath.Separator)}
-	for _, p := range progs {
-		args = append(args, "./"+p.Pkg)
-	}
-	cmd := exec.CommandContext(ctx, goTool(), args...)
-	cmd.Dir = moduleDir
-	cmd.Env = deviceEnv()
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("building device programs (fix the compile errors below, then build again): %w\n%s", err, bytes.TrimSpace(out))
-	}
-	return nil
-}
-
 // goTool is the go command; the GOTOOL environment variable overrides the
 // one on PATH.
 func goTool() string {
@@ -257,6 +235,17 @@ func goTool() string {
 		return g
 	}
 	return "go"
+}
+
+// relLink is the relative target of a symbolic link at from pointing to
+// to (both absolute device paths): "bin/vxway-device" from /init,
+// "vxway-device" from /bin/xcli.
+func relLink(from, to string) string {
+	rel, err := filepath.Rel(path.Dir(from), to)
+	if err != nil {
+		return to
+	}
+	return filepath.ToSlash(rel)
 }
 
 func since(t time.Time) string {

@@ -65,8 +65,9 @@ func NewImageInfo(c *appconfig.Config, buildTime time.Time) (*platform.ImageInfo
 	return info, nil
 }
 
-// Facts returns the /etc/vxway entries: image.json and the trusted manager
-// CA certificates. A trust file that holds no PEM certificate is an error.
+// Facts returns the /etc/vxway entries: image.json, the trusted manager
+// CA certificates and the CA certificates trusted for HTTPS downloads of
+// upgrade bundles. A trust file that holds no PEM certificate is an error.
 func Facts(c *appconfig.Config, buildTime time.Time) ([]Entry, error) {
 	info, err := NewImageInfo(c, buildTime)
 	if err != nil {
@@ -81,22 +82,33 @@ func Facts(c *appconfig.Config, buildTime time.Time) ([]Entry, error) {
 		{Kind: Dir, Path: "/" + platform.TrustDir, Mode: 0o755},
 	}
 	var errs []error
-	for _, p := range c.Licensing.TrustedCAFiles {
-		b, err := os.ReadFile(p)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("reading trusted CA: %w", err))
-			continue
+	for _, store := range []struct {
+		dir, what string
+		files     []string
+	}{
+		{platform.TrustDir, "trusted CA", c.Licensing.TrustedCAFiles},
+		{platform.UpgradeTrustDir, "upgrade download CA", c.Upgrade.TrustedCAFiles},
+	} {
+		if store.dir == platform.UpgradeTrustDir && len(store.files) > 0 {
+			entries = append(entries, Entry{Kind: Dir, Path: "/" + store.dir, Mode: 0o755})
 		}
-		if err := checkCerts(b); err != nil {
-			errs = append(errs, fmt.Errorf("trusted CA %s: %w", p, err))
-			continue
+		for _, p := range store.files {
+			b, err := os.ReadFile(p)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("reading %s: %w", store.what, err))
+				continue
+			}
+			if err := checkCerts(b); err != nil {
+				errs = append(errs, fmt.Errorf("%s %s: %w", store.what, p, err))
+				continue
+			}
+			name, ok := appconfig.TrustStoreName(p)
+			if !ok {
+				errs = append(errs, fmt.Errorf("%s %s: the file name must end in .pem or .crt", store.what, p))
+				continue
+			}
+			entries = append(entries, Entry{Kind: File, Path: "/" + store.dir + "/" + name, Mode: 0o644, Data: b})
 		}
-		name, ok := appconfig.TrustStoreName(p)
-		if !ok {
-			errs = append(errs, fmt.Errorf("trusted CA %s: the file name must end in .pem or .crt", p))
-			continue
-		}
-		entries = append(entries, Entry{Kind: File, Path: "/" + platform.TrustDir + "/" + name, Mode: 0o644, Data: b})
 	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err

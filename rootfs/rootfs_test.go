@@ -162,7 +162,7 @@ func TestFactsTrustStoreNames(t *testing.T) {
 	for _, f := range []struct {
 		name string
 		data []byte
-	}{{"ca.crt", cert}, {"other.pem", cert}, {"bad.crt", []byte("not a cert")}} {
+	}{{"ca.crt", cert}, {"other.pem", cert}, {"downloads.crt", cert}, {"bad.crt", []byte("not a cert")}} {
 		if err := os.WriteFile(filepath.Join(dir, f.name), f.data, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -174,6 +174,8 @@ admin_password = "TANDBERG"
 [licensing]
 direct_url = "https://lic.example/x"
 trusted_ca_files = ["ca.crt", "other.pem"]
+[upgrade]
+trusted_ca_files = ["downloads.crt"]
 `), dir)
 	if err != nil {
 		t.Fatal(err)
@@ -184,14 +186,20 @@ trusted_ca_files = ["ca.crt", "other.pem"]
 	}
 	got := map[string]bool{}
 	for _, e := range entries {
-		if strings.HasPrefix(e.Path, "/etc/vxway/trust/") && e.Kind == File {
+		if strings.HasPrefix(e.Path, "/etc/vxway/") && strings.Contains(e.Path, "trust/") && e.Kind == File {
 			got[e.Path] = bytes.Equal(e.Data, cert)
 		}
 	}
-	want := map[string]bool{"/etc/vxway/trust/ca.pem": true, "/etc/vxway/trust/other.pem": true}
-	if len(got) != len(want) || !got["/etc/vxway/trust/ca.pem"] || !got["/etc/vxway/trust/other.pem"] {
+	// The upgrade downloads' CAs are a store of their own.
+	want := map[string]bool{"/etc/vxway/trust/ca.pem": true, "/etc/vxway/trust/other.pem": true, "/etc/vxway/upgrade-trust/downloads.pem": true}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("trust store files = %v, want %v", got, want)
 	}
+	c.Upgrade.TrustedCAFiles = []string{filepath.Join(dir, "bad.crt")}
+	if _, err := Facts(c, time.Unix(0, 0)); err == nil || !strings.Contains(err.Error(), "upgrade download CA") || !strings.Contains(err.Error(), "holds no PEM certificate") {
+		t.Errorf("Facts with a non-certificate upgrade CA file: err = %v", err)
+	}
+	c.Upgrade.TrustedCAFiles = nil
 	c.Licensing.TrustedCAFiles = []string{filepath.Join(dir, "bad.crt")}
 	if _, err := Facts(c, time.Unix(0, 0)); err == nil || !strings.Contains(err.Error(), "holds no PEM certificate") {
 		t.Errorf("Facts with a non-certificate .crt file: err = %v", err)

@@ -266,7 +266,10 @@ func New(o Options) (*VM, error) {
 		if o.CPUs > 1 {
 			accel = "tcg,thread=single"
 		}
-		args = append(args, "-accel", accel, "-cpu", "max")
+		// svm=off: the emulated CPU offers no virtualization of its own,
+		// so the kernel's KVM driver does not set it up (0.2-0.45 s of
+		// each boot under software emulation).
+		args = append(args, "-accel", accel, "-cpu", "max,svm=off")
 	}
 	args = append(args,
 		"-m", strconv.Itoa(o.MemoryMiB), "-smp", strconv.Itoa(o.CPUs),

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"vxway/platform"
@@ -18,8 +19,11 @@ var templateFS embed.FS
 //go:embed static
 var staticFS embed.FS
 
-// templates are parsed once: the layout with each page's content.
-var templates = parseTemplates()
+// templates are parsed once, at the first page served: the layout with
+// each page's content. Not at package initialisation: every device
+// program is one binary (rootfs.BuildMulticall), and the agent, the SIP
+// service and the admin CLI would pay for the parsing at each start.
+var templates = sync.OnceValue(parseTemplates)
 
 var funcs = template.FuncMap{
 	"stamp": func(t time.Time) string {
@@ -109,7 +113,7 @@ func (s *Server) render(w http.ResponseWriter, r *http.Request, x *session, page
 		v.Banners = s.banners()
 	}
 	var b bytes.Buffer
-	if err := templates[page].ExecuteTemplate(&b, "layout.html", v); err != nil {
+	if err := templates()[page].ExecuteTemplate(&b, "layout.html", v); err != nil {
 		s.event("rendering %s: %v", page, err)
 		http.Error(w, "Internal error: the page could not be shown", http.StatusInternalServerError)
 		return

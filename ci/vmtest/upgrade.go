@@ -14,6 +14,18 @@ func WithVersion(v string) ImageOption {
 	return func(c *appconfig.Config) { c.Build.SoftwareVersion = v }
 }
 
+// WithUpgradeCA adds a PEM CA certificate file to [upgrade]
+// trusted_ca_files: the device trusts it for HTTPS bundle downloads.
+func WithUpgradeCA(pemFile string) ImageOption {
+	return func(c *appconfig.Config) {
+		abs, err := filepath.Abs(pemFile)
+		if err != nil {
+			abs = pemFile
+		}
+		c.Upgrade.TrustedCAFiles = append(c.Upgrade.TrustedCAFiles, abs)
+	}
+}
+
 // WithCmdline sets [kernel] cmdline; a command line that cannot start the
 // system makes a version that never becomes ready.
 func WithCmdline(cmdline string) ImageOption {

@@ -1,7 +1,17 @@
 package vmtest
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	crand "crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"io"
+	"log"
+	"math/big"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -45,6 +55,65 @@ func serveBundles(t testing.TB, bundles ...string) []string {
 	return urls
 }
 
+// serveBundlesTLS serves the bundles like serveBundles, over HTTPS with
+// cert, and returns their https:// URLs as the guest sees them.
+func serveBundlesTLS(t testing.TB, cert tls.Certificate, bundles ...string) []string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	var urls []string
+	for i, b := range bundles {
+		path := fmt.Sprintf("/%d/%s", i, filepath.Base(b))
+		file := b
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, file) })
+		urls = append(urls, fmt.Sprintf("https://10.0.2.2:%d%s", l.Addr().(*net.TCPAddr).Port, path))
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
+		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}, ErrorLog: log.New(io.Discard, "", 0)}
+	go srv.ServeTLS(l, "", "")
+	t.Cleanup(func() { srv.Close() })
+	return urls
+}
+
+// downloadPKI makes a CA (its PEM file in dir) and a server certificate
+// it signs for 10.0.2.2, the host as the guest reaches it.
+func downloadPKI(t testing.TB, dir, name string) (caFile string, cert tls.Certificate) {
+	t.Helper()
+	caKey, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	caTmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: name},
+		NotBefore: now.Add(-24 * time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	caDER, err := x509.CreateCertificate(crand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, _ := x509.ParseCertificate(caDER)
+	caFile = filepath.Join(dir, name+".crt")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: caDER}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), crand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "10.0.2.2"},
+		NotBefore: now.Add(-24 * time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("10.0.2.2")}, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		KeyUsage: x509.KeyUsageDigitalSignature}
+	der, err := x509.CreateCertificate(crand.Reader, tmpl, caCert, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return caFile, tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}
+}
+
 var upgradeDurationRE = regexp.MustCompile(`\*r SystemUnit Upgrade Duration: "([^"]+)"`)
 
 // upgradeOverXAPI runs the upgrade command as admin and waits for the
@@ -62,23 +131,35 @@ func upgradeOverXAPI(t testing.TB, v *VM, url string) (string, time.Duration) {
 	return out, time.Since(start)
 }
 
-// TestUpgrade boots version 1, upgrades to 2 over HTTP (2 runs, 1 is kept
-// in the other slot), is refused a downgrade back to 1, then upgrades to 3,
-// which never comes up: after its three tries systemd-boot boots 2 again
-// by itself, and 2 raises the alarm naming 3.
+// TestUpgrade boots version 1, which trusts a test CA for HTTPS
+// downloads, is refused version 2 from an HTTPS server whose CA it does
+// not trust, upgrades to 2 over HTTPS from one it trusts (2 runs, 1 is
+// kept in the other slot), is refused a downgrade back to 1 (over HTTP),
+// then upgrades to 3 over HTTP, which never comes up: after its three
+// tries systemd-boot boots 2 again by itself, and 2 raises the alarm
+// naming 3.
 func TestUpgrade(t *testing.T) {
-	img := Image(t)
-	b1 := Bundle(t)
+	pki := t.TempDir()
+	ca, cert := downloadPKI(t, pki, "bundle-server-ca")
+	_, untrusted := downloadPKI(t, pki, "another-ca")
+	img := Image(t, WithUpgradeCA(ca))
+	b1 := Bundle(t, WithUpgradeCA(ca))
 	b2 := Bundle(t, WithVersion(upgradeV2))
 	b3 := Bundle(t, WithVersion(upgradeV3), WithCmdline(BrokenCmdline))
 	urls := serveBundles(t, b1, b2, b3)
+	httpsURL := serveBundlesTLS(t, cert, b2)[0]
+	untrustedURL := serveBundlesTLS(t, untrusted, b2)[0]
 
 	v := Boot(t, img)
 	v.WaitReady(t)
-	out, took := upgradeOverXAPI(t, v, urls[1])
+	v.Login(t, "admin", DefaultAdminPassword)
+	refused := v.XAPI(t, fmt.Sprintf(`xcommand SystemUnit Upgrade URL: "%s"`, untrustedURL))
+	wantLines(t, "download from an untrusted server", refused, "certificate is not trusted", "ERROR")
+	v.Logout(t)
+	out, took := upgradeOverXAPI(t, v, httpsURL)
 	wantLines(t, "upgrade to 2", out, `*r SystemUnit Upgrade Version: "`+upgradeV2+`"`, `*r SystemUnit Upgrade Slot: "B"`)
 	if m := upgradeDurationRE.FindStringSubmatch(out); m != nil {
-		t.Logf("upgrade 1 -> 2: download, checks and write %s; command to ready %s", m[1], took.Round(100*time.Millisecond))
+		t.Logf("upgrade 1 -> 2 over HTTPS: download, checks and write %s; command to ready %s", m[1], took.Round(100*time.Millisecond))
 	}
 
 	v.Login(t, "admin", DefaultAdminPassword)
@@ -90,7 +171,7 @@ func TestUpgrade(t *testing.T) {
 		`*s SystemUnit Software LastUpgrade Result: "installed"`, `*s SystemUnit Software MinimumVersion: "`+upgradeV2+`"`)
 	wantLines(t, "version", v.XAPI(t, "xstatus SystemUnit Software Version"), `"`+upgradeV2+`"`)
 	// Version 1 is below the minimum now: refused, nothing written.
-	refused := v.XAPI(t, fmt.Sprintf(`xcommand SystemUnit Upgrade URL: "%s"`, urls[0]))
+	refused = v.XAPI(t, fmt.Sprintf(`xcommand SystemUnit Upgrade URL: "%s"`, urls[0]))
 	wantLines(t, "downgrade", refused, "below the minimum version", "--allow-downgrade", "ERROR")
 	v.Logout(t)
 

@@ -176,7 +176,7 @@ func variantKey(c *appconfig.Config) (string, error) {
 	}
 	h := sha256.New()
 	h.Write(js)
-	for _, p := range c.Licensing.TrustedCAFiles {
+	for _, p := range append(append([]string(nil), c.Licensing.TrustedCAFiles...), c.Upgrade.TrustedCAFiles...) {
 		f, err := os.Open(p)
 		if err != nil {
 			return "", err

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/BurntSushi/toml"
 	"golang.org/x/crypto/ssh"
@@ -315,7 +316,10 @@ func (p *parser) table(m map[string]any, prefix, key string) (map[string]any, bo
 	return t, true
 }
 
-var instanceIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+// instanceIDRE is compiled at its first use, like the hash patterns below:
+// their bounded repetitions make large programs, which every device
+// program (one binary) would otherwise compile at each start.
+var instanceIDRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`) })
 
 // Parse decodes and validates a provision.toml. On any problem it returns
 // an error wrapping ErrInvalid that lists every problem (Problems
@@ -370,7 +374,7 @@ func (p *parser) seed(doc map[string]any) *Seed {
 	switch id, ok := p.str(doc, "", "instance_id"); {
 	case !ok && doc["instance_id"] == nil:
 		p.bad("instance_id", "missing; name this seed, e.g. instance_id = \"site-a-001\", so that it is applied once")
-	case ok && !instanceIDRE.MatchString(id):
+	case ok && !instanceIDRE().MatchString(id):
 		p.bad("instance_id", "%q: use 1 to 64 letters, digits, dots, hyphens and underscores, starting with a letter or digit", id)
 	case ok:
 		s.InstanceID = id
@@ -502,8 +506,10 @@ func (p *parser) network(t map[string]any, sys *System) *netsettings.Config {
 }
 
 var (
-	sha512CryptRE = regexp.MustCompile(`^\$6\$(rounds=[0-9]{1,9}\$)?[./0-9A-Za-z]{1,16}\$[./0-9A-Za-z]{86}$`)
-	bcryptRE      = regexp.MustCompile(`^\$2[aby]\$[0-9]{2}\$[./0-9A-Za-z]{53}$`)
+	sha512CryptRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^\$6\$(rounds=[0-9]{1,9}\$)?[./0-9A-Za-z]{1,16}\$[./0-9A-Za-z]{86}$`)
+	})
+	bcryptRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^\$2[aby]\$[0-9]{2}\$[./0-9A-Za-z]{53}$`) })
 )
 
 func (p *parser) users(t map[string]any) map[string]User {
@@ -528,14 +534,14 @@ func (p *parser) users(t map[string]any) map[string]User {
 		if pw, ok := p.str(ut, pre, "password"); ok {
 			switch {
 			case strings.HasPrefix(pw, "$6$"):
-				if !sha512CryptRE.MatchString(pw) {
+				if !sha512CryptRE().MatchString(pw) {
 					p.bad(pre+".password", "starts like a sha512-crypt hash but is not one ($6$<salt>$<86 characters>); make it with openssl passwd -6")
 				} else if err := platform.ValidateHash(pw); err != nil {
 					p.badErr(pre+".password", err)
 				}
 				u.Hash = pw
 			case strings.HasPrefix(pw, "$2"):
-				if !bcryptRE.MatchString(pw) {
+				if !bcryptRE().MatchString(pw) {
 					p.bad(pre+".password", "starts like a bcrypt hash but is not one ($2b$<cost>$<53 characters>)")
 				} else if err := platform.ValidateHash(pw); err != nil {
 					p.badErr(pre+".password", err)
