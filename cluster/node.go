@@ -301,9 +301,14 @@ func (n *Node) borrow(ctx context.Context, t string, count int, reachable bool) 
 		if got >= count {
 			break
 		}
+		// The answer is recorded before p's exchange lock goes, so a
+		// renewal to p never names the loan with its count from before
+		// this grant (the lender would shrink it).
+		p.xmu.Lock()
 		sent := n.mono()
-		ans, err := n.exchange(ctx, p, message{Op: opBorrow, Type: t, Count: count - got})
+		ans, err := n.exchangeLocked(ctx, p, message{Op: opBorrow, Type: t, Count: count - got})
 		if err != nil {
+			p.xmu.Unlock()
 			continue
 		}
 		dur := n.leaseFrom(ans)
@@ -327,6 +332,7 @@ func (n *Node) borrow(ctx context.Context, t string, count int, reachable bool) 
 		}
 		n.armLocked()
 		n.mu.Unlock()
+		p.xmu.Unlock()
 	}
 	if got == 0 {
 		return 0, fmt.Errorf("borrowing %d %s: %w", count, t, ErrNoSpare)
@@ -395,6 +401,11 @@ func (n *Node) Beat(ctx context.Context) {
 // renew renews the leases held from p and reports whether the lender
 // dropped any.
 func (n *Node) renew(ctx context.Context, p *peer) bool {
+	// The renewal names each loan with its count, which the lender takes
+	// as the truth: it is read under p's exchange lock, after every
+	// grant from p was recorded.
+	p.xmu.Lock()
+	defer p.xmu.Unlock()
 	n.mu.Lock()
 	var ids []wireLoan
 	for id, l := range n.leases {
@@ -405,7 +416,7 @@ func (n *Node) renew(ctx context.Context, p *peer) bool {
 	n.mu.Unlock()
 	sort.Slice(ids, func(i, j int) bool { return ids[i].ID < ids[j].ID })
 	sent := n.mono()
-	ans, err := n.exchange(ctx, p, message{Op: opRenew, Loans: ids})
+	ans, err := n.exchangeLocked(ctx, p, message{Op: opRenew, Loans: ids})
 	if err != nil {
 		return false
 	}
@@ -589,6 +600,11 @@ func (n *Node) onTimer() {
 func (n *Node) exchange(ctx context.Context, p *peer, m message) (message, error) {
 	p.xmu.Lock()
 	defer p.xmu.Unlock()
+	return n.exchangeLocked(ctx, p, m)
+}
+
+// exchangeLocked is exchange with p.xmu held.
+func (n *Node) exchangeLocked(ctx context.Context, p *peer, m message) (message, error) {
 	for attempt := 0; ; attempt++ {
 		fresh := p.c == nil
 		if fresh {
