@@ -85,6 +85,9 @@ type Holding struct {
 // ErrNoSpare is returned when no reachable peer could lend.
 var ErrNoSpare = errors.New("no peer has a license to spare")
 
+// ErrClosed is returned by a request made after Close.
+var ErrClosed = errors.New("the cluster member is stopped")
+
 // requestTimeout bounds one request and its answer.
 const requestTimeout = 2 * time.Second
 
@@ -142,6 +145,9 @@ type Node struct {
 	started  bool
 	closed   bool
 	wg       sync.WaitGroup
+	// stop is cancelled by Close: requests in flight end at once.
+	stop   context.Context
+	cancel context.CancelFunc
 }
 
 // New checks the options, derives the cluster key, makes the link
@@ -164,6 +170,7 @@ func New(opts Options) (*Node, error) {
 	if n.clk == nil {
 		n.clk = clock.Real{}
 	}
+	n.stop, n.cancel = context.WithCancel(context.Background())
 	if n.logf == nil {
 		n.logf = func(string, ...any) {}
 	}
@@ -230,6 +237,7 @@ func (n *Node) Start() {
 // and leases are dropped from memory (the loans granted stay in the
 // state file).
 func (n *Node) Close() {
+	n.cancel()
 	n.mu.Lock()
 	n.closed = true
 	if n.timer != nil {
@@ -577,6 +585,10 @@ func (n *Node) onTimer() {
 		n.mu.Unlock()
 		return
 	}
+	// Close waits for a heartbeat under way (it marks the node closed
+	// under n.mu, so this Add comes before its Wait).
+	n.wg.Add(1)
+	defer n.wg.Done()
 	now := n.mono()
 	due := now >= n.nextBeat
 	if due {
@@ -603,8 +615,19 @@ func (n *Node) exchange(ctx context.Context, p *peer, m message) (message, error
 	return n.exchangeLocked(ctx, p, m)
 }
 
-// exchangeLocked is exchange with p.xmu held.
+// exchangeLocked is exchange with p.xmu held. A closed node makes no
+// connection: Close takes p.xmu after it marks the node closed, so a
+// connection made here is either closed by Close or never made.
 func (n *Node) exchangeLocked(ctx context.Context, p *peer, m message) (message, error) {
+	n.mu.Lock()
+	closed := n.closed
+	n.mu.Unlock()
+	if closed {
+		return message{}, ErrClosed
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(n.stop, cancel)()
 	for attempt := 0; ; attempt++ {
 		fresh := p.c == nil
 		if fresh {

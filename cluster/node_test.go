@@ -654,3 +654,26 @@ func TestRenewalDuringBorrowKeepsLoan(t *testing.T) {
 	tc.want(0, "rms", Holding{Borrowed: 2})
 	tc.want(1, "rms", Holding{Lent: 2})
 }
+
+// TestClosedNodeMakesNoConnection: requests after Close (a heartbeat
+// that was due, an admission's borrow) fail at once and leave no
+// connection open to a peer.
+func TestClosedNodeMakesNoConnection(t *testing.T) {
+	tc := startCluster(t, 0, 1)
+	n := tc.nodes[0]
+	n.Close()
+	n.Beat(context.Background())
+	if _, err := n.Borrow(context.Background(), "rms", 1); !errors.Is(err, ErrNoSpare) {
+		t.Errorf("borrowing after Close: %v", err)
+	}
+	for _, p := range n.peers {
+		p.xmu.Lock()
+		c := p.c
+		p.xmu.Unlock()
+		if c != nil {
+			c.Close()
+			t.Errorf("a connection to %s was made after Close", p.addr)
+		}
+	}
+	tc.want(1, "rms", Holding{})
+}
