@@ -188,12 +188,15 @@ func New(opts Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A borrower may hold a kept loan for up to MaxLease after its last
+	// renewal (the lease of the last run may have been longer than this
+	// one's), so a kept loan counts that long unless renewed.
 	now := n.mono()
 	for _, l := range kept {
-		n.loans[l.ID] = &loan{borrower: l.Borrower, typ: l.Type, count: l.Count, expires: now + n.lease}
+		n.loans[l.ID] = &loan{borrower: l.Borrower, typ: l.Type, count: l.Count, expires: now + MaxLease}
 	}
 	if len(kept) > 0 {
-		n.logf("cluster: %d loans kept from the last run, each with a fresh lease of %s", len(kept), n.lease)
+		n.logf("cluster: %d loans kept from the last run, each counted for %s unless renewed", len(kept), MaxLease)
 	}
 	n.ln = opts.Listener
 	if n.ln == nil {

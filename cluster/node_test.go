@@ -677,3 +677,25 @@ func TestClosedNodeMakesNoConnection(t *testing.T) {
 	}
 	tc.want(1, "rms", Holding{})
 }
+
+// TestLenderRestartWithShorterLease: a lender restarted with a shorter
+// lease keeps counting the loans it kept until the longest lease a
+// borrower may hold from before the restart has run out.
+func TestLenderRestartWithShorterLease(t *testing.T) {
+	tc := startCluster(t, 1, 1)
+	tc.books[0].use["rms"] = 1
+	if err := tc.books[0].admit("rms"); err != nil {
+		t.Fatal(err)
+	}
+	tc.clk.Advance(time.Millisecond) // the first heartbeats: the borrower's lease is 2 minutes
+	addr := tc.lns[1].Addr().String()
+	tc.nodes[1].Close()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.start(1, Config{Name: "cluster1", Secret: secret, Peers: addrs(tc.lns), Lease: MinLease}, 1, ln)
+	tc.clk.Advance(MinLease + time.Second)
+	tc.want(0, "rms", Holding{Borrowed: 1})
+	tc.want(1, "rms", Holding{Lent: 1})
+}
