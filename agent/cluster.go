@@ -316,13 +316,9 @@ func (a *Agent) needLocked(t string) int {
 // reports 10).
 func (a *Agent) reportedUsageLocked() map[string]int {
 	u := a.usageLocked()
-	if a.cl.node == nil {
-		return u
-	}
-	held := a.cl.node.Held()
 	out := map[string]int{}
 	for _, t := range licenseTypes() {
-		h := held[t]
+		h := a.holdingLocked(t)
 		if n := max(0, u[t]-h.Borrowed) + h.Lent; n > 0 {
 			out[t] = n
 		}

@@ -397,6 +397,13 @@ func TestClusterLentCountedWhileStopped(t *testing.T) {
 	if err := a2.SetUsage(agentclient.TypeRMS, 10); !errors.Is(err, agentclient.ErrNotReserved) {
 		t.Errorf("node 2 using the license node 1 still holds: %v", err)
 	}
+	// Node 1 leaves the license it borrowed to its lender's report.
+	a2.mu.Lock()
+	rep := a2.reportedUsageLocked()
+	a2.mu.Unlock()
+	if rep[agentclient.TypeRMS] != 1 {
+		t.Errorf("node 2 reports %d RMS; want the 1 node 1 still holds", rep[agentclient.TypeRMS])
+	}
 	clk.Advance(2 * time.Minute)
 	if l := line(t, a1, agentclient.TypeRMS); l.Borrowed != 0 {
 		t.Fatalf("node 1 after the lease: %+v", l)
