@@ -154,7 +154,11 @@ func (a *Agent) runCluster(first bool) {
 	a.cl.node = nil
 	// From here on the old node lends nothing more (the ledger checks
 	// it is the current node); its loans count until a new node runs.
-	a.keepLentLocked()
+	// Without an old node (a retry, a change while none ran) what is
+	// kept already counts from when the last one stopped.
+	if old != nil {
+		a.keepLentLocked()
+	}
 	if a.cl.retry != nil {
 		a.cl.retry.Stop()
 		a.cl.retry = nil

@@ -404,7 +404,12 @@ func TestClusterLentCountedWhileStopped(t *testing.T) {
 	if rep[agentclient.TypeRMS] != 1 {
 		t.Errorf("node 2 reports %d RMS; want the 1 node 1 still holds", rep[agentclient.TypeRMS])
 	}
-	clk.Advance(2 * time.Minute)
+	// A further change while no member runs does not count them longer.
+	clk.Advance(90 * time.Second)
+	if _, err := a2.SetCluster(agentclient.LeafClusterLease, "30"); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(30 * time.Second)
 	if l := line(t, a1, agentclient.TypeRMS); l.Borrowed != 0 {
 		t.Fatalf("node 1 after the lease: %+v", l)
 	}
