@@ -226,6 +226,7 @@ func (a *Agent) Start() {
 	a.mu.Lock()
 	a.usageTick = a.clk.Now().Add(UsageReportEvery)
 	a.cl.kick, a.cl.done = make(chan struct{}, 1), make(chan struct{})
+	a.keepLentLocked()
 	a.mu.Unlock()
 	go a.runClusterWorker()
 	// The node derives its key and opens its listener off the start-up
@@ -249,6 +250,7 @@ func (a *Agent) Close() {
 	if a.cl.retry != nil {
 		a.cl.retry.Stop()
 	}
+	a.dropKeptLocked()
 	done := a.cl.done
 	if a.cl.kick != nil {
 		close(a.cl.kick)

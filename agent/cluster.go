@@ -65,6 +65,14 @@ type clusterState struct {
 	retry   clock.Timer
 	kick    chan struct{}
 	done    chan struct{}
+	// While no node runs, what the loans file counts as lent, until
+	// keptUntil (monotonic): a borrower may hold those loans for up to
+	// cluster.MaxLease after the node stopped, so they are not the
+	// device's own to use before then. keptTimer judges usage again
+	// when they stop counting.
+	kept      map[string]int
+	keptUntil time.Duration
+	keptTimer clock.Timer
 }
 
 // loadClusterConfig reads the cluster settings; a missing file is no
@@ -144,6 +152,13 @@ func (a *Agent) runCluster(first bool) {
 	a.cl.started = true
 	old := a.cl.node
 	a.cl.node = nil
+	// From here on the old node lends nothing more (the ledger checks
+	// it is the current node); its loans count until a new node runs.
+	// Without an old node (a retry, a change while none ran) what is
+	// kept already counts from when the last one stopped.
+	if old != nil {
+		a.keepLentLocked()
+	}
 	if a.cl.retry != nil {
 		a.cl.retry.Stop()
 		a.cl.retry = nil
@@ -180,6 +195,7 @@ func (a *Agent) runCluster(first bool) {
 	}
 	lg.n = n
 	a.cl.node, a.cl.reason = n, ""
+	a.dropKeptLocked()
 	a.logf("cluster: %q: listening for peers on %s", cfg.Name, n.Addr())
 	n.Start()
 }
@@ -223,12 +239,52 @@ func (a *Agent) kickClusterLocked() {
 	}
 }
 
-// holdingLocked is what the node borrows and lends of type t.
+// holdingLocked is what the node borrows and lends of type t; while no
+// node runs, the loans a borrower may still hold.
 func (a *Agent) holdingLocked(t string) cluster.Holding {
 	if a.cl.node == nil {
+		if clock.Monotonic(a.clk) < a.cl.keptUntil {
+			return cluster.Holding{Lent: a.cl.kept[t]}
+		}
 		return cluster.Holding{}
 	}
 	return a.cl.node.Held()[t]
+}
+
+// keepLentLocked counts the loans in the loans file as lent for
+// cluster.MaxLease while no node runs.
+func (a *Agent) keepLentLocked() {
+	a.dropKeptLocked()
+	lent, err := cluster.KeptLent(filepath.Join(a.root, clusterLoansFile), licenseTypes())
+	if err != nil {
+		a.logf("cluster: %v; the loans it holds are not counted while the cluster member is stopped", err)
+		return
+	}
+	total := 0
+	for _, k := range lent {
+		total += k
+	}
+	if total == 0 || a.closed {
+		return
+	}
+	a.cl.kept, a.cl.keptUntil = lent, clock.Monotonic(a.clk)+cluster.MaxLease
+	a.cl.keptTimer = a.clk.AfterFunc(cluster.MaxLease, func() {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		if !a.closed {
+			a.settleAlarmsLocked()
+		}
+	})
+}
+
+// dropKeptLocked stops counting the kept loans (a node runs and counts
+// them itself, or the agent closes).
+func (a *Agent) dropKeptLocked() {
+	if a.cl.keptTimer != nil {
+		a.cl.keptTimer.Stop()
+		a.cl.keptTimer = nil
+	}
+	a.cl.kept, a.cl.keptUntil = nil, 0
 }
 
 // installedLocked is this device's own licenses of type t and whether
@@ -264,13 +320,9 @@ func (a *Agent) needLocked(t string) int {
 // reports 10).
 func (a *Agent) reportedUsageLocked() map[string]int {
 	u := a.usageLocked()
-	if a.cl.node == nil {
-		return u
-	}
-	held := a.cl.node.Held()
 	out := map[string]int{}
 	for _, t := range licenseTypes() {
-		h := held[t]
+		h := a.holdingLocked(t)
 		if n := max(0, u[t]-h.Borrowed) + h.Lent; n > 0 {
 			out[t] = n
 		}

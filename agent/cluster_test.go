@@ -367,3 +367,56 @@ func TestClusterLastSpareToOne(t *testing.T) {
 		t.Errorf("the lender's own tenth with its spare lent: %v", err)
 	}
 }
+
+// TestClusterLentCountedWhileStopped: a lender whose cluster member
+// stops (a setting change takes it out of the cluster) keeps counting
+// what it lent until no borrower can hold it any more, so the license is
+// never used by both.
+func TestClusterLentCountedWhileStopped(t *testing.T) {
+	clk := clock.NewFake(t0)
+	addr1, addr2 := clusterAddr(t), clusterAddr(t)
+	a1 := reservedNode(t, clk, "0A1B2C01", addr1)
+	a2 := reservedNode(t, clk, "0A1B2C02", addr2)
+	joinCluster(t, a1, addr1, addr2)
+	joinCluster(t, a2, addr1, addr2)
+	if err := a1.SetUsage(agentclient.TypeRMS, 11); err != nil {
+		t.Fatal(err)
+	}
+	if l := line(t, a2, agentclient.TypeRMS); l.Lent != 1 {
+		t.Fatalf("node 2 lent: %+v", l)
+	}
+	if _, err := a2.SetCluster(agentclient.LeafClusterName, ""); err != nil {
+		t.Fatal(err)
+	}
+	if l := line(t, a1, agentclient.TypeRMS); l.Borrowed != 1 {
+		t.Fatalf("node 1 still holds its lease: %+v", l)
+	}
+	if l := line(t, a2, agentclient.TypeRMS); l.Lent != 1 {
+		t.Errorf("node 2 out of the cluster: %+v; the loan node 1 holds is not counted", l)
+	}
+	if err := a2.SetUsage(agentclient.TypeRMS, 10); !errors.Is(err, agentclient.ErrNotReserved) {
+		t.Errorf("node 2 using the license node 1 still holds: %v", err)
+	}
+	// Node 1 leaves the license it borrowed to its lender's report.
+	a2.mu.Lock()
+	rep := a2.reportedUsageLocked()
+	a2.mu.Unlock()
+	if rep[agentclient.TypeRMS] != 1 {
+		t.Errorf("node 2 reports %d RMS; want the 1 node 1 still holds", rep[agentclient.TypeRMS])
+	}
+	// A further change while no member runs does not count them longer.
+	clk.Advance(90 * time.Second)
+	if _, err := a2.SetCluster(agentclient.LeafClusterLease, "30"); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(30 * time.Second)
+	if l := line(t, a1, agentclient.TypeRMS); l.Borrowed != 0 {
+		t.Fatalf("node 1 after the lease: %+v", l)
+	}
+	if l := line(t, a2, agentclient.TypeRMS); l.Lent != 0 {
+		t.Errorf("node 2 after the longest lease: %+v", l)
+	}
+	if err := a2.SetUsage(agentclient.TypeRMS, 10); err != nil {
+		t.Errorf("node 2's own license after the longest lease: %v", err)
+	}
+}

@@ -85,6 +85,9 @@ type Holding struct {
 // ErrNoSpare is returned when no reachable peer could lend.
 var ErrNoSpare = errors.New("no peer has a license to spare")
 
+// ErrClosed is returned by a request made after Close.
+var ErrClosed = errors.New("the cluster member is stopped")
+
 // requestTimeout bounds one request and its answer.
 const requestTimeout = 2 * time.Second
 
@@ -142,6 +145,9 @@ type Node struct {
 	started  bool
 	closed   bool
 	wg       sync.WaitGroup
+	// stop is cancelled by Close: requests in flight end at once.
+	stop   context.Context
+	cancel context.CancelFunc
 }
 
 // New checks the options, derives the cluster key, makes the link
@@ -164,6 +170,7 @@ func New(opts Options) (*Node, error) {
 	if n.clk == nil {
 		n.clk = clock.Real{}
 	}
+	n.stop, n.cancel = context.WithCancel(context.Background())
 	if n.logf == nil {
 		n.logf = func(string, ...any) {}
 	}
@@ -181,12 +188,15 @@ func New(opts Options) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	// A borrower may hold a kept loan for up to MaxLease after its last
+	// renewal (the lease of the last run may have been longer than this
+	// one's), so a kept loan counts that long unless renewed.
 	now := n.mono()
 	for _, l := range kept {
-		n.loans[l.ID] = &loan{borrower: l.Borrower, typ: l.Type, count: l.Count, expires: now + n.lease}
+		n.loans[l.ID] = &loan{borrower: l.Borrower, typ: l.Type, count: l.Count, expires: now + MaxLease}
 	}
 	if len(kept) > 0 {
-		n.logf("cluster: %d loans kept from the last run, each with a fresh lease of %s", len(kept), n.lease)
+		n.logf("cluster: %d loans kept from the last run, each counted for %s unless renewed", len(kept), MaxLease)
 	}
 	n.ln = opts.Listener
 	if n.ln == nil {
@@ -230,6 +240,7 @@ func (n *Node) Start() {
 // and leases are dropped from memory (the loans granted stay in the
 // state file).
 func (n *Node) Close() {
+	n.cancel()
 	n.mu.Lock()
 	n.closed = true
 	if n.timer != nil {
@@ -301,9 +312,14 @@ func (n *Node) borrow(ctx context.Context, t string, count int, reachable bool) 
 		if got >= count {
 			break
 		}
+		// The answer is recorded before p's exchange lock goes, so a
+		// renewal to p never names the loan with its count from before
+		// this grant (the lender would shrink it).
+		p.xmu.Lock()
 		sent := n.mono()
-		ans, err := n.exchange(ctx, p, message{Op: opBorrow, Type: t, Count: count - got})
+		ans, err := n.exchangeLocked(ctx, p, message{Op: opBorrow, Type: t, Count: count - got})
 		if err != nil {
+			p.xmu.Unlock()
 			continue
 		}
 		dur := n.leaseFrom(ans)
@@ -327,6 +343,7 @@ func (n *Node) borrow(ctx context.Context, t string, count int, reachable bool) 
 		}
 		n.armLocked()
 		n.mu.Unlock()
+		p.xmu.Unlock()
 	}
 	if got == 0 {
 		return 0, fmt.Errorf("borrowing %d %s: %w", count, t, ErrNoSpare)
@@ -395,6 +412,11 @@ func (n *Node) Beat(ctx context.Context) {
 // renew renews the leases held from p and reports whether the lender
 // dropped any.
 func (n *Node) renew(ctx context.Context, p *peer) bool {
+	// The renewal names each loan with its count, which the lender takes
+	// as the truth: it is read under p's exchange lock, after every
+	// grant from p was recorded.
+	p.xmu.Lock()
+	defer p.xmu.Unlock()
 	n.mu.Lock()
 	var ids []wireLoan
 	for id, l := range n.leases {
@@ -405,7 +427,7 @@ func (n *Node) renew(ctx context.Context, p *peer) bool {
 	n.mu.Unlock()
 	sort.Slice(ids, func(i, j int) bool { return ids[i].ID < ids[j].ID })
 	sent := n.mono()
-	ans, err := n.exchange(ctx, p, message{Op: opRenew, Loans: ids})
+	ans, err := n.exchangeLocked(ctx, p, message{Op: opRenew, Loans: ids})
 	if err != nil {
 		return false
 	}
@@ -566,6 +588,10 @@ func (n *Node) onTimer() {
 		n.mu.Unlock()
 		return
 	}
+	// Close waits for a heartbeat under way (it marks the node closed
+	// under n.mu, so this Add comes before its Wait).
+	n.wg.Add(1)
+	defer n.wg.Done()
 	now := n.mono()
 	due := now >= n.nextBeat
 	if due {
@@ -589,6 +615,22 @@ func (n *Node) onTimer() {
 func (n *Node) exchange(ctx context.Context, p *peer, m message) (message, error) {
 	p.xmu.Lock()
 	defer p.xmu.Unlock()
+	return n.exchangeLocked(ctx, p, m)
+}
+
+// exchangeLocked is exchange with p.xmu held. A closed node makes no
+// connection: Close takes p.xmu after it marks the node closed, so a
+// connection made here is either closed by Close or never made.
+func (n *Node) exchangeLocked(ctx context.Context, p *peer, m message) (message, error) {
+	n.mu.Lock()
+	closed := n.closed
+	n.mu.Unlock()
+	if closed {
+		return message{}, ErrClosed
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	defer context.AfterFunc(n.stop, cancel)()
 	for attempt := 0; ; attempt++ {
 		fresh := p.c == nil
 		if fresh {

@@ -26,9 +26,14 @@ type book struct {
 	installed map[string]int
 	use       map[string]int
 	changed   atomic.Int32
+	// lendHook, when set, runs at the start of every Lend.
+	lendHook atomic.Pointer[func()]
 }
 
 func (b *book) Lend(t string, want int, take func(int) bool) int {
+	if h := b.lendHook.Load(); h != nil {
+		(*h)()
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	h := b.node.Held()[t]
@@ -608,4 +613,89 @@ func TestOneLoanFollowsBorrower(t *testing.T) {
 	if tc.books[1].changed.Load() == before {
 		t.Error("the lender's ledger was not told")
 	}
+}
+
+// TestRenewalDuringBorrowKeepsLoan: a renewal that starts while a grant
+// that adds to the same loan is under way names the loan with its count
+// after the grant, so the lender does not shrink the loan the borrower
+// just grew (which would take back a license an admission was given).
+func TestRenewalDuringBorrowKeepsLoan(t *testing.T) {
+	tc := startCluster(t, 0, 2)
+	ctx := context.Background()
+	tc.books[0].use["rms"] = 2
+	if _, err := tc.nodes[0].Borrow(ctx, "rms", 1); err != nil {
+		t.Fatal(err)
+	}
+	reached, release := make(chan struct{}), make(chan struct{})
+	hook := func() {
+		close(reached)
+		<-release
+	}
+	tc.books[1].lendHook.Store(&hook)
+	borrowed := make(chan error)
+	go func() {
+		_, err := tc.nodes[0].Borrow(ctx, "rms", 1)
+		borrowed <- err
+	}()
+	<-reached
+	tc.books[1].lendHook.Store(nil)
+	renewed := make(chan bool)
+	go func() { renewed <- tc.nodes[0].renew(ctx, tc.nodes[0].peers[0]) }()
+	// Gives the renewal time to be prepared while the grant waits; the
+	// result must not depend on it.
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	if err := <-borrowed; err != nil {
+		t.Fatal(err)
+	}
+	if dropped := <-renewed; dropped {
+		t.Error("the renewal dropped part of the loan")
+	}
+	tc.want(0, "rms", Holding{Borrowed: 2})
+	tc.want(1, "rms", Holding{Lent: 2})
+}
+
+// TestClosedNodeMakesNoConnection: requests after Close (a heartbeat
+// that was due, an admission's borrow) fail at once and leave no
+// connection open to a peer.
+func TestClosedNodeMakesNoConnection(t *testing.T) {
+	tc := startCluster(t, 0, 1)
+	n := tc.nodes[0]
+	n.Close()
+	n.Beat(context.Background())
+	if _, err := n.Borrow(context.Background(), "rms", 1); !errors.Is(err, ErrNoSpare) {
+		t.Errorf("borrowing after Close: %v", err)
+	}
+	for _, p := range n.peers {
+		p.xmu.Lock()
+		c := p.c
+		p.xmu.Unlock()
+		if c != nil {
+			c.Close()
+			t.Errorf("a connection to %s was made after Close", p.addr)
+		}
+	}
+	tc.want(1, "rms", Holding{})
+}
+
+// TestLenderRestartWithShorterLease: a lender restarted with a shorter
+// lease keeps counting the loans it kept until the longest lease a
+// borrower may hold from before the restart has run out.
+func TestLenderRestartWithShorterLease(t *testing.T) {
+	tc := startCluster(t, 1, 1)
+	tc.books[0].use["rms"] = 1
+	if err := tc.books[0].admit("rms"); err != nil {
+		t.Fatal(err)
+	}
+	tc.clk.Advance(time.Millisecond) // the first heartbeats: the borrower's lease is 2 minutes
+	addr := tc.lns[1].Addr().String()
+	tc.nodes[1].Close()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.start(1, Config{Name: "cluster1", Secret: secret, Peers: addrs(tc.lns), Lease: MinLease}, 1, ln)
+	tc.clk.Advance(MinLease + time.Second)
+	tc.want(0, "rms", Holding{Borrowed: 1})
+	tc.want(1, "rms", Holding{Lent: 1})
 }

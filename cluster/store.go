@@ -75,3 +75,19 @@ func saveLoans(path string, loans map[string]*loan) error {
 	}
 	return atomicfile.WriteJSON(path, s, 0o600)
 }
+
+// KeptLent reports, per license type, what the loans in the state file
+// at path count: what a lender must keep counting as lent while no node
+// runs (a borrower may hold each for up to MaxLease after the node
+// stopped). A missing file is nothing lent.
+func KeptLent(path string, types []string) (map[string]int, error) {
+	loans, err := loadLoans(path, types)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]int{}
+	for _, l := range loans {
+		out[l.Type] += l.Count
+	}
+	return out, nil
+}

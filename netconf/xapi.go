@@ -22,6 +22,7 @@ const ApplyWait = 10 * time.Second
 // RegisterXAPI adds the network commands to t, for the device under root:
 //
 //	xconfiguration IP [DHCP: On|Off] [Address: <ipv4>[/<len>]] [PrefixLength: <n>] [Gateway: <ipv4>]
+//	xconfiguration Ethernet 1 IP V4 [Address: <ipv4>] [SubnetMask: <mask>]   (IP Address and PrefixLength)
 //	xconfiguration DNS Server <1-5> Address: <ip>   (empty value clears)
 //	xconfiguration DNS Domain Name: <name>
 //	xconfiguration NTP Server <1-5> Address: <ip or host name>
@@ -32,6 +33,7 @@ const ApplyWait = 10 * time.Second
 func RegisterXAPI(t *xapi.Tree, root string) {
 	h := &handlers{root: root, wait: ApplyWait}
 	t.Handle(xapi.Configuration, "IP", h.locked(h.ip))
+	t.Handle(xapi.Configuration, "Ethernet 1", h.locked(h.ethernet1))
 	t.Handle(xapi.Configuration, "DNS", h.locked(h.dns))
 	t.Handle(xapi.Configuration, "NTP", h.locked(h.ntp))
 	t.Handle(xapi.Status, "Network", h.status)
