@@ -9,6 +9,7 @@ import (
 
 	"vxway/netsettings"
 	"vxway/xapi"
+	"vxway/xapi/xapitest"
 )
 
 // TestEthernet1Synonym: Ethernet 1 IP V4 Address and SubnetMask set and
@@ -24,15 +25,15 @@ func TestEthernet1Synonym(t *testing.T) {
 		"xconfiguration Ethernet 1 IP V4 Address: 10.0.2.15",
 		"xconfiguration Ethernet 1 IP V4 SubnetMask: 255.255.0.0",
 	} {
-		if got, err := serve(t, &tree, line); err != nil {
+		if got, err := xapitest.Serve(t, &tree, line); err != nil {
 			t.Fatalf("%s: %v\n%s", line, err, got)
 		}
 	}
-	got, err := serve(t, &tree, "xconfiguration IP")
+	got, err := xapitest.Serve(t, &tree, "xconfiguration IP")
 	if err != nil || !strings.Contains(got, "IP Address: 10.0.2.15") || !strings.Contains(got, "IP PrefixLength: 16") {
 		t.Fatalf("xconfiguration IP: %v\n%s", err, got)
 	}
-	got, err = serve(t, &tree, "xconfiguration Ethernet 1")
+	got, err = xapitest.Serve(t, &tree, "xconfiguration Ethernet 1")
 	if err != nil || !strings.Contains(got, "Ethernet 1 IP V4 Address: 10.0.2.15") || !strings.Contains(got, "Ethernet 1 IP V4 SubnetMask: 255.255.0.0") {
 		t.Fatalf("xconfiguration Ethernet 1: %v\n%s", err, got)
 	}
@@ -49,7 +50,7 @@ func TestEthernet1Synonym(t *testing.T) {
 		"xconfiguration Ethernet 1 IP V6 Address: ::1",
 	} {
 		t.Run(line, func(t *testing.T) {
-			if got, err := serve(t, &tree, line); err == nil {
+			if got, err := xapitest.Serve(t, &tree, line); err == nil {
 				t.Errorf("accepted:\n%s", got)
 			}
 			after, err := os.ReadFile(filepath.Join(root, netsettings.ConfigPath))
