@@ -42,3 +42,21 @@ func TestStaticAndFormCookie(t *testing.T) {
 		t.Fatalf("form cookie %+v, token %q", c, tok)
 	}
 }
+
+func TestHarden(t *testing.T) {
+	w := httptest.NewRecorder()
+	r := httptest.NewRequest("POST", "/page", strings.NewReader(strings.Repeat("x", 100)))
+	Harden(w, r, "/static/", 10)
+	h := w.Header()
+	if !strings.Contains(h.Get("Content-Security-Policy"), "frame-ancestors 'none'") || h.Get("Cache-Control") != "no-store" || h.Get("X-Frame-Options") != "DENY" {
+		t.Fatalf("page headers: %v", h)
+	}
+	if err := r.ParseForm(); err == nil {
+		t.Fatal("a body over the cap was read")
+	}
+	w = httptest.NewRecorder()
+	Harden(w, httptest.NewRequest("GET", "/static/app.css", nil), "/static/", 10)
+	if w.Header().Get("Cache-Control") != "" {
+		t.Fatalf("a static file was marked no-store")
+	}
+}

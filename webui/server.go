@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strings"
 	"sync"
 	"time"
 
@@ -166,21 +165,7 @@ func (s *Server) routes() {
 // ServeHTTP sets the security headers every answer carries and serves
 // the pages.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-	h.Set("Strict-Transport-Security", "max-age=31536000")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "same-origin")
-	h.Set("Cross-Origin-Opener-Policy", "same-origin")
-	if !strings.HasPrefix(r.URL.Path, "/static/") {
-		// Pages show status, codes and settings of this device: nothing
-		// of them is kept by the browser or a proxy.
-		h.Set("Cache-Control", "no-store")
-	}
-	if r.Method == http.MethodPost {
-		r.Body = http.MaxBytesReader(w, r.Body, maxForm)
-	}
+	websession.Harden(w, r, "/static/", maxForm)
 	s.mux.ServeHTTP(w, r)
 }
 

@@ -8,9 +8,9 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"time"
 
 	"vxway/platform"
+	"vxway/websession"
 )
 
 //go:embed templates/*.html
@@ -25,27 +25,9 @@ var staticFS embed.FS
 // service and the admin CLI would pay for the parsing at each start.
 var templates = sync.OnceValue(parseTemplates)
 
-var funcs = template.FuncMap{
-	"stamp": func(t time.Time) string {
-		if t.IsZero() {
-			return "—"
-		}
-		return t.UTC().Format("2006-01-02 15:04:05 UTC")
-	},
-	"date": func(t time.Time) string {
-		if t.IsZero() {
-			return "—"
-		}
-		return t.UTC().Format("2006-01-02")
-	},
-	"orDash": func(s string) string {
-		if s == "" {
-			return "—"
-		}
-		return s
-	},
+var funcs = websession.Funcs(template.FuncMap{
 	"lower": strings.ToLower,
-}
+})
 
 func parseTemplates() map[string]*template.Template {
 	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"))

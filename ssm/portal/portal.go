@@ -18,7 +18,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"vxway/clock"
@@ -175,21 +174,7 @@ func Routes() []string {
 // ServeHTTP sets the security headers every answer carries and serves
 // the pages.
 func (p *Portal) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	h := w.Header()
-	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'none'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
-	h.Set("Strict-Transport-Security", "max-age=31536000")
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "same-origin")
-	h.Set("Cross-Origin-Opener-Policy", "same-origin")
-	if !strings.HasPrefix(r.URL.Path, "/portal/static/") {
-		// Pages show tokens and codes: nothing of them is kept by the
-		// browser or a proxy.
-		h.Set("Cache-Control", "no-store")
-	}
-	if r.Method == http.MethodPost {
-		r.Body = http.MaxBytesReader(w, r.Body, maxForm)
-	}
+	websession.Harden(w, r, "/portal/static/", maxForm)
 	p.mux.ServeHTTP(w, r)
 }
 

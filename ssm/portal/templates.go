@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"time"
 
 	"vxway/licproto"
 	"vxway/reservation"
@@ -25,29 +24,11 @@ var staticFS embed.FS
 // templates are parsed once: the layout with each page's content.
 var templates = parseTemplates()
 
-var funcs = template.FuncMap{
-	"stamp": func(t time.Time) string {
-		if t.IsZero() || t.UnixMilli() == 0 {
-			return "—"
-		}
-		return t.UTC().Format("2006-01-02 15:04:05 UTC")
-	},
-	"date": func(t time.Time) string {
-		if t.IsZero() {
-			return "—"
-		}
-		return t.UTC().Format("2006-01-02")
-	},
-	"orDash": func(s string) string {
-		if s == "" {
-			return "—"
-		}
-		return s
-	},
+var funcs = websession.Funcs(template.FuncMap{
 	"typeName": typeName,
 	"counts":   func(c reservation.Counts) string { return ssm.CountsText(c) },
 	"q":        url.QueryEscape,
-}
+})
 
 // typeName is a license type's name as the vendor portal shows it.
 func typeName(t licproto.LicenseType) string {
