@@ -45,7 +45,8 @@ func TestStaticAndFormCookie(t *testing.T) {
 
 func TestHarden(t *testing.T) {
 	w := httptest.NewRecorder()
-	r := httptest.NewRequest("POST", "/page", strings.NewReader(strings.Repeat("x", 100)))
+	r := httptest.NewRequest("POST", "/page", strings.NewReader("a="+strings.Repeat("x", 100)))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	Harden(w, r, "/static/", 10)
 	h := w.Header()
 	if !strings.Contains(h.Get("Content-Security-Policy"), "frame-ancestors 'none'") || h.Get("Cache-Control") != "no-store" || h.Get("X-Frame-Options") != "DENY" {
