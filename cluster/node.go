@@ -29,8 +29,11 @@ type Ledger interface {
 	Lend(t string, want int, take func(n int) bool) int
 	// WithNeed calls f, under the same lock, with how many borrowed
 	// licenses of type t the node needs now (its use beyond its
-	// installed count); f may drop the borrowed ones beyond that.
-	WithNeed(t string, f func(need int))
+	// installed count) and how many it borrows for admissions not yet
+	// counted (pending: borrowed, or being borrowed, for a registration
+	// or call that waits to be decided again). f may drop the borrowed
+	// ones beyond need + pending, and borrows what need lacks.
+	WithNeed(t string, f func(need, pending int))
 	// Changed is told that borrowed or lent counts changed without the
 	// ledger asking (a lease ran out, a lender dropped a loan, a peer
 	// gave one back), so it can judge its usage again.
@@ -520,7 +523,7 @@ func (n *Node) settle(ctx context.Context) bool {
 	for _, t := range n.opts.Types {
 		back := map[*peer][]wireLoan{}
 		missing := 0
-		n.opts.Ledger.WithNeed(t, func(need int) {
+		n.opts.Ledger.WithNeed(t, func(need, pending int) {
 			n.mu.Lock()
 			defer n.mu.Unlock()
 			n.expireLocked()
@@ -534,12 +537,13 @@ func (n *Node) settle(ctx context.Context) bool {
 			}
 			// Give back the leases closest to running out first.
 			sort.Slice(mine, func(i, j int) bool { return n.leases[mine[i]].expires < n.leases[mine[j]].expires })
+			keep := need + pending
 			for _, id := range mine {
-				if have <= need {
+				if have <= keep {
 					break
 				}
 				l := n.leases[id]
-				k := min(l.count, have-need)
+				k := min(l.count, have-keep)
 				l.count -= k
 				have -= k
 				if l.count == 0 {

@@ -48,10 +48,10 @@ func (b *book) Lend(t string, want int, take func(int) bool) int {
 	return k
 }
 
-func (b *book) WithNeed(t string, f func(int)) {
+func (b *book) WithNeed(t string, f func(int, int)) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	f(max(0, b.use[t]-b.installed[t]))
+	f(max(0, b.use[t]-b.installed[t]), 0)
 }
 
 func (b *book) Changed() { b.changed.Add(1) }
