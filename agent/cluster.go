@@ -73,6 +73,14 @@ type clusterState struct {
 	kept      map[string]int
 	keptUntil time.Duration
 	keptTimer clock.Timer
+	// pending is, per type, the licenses being borrowed for admissions
+	// that wait for them (from before the borrow to the end of their
+	// second decision): a give-back (use dropping, a heartbeat) keeps
+	// them, or it could return one before its admission is counted.
+	pending map[string]int
+	// afterBorrow, when set (tests), runs after a borrow for waiting
+	// admissions, before they are decided again.
+	afterBorrow func()
 }
 
 // loadClusterConfig reads the cluster settings; a missing file is no
@@ -342,8 +350,36 @@ func (a *Agent) licenseLinesLocked(inUse map[string]int) []agentclient.LicenseLi
 	return out
 }
 
+// pendLocked counts n licenses of type t as pending for waiting
+// admissions; the returned func, called under a.mu once they are decided
+// again (or not borrowed), stops counting them.
+func (a *Agent) pendLocked(t string, n int) func() {
+	if a.cl.pending == nil {
+		a.cl.pending = map[string]int{}
+	}
+	a.cl.pending[t] += n
+	return func() {
+		if a.cl.pending[t] -= n; a.cl.pending[t] <= 0 {
+			delete(a.cl.pending, t)
+		}
+	}
+}
+
+// unpend calls each of fs (from pendLocked) under a.mu.
+func (a *Agent) unpend(fs []func()) {
+	if len(fs) == 0 {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, f := range fs {
+		f()
+	}
+}
+
 // borrow asks the cluster for n licenses of type t while a registration
-// or call waits, and reports whether any came.
+// or call waits, and reports whether any came. The caller counts them as
+// pending (pendLocked) until the admissions are decided again.
 func (a *Agent) borrow(t string, n int) bool {
 	a.mu.Lock()
 	node := a.cl.node
@@ -391,16 +427,17 @@ func (l *clusterLedger) Lend(t string, want int, take func(int) bool) int {
 	return k
 }
 
-// WithNeed calls f with the borrowed licenses of type t needed now.
-func (l *clusterLedger) WithNeed(t string, f func(int)) {
+// WithNeed calls f with the borrowed licenses of type t needed now, and
+// those borrowed for admissions not yet decided again.
+func (l *clusterLedger) WithNeed(t string, f func(need, pending int)) {
 	a := l.a
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	need := 0
+	need, pending := 0, 0
 	if a.cl.node == l.n {
-		need = a.needLocked(t)
+		need, pending = a.needLocked(t), a.cl.pending[t]
 	}
-	f(need)
+	f(need, pending)
 }
 
 // Changed judges the usage again (statuses, alarms).

@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"context"
 	"errors"
 	"net"
 	"os"
@@ -418,5 +419,63 @@ func TestClusterLentCountedWhileStopped(t *testing.T) {
 	}
 	if err := a2.SetUsage(agentclient.TypeRMS, 10); err != nil {
 		t.Errorf("node 2's own license after the longest lease: %v", err)
+	}
+}
+
+// TestClusterBorrowKeptForAdmission: a give-back that runs between the
+// borrow for a waiting admission and its second decision (a heartbeat,
+// or another report with less use) keeps the license just borrowed, so
+// the admission is not refused although a peer had one to spare.
+func TestClusterBorrowKeptForAdmission(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		admit func(a *Agent) error
+	}{
+		{"ReportUsage", func(a *Agent) error {
+			_, err := a.ReportUsage(agentclient.RealUsage{Admit: &agentclient.Admission{Type: agentclient.TypeRMS}})
+			return err
+		}},
+		{"SetUsage", func(a *Agent) error { return a.SetUsage(agentclient.TypeRMS, 11) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			clk := clock.NewFake(t0)
+			addr1, addr2 := clusterAddr(t), clusterAddr(t)
+			a1 := reservedNode(t, clk, "0A1B2C21", addr1)
+			a2 := reservedNode(t, clk, "0A1B2C22", addr2)
+			joinCluster(t, a1, addr1, addr2)
+			joinCluster(t, a2, addr1, addr2)
+			if err := a1.SetUsage(agentclient.TypeRMS, 10); err != nil {
+				t.Fatal(err)
+			}
+			gaveBack := false
+			a1.cl.afterBorrow = func() {
+				a1.mu.Lock()
+				node := a1.cl.node
+				a1.mu.Unlock()
+				before := node.Held()[agentclient.TypeRMS].Borrowed
+				node.Settle(context.Background())
+				gaveBack = node.Held()[agentclient.TypeRMS].Borrowed < before
+			}
+			if err := tt.admit(a1); err != nil {
+				t.Fatalf("the eleventh with a peer's spare borrowed: %v", err)
+			}
+			if gaveBack {
+				t.Error("the give-back returned the license borrowed for the waiting admission")
+			}
+			if l := line(t, a1, agentclient.TypeRMS); l.Borrowed != 1 || l.InUse != 11 {
+				t.Errorf("the borrower: %+v", l)
+			}
+			a1.mu.Lock()
+			pending := len(a1.cl.pending)
+			a1.mu.Unlock()
+			if pending != 0 {
+				t.Errorf("still pending after the admission: %v", a1.cl.pending)
+			}
+			// Once counted, the license is needed: a heartbeat keeps it.
+			a1.cl.node.Settle(context.Background())
+			if l := line(t, a1, agentclient.TypeRMS); l.Borrowed != 1 {
+				t.Errorf("after a heartbeat: %+v", l)
+			}
+		})
 	}
 }

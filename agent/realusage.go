@@ -59,9 +59,10 @@ func (a *Agent) ReportUsage(c agentclient.RealUsage) (agentclient.Admitted, erro
 // realUsageBorrowing is realUsage that, when admissions were refused
 // for want of reserved licenses, borrows that many from the cluster's
 // peers and decides the batch again (realUsage starts over from c, so
-// the second pass replaces the first).
+// the second pass replaces the first). What it borrows counts as pending
+// until the second pass is over, so no give-back returns it first.
 func (a *Agent) realUsageBorrowing(c agentclient.RealUsage, ads []agentclient.Admission) (agentclient.ExportStatus, []error, error) {
-	export, refusals, err := a.realUsage(c, ads)
+	export, refusals, err := a.realUsage(c, ads, nil)
 	if err != nil {
 		return export, refusals, err
 	}
@@ -71,6 +72,15 @@ func (a *Agent) realUsageBorrowing(c agentclient.RealUsage, ads []agentclient.Ad
 			short[ads[i].Type]++
 		}
 	}
+	if len(short) == 0 {
+		return export, refusals, nil
+	}
+	var unpend []func()
+	a.mu.Lock()
+	for t, n := range short {
+		unpend = append(unpend, a.pendLocked(t, n))
+	}
+	a.mu.Unlock()
 	borrowed := false
 	for t, n := range short {
 		if a.borrow(t, n) {
@@ -78,28 +88,39 @@ func (a *Agent) realUsageBorrowing(c agentclient.RealUsage, ads []agentclient.Ad
 		}
 	}
 	if !borrowed {
+		a.unpend(unpend)
 		return export, refusals, nil
 	}
-	return a.realUsage(c, ads)
+	if h := a.cl.afterBorrow; h != nil {
+		h()
+	}
+	return a.realUsage(c, ads, unpend)
 }
 
 // realUsage records the real usage c and decides the admissions ads in
 // order, each admitted one counted before the next is decided; it
 // returns the export-control status after them and one refusal (nil:
 // admitted) per admission. An error is invalid counts, and changes
-// nothing.
-func (a *Agent) realUsage(c agentclient.RealUsage, ads []agentclient.Admission) (agentclient.ExportStatus, []error, error) {
+// nothing. Each of unpend is called under the lock the admissions are
+// decided under (the borrows pending for them are over).
+func (a *Agent) realUsage(c agentclient.RealUsage, ads []agentclient.Admission, unpend []func()) (agentclient.ExportStatus, []error, error) {
 	counts := map[string]int{agentclient.TypeRoom: c.Room, agentclient.TypeDesktop: c.Desktop, agentclient.TypeRMS: c.RMS}
 	for t, n := range counts {
 		if n < 0 || n > maxUsage {
+			a.unpend(unpend)
 			return agentclient.ExportStatus{}, nil, fmt.Errorf("%w: %s count %d is not from 0 to %d", agentclient.ErrInvalidConfig, t, n, maxUsage)
 		}
 	}
 	if c.Encrypted < 0 || c.Encrypted > maxSessions {
+		a.unpend(unpend)
 		return agentclient.ExportStatus{}, nil, fmt.Errorf("%w: encrypted session count %d is not from 0 to %d", agentclient.ErrInvalidConfig, c.Encrypted, maxSessions)
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	// Under the lock this decision holds: nothing gives back between.
+	for _, f := range unpend {
+		f()
+	}
 	before := a.usageLocked()
 	a.real.counts = counts
 	encrypted := c.Encrypted

@@ -27,17 +27,34 @@ func (a *Agent) SetUsage(typ string, count int) error {
 	if count < 0 || count > maxUsage {
 		return fmt.Errorf("%w: count %d is not from 0 to %d", agentclient.ErrInvalidConfig, count, maxUsage)
 	}
-	short, err := a.setUsage(typ, count)
-	if short > 0 && a.borrow(typ, short) {
-		_, err = a.setUsage(typ, count)
+	short, err := a.setUsage(typ, count, nil)
+	if short < 1 {
+		return err
 	}
+	// The borrowed licenses count as pending until the second pass, so
+	// no give-back returns them first.
+	a.mu.Lock()
+	unpend := a.pendLocked(typ, short)
+	a.mu.Unlock()
+	if !a.borrow(typ, short) {
+		a.unpend([]func(){unpend})
+		return err
+	}
+	if h := a.cl.afterBorrow; h != nil {
+		h()
+	}
+	_, err = a.setUsage(typ, count, unpend)
 	return err
 }
 
 // setUsage is SetUsage without borrowing; short is how many licenses a
-// refusal under a reservation lacks.
-func (a *Agent) setUsage(typ string, count int) (short int, err error) {
+// refusal under a reservation lacks. unpend, when set, is called under
+// the lock the count is decided under.
+func (a *Agent) setUsage(typ string, count int, unpend func()) (short int, err error) {
 	a.mu.Lock()
+	if unpend != nil {
+		unpend()
+	}
 	now := a.nowLocked()
 	old := a.st.Usage[typ]
 	if count > old && typ != agentclient.TypeRMS && a.unauthorizedLocked(now) {

@@ -118,6 +118,9 @@ type conn struct {
 	c    *tls.Conn
 	r    *bufio.Reader
 	peer string // the peer's node name, from its hello
+	// instance is the peer's instance id, from its hello (empty from a
+	// peer of an earlier version).
+	instance string
 }
 
 func (c *conn) Close() error { return c.c.Close() }
@@ -140,7 +143,7 @@ func (c *conn) read(deadline time.Time) ([]byte, error) {
 }
 
 // dialPeer connects to a peer, runs the handshake and the proofs.
-func dialPeer(ctx context.Context, addr string, cfg *tls.Config, key []byte, self string) (*conn, error) {
+func dialPeer(ctx context.Context, addr string, cfg *tls.Config, key []byte, self, instance string) (*conn, error) {
 	d := net.Dialer{Timeout: dialTimeout}
 	raw, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
@@ -159,7 +162,7 @@ func dialPeer(ctx context.Context, addr string, cfg *tls.Config, key []byte, sel
 	c := &conn{c: tc, r: bufio.NewReaderSize(tc, 4096)}
 	mine, err := proof(key, "client", tc.ConnectionState())
 	if err == nil {
-		err = c.write(hello{Version: protocolVersion, Node: self, Proof: hex.EncodeToString(mine)}, deadline)
+		err = c.write(hello{Version: protocolVersion, Node: self, Instance: instance, Proof: hex.EncodeToString(mine)}, deadline)
 	}
 	var h hello
 	if err == nil {
@@ -186,7 +189,7 @@ func dialPeer(ctx context.Context, addr string, cfg *tls.Config, key []byte, sel
 		tc.Close()
 		return nil, errProof
 	}
-	c.peer = h.Node
+	c.peer, c.instance = h.Node, h.Instance
 	raw.SetDeadline(time.Time{})
 	return c, nil
 }
@@ -194,7 +197,7 @@ func dialPeer(ctx context.Context, addr string, cfg *tls.Config, key []byte, sel
 // acceptPeer runs the server side of the handshake and the proofs on a
 // fresh connection: the client proves first, and a client that does not
 // is dropped without an answer.
-func acceptPeer(raw net.Conn, cfg *tls.Config, key []byte, self string) (*conn, error) {
+func acceptPeer(raw net.Conn, cfg *tls.Config, key []byte, self, instance string) (*conn, error) {
 	deadline := time.Now().Add(handshakeTimeout)
 	raw.SetDeadline(deadline)
 	tc := tls.Server(raw, cfg)
@@ -222,10 +225,10 @@ func acceptPeer(raw net.Conn, cfg *tls.Config, key []byte, self string) (*conn, 
 	if err != nil {
 		return nil, err
 	}
-	if err := c.write(hello{Version: protocolVersion, Node: self, Proof: hex.EncodeToString(mine)}, deadline); err != nil {
+	if err := c.write(hello{Version: protocolVersion, Node: self, Instance: instance, Proof: hex.EncodeToString(mine)}, deadline); err != nil {
 		return nil, fmt.Errorf("sending the hello: %w", err)
 	}
-	c.peer = h.Node
+	c.peer, c.instance = h.Node, h.Instance
 	raw.SetDeadline(time.Time{})
 	return c, nil
 }

@@ -29,8 +29,11 @@ type Ledger interface {
 	Lend(t string, want int, take func(n int) bool) int
 	// WithNeed calls f, under the same lock, with how many borrowed
 	// licenses of type t the node needs now (its use beyond its
-	// installed count); f may drop the borrowed ones beyond that.
-	WithNeed(t string, f func(need int))
+	// installed count) and how many it borrows for admissions not yet
+	// counted (pending: borrowed, or being borrowed, for a registration
+	// or call that waits to be decided again). f may drop the borrowed
+	// ones beyond need + pending, and borrows what need lacks.
+	WithNeed(t string, f func(need, pending int))
 	// Changed is told that borrowed or lent counts changed without the
 	// ledger asking (a lease ran out, a lender dropped a loan, a peer
 	// gave one back), so it can judge its usage again.
@@ -103,9 +106,13 @@ type peer struct {
 	status PeerStatus
 }
 
-// loan is a license lent to a peer.
+// loan is a license lent to a peer. The borrower is known by its name
+// and its instance id: two peers that announce the same name never share
+// a loan. A loan kept from a file written before instance ids has none;
+// the first renewal naming it from a borrower of that name adopts it.
 type loan struct {
 	borrower string
+	instance string
 	typ      string
 	count    int
 	expires  time.Duration // monotonic
@@ -128,10 +135,12 @@ type Node struct {
 	lease time.Duration
 	beat  time.Duration
 	key   []byte
-	tls   *tls.Config
-	ln    net.Listener
-	allow map[netip.Addr]bool
-	peers []*peer
+	// instance is this run's random id, sent in every hello.
+	instance string
+	tls      *tls.Config
+	ln       net.Listener
+	allow    map[netip.Addr]bool
+	peers    []*peer
 
 	// beatMu lets one heartbeat or settlement run at a time.
 	beatMu sync.Mutex
@@ -175,6 +184,7 @@ func New(opts Options) (*Node, error) {
 		n.logf = func(string, ...any) {}
 	}
 	n.beat = n.lease / 4
+	n.instance = newID()
 	var err error
 	if n.key, err = deriveKey(opts.Config.Name, opts.Config.Secret); err != nil {
 		return nil, err
@@ -193,7 +203,7 @@ func New(opts Options) (*Node, error) {
 	// one's), so a kept loan counts that long unless renewed.
 	now := n.mono()
 	for _, l := range kept {
-		n.loans[l.ID] = &loan{borrower: l.Borrower, typ: l.Type, count: l.Count, expires: now + MaxLease}
+		n.loans[l.ID] = &loan{borrower: l.Borrower, instance: l.Instance, typ: l.Type, count: l.Count, expires: now + MaxLease}
 	}
 	if len(kept) > 0 {
 		n.logf("cluster: %d loans kept from the last run, each counted for %s unless renewed", len(kept), MaxLease)
@@ -513,7 +523,7 @@ func (n *Node) settle(ctx context.Context) bool {
 	for _, t := range n.opts.Types {
 		back := map[*peer][]wireLoan{}
 		missing := 0
-		n.opts.Ledger.WithNeed(t, func(need int) {
+		n.opts.Ledger.WithNeed(t, func(need, pending int) {
 			n.mu.Lock()
 			defer n.mu.Unlock()
 			n.expireLocked()
@@ -527,12 +537,13 @@ func (n *Node) settle(ctx context.Context) bool {
 			}
 			// Give back the leases closest to running out first.
 			sort.Slice(mine, func(i, j int) bool { return n.leases[mine[i]].expires < n.leases[mine[j]].expires })
+			keep := need + pending
 			for _, id := range mine {
-				if have <= need {
+				if have <= keep {
 					break
 				}
 				l := n.leases[id]
-				k := min(l.count, have-need)
+				k := min(l.count, have-keep)
 				l.count -= k
 				have -= k
 				if l.count == 0 {
@@ -634,8 +645,13 @@ func (n *Node) exchangeLocked(ctx context.Context, p *peer, m message) (message,
 	for attempt := 0; ; attempt++ {
 		fresh := p.c == nil
 		if fresh {
-			c, err := dialPeer(ctx, p.addr, n.tls, n.key, n.opts.Self)
+			c, err := dialPeer(ctx, p.addr, n.tls, n.key, n.opts.Self, n.instance)
 			if err != nil {
+				n.markDown(p, err)
+				return message{}, err
+			}
+			if err := n.checkDuplicate(p, c); err != nil {
+				c.Close()
 				n.markDown(p, err)
 				return message{}, err
 			}
@@ -681,12 +697,39 @@ func (n *Node) roundTrip(ctx context.Context, p *peer, m message) (message, erro
 	return ans, nil
 }
 
+// errDuplicate refuses a peer that announces the name of this node or of
+// another peer that is up.
+var errDuplicate = errors.New("refused")
+
+// checkDuplicate refuses a fresh connection to p whose peer announces
+// this node's name, or the name of another peer that is up (cloned VMs
+// with one serial number, or two without one): each node of a cluster
+// needs a name of its own for its peers' Alternates and logs to make
+// sense. The first one up keeps the name; p is tried again at every
+// heartbeat.
+func (n *Node) checkDuplicate(p *peer, c *conn) error {
+	if c.instance == n.instance {
+		return fmt.Errorf("%w: this is this node itself at another address", errDuplicate)
+	}
+	if c.peer == n.opts.Self {
+		return fmt.Errorf("%w: same node name as this node (%q); give each node its own serial number", errDuplicate, c.peer)
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, q := range n.peers {
+		if q != p && q.status.State == StateUp && q.status.Node == c.peer {
+			return fmt.Errorf("%w: same node name as %s (%q); give each node its own serial number", errDuplicate, q.addr, c.peer)
+		}
+	}
+	return nil
+}
+
 // markDown records that p could not be reached, or refused.
 func (n *Node) markDown(p *peer, err error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	st := StateDown
-	if errors.Is(err, errProof) {
+	if errors.Is(err, errProof) || errors.Is(err, errDuplicate) {
 		st = StateRefused
 	}
 	if p.status.State != st {
@@ -744,7 +787,7 @@ func (n *Node) idleLimit() time.Duration { return n.lease + 10*time.Second }
 // serve runs one peer connection: the proofs, then requests in turn.
 func (n *Node) serve(raw net.Conn) {
 	defer raw.Close()
-	c, err := acceptPeer(raw, n.tls, n.key, n.opts.Self)
+	c, err := acceptPeer(raw, n.tls, n.key, n.opts.Self, n.instance)
 	if err != nil {
 		n.logf("cluster: refused a connection from %s: %v", raw.RemoteAddr(), err)
 		return
@@ -774,7 +817,7 @@ func (n *Node) serve(raw net.Conn) {
 			n.logf("cluster: %q at %s sent a bad message; dropping the connection: %v", c.peer, raw.RemoteAddr(), err)
 			return
 		}
-		ans := n.handle(c.peer, m)
+		ans := n.handle(c, m)
 		ans.Op, ans.Seq, ans.LeaseMS = opAnswer, m.Seq, n.lease.Milliseconds()
 		if err := c.write(ans, time.Now().Add(requestTimeout)); err != nil {
 			return
@@ -782,26 +825,48 @@ func (n *Node) serve(raw net.Conn) {
 	}
 }
 
-// handle carries out one request from the peer named borrower.
-func (n *Node) handle(borrower string, m message) message {
+// handle carries out one request from the peer of c.
+func (n *Node) handle(c *conn, m message) message {
+	b := borrower{name: c.peer, instance: c.instance}
 	switch m.Op {
 	case opBorrow:
-		return n.lend(borrower, m.Type, m.Count)
+		return n.lend(b, m.Type, m.Count)
 	case opRenew:
-		return n.renewLoans(borrower, m.Loans)
+		return n.renewLoans(b, m.Loans)
 	case opReturn:
-		return n.takeBack(borrower, m.Loans)
+		return n.takeBack(b, m.Loans)
 	}
 	return message{Refused: true}
 }
 
+// borrower is who a loan is lent to: the peer's name and instance id.
+type borrower struct{ name, instance string }
+
+func (b borrower) String() string { return fmt.Sprintf("%q (instance %s)", b.name, b.instance) }
+
+// heldBy reports whether l is lent to b. A kept loan without an instance
+// id is b's when the name matches (adopt makes it so).
+func (l *loan) heldBy(b borrower) bool {
+	return l.borrower == b.name && (l.instance == b.instance || l.instance == "")
+}
+
+// adopt gives a kept loan without an instance id to b, and reports
+// whether it did.
+func (l *loan) adopt(b borrower) bool {
+	if l.instance != "" {
+		return false
+	}
+	l.instance = b.instance
+	return true
+}
+
 // lend grants up to count licenses of t to borrower as one loan, if the
 // ledger can spare them; the loan is saved before the answer goes.
-func (n *Node) lend(borrower, t string, count int) message {
+func (n *Node) lend(borrower borrower, t string, count int) message {
 	n.mu.Lock()
 	held := 0
 	for _, l := range n.loans {
-		if l.borrower == borrower {
+		if l.borrower == borrower.name && l.instance == borrower.instance {
 			held++
 		}
 	}
@@ -820,7 +885,7 @@ func (n *Node) lend(borrower, t string, count int) message {
 		// renews it.
 		id, now := "", n.mono()
 		for lid, l := range n.loans {
-			if l.borrower == borrower && l.typ == t && l.expires > now {
+			if l.borrower == borrower.name && l.instance == borrower.instance && l.typ == t && l.expires > now {
 				id = lid
 			}
 		}
@@ -832,7 +897,7 @@ func (n *Node) lend(borrower, t string, count int) message {
 			undo = func() { *l = old }
 		} else {
 			id = newID()
-			n.loans[id] = &loan{borrower: borrower, typ: t, count: k, expires: now + n.lease}
+			n.loans[id] = &loan{borrower: borrower.name, instance: borrower.instance, typ: t, count: k, expires: now + n.lease}
 			undo = func() { delete(n.loans, id) }
 		}
 		if err := saveLoans(n.opts.StatePath, n.loans); err != nil {
@@ -847,7 +912,7 @@ func (n *Node) lend(borrower, t string, count int) message {
 	if granted.ID == "" {
 		return message{}
 	}
-	n.logf("cluster: lent %d %s to %q (loan %s)", granted.Count, t, borrower, granted.ID)
+	n.logf("cluster: lent %d %s to %s (loan %s)", granted.Count, t, borrower, granted.ID)
 	return message{Loans: []wireLoan{granted}}
 }
 
@@ -855,15 +920,18 @@ func (n *Node) lend(borrower, t string, count int) message {
 // still holds. A borrower that counts fewer than the loan (it dropped
 // part of it when its copy ran out first) is believed: the loan shrinks
 // to its count, so nothing stays lent that nobody uses.
-func (n *Node) renewLoans(borrower string, ids []wireLoan) message {
+func (n *Node) renewLoans(borrower borrower, ids []wireLoan) message {
 	n.mu.Lock()
 	now := n.mono()
 	var held []wireLoan
-	shrunk := false
+	shrunk, adopted := false, false
 	for _, w := range ids {
 		l := n.loans[w.ID]
-		if l == nil || l.borrower != borrower || l.expires <= now {
+		if l == nil || !l.heldBy(borrower) || l.expires <= now {
 			continue
+		}
+		if l.adopt(borrower) {
+			adopted = true
 		}
 		l.expires = now + n.lease
 		if w.Count > 0 && w.Count < l.count {
@@ -871,7 +939,7 @@ func (n *Node) renewLoans(borrower string, ids []wireLoan) message {
 		}
 		held = append(held, wireLoan{ID: w.ID, Type: l.typ, Count: l.count})
 	}
-	if shrunk {
+	if shrunk || adopted {
 		if err := saveLoans(n.opts.StatePath, n.loans); err != nil {
 			n.logf("cluster: %v", err)
 		}
@@ -885,12 +953,12 @@ func (n *Node) renewLoans(borrower string, ids []wireLoan) message {
 }
 
 // takeBack takes back what borrower returns.
-func (n *Node) takeBack(borrower string, ids []wireLoan) message {
+func (n *Node) takeBack(borrower borrower, ids []wireLoan) message {
 	n.mu.Lock()
 	changed := false
 	for _, w := range ids {
 		l := n.loans[w.ID]
-		if l == nil || l.borrower != borrower {
+		if l == nil || !l.heldBy(borrower) {
 			continue
 		}
 		if w.Count == 0 || w.Count >= l.count {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -47,10 +48,10 @@ func (b *book) Lend(t string, want int, take func(int) bool) int {
 	return k
 }
 
-func (b *book) WithNeed(t string, f func(int)) {
+func (b *book) WithNeed(t string, f func(int, int)) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	f(max(0, b.use[t]-b.installed[t]))
+	f(max(0, b.use[t]-b.installed[t]), 0)
 }
 
 func (b *book) Changed() { b.changed.Add(1) }
@@ -109,6 +110,8 @@ type testCluster struct {
 	nodes []*Node
 	books []*book
 	dir   string
+	// names, when set, are the nodes' names (node1, node2, … otherwise).
+	names []string
 }
 
 // newListeners opens one loopback listener per node.
@@ -154,7 +157,11 @@ func (tc *testCluster) start(i int, cfg Config, installed int, ln net.Listener) 
 	for _, typ := range types {
 		b.installed[typ] = installed
 	}
-	n, err := New(Options{Config: cfg, Self: "node" + string(rune('1'+i)), Types: types, Ledger: b, Listener: ln, Clock: tc.clk,
+	self := "node" + string(rune('1'+i))
+	if i < len(tc.names) {
+		self = tc.names[i]
+	}
+	n, err := New(Options{Config: cfg, Self: self, Types: types, Ledger: b, Listener: ln, Clock: tc.clk,
 		StatePath: filepath.Join(tc.dir, "node"+string(rune('1'+i)), "loans.json"), Logf: tc.t.Logf})
 	if err != nil {
 		tc.t.Fatal(err)
@@ -697,5 +704,99 @@ func TestLenderRestartWithShorterLease(t *testing.T) {
 	tc.start(1, Config{Name: "cluster1", Secret: secret, Peers: addrs(tc.lns), Lease: MinLease}, 1, ln)
 	tc.clk.Advance(MinLease + time.Second)
 	tc.want(0, "rms", Holding{Borrowed: 1})
+	tc.want(1, "rms", Holding{Lent: 1})
+}
+
+// TestSameNameKeepsLoansApart: two borrowers that announce one name
+// (cloned VMs with one serial) hold separate loans on the lender, so the
+// renewal of one never shrinks the other's (which would let the lender
+// lend a license twice), and each sees the other as Refused in its
+// Alternates, as the lender sees the second.
+func TestSameNameKeepsLoansApart(t *testing.T) {
+	lns := newListeners(t, 3)
+	tc := &testCluster{t: t, clk: clock.NewFake(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)), dir: t.TempDir(),
+		lns: lns, nodes: make([]*Node, 3), books: make([]*book, 3), names: []string{"clone", "lender", "clone"}}
+	cfg := Config{Name: "cluster1", Secret: secret, Peers: addrs(lns)}
+	for i, installed := range []int{0, 2, 0} {
+		tc.start(i, cfg, installed, lns[i])
+	}
+	for _, i := range []int{0, 2} {
+		if err := tc.books[i].admit("rms"); err != nil {
+			t.Fatalf("node %d: %v", i+1, err)
+		}
+	}
+	tc.want(1, "rms", Holding{Lent: 2})
+	tc.beat()
+	tc.beat()
+	tc.want(0, "rms", Holding{Borrowed: 1})
+	tc.want(2, "rms", Holding{Borrowed: 1})
+	tc.want(1, "rms", Holding{Lent: 2})
+	tc.nodes[1].mu.Lock()
+	if len(tc.nodes[1].loans) != 2 {
+		t.Errorf("the lender holds %d loans for two borrowers", len(tc.nodes[1].loans))
+	}
+	tc.nodes[1].mu.Unlock()
+	refused := func(i int, addr string) {
+		t.Helper()
+		for _, p := range tc.nodes[i].Peers() {
+			if p.Address == addr {
+				if p.State != StateRefused || !strings.Contains(p.Reason, "same node name as") {
+					t.Errorf("node %d sees %s as %s (%s); want Refused, same node name", i+1, addr, p.State, p.Reason)
+				}
+				return
+			}
+		}
+		t.Errorf("node %d does not list %s", i+1, addr)
+	}
+	refused(0, lns[2].Addr().String())
+	refused(2, lns[0].Addr().String())
+	// The lender refuses whichever clone came up second.
+	states := map[string]int{}
+	for _, p := range tc.nodes[1].Peers() {
+		states[p.State]++
+	}
+	if states[StateUp] != 1 || states[StateRefused] != 1 {
+		t.Errorf("the lender sees the clones as %v; want one Up, one Refused", states)
+	}
+}
+
+// TestOldLoansFileKept: a loans file written before instance ids (no
+// version) is read at start, its loans still count as lent, and the
+// first renewal from a borrower of that name adopts the loan, which is
+// then that instance's alone.
+func TestOldLoansFileKept(t *testing.T) {
+	lns := newListeners(t, 2)
+	tc := &testCluster{t: t, clk: clock.NewFake(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)), dir: t.TempDir(),
+		lns: lns, nodes: make([]*Node, 2), books: make([]*book, 2)}
+	path := filepath.Join(tc.dir, "node2", "loans.json")
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	const id = "00112233445566ff"
+	old := `{"loans":[{"id":"` + id + `","borrower":"node1","type":"rms","count":1}]}`
+	if err := os.WriteFile(path, []byte(old), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tc.start(1, Config{Name: "cluster1", Secret: secret, Peers: addrs(lns)}, 1, lns[1])
+	tc.want(1, "rms", Holding{Lent: 1})
+	n := tc.nodes[1]
+	me, other := borrower{"node1", "aaaaaaaaaaaaaaaa"}, borrower{"node1", "bbbbbbbbbbbbbbbb"}
+	if ans := n.renewLoans(me, []wireLoan{{ID: id, Type: "rms", Count: 1}}); len(ans.Loans) != 1 {
+		t.Fatalf("the first renewal of a kept loan: %+v", ans)
+	}
+	if ans := n.renewLoans(other, []wireLoan{{ID: id, Type: "rms", Count: 1}}); len(ans.Loans) != 0 {
+		t.Errorf("another instance of the same name renewed the adopted loan: %+v", ans)
+	}
+	kept, err := loadLoans(path, types)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kept) != 1 || kept[0].Instance != me.instance {
+		t.Errorf("the loans file holds %+v; want the loan adopted by %s", kept, me)
+	}
+	b, _ := os.ReadFile(path)
+	if !strings.Contains(string(b), `"version": 2`) && !strings.Contains(string(b), `"version":2`) {
+		t.Errorf("the loans file has no version 2: %s", b)
+	}
 	tc.want(1, "rms", Holding{Lent: 1})
 }

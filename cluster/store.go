@@ -18,14 +18,21 @@ import (
 // borrower keeps its leases in memory only: after a restart it stops
 // counting them and its lender drops them when they are not renewed.
 
-// storedLoans is the state file.
+// storedLoans is the state file. Version 2 adds each borrower's
+// instance id; a file without a version (1) has none, and its loans are
+// adopted by the first renewal that names them.
 type storedLoans struct {
-	Loans []storedLoan `json:"loans"`
+	Version int          `json:"version,omitempty"`
+	Loans   []storedLoan `json:"loans"`
 }
+
+// storeVersion is the version saveLoans writes.
+const storeVersion = 2
 
 type storedLoan struct {
 	ID       string `json:"id"`
 	Borrower string `json:"borrower"`
+	Instance string `json:"instance,omitempty"`
 	Type     string `json:"type"`
 	Count    int    `json:"count"`
 }
@@ -48,12 +55,15 @@ func loadLoans(path string, types []string) ([]storedLoan, error) {
 	if err := dec.Decode(&s); err != nil {
 		return nil, fmt.Errorf("parsing %s: %w", path, err)
 	}
+	if s.Version > storeVersion {
+		return nil, fmt.Errorf("parsing %s: version %d is newer than this program reads (%d); run the newer program or remove the file once its loans ran out (2 minutes after the last renewal)", path, s.Version, storeVersion)
+	}
 	for _, l := range s.Loans {
 		known := false
 		for _, t := range types {
 			known = known || t == l.Type
 		}
-		if !validID(l.ID) || !known || l.Count < 1 || l.Count > maxCount || checkNodeName(l.Borrower) != nil {
+		if !validID(l.ID) || !known || l.Count < 1 || l.Count > maxCount || checkNodeName(l.Borrower) != nil || (l.Instance != "" && !validID(l.Instance)) {
 			return nil, fmt.Errorf("parsing %s: loan %q is not valid", path, l.ID)
 		}
 	}
@@ -65,9 +75,9 @@ func saveLoans(path string, loans map[string]*loan) error {
 	if path == "" {
 		return nil
 	}
-	s := storedLoans{Loans: []storedLoan{}}
+	s := storedLoans{Version: storeVersion, Loans: []storedLoan{}}
 	for id, l := range loans {
-		s.Loans = append(s.Loans, storedLoan{ID: id, Borrower: l.borrower, Type: l.typ, Count: l.count})
+		s.Loans = append(s.Loans, storedLoan{ID: id, Borrower: l.borrower, Instance: l.instance, Type: l.typ, Count: l.count})
 	}
 	sort.Slice(s.Loans, func(i, j int) bool { return s.Loans[i].ID < s.Loans[j].ID })
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {

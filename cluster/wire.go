@@ -62,7 +62,11 @@ type wireLoan struct {
 type hello struct {
 	Version int    `json:"v"`
 	Node    string `json:"node"`
-	Proof   string `json:"proof"`
+	// Instance is a random id the sender draws at start: two nodes
+	// that announce the same name (cloned VMs with one serial) still
+	// differ by it, so a lender never mixes their loans.
+	Instance string `json:"instance,omitempty"`
+	Proof    string `json:"proof"`
 }
 
 // protocolVersion is hello's Version.
@@ -168,6 +172,9 @@ func decodeHello(b []byte) (hello, error) {
 	}
 	if err := checkNodeName(h.Node); err != nil {
 		return hello{}, err
+	}
+	if h.Instance != "" && !validID(h.Instance) {
+		return hello{}, fmt.Errorf("%w: instance is not %d hex digits", errMessage, idLen)
 	}
 	if p, err := hex.DecodeString(h.Proof); err != nil || len(p) != proofLen {
 		return hello{}, fmt.Errorf("%w: proof is not %d hex bytes", errMessage, proofLen)

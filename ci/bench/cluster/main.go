@@ -48,10 +48,10 @@ func (l *ledger) Lend(t string, want int, take func(int) bool) int {
 	return k
 }
 
-func (l *ledger) WithNeed(t string, f func(int)) {
+func (l *ledger) WithNeed(t string, f func(int, int)) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	f(max(0, l.use-l.installed))
+	f(max(0, l.use-l.installed), 0)
 }
 
 func (l *ledger) Changed() {}
