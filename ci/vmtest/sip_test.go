@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -186,7 +187,8 @@ func TestSIP(t *testing.T) {
 	// The release reaches the agent in the background, right after the
 	// registrar's answer (docs/sip.md): poll, as a user refreshing would.
 	st, ok = pollXAPI(t, v, "xstatus License Smart", 15*time.Second, func(out string) bool {
-		return !strings.Contains(out, "Desktop Registration") && strings.Contains(out, `*s License Smart ExportControl Real: 0`)
+		// Usage lists the types in use; the License lines list every type.
+		return !desktopInUse.MatchString(out) && strings.Contains(out, `*s License Smart ExportControl Real: 0`)
 	})
 	if !ok {
 		t.Errorf("desktop license or its encrypted session still in use 15 s after un-REGISTER:\n%s", st)
@@ -244,3 +246,7 @@ func TestSIP(t *testing.T) {
 		"*s SIP Registrations Total: "+total)
 	t.Logf("SIP checks took %s after ready", time.Since(booted).Round(time.Second))
 }
+
+// desktopInUse matches a Usage line of desktop registrations in xstatus
+// License Smart.
+var desktopInUse = regexp.MustCompile(`Usage \d+ Type: "Desktop Registration"`)
