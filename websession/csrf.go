@@ -42,3 +42,20 @@ func SameOrigin(r *http.Request) bool {
 func CheckPost(r *http.Request, want string) bool {
 	return SameOrigin(r) && TokenEqual(r.PostFormValue(CSRFField), want)
 }
+
+// SignInForm reads a sign-in form posted with the double-submit token of
+// the cookie named cookie (FormCookie). It answers 400 for a form it
+// cannot read and 403 for a missing, wrong or cross-site token, and then
+// returns false: nothing more is to be done.
+func SignInForm(w http.ResponseWriter, r *http.Request, cookie string) bool {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "Bad request: the form could not be read", http.StatusBadRequest)
+		return false
+	}
+	c, err := r.Cookie(cookie)
+	if err != nil || !CheckPost(r, c.Value) {
+		http.Error(w, "Forbidden: the sign-in form's security token is missing or wrong, or it came from another site. Reload the sign-in page and try again.", http.StatusForbidden)
+		return false
+	}
+	return true
+}

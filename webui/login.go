@@ -43,13 +43,7 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, u
 // the same site, never while the account or the source address is locked.
 // Failures are answered slowly and recorded in the event log.
 func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		http.Error(w, "Bad request: the form could not be read", http.StatusBadRequest)
-		return
-	}
-	c, err := r.Cookie(loginCookie)
-	if err != nil || !websession.CheckPost(r, c.Value) {
-		http.Error(w, "Forbidden: the sign-in form's security token is missing or wrong, or it came from another site. Reload the sign-in page and try again.", http.StatusForbidden)
+	if !websession.SignInForm(w, r, loginCookie) {
 		return
 	}
 	user, password := r.PostFormValue(FieldUsername), r.PostFormValue(FieldPassword)
@@ -70,7 +64,7 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer s.lockout.End(keys...)
-	err = s.authenticate(user, password)
+	err := s.authenticate(user, password)
 	if err != nil {
 		n, until := s.lockout.Fail(keys...)
 		if !until.IsZero() {

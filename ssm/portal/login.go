@@ -35,13 +35,7 @@ func (p *Portal) showLogin(w http.ResponseWriter, r *http.Request, status int, u
 // while the account or the source address is locked. Failures are
 // answered slowly and logged; the password is never logged.
 func (p *Portal) loginPost(w http.ResponseWriter, r *http.Request) {
-	if err := r.ParseForm(); err != nil {
-		http.Error(w, "Bad request: the form could not be read", http.StatusBadRequest)
-		return
-	}
-	c, err := r.Cookie(loginCookie)
-	if err != nil || !websession.CheckPost(r, c.Value) {
-		http.Error(w, "Forbidden: the sign-in form's security token is missing or wrong, or it came from another site. Reload the sign-in page and try again.", http.StatusForbidden)
+	if !websession.SignInForm(w, r, loginCookie) {
 		return
 	}
 	// user is what the lockout, the log and the form shown again use:
