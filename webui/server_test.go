@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -23,6 +22,7 @@ import (
 	"vxway/platform"
 	"vxway/testsupport"
 	"vxway/websession"
+	"vxway/websession/websessiontest"
 	"vxway/xapi"
 	"vxway/xshell"
 )
@@ -628,33 +628,7 @@ func TestSignInLockoutAtOnce(t *testing.T) {
 		}
 	}
 	const n = 24
-	codes := make(chan int, n)
-	start := make(chan struct{})
-	for i := range n {
-		go func() {
-			<-start
-			f := url.Values{FieldUsername: {"admin"}, FieldPassword: {"wrong-password-" + strconv.Itoa(i)}, CSRFField: {login}}
-			req, err := http.NewRequest(http.MethodPost, d.ts.URL+"/login", strings.NewReader(f.Encode()))
-			if err != nil {
-				codes <- 0
-				return
-			}
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.AddCookie(&http.Cookie{Name: loginCookie, Value: login})
-			resp, err := d.ts.Client().Do(req)
-			if err != nil {
-				codes <- 0
-				return
-			}
-			resp.Body.Close()
-			codes <- resp.StatusCode
-		}()
-	}
-	close(start)
-	got := map[int]int{}
-	for range n {
-		got[<-codes]++
-	}
+	got := websessiontest.SignInsAtOnce(d.ts.Client(), d.ts.URL+"/login", loginCookie, login, FieldUsername, FieldPassword, "admin", n)
 	if got[http.StatusUnauthorized] > DefaultLockout.MaxFailures || got[http.StatusUnauthorized]+got[http.StatusTooManyRequests] != n {
 		t.Errorf("answers to %d wrong passwords sent at once: %v; want at most %d checked (401), the rest refused (429)", n, got, DefaultLockout.MaxFailures)
 	}

@@ -27,6 +27,7 @@ import (
 	"vxway/ssm/pgtest"
 	"vxway/testsupport"
 	"vxway/websession"
+	"vxway/websession/websessiontest"
 )
 
 var t0 = time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
@@ -817,33 +818,7 @@ func TestSignInLockoutAtOnce(t *testing.T) {
 		}
 	}
 	const n = 24
-	codes := make(chan int, n)
-	start := make(chan struct{})
-	for i := range n {
-		go func() {
-			<-start
-			f := url.Values{FieldUsername: {"acme"}, FieldPassword: {"wrong-password-" + strconv.Itoa(i)}, websession.CSRFField: {login}}
-			req, err := http.NewRequest("POST", e.ts.URL+"/portal/login", strings.NewReader(f.Encode()))
-			if err != nil {
-				codes <- 0
-				return
-			}
-			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-			req.AddCookie(&http.Cookie{Name: loginCookie, Value: login})
-			resp, err := e.ts.Client().Do(req)
-			if err != nil {
-				codes <- 0
-				return
-			}
-			resp.Body.Close()
-			codes <- resp.StatusCode
-		}()
-	}
-	close(start)
-	got := map[int]int{}
-	for range n {
-		got[<-codes]++
-	}
+	got := websessiontest.SignInsAtOnce(e.ts.Client(), e.ts.URL+"/portal/login", loginCookie, login, FieldUsername, FieldPassword, "acme", n)
 	if got[http.StatusUnauthorized] > websession.DefaultLockout.MaxFailures || got[http.StatusUnauthorized]+got[http.StatusTooManyRequests] != n {
 		t.Errorf("answers to %d wrong passwords sent at once: %v; want at most %d checked (401), the rest refused (429)", n, got, websession.DefaultLockout.MaxFailures)
 	}
