@@ -1,12 +1,9 @@
 package platform
 
 import (
-	"errors"
-	"strings"
 	"testing"
 
 	"vxway/xapi"
-	"vxway/xapi/xapitest"
 )
 
 // TestEthernet2XAPI: Ethernet 2's address and mask are the management
@@ -16,11 +13,7 @@ func TestEthernet2XAPI(t *testing.T) {
 	root := newTestRoot(t, "Expressway")
 	var tree xapi.Tree
 	RegisterXAPI(&tree, root, newTestClock(), Hooks{})
-	for _, tc := range []struct {
-		line string
-		want error
-		out  string
-	}{
+	serveLines(t, &tree, []lineCase{
 		{"xconfiguration Ethernet 2 IP V4 SubnetMask: 255.255.255.0", ErrBadValue, "no address"},
 		{"xconfiguration Ethernet 2 IP V4 Address: 10.0.4.300", ErrBadValue, "IPv4 address"},
 		{"xconfiguration Ethernet 2 IP V4 Address: 10.0.4.1", nil, "*c xConfiguration Ethernet 2 IP V4 SubnetMask: 255.255.255.0"},
@@ -30,14 +23,7 @@ func TestEthernet2XAPI(t *testing.T) {
 		{"xconfiguration Ethernet 3 IP V4 Address: 10.0.5.1", ErrBadRequest, "Ethernet 2"},
 		{"xconfiguration Ethernet 2 IP V4 Gateway: 10.0.4.254", ErrBadRequest, "Address and SubnetMask"},
 		{"xconfiguration Ethernet 2", nil, "SubnetMask: 255.255.0.0"},
-	} {
-		t.Run(tc.line, func(t *testing.T) {
-			out, err := xapitest.Serve(t, &tree, tc.line)
-			if !errors.Is(err, tc.want) || !strings.Contains(out, tc.out) {
-				t.Errorf("%v, want %v:\n%s", err, tc.want, out)
-			}
-		})
-	}
+	})
 	c, err := LoadManagementConfig(root)
 	if err != nil || c.Interface != "" || c.Address != "10.0.4.1/16" {
 		t.Errorf("saved %+v, %v", c, err)

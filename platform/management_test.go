@@ -1,12 +1,9 @@
 package platform
 
 import (
-	"errors"
-	"strings"
 	"testing"
 
 	"vxway/xapi"
-	"vxway/xapi/xapitest"
 )
 
 // TestManagementInterfaceXAPI: the interface needs its address first;
@@ -15,11 +12,7 @@ func TestManagementInterfaceXAPI(t *testing.T) {
 	root := newTestRoot(t, "Expressway")
 	var tree xapi.Tree
 	RegisterXAPI(&tree, root, newTestClock(), Hooks{})
-	for _, tc := range []struct {
-		line string
-		want error
-		out  string
-	}{
+	serveLines(t, &tree, []lineCase{
 		{"xconfiguration Interfaces Management Interface: eth1", ErrBadValue, "has no address"},
 		{"xconfiguration Interfaces Management Address: 10.0.3.300/24", ErrBadValue, "IPv4 address"},
 		{"xconfiguration Interfaces Management Address: 10.0.3.15", ErrBadValue, "prefix length"},
@@ -28,14 +21,7 @@ func TestManagementInterfaceXAPI(t *testing.T) {
 		{"xconfiguration Interfaces Management Interface: eth1", nil, "Interface: eth1"},
 		{`xconfiguration Interfaces Management Address: ""`, ErrBadValue, "Interface: Off"},
 		{"xconfiguration Interfaces Management", nil, "*c xConfiguration Interfaces Management Interface: eth1"},
-	} {
-		t.Run(tc.line, func(t *testing.T) {
-			out, err := xapitest.Serve(t, &tree, tc.line)
-			if !errors.Is(err, tc.want) || !strings.Contains(out, tc.out) {
-				t.Errorf("%v, want %v:\n%s", err, tc.want, out)
-			}
-		})
-	}
+	})
 	c, err := LoadManagementConfig(root)
 	if err != nil || c.Interface != "eth1" || c.Address != "10.0.3.15/24" {
 		t.Errorf("saved %+v, %v", c, err)

@@ -1,10 +1,14 @@
 package platform
 
 import (
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
 	"vxway/clock"
+	"vxway/xapi"
+	"vxway/xapi/xapitest"
 )
 
 var testStart = time.Date(2026, 3, 1, 10, 0, 0, 0, time.UTC)
@@ -34,3 +38,25 @@ func newTestRoot(t *testing.T, brand string) string {
 }
 
 func newTestClock() *clock.Fake { return clock.NewFake(testStart) }
+
+// lineCase is one xAPI line, the error it must give (nil: none) and a
+// part of its answer.
+type lineCase struct {
+	line string
+	want error
+	out  string
+}
+
+// serveLines serves each case's line into tree in order, each as a
+// subtest.
+func serveLines(t *testing.T, tree *xapi.Tree, cases []lineCase) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.line, func(t *testing.T) {
+			out, err := xapitest.Serve(t, tree, tc.line)
+			if !errors.Is(err, tc.want) || !strings.Contains(out, tc.out) {
+				t.Errorf("%v, want %v:\n%s", err, tc.want, out)
+			}
+		})
+	}
+}
