@@ -115,11 +115,7 @@ func eventually(t *testing.T, what string, f func() bool) {
 // use beyond its own is Over Reservation.
 func TestClusterDocumentExample(t *testing.T) {
 	clk := clock.NewFake(t0)
-	addr1, addr2 := clusterAddr(t), clusterAddr(t)
-	a1 := reservedNode(t, clk, "0A1B2C01", addr1)
-	a2 := reservedNode(t, clk, "0A1B2C02", addr2)
-	joinCluster(t, a1, addr1, addr2)
-	joinCluster(t, a2, addr1, addr2)
+	a1, a2 := reservedPair(t, clk, "0A1B2C01", "0A1B2C02")
 
 	if err := a1.SetUsage(agentclient.TypeRMS, 10); err != nil {
 		t.Fatal(err)
@@ -375,11 +371,7 @@ func TestClusterLastSpareToOne(t *testing.T) {
 // never used by both.
 func TestClusterLentCountedWhileStopped(t *testing.T) {
 	clk := clock.NewFake(t0)
-	addr1, addr2 := clusterAddr(t), clusterAddr(t)
-	a1 := reservedNode(t, clk, "0A1B2C01", addr1)
-	a2 := reservedNode(t, clk, "0A1B2C02", addr2)
-	joinCluster(t, a1, addr1, addr2)
-	joinCluster(t, a2, addr1, addr2)
+	a1, a2 := reservedPair(t, clk, "0A1B2C01", "0A1B2C02")
 	if err := a1.SetUsage(agentclient.TypeRMS, 11); err != nil {
 		t.Fatal(err)
 	}
@@ -439,11 +431,7 @@ func TestClusterBorrowKeptForAdmission(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			clk := clock.NewFake(t0)
-			addr1, addr2 := clusterAddr(t), clusterAddr(t)
-			a1 := reservedNode(t, clk, "0A1B2C21", addr1)
-			a2 := reservedNode(t, clk, "0A1B2C22", addr2)
-			joinCluster(t, a1, addr1, addr2)
-			joinCluster(t, a2, addr1, addr2)
+			a1, _ := reservedPair(t, clk, "0A1B2C21", "0A1B2C22")
 			if err := a1.SetUsage(agentclient.TypeRMS, 10); err != nil {
 				t.Fatal(err)
 			}
@@ -478,4 +466,16 @@ func TestClusterBorrowKeptForAdmission(t *testing.T) {
 			}
 		})
 	}
+}
+
+// reservedPair is two SLR devices with the serials serial1 and serial2,
+// each with 10 desktop and 10 RMS licenses, in one cluster.
+func reservedPair(t *testing.T, clk *clock.Fake, serial1, serial2 string) (*Agent, *Agent) {
+	t.Helper()
+	addr1, addr2 := clusterAddr(t), clusterAddr(t)
+	a1 := reservedNode(t, clk, serial1, addr1)
+	a2 := reservedNode(t, clk, serial2, addr2)
+	joinCluster(t, a1, addr1, addr2)
+	joinCluster(t, a2, addr1, addr2)
+	return a1, a2
 }
