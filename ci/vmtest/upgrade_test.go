@@ -32,48 +32,47 @@ const (
 	upgradeV3 = "X14.4.0-vxway"
 )
 
-// serveBundles serves the directories of the given bundles over HTTP on
-// host loopback and returns the URL of each as the guest sees it
-// (10.0.2.2 is the host's loopback under QEMU user networking).
+// serveBundles serves the given bundles over HTTP on host loopback and
+// returns the URL of each as the guest sees it (10.0.2.2 is the host's
+// loopback under QEMU user networking).
 func serveBundles(t testing.TB, bundles ...string) []string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mux := http.NewServeMux()
-	var urls []string
-	for i, b := range bundles {
-		path := fmt.Sprintf("/%d/%s", i, filepath.Base(b))
-		file := b
-		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, file) })
-		urls = append(urls, fmt.Sprintf("http://10.0.2.2:%d%s", l.Addr().(*net.TCPAddr).Port, path))
-	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go srv.Serve(l)
-	t.Cleanup(func() { srv.Close() })
-	return urls
+	return serveBundlesWith(t, nil, bundles)
 }
 
 // serveBundlesTLS serves the bundles like serveBundles, over HTTPS with
 // cert, and returns their https:// URLs as the guest sees them.
 func serveBundlesTLS(t testing.TB, cert tls.Certificate, bundles ...string) []string {
+	return serveBundlesWith(t, &cert, bundles)
+}
+
+// serveBundlesWith serves the bundles over HTTPS with cert, or over HTTP
+// without one.
+func serveBundlesWith(t testing.TB, cert *tls.Certificate, bundles []string) []string {
 	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
+	scheme := "http"
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second}
+	if cert != nil {
+		scheme = "https"
+		srv.TLSConfig = &tls.Config{Certificates: []tls.Certificate{*cert}}
+		srv.ErrorLog = log.New(io.Discard, "", 0)
+	}
 	mux := http.NewServeMux()
 	var urls []string
 	for i, b := range bundles {
 		path := fmt.Sprintf("/%d/%s", i, filepath.Base(b))
-		file := b
-		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, file) })
-		urls = append(urls, fmt.Sprintf("https://10.0.2.2:%d%s", l.Addr().(*net.TCPAddr).Port, path))
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) { http.ServeFile(w, r, b) })
+		urls = append(urls, fmt.Sprintf("%s://10.0.2.2:%d%s", scheme, l.Addr().(*net.TCPAddr).Port, path))
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second,
-		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}}, ErrorLog: log.New(io.Discard, "", 0)}
-	go srv.ServeTLS(l, "", "")
+	srv.Handler = mux
+	if cert != nil {
+		go srv.ServeTLS(l, "", "")
+	} else {
+		go srv.Serve(l)
+	}
 	t.Cleanup(func() { srv.Close() })
 	return urls
 }
