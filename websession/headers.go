@@ -2,6 +2,7 @@ package websession
 
 import (
 	"html/template"
+	"io/fs"
 	"net/http"
 	"strings"
 	"time"
@@ -57,4 +58,32 @@ func Funcs(more template.FuncMap) template.FuncMap {
 		f[k] = v
 	}
 	return f
+}
+
+// ParsePages parses each page templates/NAME.html of fsys into the
+// layout templates/layout.html with funcs, and with the partials (file
+// names under templates/, which are not pages themselves); it returns
+// the pages by NAME. A template that does not parse is a build mistake:
+// it panics.
+func ParsePages(fsys fs.FS, funcs template.FuncMap, partials ...string) map[string]*template.Template {
+	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(fsys, "templates/layout.html"))
+	pages, err := fs.Glob(fsys, "templates/*.html")
+	if err != nil {
+		panic(err)
+	}
+	var shared []string
+	skip := map[string]bool{"layout.html": true}
+	for _, p := range partials {
+		shared = append(shared, "templates/"+p)
+		skip[p] = true
+	}
+	out := map[string]*template.Template{}
+	for _, p := range pages {
+		file := strings.TrimPrefix(p, "templates/")
+		if skip[file] {
+			continue
+		}
+		out[strings.TrimSuffix(file, ".html")] = template.Must(template.Must(layout.Clone()).ParseFS(fsys, append(shared, p)...))
+	}
+	return out
 }

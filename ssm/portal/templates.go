@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"embed"
 	"html/template"
-	"io/fs"
 	"net/http"
 	"net/url"
-	"strings"
 
 	"vxway/licproto"
 	"vxway/reservation"
@@ -39,20 +37,7 @@ func typeName(t licproto.LicenseType) string {
 }
 
 func parseTemplates() map[string]*template.Template {
-	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(templateFS, "templates/layout.html"))
-	pages, err := fs.Glob(templateFS, "templates/*.html")
-	if err != nil {
-		panic(err)
-	}
-	out := map[string]*template.Template{}
-	for _, p := range pages {
-		name := strings.TrimSuffix(strings.TrimPrefix(p, "templates/"), ".html")
-		if name == "layout" || name == "tabs" {
-			continue
-		}
-		out[name] = template.Must(template.Must(layout.Clone()).ParseFS(templateFS, "templates/tabs.html", p))
-	}
-	return out
+	return websession.ParsePages(templateFS, funcs, "tabs.html")
 }
 
 // view is what every page's template gets.
