@@ -155,3 +155,10 @@ func (c *Fake) Set(t time.Time) {
 		next.f()
 	}
 }
+
+// Sleep waits until d has passed on c.
+func Sleep(c Clock, d time.Duration) {
+	done := make(chan struct{})
+	c.AfterFunc(d, func() { close(done) })
+	<-done
+}

@@ -1,6 +1,7 @@
 package clock
 
 import (
+	"runtime"
 	"testing"
 	"time"
 )
@@ -67,4 +68,21 @@ func TestMonotonicIgnoresWallSteps(t *testing.T) {
 	if a, b := Monotonic(Real{}), Monotonic(Real{}); b < a {
 		t.Errorf("real monotonic went back: %s then %s", a, b)
 	}
+}
+
+func TestSleepWaitsForTheClock(t *testing.T) {
+	c := NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	done := make(chan struct{})
+	go func() { Sleep(c, time.Minute); close(done) }()
+	for c.Pending() == 0 {
+		runtime.Gosched()
+	}
+	c.Advance(59 * time.Second)
+	select {
+	case <-done:
+		t.Fatal("Sleep returned before its time")
+	default:
+	}
+	c.Advance(time.Second)
+	<-done
 }

@@ -327,9 +327,7 @@ func (s *SSH) Serve(l net.Listener) error {
 
 // wait pauses for d on the server's clock.
 func (s *SSH) wait(d time.Duration) {
-	done := make(chan struct{})
-	s.Clock.AfterFunc(d, func() { close(done) })
-	<-done
+	clock.Sleep(s.Clock, d)
 }
 
 // sourceOf is the address a connection comes from, without its port.

@@ -127,11 +127,7 @@ func New(o Options) *Server {
 		events:   o.Events,
 		Limits:   o.Limits,
 	}
-	s.sleep = func(d time.Duration) {
-		done := make(chan struct{})
-		c.AfterFunc(d, func() { close(done) })
-		<-done
-	}
+	s.sleep = func(d time.Duration) { clock.Sleep(c, d) }
 	s.routes()
 	return s
 }

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"time"
 
+	"vxway/clock"
 	"vxway/supervise"
 )
 
@@ -107,7 +108,5 @@ func (d *device) isClosing() bool {
 
 // sleep waits d on the device's clock.
 func (d *device) sleep(dur time.Duration) {
-	done := make(chan struct{})
-	d.clock.AfterFunc(dur, func() { close(done) })
-	<-done
+	clock.Sleep(d.clock, dur)
 }

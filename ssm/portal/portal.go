@@ -108,11 +108,7 @@ func New(o Options) *Portal {
 		sessions: websession.New(c, func() time.Duration { return idle }, life, maxSessions),
 		lockout:  websession.NewLockout(c, pol),
 	}
-	p.sleep = func(d time.Duration) {
-		done := make(chan struct{})
-		c.AfterFunc(d, func() { close(done) })
-		<-done
-	}
+	p.sleep = func(d time.Duration) { clock.Sleep(c, d) }
 	p.routes()
 	return p
 }
