@@ -42,17 +42,7 @@ const BrokenCmdline = "console=ttyS0 quiet panic=1 no_timer_check rdinit=/vxway-
 func Bundle(t testing.TB, opts ...ImageOption) string {
 	t.Helper()
 	img := Image(t, opts...)
-	mod, err := image.ModuleRoot(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := appconfig.Load(filepath.Join(mod, "appliance.toml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, o := range opts {
-		o(cfg)
-	}
+	_, cfg := variantConfig(t, opts)
 	p := image.BundlePath(img, cfg.Build.SoftwareVersion)
 	if _, err := os.Stat(p); err != nil {
 		t.Fatalf("the bundle of the image variant: %v", err)

@@ -103,17 +103,7 @@ func RequireVM(t testing.TB) {
 func Image(t testing.TB, opts ...ImageOption) string {
 	t.Helper()
 	RequireVM(t)
-	mod, err := image.ModuleRoot(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := appconfig.Load(filepath.Join(mod, "appliance.toml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, o := range opts {
-		o(cfg)
-	}
+	mod, cfg := variantConfig(t, opts)
 	if errs := cfg.Validate(); len(errs) > 0 {
 		t.Fatalf("image variant config: %v", errs)
 	}
@@ -188,4 +178,22 @@ func variantKey(c *appconfig.Config) (string, error) {
 		}
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// variantConfig is the module's root and its appliance.toml with opts
+// applied.
+func variantConfig(t testing.TB, opts []ImageOption) (string, *appconfig.Config) {
+	t.Helper()
+	mod, err := image.ModuleRoot(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := appconfig.Load(filepath.Join(mod, "appliance.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range opts {
+		o(cfg)
+	}
+	return mod, cfg
 }
