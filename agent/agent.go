@@ -247,6 +247,7 @@ func (a *Agent) Close() {
 	if a.timer != nil {
 		a.timer.Stop()
 	}
+	a.saveLatestLocked()
 	if a.cl.retry != nil {
 		a.cl.retry.Stop()
 	}

@@ -40,6 +40,26 @@ func (a *Agent) touchAnchorLocked(now time.Time) {
 	}
 }
 
+// saveLatestLocked writes the latest time seen, up to the clock's, to
+// persist, so that a clean stop loses none of it to anchorWriteStep (a
+// power cut loses at most that step).
+func (a *Agent) saveLatestLocked() {
+	if !a.hasAnchor {
+		return
+	}
+	if now := a.clk.Now().Round(0); now.After(a.anchor.Latest) {
+		a.anchor.Latest = now
+	}
+	if !a.anchor.Latest.After(a.anchorSaved) {
+		return
+	}
+	if err := saveAnchor(a.root, a.anchor); err != nil {
+		a.logf("licensing: %v", err)
+		return
+	}
+	a.anchorSaved = a.anchor.Latest
+}
+
 // evalExpiresLocked is when evaluation ends (zero when never enabled).
 func (a *Agent) evalExpiresLocked() time.Time {
 	if !a.hasAnchor {
