@@ -37,7 +37,7 @@ const (
 	DefaultHostname        = "vxway"
 	DefaultBrand           = "Expressway"
 	DefaultType            = "Expressway-C"
-	DefaultCmdline         = "console=ttyS0 quiet panic=10 no_timer_check 8250.nr_uarts=1"
+	DefaultCmdline         = "console=ttyS0 quiet panic=10 no_timer_check 8250.nr_uarts=1 initcall_blacklist=svm_init,vmx_init,i8237A_init_ops,msr_init"
 	DefaultSeed            = "vxway"
 )
 
