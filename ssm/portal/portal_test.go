@@ -919,3 +919,41 @@ func TestSourceLockoutSurvivesASuccess(t *testing.T) {
 		t.Errorf("a sign-in from the address after its fifth failure = %d, want 429:\n%s", code, body)
 	}
 }
+
+// TestChangesFromOtherChannelsEndSessions: a password reset or a user
+// deletion made outside the portal (ssm user reset-password or delete,
+// another process with its own session table) ends the user's portal
+// sessions at their next request. A reset keeps the user's API tokens,
+// as docs/manager.md says; a deletion ends them.
+func TestChangesFromOtherChannelsEndSessions(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	signedOut := func(c *client) bool {
+		code, _, h := c.do("GET", "/portal/", nil)
+		return code == http.StatusSeeOther && h.Get("Location") == "/portal/login"
+	}
+	sales, other := e.signedIn(t, "sales"), e.signedIn(t, "acme")
+	if _, err := e.store.ResetPassword(ctx, "sales", t0); err != nil {
+		t.Fatal(err)
+	}
+	if !signedOut(sales) {
+		t.Error("the reset user's session still opens pages")
+	}
+	if signedOut(other) {
+		t.Error("another user's session ended with the reset")
+	}
+	if code, body := e.api(t, e.apiToken["sales"], "GET", "/api/v1/licenses?va=Sales", ""); code != http.StatusOK {
+		t.Errorf("the reset user's API token = %d, want 200 (kept):\n%s", code, body)
+	}
+
+	bvirt := e.signedIn(t, "bvirt")
+	if err := e.store.DeleteUser(ctx, "bvirt"); err != nil {
+		t.Fatal(err)
+	}
+	if !signedOut(bvirt) {
+		t.Error("the deleted user's session still opens pages")
+	}
+	if code, _ := e.api(t, e.apiToken["bvirt"], "GET", "/api/v1/licenses?va=Bvirt", ""); code != http.StatusUnauthorized {
+		t.Errorf("the deleted user's API token = %d, want 401", code)
+	}
+}
