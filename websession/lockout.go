@@ -203,6 +203,21 @@ func (l *Lockout) Delay(n int) time.Duration {
 	return min(time.Duration(n)*l.policy.Delay, l.policy.MaxDelay)
 }
 
+// Refuse answers a failed sign-in that Fail counted as n failures,
+// locking the keys until until (zero: not locked): it waits the delay
+// with sleep (a failure that locked, which starts the count again, waits
+// as the first) and returns the sign-in page's message.
+func (l *Lockout) Refuse(n int, until time.Time, sleep func(time.Duration)) string {
+	if d := l.Delay(max(n, 1)); d > 0 {
+		sleep(d)
+	}
+	problem := "The user name or password is wrong."
+	if !until.IsZero() {
+		problem += " " + LockedText(until.Sub(l.clock.Now()))
+	}
+	return problem
+}
+
 func (l *Lockout) pruneLocked(now time.Time) {
 	if len(l.m) < maxTracked {
 		return

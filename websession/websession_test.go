@@ -3,6 +3,7 @@ package websession
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -93,8 +94,20 @@ func TestLockout(t *testing.T) {
 			t.Errorf("delay after %d failures: %v", i, d)
 		}
 	}
-	if _, until := l.Fail(keys...); !until.Equal(t0.Add(5 * time.Minute)) {
+	n, until := l.Fail(keys...)
+	if !until.Equal(t0.Add(5 * time.Minute)) {
 		t.Fatalf("fifth failure locked until %v", until)
+	}
+	var waited []time.Duration
+	sleep := func(d time.Duration) { waited = append(waited, d) }
+	if msg := l.Refuse(n, until, sleep); !strings.Contains(msg, "wrong") || !strings.Contains(msg, "try again in 5 minute") {
+		t.Errorf("the answer to the locking failure: %q", msg)
+	}
+	if msg := l.Refuse(2, time.Time{}, sleep); strings.Contains(msg, "locked") {
+		t.Errorf("the answer to an unlocked failure speaks of a lock: %q", msg)
+	}
+	if !slices.Equal(waited, []time.Duration{time.Second, 2 * time.Second}) {
+		t.Errorf("the failures waited %v, want [1s 2s] (a locking failure waits as the first)", waited)
 	}
 	if !l.LockedUntil(SourceKey("192.0.2.1")).Equal(t0.Add(5 * time.Minute)) {
 		t.Error("the source address is not locked")

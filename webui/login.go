@@ -72,14 +72,7 @@ func (s *Server) loginPost(w http.ResponseWriter, r *http.Request) {
 		} else {
 			s.event("sign-in of %s from %s failed (%v); %d failures in a row", websession.LogQuote(user), src, err, n)
 		}
-		if d := s.lockout.Delay(max(n, 1)); d > 0 {
-			s.sleep(d)
-		}
-		problem := "The user name or password is wrong."
-		if !until.IsZero() {
-			problem += " " + websession.LockedText(until.Sub(s.clock.Now()))
-		}
-		s.showLogin(w, r, http.StatusUnauthorized, user, problem)
+		s.showLogin(w, r, http.StatusUnauthorized, user, s.lockout.Refuse(n, until, s.sleep))
 		return
 	}
 	// The address's failures stay: five within the window lock it,

@@ -73,14 +73,7 @@ func (p *Portal) loginPost(w http.ResponseWriter, r *http.Request) {
 		} else {
 			p.log.Warn("portal sign-in failed", "user", websession.LogQuote(user), "from", src, "failures", n)
 		}
-		if d := p.lockout.Delay(max(n, 1)); d > 0 {
-			p.sleep(d)
-		}
-		problem := "The user name or password is wrong."
-		if !until.IsZero() {
-			problem += " " + websession.LockedText(until.Sub(p.clock.Now()))
-		}
-		p.showLogin(w, r, http.StatusUnauthorized, user, problem)
+		p.showLogin(w, r, http.StatusUnauthorized, user, p.lockout.Refuse(n, until, p.sleep))
 		return
 	}
 	// The address's failures stay: five within the window lock it,
