@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"testing"
 
-	"vxway/appconfig"
 	"vxway/image"
 )
 
@@ -22,14 +21,7 @@ func TestImageChecksAndReproducible(t *testing.T) {
 	if err := image.Verify(context.Background(), img); err != nil {
 		t.Error(err)
 	}
-	mod, err := image.ModuleRoot(".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, err := appconfig.Load(filepath.Join(mod, "appliance.toml"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	mod, cfg := variantConfig(t, nil)
 	cache, err := os.UserCacheDir()
 	if err != nil {
 		t.Fatal(err)
