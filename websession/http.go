@@ -32,6 +32,17 @@ func SeeOther(w http.ResponseWriter, r *http.Request, path string) {
 	http.Redirect(w, r, path, http.StatusSeeOther)
 }
 
+// SignedOut answers a request without a live session: a form post gets
+// 403 (its change is not made), a page request is sent to sign in at
+// login.
+func SignedOut(w http.ResponseWriter, r *http.Request, login string) {
+	if r.Method == http.MethodPost {
+		http.Error(w, "Forbidden: not signed in, or the session has ended; sign in again", http.StatusForbidden)
+		return
+	}
+	SeeOther(w, r, login)
+}
+
 // Static serves the files of dir in fsys under the URL prefix (which
 // ends in a slash), cached by the browser for an hour.
 func Static(fsys fs.FS, dir, prefix string) http.Handler {

@@ -198,11 +198,7 @@ func (s *Server) signedIn(h func(http.ResponseWriter, *http.Request, *session)) 
 	return func(w http.ResponseWriter, r *http.Request) {
 		x, ok := s.session(r)
 		if !ok {
-			if r.Method == http.MethodPost {
-				http.Error(w, "Forbidden: not signed in, or the session has ended; sign in again", http.StatusForbidden)
-				return
-			}
-			http.Redirect(w, r, "/login", http.StatusSeeOther)
+			websession.SignedOut(w, r, "/login")
 			return
 		}
 		h(w, r, x)

@@ -201,11 +201,7 @@ func (p *Portal) signedIn(h handler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		x, u, ok := p.session(r)
 		if !ok {
-			if r.Method == http.MethodPost {
-				http.Error(w, "Forbidden: not signed in, or the session has ended; sign in again", http.StatusForbidden)
-				return
-			}
-			http.Redirect(w, r, "/portal/login", http.StatusSeeOther)
+			websession.SignedOut(w, r, "/portal/login")
 			return
 		}
 		if u.MustChange && r.URL.Path != "/portal/password" {
