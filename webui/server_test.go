@@ -620,16 +620,6 @@ func TestSignInLockoutAtOnce(t *testing.T) {
 	d := newTestDevice(t)
 	b := d.browser(t)
 	b.get("/login")
-	u, _ := url.Parse(d.ts.URL + "/login")
-	var login string
-	for _, ck := range b.c.Jar.Cookies(u) {
-		if ck.Name == loginCookie {
-			login = ck.Value
-		}
-	}
-	const n = 24
-	got := websessiontest.SignInsAtOnce(d.ts.Client(), d.ts.URL+"/login", loginCookie, login, FieldUsername, FieldPassword, "admin", n)
-	if got[http.StatusUnauthorized] > DefaultLockout.MaxFailures || got[http.StatusUnauthorized]+got[http.StatusTooManyRequests] != n {
-		t.Errorf("answers to %d wrong passwords sent at once: %v; want at most %d checked (401), the rest refused (429)", n, got, DefaultLockout.MaxFailures)
-	}
+	form := websessiontest.Form{URL: d.ts.URL + "/login", Cookie: loginCookie, UserField: FieldUsername, PasswordField: FieldPassword}
+	websessiontest.CheckLockoutAtOnce(t, d.ts.Client(), b.c.Jar, form, "admin", 24, DefaultLockout.MaxFailures)
 }

@@ -810,18 +810,8 @@ func TestSignInLockoutAtOnce(t *testing.T) {
 	e := newEnv(t)
 	c := e.client(t)
 	c.get("/portal/login")
-	u, _ := url.Parse(e.ts.URL + "/portal/login")
-	var login string
-	for _, ck := range c.c.Jar.Cookies(u) {
-		if ck.Name == loginCookie {
-			login = ck.Value
-		}
-	}
-	const n = 24
-	got := websessiontest.SignInsAtOnce(e.ts.Client(), e.ts.URL+"/portal/login", loginCookie, login, FieldUsername, FieldPassword, "acme", n)
-	if got[http.StatusUnauthorized] > websession.DefaultLockout.MaxFailures || got[http.StatusUnauthorized]+got[http.StatusTooManyRequests] != n {
-		t.Errorf("answers to %d wrong passwords sent at once: %v; want at most %d checked (401), the rest refused (429)", n, got, websession.DefaultLockout.MaxFailures)
-	}
+	form := websessiontest.Form{URL: e.ts.URL + "/portal/login", Cookie: loginCookie, UserField: FieldUsername, PasswordField: FieldPassword}
+	websessiontest.CheckLockoutAtOnce(t, e.ts.Client(), c.c.Jar, form, "acme", 24, websession.DefaultLockout.MaxFailures)
 }
 
 // TestResetOwnPasswordRefused: the Users page's Reset password is for

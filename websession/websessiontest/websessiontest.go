@@ -7,9 +7,39 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"testing"
 
 	"vxway/websession"
 )
+
+// Form names the sign-in form of a web interface: its URL, the cookie
+// holding its double-submit token, and its user and password fields.
+type Form struct {
+	URL, Cookie, UserField, PasswordField string
+}
+
+// CheckLockoutAtOnce posts n wrong passwords for user at once to f, with
+// the form's token that jar holds (a GET of the form put it there), and
+// fails t unless at most maxChecked were checked (answered 401) and the
+// rest refused unchecked (429): sign-ins sent together cannot outrun the
+// lockout.
+func CheckLockoutAtOnce(t testing.TB, c *http.Client, jar http.CookieJar, f Form, user string, n, maxChecked int) {
+	t.Helper()
+	u, err := url.Parse(f.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok string
+	for _, ck := range jar.Cookies(u) {
+		if ck.Name == f.Cookie {
+			tok = ck.Value
+		}
+	}
+	got := SignInsAtOnce(c, f.URL, f.Cookie, tok, f.UserField, f.PasswordField, user, n)
+	if got[http.StatusUnauthorized] > maxChecked || got[http.StatusUnauthorized]+got[http.StatusTooManyRequests] != n {
+		t.Errorf("answers to %d wrong passwords sent at once: %v; want at most %d checked (401), the rest refused (429)", n, got, maxChecked)
+	}
+}
 
 // SignInsAtOnce posts n sign-in forms for user, each with its own wrong
 // password, all released at the same moment, to the form at signInURL
