@@ -32,11 +32,7 @@ func (a *Agent) touchAnchorLocked(now time.Time) {
 	}
 	a.anchor.Latest = now
 	if now.Sub(a.anchorSaved) >= anchorWriteStep {
-		if err := saveAnchor(a.root, a.anchor); err != nil {
-			a.logf("licensing: %v", err)
-			return
-		}
-		a.anchorSaved = now
+		a.writeAnchorLocked()
 	}
 }
 
@@ -50,9 +46,13 @@ func (a *Agent) saveLatestLocked() {
 	if now := a.clk.Now().Round(0); now.After(a.anchor.Latest) {
 		a.anchor.Latest = now
 	}
-	if !a.anchor.Latest.After(a.anchorSaved) {
-		return
+	if a.anchor.Latest.After(a.anchorSaved) {
+		a.writeAnchorLocked()
 	}
+}
+
+// writeAnchorLocked writes the anchor to persist.
+func (a *Agent) writeAnchorLocked() {
 	if err := saveAnchor(a.root, a.anchor); err != nil {
 		a.logf("licensing: %v", err)
 		return
