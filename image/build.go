@@ -347,6 +347,11 @@ func writeDiskAt(path string, l Layout, seed string, files []ESPFile) (err error
 	if err != nil {
 		return fmt.Errorf("making the FAT32 ESP: %w", err)
 	}
+	return writeESPFiles(fs, files)
+}
+
+// writeESPFiles creates files in the ESP fs, with their directories.
+func writeESPFiles(fs filesystem.FileSystem, files []ESPFile) error {
 	made := map[string]bool{}
 	for _, f := range files {
 		for _, dir := range parents(f.Path) {
@@ -360,6 +365,7 @@ func writeDiskAt(path string, l Layout, seed string, files []ESPFile) (err error
 		}
 		data := f.Data
 		if data == nil {
+			var err error
 			data, err = os.ReadFile(f.Source)
 			if err != nil {
 				return fmt.Errorf("reading %s: %w", f.Source, err)

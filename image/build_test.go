@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -112,6 +113,7 @@ func TestBuildReproducibleAndValid(t *testing.T) {
 		t.Errorf("temporary files left next to the output: %v", leftovers)
 	}
 	CheckImage(t, a.Path)
+	checkAddESPFiles(t, a.Path)
 
 	// The checkers must notice damage: break the data superblock.
 	f, err := os.OpenFile(b.Path, os.O_RDWR, 0)
@@ -219,5 +221,35 @@ func TestLayout(t *testing.T) {
 	}
 	if _, err := NewLayout(90, 64, 16); err == nil {
 		t.Error("NewLayout accepted a disk without room for data")
+	}
+}
+
+// checkAddESPFiles adds files to the ESP of a built image, reads them
+// back, checks the ESP with fsck.vfat, and sees a file already there
+// refused with nothing written.
+func checkAddESPFiles(t *testing.T, img string) {
+	t.Helper()
+	entry := []byte("title added\n")
+	big := bytes.Repeat([]byte("vxway"), 300000) // spans many clusters
+	added := []ESPFile{{Path: "/loader/entries/added.conf", Data: entry}, {Path: "/added/sub/big.bin", Data: big}}
+	if err := AddESPFiles(img, added); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range added {
+		if got, err := ReadESPFile(img, f.Path); err != nil || !bytes.Equal(got, f.Data) {
+			t.Errorf("%s after AddESPFiles: %d bytes, %v; want the %d bytes written", f.Path, len(got), err, len(f.Data))
+		}
+	}
+	CheckImage(t, img)
+	before, err := os.ReadFile(img)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = AddESPFiles(img, []ESPFile{{Path: "/new.txt", Data: []byte("x")}, {Path: "/loader/loader.conf", Data: []byte("timeout 5\n")}})
+	if !errors.Is(err, fs.ErrExist) || !strings.Contains(err.Error(), "/loader/loader.conf") {
+		t.Errorf("adding a file already there: %v, want an error naming it", err)
+	}
+	if after, _ := os.ReadFile(img); !bytes.Equal(before, after) {
+		t.Error("a refused AddESPFiles changed the image")
 	}
 }

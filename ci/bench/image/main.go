@@ -58,11 +58,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cold := fs.Bool("cold", true, "measure a cold build (empty caches; takes minutes)")
 	boot := fs.Bool("boot", true, "measure the boot under QEMU")
 	given := fs.String("image", "", "only boot this image (a copy of it) and print its boot figures")
+	floor := fs.Bool("floor", true, "with the boot, measure the boot floor: the image's kernel with a probe as init")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *given != "" {
-		return bootOnly(ctx, *given, stdout)
+		src, err := os.Getwd()
+		if err != nil {
+			return err
+		}
+		return bootOnly(ctx, *given, src, *floor, stdout)
 	}
 	src, err := os.Getwd()
 	if err != nil {
@@ -123,13 +128,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			return fmt.Errorf("boot: %w", err)
 		}
 		b.print(stdout)
+		if *floor {
+			return printFloor(ctx, tree, img, work, stdout)
+		}
 	}
 	return nil
 }
 
 // bootOnly boots a copy of img (the guest writes to its disk) and prints
-// the boot figures.
-func bootOnly(ctx context.Context, img string, stdout io.Writer) error {
+// the boot figures, and the floor's with the probe built from src.
+func bootOnly(ctx context.Context, img, src string, floor bool, stdout io.Writer) error {
 	work, err := os.MkdirTemp("", "vxway-bench-")
 	if err != nil {
 		return err
@@ -144,6 +152,19 @@ func bootOnly(ctx context.Context, img string, stdout io.Writer) error {
 		return fmt.Errorf("boot: %w", err)
 	}
 	b.print(stdout)
+	if floor {
+		return printFloor(ctx, src, cp, work, stdout)
+	}
+	return nil
+}
+
+// printFloor measures and prints the boot floor of img.
+func printFloor(ctx context.Context, src, img, work string, stdout io.Writer) error {
+	f, err := measureFloor(ctx, src, img, work)
+	if err != nil {
+		return fmt.Errorf("boot floor: %w", err)
+	}
+	f.print(stdout)
 	return nil
 }
 
