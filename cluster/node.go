@@ -798,6 +798,7 @@ func (n *Node) serve(raw net.Conn) {
 		return
 	}
 	n.served[c] = true
+	n.contactLateLocked()
 	n.mu.Unlock()
 	defer func() {
 		n.mu.Lock()
@@ -820,6 +821,23 @@ func (n *Node) serve(raw net.Conn) {
 		ans := n.handle(c, m)
 		ans.Op, ans.Seq, ans.LeaseMS = opAnswer, m.Seq, n.lease.Milliseconds()
 		if err := c.write(ans, time.Now().Add(requestTimeout)); err != nil {
+			return
+		}
+	}
+}
+
+// contactLateLocked brings the heartbeat forward to now when a peer has
+// connected (its proof checked) while some peer is not up: a peer that
+// starts after this node is then seen up at once, not up to a quarter
+// lease later. An incoming connection does not show which configured
+// peer it comes from (peers may share an address), so the heartbeat
+// contacts them all. Only proven peers get here, and each connection
+// brings at most one heartbeat forward.
+func (n *Node) contactLateLocked() {
+	for _, p := range n.peers {
+		if p.status.State != StateUp {
+			n.nextBeat = min(n.nextBeat, n.mono())
+			n.armLocked()
 			return
 		}
 	}

@@ -800,3 +800,47 @@ func TestOldLoansFileKept(t *testing.T) {
 	}
 	tc.want(1, "rms", Holding{Lent: 1})
 }
+
+// nextBeatAt is when the next heartbeat is due (monotonic).
+func (n *Node) nextBeatAt() time.Duration {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.nextBeat
+}
+
+// TestLatePeerSeenUpAtOnce: a peer that starts after this node is seen
+// up as soon as it connects, not at this node's next heartbeat a quarter
+// lease later.
+func TestLatePeerSeenUpAtOnce(t *testing.T) {
+	tc := &testCluster{t: t, clk: clock.NewFake(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)), dir: t.TempDir()}
+	tc.lns = newListeners(t, 2)
+	peers := addrs(tc.lns)
+	tc.nodes, tc.books = make([]*Node, 2), make([]*book, 2)
+	// Node 2 is not there yet: nothing listens at its address.
+	tc.lns[1].Close()
+	tc.start(0, Config{Name: "c", Secret: secret, Peers: peers}, 1, tc.lns[0])
+	tc.clk.Advance(time.Millisecond) // node 1's first heartbeat
+	if p := tc.nodes[0].Peers()[0]; p.State != StateDown {
+		t.Fatalf("the absent peer: %+v", p)
+	}
+	ln, err := net.Listen("tcp", peers[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.start(1, Config{Name: "c", Secret: secret, Peers: peers}, 1, ln)
+	tc.nodes[1].Beat(context.Background()) // node 2's first heartbeat
+	tc.clk.Advance(time.Millisecond)
+	if p := tc.nodes[0].Peers()[0]; p.State != StateUp || p.Node != "node2" {
+		t.Errorf("the late peer 1 ms after it connected: %+v", p)
+	}
+	// An up peer connecting brings nothing forward.
+	next := tc.nodes[0].nextBeatAt()
+	tc.nodes[1].peers[0].xmu.Lock()
+	tc.nodes[1].peers[0].c.Close()
+	tc.nodes[1].peers[0].c = nil
+	tc.nodes[1].peers[0].xmu.Unlock()
+	tc.nodes[1].Beat(context.Background())
+	if got := tc.nodes[0].nextBeatAt(); got != next {
+		t.Errorf("next heartbeat moved from %s to %s by a peer already up", next, got)
+	}
+}
