@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 
 	"vxway/unixhttp"
@@ -66,6 +67,16 @@ var (
 // UpgradeRequest asks for an upgrade from a bundle's URL.
 type UpgradeRequest struct {
 	URL string `json:"url"`
+}
+
+// RedactURL is url as logs and pages show it: a password in it is
+// replaced by "xxxxx".
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(a URL that does not parse)"
+	}
+	return u.Redacted()
 }
 
 // UpgradeResult is what an upgrade installed.

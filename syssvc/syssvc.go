@@ -255,13 +255,13 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, uid uint32) {
 	// the client's next request is not refused as busy.
 	done := sync.OnceFunc(s.busy.Unlock)
 	defer done()
-	s.logf("upgrade from %q asked by user id %d", req.URL, uid)
+	s.logf("upgrade from %q asked by user id %d", sysclient.RedactURL(req.URL), uid)
 	ev := newEvents(w)
 	ctx, cancel := context.WithTimeout(r.Context(), UpgradeTimeout)
 	res, err := s.Ops.Upgrade(ctx, req.URL, &progress{ev: ev})
 	cancel()
 	if err != nil {
-		s.logf("upgrade from %q: %v", req.URL, err)
+		s.logf("upgrade from %q: %v", sysclient.RedactURL(req.URL), err)
 		done()
 		ev.send(sysclient.Event{Error: cut(err.Error()), Code: sysclient.CodeFailed})
 		return

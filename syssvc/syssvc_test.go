@@ -253,10 +253,14 @@ func TestOversizedBody(t *testing.T) {
 func TestFailedUpgradeDoesNotReboot(t *testing.T) {
 	ops := newFakeOps()
 	ops.err = errors.New("bundle version is below the minimum version: X14.2.0-vxway is below X14.3.0-vxway")
-	c, _, _ := start(t, ops, nil)
-	_, err := c.Upgrade(context.Background(), "http://h/old.vxu", nil)
+	c, _, log := start(t, ops, nil)
+	_, err := c.Upgrade(context.Background(), "http://admin:pw-secret@h/old.vxu", nil)
 	if err == nil || err.Error() != ops.err.Error() {
 		t.Fatalf("err = %v, want the upgrade's own reason", err)
+	}
+	// The log names the URL without the password in it.
+	if l := log.String(); strings.Contains(l, "pw-secret") || !strings.Contains(l, "admin:xxxxx@h") {
+		t.Errorf("log:\n%s", l)
 	}
 	// A request after the failure is served, so the server is still
 	// there, and nothing rebooted in between.

@@ -16,6 +16,7 @@ import (
 
 	"vxway/bundle"
 	"vxway/platform"
+	"vxway/sysclient"
 )
 
 // DownloadDir is where a bundle fetched by URL waits while it is checked,
@@ -43,7 +44,7 @@ var ErrUntrustedServer = errors.New("the download server's certificate is not tr
 func Download(ctx context.Context, root, rawURL string, timeout time.Duration) (string, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("URL %q: give an http:// or https:// URL of a .vxu bundle", rawURL)
+		return "", fmt.Errorf("URL %q: give an http:// or https:// URL of a .vxu bundle", sysclient.RedactURL(rawURL))
 	}
 	client := &http.Client{}
 	if u.Scheme == "https" {
@@ -59,7 +60,7 @@ func Download(ctx context.Context, root, rawURL string, timeout time.Duration) (
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u.String(), nil)
 	if err != nil {
-		return "", fmt.Errorf("URL %q: %w", rawURL, err)
+		return "", fmt.Errorf("URL %q: %w", sysclient.RedactURL(rawURL), err)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -136,7 +137,7 @@ func LoadDownloadTrust(root string) (*x509.CertPool, error) {
 // like Install and removes the download. It returns the manifest and the
 // slot written ("A" or "B").
 func (d *Device) InstallURL(ctx context.Context, rawURL string, o Options) (*bundle.Manifest, string, error) {
-	d.logf("upgrade: downloading %q", rawURL)
+	d.logf("upgrade: downloading %q", sysclient.RedactURL(rawURL))
 	path, err := Download(ctx, d.Root, rawURL, DownloadTimeout)
 	if err != nil {
 		return nil, "", err

@@ -1,6 +1,7 @@
 package upgrade
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -140,5 +141,30 @@ func TestDownloadHTTPS(t *testing.T) {
 				t.Errorf("server saw a request: %v, want %v", got, tt.served)
 			}
 		})
+	}
+}
+
+// TestURLPasswordNotShown: a password in the bundle's URL reaches neither
+// the progress lines nor the errors, whether the URL is refused or the
+// download fails.
+func TestURLPasswordNotShown(t *testing.T) {
+	td := newDevice(t)
+	var log bytes.Buffer
+	td.dev.Log = &log
+	for _, u := range []string{
+		"http://admin:s3cret-pw@127.0.0.1:1/vxway-2.vxu",  // nothing listens
+		"ftp://admin:s3cret-pw@127.0.0.1/vxway-2.vxu",     // refused
+		"https://admin:s3cret-pw@127.0.0.1:1/vxway-2.vxu", // no trust store
+	} {
+		_, _, err := td.dev.InstallURL(context.Background(), u, Options{})
+		if err == nil {
+			t.Fatalf("%s: installed", u)
+		}
+		if strings.Contains(err.Error(), "s3cret") {
+			t.Errorf("%s: the error shows the password: %v", u, err)
+		}
+	}
+	if strings.Contains(log.String(), "s3cret") || !strings.Contains(log.String(), "admin:xxxxx@127.0.0.1") {
+		t.Errorf("progress lines:\n%s", log.String())
 	}
 }
