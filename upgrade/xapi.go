@@ -81,8 +81,6 @@ func (x *XAPI) upgrade(ctx context.Context, req *xapi.Request, rel []string, out
 }
 
 func (x *XAPI) status(_ context.Context, _ *xapi.Request, rel []string, out *xapi.Writer) error {
-	var lines [][2]string
-	add := func(path, v string) { lines = append(lines, [2]string{path, v}) }
 	if len(rel) > 0 && (xapi.PathIs(rel, "Version") || xapi.PathIs(rel, "BuildTime")) {
 		// The platform's SystemUnit status shows these; answer them here
 		// too, since this handler owns the Software prefix.
@@ -97,7 +95,37 @@ func (x *XAPI) status(_ context.Context, _ *xapi.Request, rel []string, out *xap
 		}
 		return nil
 	}
-	if s, err := loadSlots(x.Root); err == nil {
+	lines, err := Software(x.Root)
+	if err != nil {
+		return err
+	}
+	n := 0
+	want := strings.ToLower(strings.Join(rel, " "))
+	for _, l := range lines {
+		p := strings.ToLower(l.Name)
+		if want != "" && p != want && !strings.HasPrefix(p, want+" ") {
+			continue
+		}
+		out.Status("SystemUnit Software "+l.Name, l.Value)
+		n++
+	}
+	if n == 0 && len(rel) > 0 {
+		return fmt.Errorf("%w: no SystemUnit Software %s; the nodes are Version, BuildTime, Running, Next, Slot, MinimumVersion, LastUpgrade", ErrBadRequest, strings.Join(rel, " "))
+	}
+	return nil
+}
+
+// SoftwareLine is one line of the software status: Name is its path
+// below SystemUnit Software ("Slot A Version").
+type SoftwareLine struct{ Name, Value string }
+
+// Software is the software status xstatus SystemUnit Software shows (and
+// the web interface's Upgrade page): the slots as the boot found them,
+// the minimum version and the last upgrade.
+func Software(root string) ([]SoftwareLine, error) {
+	var lines []SoftwareLine
+	add := func(name, v string) { lines = append(lines, SoftwareLine{name, v}) }
+	if s, err := loadSlots(root); err == nil {
 		add("Running", s.Running)
 		add("Next", s.Next)
 		for _, si := range s.Slots {
@@ -108,42 +136,29 @@ func (x *XAPI) status(_ context.Context, _ *xapi.Request, rel []string, out *xap
 			}
 		}
 	} else {
-		add("Running", Running(x.Root).Upper())
+		add("Running", Running(root).Upper())
 		add("Slots", "unknown: the boot has not read the ESP yet")
 	}
-	st, err := LoadState(x.Root)
+	st, err := LoadState(root)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	add("MinimumVersion", st.MinVersion)
 	if st.Last == nil {
 		add("LastUpgrade Result", "none")
-	} else {
-		l := st.Last
-		add("LastUpgrade Result", l.Result)
-		add("LastUpgrade Version", l.Version)
-		add("LastUpgrade From", l.From)
-		add("LastUpgrade Slot", l.Slot)
-		add("LastUpgrade Started", l.Started.UTC().Format(time.RFC3339))
-		if !l.Finished.IsZero() {
-			add("LastUpgrade Finished", l.Finished.UTC().Format(time.RFC3339))
-		}
-		if l.Reason != "" {
-			add("LastUpgrade Reason", l.Reason)
-		}
+		return lines, nil
 	}
-	n := 0
-	want := strings.ToLower(strings.Join(rel, " "))
-	for _, l := range lines {
-		p := strings.ToLower(l[0])
-		if want != "" && p != want && !strings.HasPrefix(p, want+" ") {
-			continue
-		}
-		out.Status("SystemUnit Software "+l[0], l[1])
-		n++
+	l := st.Last
+	add("LastUpgrade Result", l.Result)
+	add("LastUpgrade Version", l.Version)
+	add("LastUpgrade From", l.From)
+	add("LastUpgrade Slot", l.Slot)
+	add("LastUpgrade Started", l.Started.UTC().Format(time.RFC3339))
+	if !l.Finished.IsZero() {
+		add("LastUpgrade Finished", l.Finished.UTC().Format(time.RFC3339))
 	}
-	if n == 0 && len(rel) > 0 {
-		return fmt.Errorf("%w: no SystemUnit Software %s; the nodes are Version, BuildTime, Running, Next, Slot, MinimumVersion, LastUpgrade", ErrBadRequest, strings.Join(rel, " "))
+	if l.Reason != "" {
+		add("LastUpgrade Reason", l.Reason)
 	}
-	return nil
+	return lines, nil
 }

@@ -60,6 +60,9 @@ type Options struct {
 	NetworkWait time.Duration
 	// Limits on connections; zero fields take DefaultLimits.
 	Limits Limits
+	// Upgrader installs upgrades for the Upgrade page (nil: the page
+	// shows the software but refuses upgrades).
+	Upgrader Upgrader
 }
 
 // Admins are the accounts that sign in to the web interface; root is for
@@ -76,6 +79,8 @@ type Server struct {
 	sessions *websession.Sessions
 	lockout  *websession.Lockout
 	netWait  time.Duration
+	upgrader Upgrader
+	upgrade  upgradeJob
 	events   io.Writer
 	eventsMu sync.Mutex
 	mux      *http.ServeMux
@@ -124,6 +129,7 @@ func New(o Options) *Server {
 		sessions: websession.New(c, idle, life, 0),
 		lockout:  websession.NewLockout(c, pol),
 		netWait:  wait,
+		upgrader: o.Upgrader,
 		events:   o.Events,
 		Limits:   o.Limits,
 	}
@@ -152,6 +158,7 @@ func (s *Server) routes() {
 	page("/status/overview", s.overview, nil)
 	page("/status/alarms", s.alarmsPage, s.alarmsPost)
 	page("/maintenance/smart-licensing", s.licensingPage, s.licensingPost)
+	page("/maintenance/upgrade", s.upgradePage, s.upgradePost)
 	page("/system/service-select", s.serviceSelectPage, s.serviceSelectPost)
 	page("/system/network", s.networkPage, s.networkPost)
 	page("/users/password", s.passwordPage, s.passwordPost)

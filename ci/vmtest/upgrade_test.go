@@ -22,6 +22,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"vxway/browsertest"
 )
 
 // Versions of the upgrade test: 1 is the sample image, 2 a good upgrade,
@@ -134,10 +135,13 @@ func upgradeOverXAPI(t testing.TB, v *VM, url string) (string, time.Duration) {
 // downloads, is refused version 2 from an HTTPS server whose CA it does
 // not trust, upgrades to 2 over HTTPS from one it trusts (2 runs, 1 is
 // kept in the other slot), is refused a downgrade back to 1 (over HTTP),
-// then upgrades to 3 over HTTP, which never comes up: after its three
+// then upgrades to 3 over HTTP from the web interface's Upgrade page,
+// which never comes up: after its three
 // tries systemd-boot boots 2 again by itself, and 2 raises the alarm
 // naming 3.
 func TestUpgrade(t *testing.T) {
+	RequireVM(t)
+	browsertest.Chromium(t)
 	pki := t.TempDir()
 	ca, cert := downloadPKI(t, pki, "bundle-server-ca")
 	_, untrusted := downloadPKI(t, pki, "another-ca")
@@ -174,12 +178,19 @@ func TestUpgrade(t *testing.T) {
 	wantLines(t, "downgrade", refused, "below the minimum version", "--allow-downgrade", "ERROR")
 	v.Logout(t)
 
-	// Version 3 panics at each of its three tries (each try gets a boot's
-	// time), then version 2 comes up again by itself.
+	// Version 3 is installed from the web interface's Upgrade page. It
+	// panics at each of its three tries (each try gets a boot's time),
+	// then version 2 comes up again by itself.
+	addr := fmt.Sprintf("127.0.0.1:%d", v.HTTPSPort)
+	b := browsertest.New(t, "https://"+addr, browsertest.ServerKeyPin(t, addr))
+	webSignIn(t, b)
+	b.Open(t, "/maintenance/upgrade", "#url")
+	b.WantText(t, "Upgrade page", "Slot B Version\t"+upgradeV2, "LastUpgrade Result\tinstalled")
 	start := time.Now()
-	v.Login(t, "admin", DefaultAdminPassword)
-	out = v.XAPI(t, fmt.Sprintf(`xcommand SystemUnit Upgrade URL: "%s"`, urls[2]))
-	wantLines(t, "upgrade to 3", out, `*r SystemUnit Upgrade Slot: "A"`, "\nOK")
+	b.TypeInto(t, "#url", urls[2])
+	b.Submit(t, "#upgrade")
+	b.WantText(t, "Upgrade page after the upgrade started", "Upgrade started", urls[2])
+	b.Screenshot(t, "upgrade")
 	for try := 1; try <= 3; try++ {
 		v.WaitFor(t, "Kernel panic", BootTimeout)
 	}
@@ -197,6 +208,19 @@ func TestUpgrade(t *testing.T) {
 	wantLines(t, "alarms", v.XAPI(t, "xstatus Alarm"), " Id: 46001\n", "version "+upgradeV3+" failed")
 	wantLines(t, "version", v.XAPI(t, "xstatus SystemUnit Software Version"), `"`+upgradeV2+`"`)
 	v.Logout(t)
+	webSignIn(t, b)
+	b.Open(t, "/maintenance/upgrade", "#url")
+	b.WantText(t, "Upgrade page after the rollback", "Running\tB", "Slot A State\tbad", "LastUpgrade Result\tfailed", upgradeV3+" did not start in 3 tries")
+}
+
+// webSignIn signs in to the web interface as admin.
+func webSignIn(t *testing.T, b *browsertest.Browser) {
+	t.Helper()
+	b.Open(t, "/", "#username")
+	b.TypeInto(t, "#username", "admin")
+	b.TypeInto(t, "#password", DefaultAdminPassword)
+	b.Submit(t, "#signin")
+	b.WantText(t, "overview after sign-in", "Resource usage")
 }
 
 // TestUpgradePowerCut cuts the power (kills QEMU) at a random moment of

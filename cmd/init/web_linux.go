@@ -5,6 +5,7 @@ import (
 
 	"vxway/agentclient"
 	"vxway/supervise"
+	"vxway/sysclient"
 	"vxway/webui"
 )
 
@@ -20,5 +21,9 @@ func (d *device) webServer() *webui.Server {
 		Clock:     d.clock,
 		Licensing: agentclient.NewClient(d.path(agentclient.SocketPath)),
 		Events:    events,
+		// Upgrades go through the system service, as the admin CLI's
+		// do: it runs in init, but one upgrade or restart at a time
+		// is its rule, whoever asks.
+		Upgrader: sysclient.NewClient(d.path(sysclient.SocketPath)),
 	})
 }
