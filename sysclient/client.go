@@ -69,6 +69,25 @@ type UpgradeRequest struct {
 	URL string `json:"url"`
 }
 
+// CheckUpgradeURL refuses what cannot be a bundle's address: an empty
+// URL, one longer than MaxURL, one that is not http:// or https:// or
+// has no host. Every way into an upgrade checks it before anything is
+// asked or fetched.
+func CheckUpgradeURL(raw string) (*url.URL, error) {
+	const example = "give the bundle's address, such as http://host/vxway-<version>.vxu"
+	if raw == "" {
+		return nil, fmt.Errorf("the URL is missing: %s", example)
+	}
+	if len(raw) > MaxURL {
+		return nil, fmt.Errorf("the URL is %d bytes long, at most %d are accepted", len(raw), MaxURL)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("URL %q is not an http:// or https:// URL: give an http:// or https:// URL of a .vxu bundle", RedactURL(raw))
+	}
+	return u, nil
+}
+
 // RedactURL is url as logs and pages show it: a password in it is
 // replaced by "xxxxx".
 func RedactURL(raw string) string {

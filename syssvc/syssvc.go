@@ -239,12 +239,8 @@ func (s *Server) upgrade(w http.ResponseWriter, r *http.Request, uid uint32) {
 		refuse(w, http.StatusBadRequest, sysclient.CodeBadRequest, err)
 		return
 	}
-	switch {
-	case req.URL == "":
-		refuse(w, http.StatusBadRequest, sysclient.CodeBadRequest, fmt.Errorf("the URL is missing"))
-		return
-	case len(req.URL) > sysclient.MaxURL:
-		refuse(w, http.StatusBadRequest, sysclient.CodeBadRequest, fmt.Errorf("the URL is %d bytes long, at most %d are accepted", len(req.URL), sysclient.MaxURL))
+	if _, err := sysclient.CheckUpgradeURL(req.URL); err != nil {
+		refuse(w, http.StatusBadRequest, sysclient.CodeBadRequest, err)
 		return
 	}
 	if !s.busy.TryLock() {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -42,9 +41,9 @@ var ErrUntrustedServer = errors.New("the download server's certificate is not tr
 // root/etc/vxway/upgrade-trust (LoadDownloadTrust); the check is never
 // skipped.
 func Download(ctx context.Context, root, rawURL string, timeout time.Duration) (string, error) {
-	u, err := url.Parse(rawURL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return "", fmt.Errorf("URL %q: give an http:// or https:// URL of a .vxu bundle", sysclient.RedactURL(rawURL))
+	u, err := sysclient.CheckUpgradeURL(rawURL)
+	if err != nil {
+		return "", err
 	}
 	client := &http.Client{}
 	if u.Scheme == "https" {

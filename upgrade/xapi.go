@@ -60,8 +60,8 @@ func (x *XAPI) upgrade(ctx context.Context, req *xapi.Request, rel []string, out
 			return fmt.Errorf("%w: unknown argument %q; the only argument is URL", ErrBadRequest, a.Name)
 		}
 	}
-	if len(u) > sysclient.MaxURL {
-		return fmt.Errorf("%w: the URL is %d bytes long, at most %d are accepted", ErrBadRequest, len(u), sysclient.MaxURL)
+	if _, err := sysclient.CheckUpgradeURL(u); err != nil {
+		return fmt.Errorf("%w: %v", ErrBadRequest, err)
 	}
 	if x.System == nil {
 		return fmt.Errorf("upgrades are not available here: no system service")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -103,7 +102,7 @@ func (s *Server) showUpgrade(w http.ResponseWriter, r *http.Request, x *session,
 func (s *Server) upgradePost(w http.ResponseWriter, r *http.Request, x *session) {
 	raw := strings.TrimSpace(r.PostFormValue("url"))
 	form := map[string]string{"url": raw}
-	u, err := checkBundleURL(raw)
+	u, err := sysclient.CheckUpgradeURL(raw)
 	if err == nil && s.upgrader == nil {
 		err = fmt.Errorf("upgrades are not available here: no system service")
 	}
@@ -128,22 +127,6 @@ func (s *Server) upgradePost(w http.ResponseWriter, r *http.Request, x *session)
 	go s.runUpgrade(raw)
 	s.sessions.AddFlash(x, flash{Text: "Upgrade started: the page follows it, and the device restarts into the new version once it is written and verified."})
 	websession.SeeOther(w, r, "/maintenance/upgrade")
-}
-
-// checkBundleURL refuses what cannot be a bundle's address.
-func checkBundleURL(raw string) (*url.URL, error) {
-	const example = `give the bundle's address, such as http://host/vxway-<version>.vxu`
-	switch {
-	case raw == "":
-		return nil, fmt.Errorf("the URL is missing: %s", example)
-	case len(raw) > sysclient.MaxURL:
-		return nil, fmt.Errorf("the URL is %d bytes long, at most %d are accepted", len(raw), sysclient.MaxURL)
-	}
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("not an http:// or https:// URL: %s", example)
-	}
-	return u, nil
 }
 
 // runUpgrade asks the system service for the upgrade and records how it
