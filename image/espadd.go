@@ -13,19 +13,14 @@ import (
 // refuses a file that is already there, before writing anything: files
 // are only added, never replaced.
 func AddESPFiles(img string, files []ESPFile) error {
-	parts, err := Partitions(img)
+	esp, err := espPartition(img)
 	if err != nil {
 		return err
 	}
-	for _, p := range parts {
-		if p.Name == PartESP {
-			if err := addESPFiles(img, p.Index, files); err != nil {
-				return err
-			}
-			return fixESP(img, p.Start)
-		}
+	if err := addESPFiles(img, esp.Index, files); err != nil {
+		return err
 	}
-	return fmt.Errorf("%s has no partition named %s", img, PartESP)
+	return fixESP(img, esp.Start)
 }
 
 func addESPFiles(img string, part int, files []ESPFile) (err error) {

@@ -124,25 +124,30 @@ func ReadESPFile(img, name string) ([]byte, error) {
 	return b, nil
 }
 
-func openESP(img string) (fs.FS, func(), error) {
+// espPartition finds the image's ESP.
+func espPartition(img string) (PartInfo, error) {
 	parts, err := Partitions(img)
 	if err != nil {
-		return nil, nil, err
+		return PartInfo{}, err
 	}
-	idx := 0
 	for _, p := range parts {
 		if p.Name == PartESP {
-			idx = p.Index
+			return p, nil
 		}
 	}
-	if idx == 0 {
-		return nil, nil, fmt.Errorf("%s has no partition named %s", img, PartESP)
+	return PartInfo{}, fmt.Errorf("%s has no partition named %s", img, PartESP)
+}
+
+func openESP(img string) (fs.FS, func(), error) {
+	esp, err := espPartition(img)
+	if err != nil {
+		return nil, nil, err
 	}
 	d, err := diskfs.Open(img, diskfs.WithOpenMode(diskfs.ReadOnly))
 	if err != nil {
 		return nil, nil, fmt.Errorf("opening %s: %w", img, err)
 	}
-	fsys, err := d.GetFilesystem(idx)
+	fsys, err := d.GetFilesystem(esp.Index)
 	if err != nil {
 		d.Close()
 		return nil, nil, fmt.Errorf("reading the ESP filesystem of %s: %w", img, err)
