@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -10,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -128,7 +128,7 @@ func probeInitramfs(initrd []byte, probe string) ([]byte, error) {
 			return nil, err
 		}
 	}
-	entries = append(deleteEntry(entries, "/init"), rootfs.Entry{Kind: rootfs.File, Path: "/init", Mode: 0o755, Source: probe})
+	entries = append(slices.DeleteFunc(entries, func(e rootfs.Entry) bool { return e.Path == "/init" }), rootfs.Entry{Kind: rootfs.File, Path: "/init", Mode: 0o755, Source: probe})
 	if initrd == nil {
 		entries = append(entries, rootfs.Entry{Kind: rootfs.Dir, Path: "/dev", Mode: 0o755})
 	}
@@ -139,35 +139,16 @@ func probeInitramfs(initrd []byte, probe string) ([]byte, error) {
 	return rootfs.Compress(buf.Bytes())
 }
 
-func deleteEntry(entries []rootfs.Entry, p string) []rootfs.Entry {
-	out := entries[:0]
-	for _, e := range entries {
-		if e.Path != p {
-			out = append(out, e)
-		}
-	}
-	return out
-}
-
 // bootProbe boots img and reads the probe's lines until it is done.
 func bootProbe(ctx context.Context, img, state string) (probeRun, string, error) {
 	r := probeRun{runs: map[string][]time.Duration{}}
-	v, err := vm.New(vm.Options{Image: img, StateDir: state})
+	v, err := startVM(ctx, vm.Options{Image: img, StateDir: state}, 3*time.Minute)
 	if err != nil {
 		return r, "", err
 	}
-	ctx, cancel := context.WithTimeout(ctx, 3*time.Minute)
-	defer cancel()
-	pr, pw := io.Pipe()
-	cmd := v.Command(ctx, nil, pw, pw)
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return r, v.Accel, err
-	}
-	go func() { cmd.Wait(); pw.Close() }()
-	defer cmd.Process.Kill()
+	defer v.Close()
 	var tail []string
-	sc := bufio.NewScanner(pr)
+	sc := v.Lines
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
 		tail = append(tail[max(0, len(tail)-19):], line)
@@ -178,14 +159,14 @@ func bootProbe(ctx context.Context, img, state string) (probeRun, string, error)
 		f := strings.Fields(rest)
 		switch {
 		case len(f) == 3 && f[0] == "init" && f[1] == "start":
-			r.toInit = time.Since(start)
+			r.toInit = time.Since(v.Start)
 			r.kernelToInit = nanos(f[2])
 		case len(f) > 2 && f[0] == "run":
 			for _, s := range f[2:] {
 				r.runs[f[1]] = append(r.runs[f[1]], nanos(s))
 			}
 		case rest == "done":
-			go io.Copy(io.Discard, pr)
+			v.Drain()
 			if r.kernelToInit == 0 {
 				return r, v.Accel, errors.New("the probe did not report its start")
 			}

@@ -12,7 +12,6 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"flag"
@@ -297,36 +296,18 @@ type bootFigures struct {
 // the init's own figures from the console.
 func bootTime(ctx context.Context, img, state string) (bootFigures, error) {
 	var b bootFigures
-	if err := os.MkdirAll(state, 0o755); err != nil {
-		return b, err
-	}
 	port, err := freePort()
 	if err != nil {
 		return b, err
 	}
-	o := vm.Options{Image: img, StateDir: state, HTTPSPort: port}
-	v, err := vm.New(o)
+	v, err := startVM(ctx, vm.Options{Image: img, StateDir: state, HTTPSPort: port}, 5*time.Minute)
 	if err != nil {
 		return b, err
 	}
+	defer v.Close()
 	b.accel = v.Accel
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Minute)
-	defer cancel()
-	pr, pw := io.Pipe()
-	cmd := v.Command(ctx, nil, pw, pw)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		return b, err
-	}
-	defer stdin.Close()
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return b, err
-	}
-	go func() { cmd.Wait(); pw.Close() }()
-	defer cmd.Process.Kill()
+	start, sc := v.Start, v.Lines
 	ms := func(s string) time.Duration { n, _ := strconv.Atoi(s); return time.Duration(n) * time.Millisecond }
-	sc := bufio.NewScanner(pr)
 	for sc.Scan() {
 		if _, st, ok := strings.Cut(sc.Text(), "init: boot steps: "); ok {
 			b.steps = st
@@ -339,7 +320,7 @@ func bootTime(ctx context.Context, img, state string) (bootFigures, error) {
 		}
 		if m := readyRE.FindStringSubmatch(sc.Text()); m != nil {
 			b.toReady, b.kernelToReady = time.Since(start), ms(m[1])
-			go io.Copy(io.Discard, pr)
+			v.Drain()
 			b.web, err = measureWeb(ctx, fmt.Sprintf("https://127.0.0.1:%d", port))
 			return b, err
 		}
