@@ -246,7 +246,7 @@ func TestFormsNeedTheTokenFromTheSameSite(t *testing.T) {
 			header []string
 		}{
 			{"missing token", "", nil},
-			{"wrong token", "x" + b.csrf[1:], nil},
+			{"wrong token", websessiontest.WrongToken(b.csrf), nil},
 			{"cross-site", b.csrf, []string{"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"}},
 			{"cross-site without Origin", b.csrf, []string{"Origin", "", "Sec-Fetch-Site", "cross-site"}},
 			{"other Origin, no Sec-Fetch-Site", b.csrf, []string{"Origin", "https://evil.example", "Sec-Fetch-Site", ""}},

@@ -566,7 +566,7 @@ func TestFormsNeedTheTokenFromTheSameSite(t *testing.T) {
 			header []string
 		}{
 			{"missing token", "", nil},
-			{"wrong token", "x" + c.csrf[1:], nil},
+			{"wrong token", websessiontest.WrongToken(c.csrf), nil},
 			{"cross-site", c.csrf, []string{"Origin", "https://evil.example", "Sec-Fetch-Site", "cross-site"}},
 			{"other Origin", c.csrf, []string{"Origin", "https://evil.example"}},
 		} {

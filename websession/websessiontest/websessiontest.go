@@ -75,3 +75,13 @@ func SignInsAtOnce(c *http.Client, signInURL, cookie, tok, userField, passwordFi
 	}
 	return got
 }
+
+// WrongToken is tok with its first character changed: a token of the
+// right shape that is not the session's.
+func WrongToken(tok string) string {
+	first := byte('x')
+	if strings.HasPrefix(tok, "x") {
+		first = 'y'
+	}
+	return string(first) + tok[1:]
+}
